@@ -1,0 +1,157 @@
+import { performance } from 'node:perf_hooks';
+import { isPermanent, ModelNotFoundError } from './errors.ts';
+import { intakeImage } from './image/intake.ts';
+import type { IntakeResult } from './image/types.ts';
+import type { ModelRegistry } from './models/registry.ts';
+import type { TextReader } from './ocr/text-reader.ts';
+import { dominantColours } from './palette/palette.ts';
+import { failedRecord, newRecord, sha256Hex, validateRecord, withStageState } from './record/record.ts';
+import type { DescriptionRecord, Source } from './record/schema.ts';
+import type { EngineSettings } from './settings.ts';
+
+/** Image bytes plus where they came from; size and hash are derived from the bytes. */
+export interface DescribeInput {
+  readonly bytes: Uint8Array;
+  readonly source: Omit<Source, 'size' | 'sha256'>;
+}
+
+export interface EngineDependencies {
+  readonly settings: EngineSettings;
+  readonly models: ModelRegistry;
+  /** Absent when OCR is off. */
+  readonly textReader?: TextReader;
+  readonly now?: () => Date;
+}
+
+const elapsedSince = (start: number) => Math.round((performance.now() - start) * 10) / 10;
+
+/**
+ * The one engine every entry point runs: image bytes in, description record out.
+ *
+ * - describeFast: intake → colours → caption (fast model) → text (when OCR runs in the fast stage).
+ *   The detailed stage is left pending.
+ * - describeDetailed: intake → detailed description (normal model) → text (when OCR runs there),
+ *   merged into the record the fast stage wrote.
+ * - describe: both, for the CLI.
+ *
+ * Input errors (ImageRejectedError…) are thrown; the outermost layer turns them into a failed
+ * record with `failedRecordFor` so that a batch goes on.
+ */
+export class DescribeEngine {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: EngineDependencies) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  get settings(): EngineSettings {
+    return this.deps.settings;
+  }
+
+  /** The record to start from for these bytes: both stages pending, source filled in. */
+  startRecord(input: DescribeInput): DescriptionRecord {
+    return newRecord({ ...input.source, size: input.bytes.length, sha256: sha256Hex(input.bytes) }, this.now());
+  }
+
+  async describeFast(input: DescribeInput): Promise<DescriptionRecord> {
+    const started = performance.now();
+    let record = this.startRecord(input);
+
+    const decoded = await this.intake(input.bytes);
+    record = { ...record, image: decoded.facts };
+
+    const paletteStart = performance.now();
+    record = { ...record, colours: dominantColours(decoded.image) };
+    const paletteMs = elapsedSince(paletteStart);
+
+    const captionStart = performance.now();
+    let fastState: 'done' | 'waiting-for-models' = 'done';
+    try {
+      const runner = await this.deps.models.runner('fast');
+      record = { ...record, caption: await runner.describe(decoded.image) };
+      record = { ...record, models: { ...record.models, caption: runner.provenance } };
+    } catch (error) {
+      // Colours, facts and text are still worth having; the caption follows once models exist.
+      if (!(error instanceof ModelNotFoundError)) throw error;
+      fastState = 'waiting-for-models';
+      record = { ...record, errors: { ...record.errors, fast: { code: error.code, message: error.message } } };
+    }
+    const captionMs = elapsedSince(captionStart);
+
+    let ocrMs: number | undefined;
+    if (this.deps.settings.ocrStage === 'fast') ({ record, ocrMs } = await this.readText(record, decoded));
+
+    record = withStageState(record, 'fast', fastState, this.now());
+    record = {
+      ...record,
+      timings: {
+        ...record.timings,
+        fast: { decodeMs: decoded.decodeMs, paletteMs, captionMs, ocrMs, totalMs: elapsedSince(started) },
+      },
+    };
+    return validateRecord(record);
+  }
+
+  async describeDetailed(input: DescribeInput, previous: DescriptionRecord): Promise<DescriptionRecord> {
+    const started = performance.now();
+    const decoded = await this.intake(input.bytes);
+    let record: DescriptionRecord = { ...previous, image: previous.image ?? decoded.facts };
+
+    const modelStart = performance.now();
+    try {
+      const runner = await this.deps.models.runner('normal');
+      record = { ...record, detailedDescription: await runner.describe(decoded.image) };
+      record = { ...record, models: { ...record.models, detailed: runner.provenance } };
+    } catch (error) {
+      if (!(error instanceof ModelNotFoundError)) throw error;
+      record = withStageState(record, 'detailed', 'waiting-for-models', this.now());
+      record = { ...record, errors: { ...record.errors, detailed: { code: error.code, message: error.message } } };
+      return validateRecord(record);
+    }
+    const modelMs = elapsedSince(modelStart);
+
+    let ocrMs: number | undefined;
+    if (this.deps.settings.ocrStage === 'detailed') ({ record, ocrMs } = await this.readText(record, decoded));
+
+    const { detailed: _cleared, ...otherErrors } = record.errors;
+    record = withStageState({ ...record, errors: otherErrors }, 'detailed', 'done', this.now());
+    record = {
+      ...record,
+      timings: { ...record.timings, detailed: { decodeMs: decoded.decodeMs, modelMs, ocrMs, totalMs: elapsedSince(started) } },
+    };
+    return validateRecord(record);
+  }
+
+  /** Both stages, one after the other (the CLI in normal mode). */
+  async describe(input: DescribeInput): Promise<DescriptionRecord> {
+    const fast = await this.describeFast(input);
+    return this.describeDetailed(input, fast);
+  }
+
+  /** The failure sidecar for an error thrown by a stage; only the outermost layer calls this. */
+  failedRecordFor(input: DescribeInput, stage: 'fast' | 'detailed', error: unknown, previous?: DescriptionRecord) {
+    return failedRecord(previous ?? this.startRecord(input), stage, error, this.now());
+  }
+
+  isPermanent(error: unknown): boolean {
+    return isPermanent(error);
+  }
+
+  private async intake(bytes: Uint8Array): Promise<IntakeResult & { decodeMs: number }> {
+    const start = performance.now();
+    const { maxInputBytes, maxInputPixels, workingSize } = this.deps.settings;
+    const result = await intakeImage(bytes, { maxInputBytes, maxInputPixels, workingSize });
+    return { ...result, decodeMs: elapsedSince(start) };
+  }
+
+  private async readText(record: DescriptionRecord, decoded: IntakeResult) {
+    const reader = this.deps.textReader;
+    if (!reader) return { record, ocrMs: undefined };
+    const start = performance.now();
+    const text = await reader.read(decoded.image);
+    return {
+      record: { ...record, text, models: { ...record.models, ocr: reader.provenance } },
+      ocrMs: elapsedSince(start),
+    };
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Named errors of the describe engine. Every error carries a stable `code` (written into failure
+ * sidecars and metrics) and says whether retrying can help: `permanent` errors come from the input
+ * itself (bad bytes, unsupported format) and end as a failed stage; the others are retried.
+ */
+export type ErrorCode =
+  | 'EMPTY_INPUT'
+  | 'INPUT_TOO_LARGE'
+  | 'UNSUPPORTED_FORMAT'
+  | 'CORRUPT_IMAGE'
+  | 'TOO_MANY_PIXELS'
+  | 'UNREADABLE_SOURCE'
+  | 'MODEL_NOT_FOUND'
+  | 'MODEL_LOAD_FAILED'
+  | 'INFERENCE_FAILED'
+  | 'INVALID_CONFIG'
+  | 'INVALID_MANIFEST'
+  | 'INVALID_RECORD'
+  | 'SOURCE_CHANGED'
+  | 'INTERNAL';
+
+export abstract class DescribeError extends Error {
+  abstract readonly code: ErrorCode;
+  abstract readonly permanent: boolean;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The bytes are not an image we accept (empty, too big, wrong format, corrupt, too many pixels). */
+export class ImageRejectedError extends DescribeError {
+  readonly permanent = true;
+  constructor(
+    readonly code: Extract<
+      ErrorCode,
+      'EMPTY_INPUT' | 'INPUT_TOO_LARGE' | 'UNSUPPORTED_FORMAT' | 'CORRUPT_IMAGE' | 'TOO_MANY_PIXELS'
+    >,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The source could not be read (missing file, permission denied, object gone). */
+export class SourceUnreadableError extends DescribeError {
+  readonly code = 'UNREADABLE_SOURCE' as const;
+  readonly permanent = true;
+}
+
+/** The stored object is no longer the one the event described (a newer upload replaced it). */
+export class SourceChangedError extends DescribeError {
+  readonly code = 'SOURCE_CHANGED' as const;
+  readonly permanent = true;
+}
+
+/** Model files are missing from the model directory: run `npm run models:fetch`. */
+export class ModelNotFoundError extends DescribeError {
+  readonly code = 'MODEL_NOT_FOUND' as const;
+  readonly permanent = false;
+}
+
+export class ModelLoadError extends DescribeError {
+  readonly code = 'MODEL_LOAD_FAILED' as const;
+  readonly permanent = false;
+}
+
+/** The model ran but rejected this input (for example an image it cannot process). */
+export class InferenceError extends DescribeError {
+  readonly code = 'INFERENCE_FAILED' as const;
+  readonly permanent = true;
+}
+
+export class ConfigError extends DescribeError {
+  readonly code = 'INVALID_CONFIG' as const;
+  readonly permanent = true;
+}
+
+export class ManifestError extends DescribeError {
+  readonly code = 'INVALID_MANIFEST' as const;
+  readonly permanent = true;
+}
+
+export class RecordValidationError extends DescribeError {
+  readonly code = 'INVALID_RECORD' as const;
+  readonly permanent = true;
+}
+
+/** One phrasing for every bad argument: "Expected X for name but received Y". */
+export function describeReceived(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (typeof value === 'string') return value.length > 60 ? `"${value.slice(0, 57)}..."` : `"${value}"`;
+  if (Buffer.isBuffer(value)) return `${value.length} bytes`;
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+export function expected(what: string, name: string, received: unknown): string {
+  return `Expected ${what} for ${name} but received ${describeReceived(received)}`;
+}
+
+export function errorCodeOf(error: unknown): ErrorCode {
+  return error instanceof DescribeError ? error.code : 'INTERNAL';
+}
+
+export function isPermanent(error: unknown): boolean {
+  return error instanceof DescribeError && error.permanent;
+}

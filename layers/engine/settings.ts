@@ -1,0 +1,88 @@
+import { fileURLToPath } from 'node:url';
+import { ConfigError, expected } from './errors.ts';
+
+/**
+ * Environment variable names, shared by infra/ (which sets them) and the entry points (which read
+ * them once at start-up). Change a name here and both sides follow.
+ */
+export const ENV = {
+  MODELS_DIR: 'MODELS_DIR',
+  ORT_THREADS: 'ORT_THREADS',
+  MAX_INPUT_BYTES: 'MAX_INPUT_BYTES',
+  MAX_INPUT_PIXELS: 'MAX_INPUT_PIXELS',
+  WORKING_SIZE: 'WORKING_SIZE',
+  OCR_STAGE: 'OCR_STAGE',
+  BUCKET_NAME: 'BUCKET_NAME',
+  INPUT_PREFIX: 'INPUT_PREFIX',
+  SIDECAR_PREFIX: 'SIDECAR_PREFIX',
+  DETAILED_QUEUE_URL: 'DETAILED_QUEUE_URL',
+  UPLOAD_MAX_BYTES: 'UPLOAD_MAX_BYTES',
+  LOG_LEVEL: 'LOG_LEVEL',
+} as const;
+
+export const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
+
+export type OcrStage = 'fast' | 'detailed' | 'off';
+
+export interface EngineSettings {
+  /** Model set directory: manifest.json plus one folder per model id. */
+  readonly modelsDir: string;
+  /** onnxruntime intra-op threads for every model; 0 = one per core. */
+  readonly threads: number;
+  /** Refuse inputs larger than this before decoding anything. */
+  readonly maxInputBytes: number;
+  /** sharp limitInputPixels: refuse images declaring more pixels (decompression bombs). */
+  readonly maxInputPixels: number;
+  /** Longest side of the pixels handed to the models and OCR. */
+  readonly workingSize: number;
+  /** Which stage reads text (decided by measurement, see README). */
+  readonly ocrStage: OcrStage;
+}
+
+export const DEFAULT_ENGINE_SETTINGS: Omit<EngineSettings, 'modelsDir'> = {
+  threads: 0,
+  maxInputBytes: 50 * 1024 * 1024,
+  maxInputPixels: 100_000_000,
+  workingSize: 1024,
+  ocrStage: 'fast',
+};
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function readIntegerEnv(env: Env, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new ConfigError(expected(`an integer >= ${min}`, name, raw));
+  }
+  return value;
+}
+
+export function readRequiredEnv(env: Env, name: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') {
+    throw new ConfigError(expected('a non-empty value', `environment variable ${name}`, raw));
+  }
+  return raw;
+}
+
+function readOcrStage(env: Env): OcrStage {
+  const raw = env[ENV.OCR_STAGE];
+  if (raw === undefined || raw === '') return DEFAULT_ENGINE_SETTINGS.ocrStage;
+  if (raw === 'fast' || raw === 'detailed' || raw === 'off') return raw;
+  throw new ConfigError(expected('fast, detailed or off', ENV.OCR_STAGE, raw));
+}
+
+/** Read once at start-up; a bad value fails fast with the variable's name. */
+export function readEngineSettings(env: Env = process.env, overrides: Partial<EngineSettings> = {}): EngineSettings {
+  return Object.freeze({
+    modelsDir: env[ENV.MODELS_DIR] || DEFAULT_MODELS_DIR,
+    threads: readIntegerEnv(env, ENV.ORT_THREADS, DEFAULT_ENGINE_SETTINGS.threads),
+    maxInputBytes: readIntegerEnv(env, ENV.MAX_INPUT_BYTES, DEFAULT_ENGINE_SETTINGS.maxInputBytes, 1),
+    maxInputPixels: readIntegerEnv(env, ENV.MAX_INPUT_PIXELS, DEFAULT_ENGINE_SETTINGS.maxInputPixels, 1),
+    workingSize: readIntegerEnv(env, ENV.WORKING_SIZE, DEFAULT_ENGINE_SETTINGS.workingSize, 64),
+    ocrStage: readOcrStage(env),
+    ...overrides,
+  });
+}
