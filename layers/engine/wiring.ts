@@ -1,0 +1,20 @@
+import { DescribeEngine } from './engine.ts';
+import { ModelRegistry } from './models/registry.ts';
+import { createTextReader } from './ocr/text-reader.ts';
+import type { EngineSettings } from './settings.ts';
+
+/**
+ * Builds the engine once per process: the model registry (models load lazily on first use, or
+ * eagerly with `preload`) and the OCR reader when a stage needs it. Every entry point (Lambda
+ * handlers, CLI, local stack) calls this once at start-up and shares the result.
+ */
+export async function createEngine(
+  settings: EngineSettings,
+  options: { preload?: ReadonlyArray<'fast' | 'normal'> } = {},
+): Promise<DescribeEngine> {
+  const models = await ModelRegistry.open({ modelsDir: settings.modelsDir, threads: settings.threads });
+  const textReader =
+    settings.ocrStage === 'off' ? undefined : await createTextReader({ threads: settings.threads });
+  for (const mode of options.preload ?? []) await models.runner(mode);
+  return new DescribeEngine({ settings, models, textReader });
+}
