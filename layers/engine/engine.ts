@@ -48,9 +48,16 @@ export class DescribeEngine {
     return this.deps.settings;
   }
 
+  get models(): ModelRegistry {
+    return this.deps.models;
+  }
+
   /** The record to start from for these bytes: both stages pending, source filled in. */
   startRecord(input: DescribeInput): DescriptionRecord {
-    return newRecord({ ...input.source, size: input.bytes.length, sha256: sha256Hex(input.bytes) }, this.now());
+    return newRecord(
+      { ...input.source, size: input.bytes.length, sha256: sha256Hex(input.bytes) },
+      this.now(),
+    );
   }
 
   async describeFast(input: DescribeInput): Promise<DescriptionRecord> {
@@ -74,7 +81,10 @@ export class DescribeEngine {
       // Colours, facts and text are still worth having; the caption follows once models exist.
       if (!(error instanceof ModelNotFoundError)) throw error;
       fastState = 'waiting-for-models';
-      record = { ...record, errors: { ...record.errors, fast: { code: error.code, message: error.message } } };
+      record = {
+        ...record,
+        errors: { ...record.errors, fast: { code: error.code, message: error.message } },
+      };
     }
     const captionMs = elapsedSince(captionStart);
 
@@ -105,19 +115,26 @@ export class DescribeEngine {
     } catch (error) {
       if (!(error instanceof ModelNotFoundError)) throw error;
       record = withStageState(record, 'detailed', 'waiting-for-models', this.now());
-      record = { ...record, errors: { ...record.errors, detailed: { code: error.code, message: error.message } } };
+      record = {
+        ...record,
+        errors: { ...record.errors, detailed: { code: error.code, message: error.message } },
+      };
       return validateRecord(record);
     }
     const modelMs = elapsedSince(modelStart);
 
     let ocrMs: number | undefined;
-    if (this.deps.settings.ocrStage === 'detailed') ({ record, ocrMs } = await this.readText(record, decoded));
+    if (this.deps.settings.ocrStage === 'detailed')
+      ({ record, ocrMs } = await this.readText(record, decoded));
 
     const { detailed: _cleared, ...otherErrors } = record.errors;
     record = withStageState({ ...record, errors: otherErrors }, 'detailed', 'done', this.now());
     record = {
       ...record,
-      timings: { ...record.timings, detailed: { decodeMs: decoded.decodeMs, modelMs, ocrMs, totalMs: elapsedSince(started) } },
+      timings: {
+        ...record.timings,
+        detailed: { decodeMs: decoded.decodeMs, modelMs, ocrMs, totalMs: elapsedSince(started) },
+      },
     };
     return validateRecord(record);
   }
@@ -129,7 +146,12 @@ export class DescribeEngine {
   }
 
   /** The failure sidecar for an error thrown by a stage; only the outermost layer calls this. */
-  failedRecordFor(input: DescribeInput, stage: 'fast' | 'detailed', error: unknown, previous?: DescriptionRecord) {
+  failedRecordFor(
+    input: DescribeInput,
+    stage: 'fast' | 'detailed',
+    error: unknown,
+    previous?: DescriptionRecord,
+  ) {
     return failedRecord(previous ?? this.startRecord(input), stage, error, this.now());
   }
 

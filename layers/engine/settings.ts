@@ -75,7 +75,10 @@ function readOcrStage(env: Env): OcrStage {
 }
 
 /** Read once at start-up; a bad value fails fast with the variable's name. */
-export function readEngineSettings(env: Env = process.env, overrides: Partial<EngineSettings> = {}): EngineSettings {
+export function readEngineSettings(
+  env: Env = process.env,
+  overrides: Partial<EngineSettings> = {},
+): EngineSettings {
   return Object.freeze({
     modelsDir: env[ENV.MODELS_DIR] || DEFAULT_MODELS_DIR,
     threads: readIntegerEnv(env, ENV.ORT_THREADS, DEFAULT_ENGINE_SETTINGS.threads),

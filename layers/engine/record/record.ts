@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { errorCodeOf } from '../errors.ts';
-import { RecordValidationError } from '../errors.ts';
+import { errorCodeOf, RecordValidationError } from '../errors.ts';
 import {
   type DescriptionRecord,
   descriptionRecordSchema,

@@ -30,7 +30,10 @@ export const sourceSchema = z
     /** S3 ETag of the object described (quotes stripped). */
     etag: z.string().optional(),
     /** SHA-256 of the bytes described, hex. */
-    sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
     size: z.number().int().nonnegative(),
     contentType: z.string().optional(),
   })
@@ -107,15 +110,14 @@ export const stageErrorSchema = z.object({
 
 const msField = z.number().nonnegative();
 
-export const fastTimingsSchema = z
-  .object({
-    readMs: msField.optional(),
-    decodeMs: msField.optional(),
-    paletteMs: msField.optional(),
-    captionMs: msField.optional(),
-    ocrMs: msField.optional(),
-    totalMs: msField.optional(),
-  });
+export const fastTimingsSchema = z.object({
+  readMs: msField.optional(),
+  decodeMs: msField.optional(),
+  paletteMs: msField.optional(),
+  captionMs: msField.optional(),
+  ocrMs: msField.optional(),
+  totalMs: msField.optional(),
+});
 
 export const detailedTimingsSchema = z.object({
   readMs: msField.optional(),

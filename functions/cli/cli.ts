@@ -1,0 +1,117 @@
+import { parseArgs } from 'node:util';
+import { DescribeError, expected } from '#engine/errors.ts';
+import { modeSchema } from '#engine/models/manifest.ts';
+import { ENV, readEngineSettings } from '#engine/settings.ts';
+import { createEngine } from '#engine/wiring.ts';
+import { type CommandOutput, runDescribeCommand } from './describe-command.ts';
+
+export const USAGE = `Usage: image-describer describe <file-or-folder>... [options]
+
+Describes images: caption, main colours, text found, and (--mode normal) a detailed description.
+A single file prints its description; files in folders get a <file>.description.json sidecar.
+
+Options:
+  --mode fast|normal   fast: caption, colours, text (default); normal: adds the detailed description
+  --json               print the raw description record (JSON; one line per file in batches)
+  --out <dir>          write sidecars into <dir> instead of beside the images
+  --models <dir>       model set to use (manifest.json + model folders); default $${ENV.MODELS_DIR} or ./models
+  --threads <n>        onnxruntime intra-op threads (default: one per core)
+  --recursive          also describe images in subfolders
+  -h, --help           show this help
+
+Exit status: 0 when every file was described, 1 when any failed, 2 on a usage or set-up error.`;
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  mode: { type: 'string', default: 'fast' },
+  json: { type: 'boolean', default: false },
+  out: { type: 'string' },
+  models: { type: 'string' },
+  threads: { type: 'string' },
+  recursive: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function parseRaw(argv: readonly string[]) {
+  try {
+    return parseArgs({ args: [...argv], allowPositionals: true, options: OPTIONS });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function parseCommandLine(argv: readonly string[]) {
+  const parsed = parseRaw(argv);
+  const { values, positionals } = parsed;
+  const [command, ...paths] = positionals;
+  if (values.help || command === undefined || command === 'help') return { help: true as const };
+  if (command !== 'describe')
+    throw new UsageError(expected('the command "describe"', 'the first argument', command));
+  if (paths.length === 0)
+    throw new UsageError('Expected at least one file or folder to describe but received nothing');
+  const mode = modeSchema.safeParse(values.mode);
+  if (!mode.success) throw new UsageError(expected('fast or normal', '--mode', values.mode));
+  let threads: number | undefined;
+  if (values.threads !== undefined) {
+    threads = Number(values.threads);
+    if (!Number.isInteger(threads) || threads < 0)
+      throw new UsageError(expected('a whole number', '--threads', values.threads));
+  }
+  return {
+    help: false as const,
+    paths,
+    mode: mode.data,
+    json: values.json,
+    outDir: values.out,
+    modelsDir: values.models,
+    threads,
+    recursive: values.recursive,
+  };
+}
+
+/** The CLI as a function of its arguments, environment and streams; returns the exit status. */
+export async function runCli(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  output: CommandOutput,
+): Promise<number> {
+  let engine: Awaited<ReturnType<typeof createEngine>> | undefined;
+  try {
+    const args = parseCommandLine(argv);
+    if (args.help) {
+      output.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    const settings = readEngineSettings(env, {
+      ...(args.modelsDir ? { modelsDir: args.modelsDir } : {}),
+      ...(args.threads !== undefined ? { threads: args.threads } : {}),
+    });
+    engine = await createEngine(settings);
+    const needed = args.mode === 'normal' ? ['fast', 'normal'] : ['fast'];
+    const missing = engine.models.missingModels().filter((m) => needed.includes(m.mode));
+    if (missing.length > 0) {
+      const list = missing.map((m) => `  - ${m.mode}: ${m.id} (expected in ${m.dir})`).join('\n');
+      output.stderr.write(
+        `Models are not installed in ${settings.modelsDir}:\n${list}\n` +
+          'Run `npm run models:fetch` to download them, or point --models (or MODELS_DIR) at another model set,\n' +
+          'e.g. the test models: `npm run fixtures -- --out /tmp/fixture-models` then `--models /tmp/fixture-models`.\n',
+      );
+      return 2;
+    }
+    const summary = await runDescribeCommand(engine, args, output);
+    return summary.failed.length > 0 ? 1 : 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      output.stderr.write(`${error.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (error instanceof DescribeError) {
+      output.stderr.write(`${error.code}: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  } finally {
+    await engine?.models.dispose();
+  }
+}

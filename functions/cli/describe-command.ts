@@ -1,0 +1,157 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import type { DescribeEngine, DescribeInput } from '#engine/engine.ts';
+import { SourceUnreadableError } from '#engine/errors.ts';
+import type { ModelMode } from '#engine/models/manifest.ts';
+import { newRecord } from '#engine/record/record.ts';
+import type { DescriptionRecord } from '#engine/record/schema.ts';
+import { firstError, formatRecord } from './format.ts';
+import { collectTargets, type DescribeTarget, SIDECAR_SUFFIX } from './targets.ts';
+
+export interface DescribeCommandOptions {
+  readonly paths: readonly string[];
+  readonly mode: ModelMode;
+  readonly json: boolean;
+  readonly outDir?: string;
+  readonly recursive: boolean;
+}
+
+export interface CommandOutput {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export interface DescribeSummary {
+  readonly described: number;
+  readonly failed: ReadonlyArray<{ path: string; code: string; message: string }>;
+  readonly skippedFiles: number;
+}
+
+const MIME_BY_EXTENSION: Record<string, string> = {
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  tif: 'image/tiff',
+  tiff: 'image/tiff',
+  avif: 'image/avif',
+  svg: 'image/svg+xml',
+};
+
+async function readSource(path: string): Promise<DescribeInput> {
+  try {
+    const bytes = await readFile(path);
+    const extension = path.split('.').pop()?.toLowerCase() ?? '';
+    return { bytes, source: { kind: 'file', path, contentType: MIME_BY_EXTENSION[extension] } };
+  } catch (error) {
+    throw new SourceUnreadableError(`Cannot read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Fast stage, then (normal mode) the detailed stage; an error in either becomes a failed record. */
+async function describeOne(
+  engine: DescribeEngine,
+  target: DescribeTarget,
+  mode: ModelMode,
+): Promise<DescriptionRecord> {
+  let input: DescribeInput;
+  try {
+    input = await readSource(target.path);
+  } catch (error) {
+    const unread = newRecord({ kind: 'file', path: target.path, size: 0 }, new Date());
+    return engine.failedRecordFor({ bytes: new Uint8Array(), source: unread.source }, 'fast', error, unread);
+  }
+  let fast: DescriptionRecord;
+  try {
+    fast = await engine.describeFast(input);
+  } catch (error) {
+    return engine.failedRecordFor(input, 'fast', error);
+  }
+  if (mode === 'fast') return fast;
+  try {
+    return await engine.describeDetailed(input, fast);
+  } catch (error) {
+    return engine.failedRecordFor(input, 'detailed', error, fast);
+  }
+}
+
+function sidecarPath(target: DescribeTarget, outDir: string | undefined): string {
+  return outDir ? join(outDir, `${target.relativePath}${SIDECAR_SUFFIX}`) : `${target.path}${SIDECAR_SUFFIX}`;
+}
+
+function progressReporter(output: CommandOutput, total: number) {
+  if (output.stderr.isTTY && total > 1) {
+    const bar = new SingleBar({
+      stream: output.stderr as NodeJS.WriteStream,
+      format: 'describing [{bar}] {value}/{total} | {eta_formatted} left | {file}',
+      hideCursor: true,
+    });
+    bar.start(total, 0, { file: '' });
+    return { step: (file: string) => bar.increment(1, { file }), stop: () => bar.stop() };
+  }
+  let done = 0;
+  return {
+    step: (file: string) => {
+      done += 1;
+      if (total > 1) output.stderr.write(`[${done}/${total}] ${file}\n`);
+    },
+    stop: () => {},
+  };
+}
+
+/**
+ * `image-describer describe <paths...>`:
+ * 1. expand paths (folders → their images; missing paths and empty folders are reported, not fatal);
+ * 2. describe each file (fast stage; normal mode adds the detailed stage), bad files become failed records;
+ * 3. print the record (one file named directly) or write `<file>.description.json` sidecars
+ *    (files found in folders, or any file when --out is given), with progress on stderr;
+ * 4. end with a summary; the caller exits non-zero when anything failed.
+ */
+export async function runDescribeCommand(
+  engine: DescribeEngine,
+  options: DescribeCommandOptions,
+  output: CommandOutput,
+): Promise<DescribeSummary> {
+  const { targets, problems, skippedFiles } = await collectTargets(options.paths, options.recursive);
+  const failed: Array<{ path: string; code: string; message: string }> = problems.map(
+    ({ path, code, message }) => ({
+      path,
+      code,
+      message,
+    }),
+  );
+  for (const problem of problems) output.stderr.write(`✗ ${problem.message}\n`);
+
+  const batch = targets.length > 1 || targets.some((t) => t.fromFolder) || options.outDir !== undefined;
+  const progress = progressReporter(output, targets.length);
+  let described = 0;
+  for (const target of targets) {
+    const record = await describeOne(engine, target, options.mode);
+    const error = firstError(record);
+    if (error) failed.push({ path: target.path, code: error.code, message: error.message });
+    else described += 1;
+
+    if (batch) {
+      const path = sidecarPath(target, options.outDir);
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, `${JSON.stringify(record, null, 2)}\n`);
+      if (options.json) output.stdout.write(`${JSON.stringify(record)}\n`);
+    } else {
+      output.stdout.write(
+        options.json ? `${JSON.stringify(record, null, 2)}\n` : `${formatRecord(target.path, record)}\n`,
+      );
+    }
+    progress.step(target.relativePath);
+  }
+  progress.stop();
+
+  if (batch || failed.length > 0) {
+    const skipped = skippedFiles > 0 ? `, ${skippedFiles} non-image file(s) skipped` : '';
+    output.stderr.write(`\n${described} described, ${failed.length} failed${skipped}\n`);
+    for (const failure of failed)
+      output.stderr.write(`  ✗ ${failure.path}: ${failure.code}: ${failure.message}\n`);
+  }
+  return { described, failed, skippedFiles };
+}

@@ -1,0 +1,49 @@
+import type { DescriptionRecord } from '#engine/record/schema.ts';
+
+const percent = (fraction: number) => `${Math.round(fraction * 100)}%`;
+
+/** The record as a person reads it in a terminal. */
+export function formatRecord(name: string, record: DescriptionRecord): string {
+  const lines: string[] = [];
+  const image = record.image;
+  const facts = image
+    ? `${image.format} ${image.width}×${image.height}${image.orientation !== 1 ? `, EXIF orientation ${image.orientation}` : ''}${image.animated ? `, animated (${image.pages} frames, first described)` : ''}`
+    : 'not decoded';
+  lines.push(`${name}  (${facts})`);
+  const failure = record.errors.fast ?? record.errors.detailed;
+  if (record.status.fast.state === 'failed' && failure) {
+    lines.push(`  failed:      ${failure.code}: ${failure.message}`);
+    return lines.join('\n');
+  }
+  if (record.caption !== undefined) lines.push(`  caption:     ${record.caption}`);
+  if (record.status.fast.state === 'waiting-for-models')
+    lines.push('  caption:     (waiting for models: run npm run models:fetch)');
+  if (record.detailedDescription !== undefined) lines.push(`  description: ${record.detailedDescription}`);
+  if (record.status.detailed.state === 'failed' && record.errors.detailed) {
+    lines.push(`  description: failed: ${record.errors.detailed.code}: ${record.errors.detailed.message}`);
+  }
+  if (record.colours?.length) {
+    const colours = record.colours.map((c) => `${c.hex} ${c.name} (${c.family}) ${percent(c.fraction)}`);
+    lines.push(`  colours:     ${colours.join(', ')}`);
+  }
+  if (record.text) {
+    const text = record.text.full.trim();
+    lines.push(`  text:        ${text ? text.split('\n').join(' / ') : '(none found)'}`);
+  }
+  const timings = [
+    record.timings.fast?.totalMs !== undefined
+      ? `fast ${Math.round(record.timings.fast.totalMs)} ms`
+      : undefined,
+    record.timings.detailed?.totalMs !== undefined
+      ? `detailed ${Math.round(record.timings.detailed.totalMs)} ms`
+      : undefined,
+  ].filter(Boolean);
+  if (timings.length) lines.push(`  timings:     ${timings.join(', ')}`);
+  return lines.join('\n');
+}
+
+export function firstError(record: DescriptionRecord): { code: string; message: string } | undefined {
+  if (record.status.fast.state === 'failed') return record.errors.fast;
+  if (record.status.detailed.state === 'failed') return record.errors.detailed;
+  return undefined;
+}

@@ -1,0 +1,104 @@
+import { readdir, stat } from 'node:fs/promises';
+import { basename, extname, join, relative } from 'node:path';
+
+/** File endings looked at in a folder. The content decides acceptance; HEIC/BMP are listed so the user hears why they fail. */
+export const IMAGE_EXTENSIONS = new Set([
+  '.jpg',
+  '.jpeg',
+  '.jpe',
+  '.png',
+  '.webp',
+  '.gif',
+  '.tif',
+  '.tiff',
+  '.avif',
+  '.heic',
+  '.heif',
+  '.svg',
+  '.bmp',
+]);
+
+export const SIDECAR_SUFFIX = '.description.json';
+
+export interface DescribeTarget {
+  /** The file to describe. */
+  readonly path: string;
+  /** Path relative to the folder it was found in (the file name for files named directly). */
+  readonly relativePath: string;
+  /** True when found by walking a folder: such targets always get a sidecar file. */
+  readonly fromFolder: boolean;
+}
+
+export interface TargetProblem {
+  readonly path: string;
+  readonly code: 'UNREADABLE_SOURCE' | 'NO_IMAGES';
+  readonly message: string;
+}
+
+export interface CollectedTargets {
+  readonly targets: DescribeTarget[];
+  readonly problems: TargetProblem[];
+  readonly skippedFiles: number;
+}
+
+async function walk(root: string, dir: string, recursive: boolean, found: DescribeTarget[]): Promise<number> {
+  let skipped = 0;
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => a.name.localeCompare(b.name));
+  for (const entry of entries) {
+    if (entry.name.startsWith('.')) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (recursive && entry.name !== 'node_modules') skipped += await walk(root, path, recursive, found);
+    } else if (entry.isFile() && !entry.name.endsWith(SIDECAR_SUFFIX)) {
+      if (IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) {
+        found.push({ path, relativePath: relative(root, path), fromFolder: true });
+      } else {
+        skipped += 1;
+      }
+    }
+  }
+  return skipped;
+}
+
+/** Expand the command line's paths into files; missing paths and empty folders become problems, not crashes. */
+export async function collectTargets(
+  paths: readonly string[],
+  recursive: boolean,
+): Promise<CollectedTargets> {
+  const targets: DescribeTarget[] = [];
+  const problems: TargetProblem[] = [];
+  let skippedFiles = 0;
+  for (const path of paths) {
+    let info: Awaited<ReturnType<typeof stat>>;
+    try {
+      info = await stat(path);
+    } catch (error) {
+      const reason =
+        (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : String(error);
+      problems.push({ path, code: 'UNREADABLE_SOURCE', message: `Cannot read ${path}: ${reason}` });
+      continue;
+    }
+    if (info.isDirectory()) {
+      const found: DescribeTarget[] = [];
+      try {
+        skippedFiles += await walk(path, path, recursive, found);
+      } catch (error) {
+        problems.push({ path, code: 'UNREADABLE_SOURCE', message: `Cannot list ${path}: ${String(error)}` });
+        continue;
+      }
+      if (found.length === 0) {
+        const looked = [...IMAGE_EXTENSIONS].join(' ');
+        problems.push({
+          path,
+          code: 'NO_IMAGES',
+          message: `No images in ${path} (looked for ${looked}${recursive ? ', in subfolders too' : '; add --recursive for subfolders'})`,
+        });
+      }
+      targets.push(...found);
+    } else {
+      targets.push({ path, relativePath: basename(path), fromFolder: false });
+    }
+  }
+  return { targets, problems, skippedFiles };
+}
