@@ -1,0 +1,314 @@
+// image-describer web page: plain ES module, no build step. Talks to the upload API
+// (POST /uploads, GET /uploads/{id}) and, when the host offers it, GET /records for the list.
+
+const POLL_MS = 1000;
+const LIST_REFRESH_MS = 5000;
+const FINAL = new Set(['done', 'failed']);
+const STATUS_TEXT = {
+  selected: 'Preparing upload…',
+  uploading: 'Uploading…',
+  describing: 'Describing…',
+  'fast-done': 'Caption ready, detailed description on its way…',
+  done: 'Done',
+  failed: 'Failed',
+  rejected: 'Rejected',
+};
+
+const apiBase = (() => {
+  const fromQuery = new URLSearchParams(location.search).get('api');
+  const fromMeta = document.querySelector('meta[name="api-base"]')?.getAttribute('content');
+  return (fromQuery || fromMeta || '').replace(/\/$/, '');
+})();
+
+/** One entry per image, keyed by upload id or object key. */
+const items = new Map();
+const els = {
+  input: document.getElementById('file-input'),
+  drop: document.getElementById('drop-zone'),
+  results: document.getElementById('results'),
+  search: document.getElementById('search'),
+  family: document.getElementById('family'),
+  count: document.getElementById('match-count'),
+  empty: document.getElementById('empty'),
+  notice: document.getElementById('notice'),
+};
+
+function api(path) {
+  return `${apiBase}${path}`;
+}
+
+async function readError(response) {
+  const text = await response.text();
+  try {
+    const body = JSON.parse(text);
+    return body.message || body.error || text;
+  } catch {
+    // S3 answers XML: <Message>…</Message>
+    const match = /<Message>([^<]*)<\/Message>/.exec(text);
+    return match ? match[1] : text || `HTTP ${response.status}`;
+  }
+}
+
+function el(tag, attributes = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === 'text') node.textContent = value;
+    else if (name === 'style') node.setAttribute('style', value);
+    else node.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+function errorOf(record) {
+  const error = record?.errors?.fast ?? record?.errors?.detailed;
+  return error ? `${error.message} (${error.code})` : undefined;
+}
+
+function itemStatus(item) {
+  return item.status;
+}
+
+function searchableText(item) {
+  const r = item.record ?? {};
+  return [
+    item.name,
+    r.caption,
+    r.detailedDescription,
+    r.text?.full,
+    ...(r.colours ?? []).flatMap((c) => [c.name, c.family, c.hex]),
+  ]
+    .filter(Boolean)
+    .join('\n')
+    .toLowerCase();
+}
+
+function matches(item) {
+  const query = els.search.value.trim().toLowerCase();
+  const family = els.family.value;
+  if (family && !(item.record?.colours ?? []).some((c) => c.family === family)) return false;
+  if (!query) return true;
+  const haystack = searchableText(item);
+  return query.split(/\s+/).every((word) => haystack.includes(word));
+}
+
+function renderSwatches(colours) {
+  const list = el('ul', { class: 'swatches', 'aria-label': 'Dominant colours' });
+  for (const c of colours) {
+    const share = `${Math.round(c.fraction * 100)}%`;
+    list.append(
+      el('li', { class: 'swatch', 'data-family': c.family }, [
+        el('span', { class: 'chip', style: `background:${c.hex}`, 'aria-hidden': 'true' }),
+        el('span', { class: 'swatch-name', text: c.name }),
+        el('span', { class: 'swatch-meta', text: `${c.family} · ${share} · ${c.hex}` }),
+      ]),
+    );
+  }
+  return list;
+}
+
+function renderCard(item) {
+  const r = item.record;
+  const status = itemStatus(item);
+  const card = el('li', { class: `card status-${status}`, 'data-key': item.key, 'data-status': status });
+  const figure = el('div', { class: 'thumb' }, [
+    item.imageUrl
+      ? el('img', {
+          src: item.imageUrl,
+          alt: r?.caption ? `Uploaded image: ${r.caption}` : `Uploaded image ${item.name}`,
+          loading: 'lazy',
+        })
+      : el('span', { class: 'thumb-empty', text: 'No preview' }),
+  ]);
+  const body = el('div', { class: 'card-body' });
+  body.append(el('h3', { class: 'name', text: item.name }));
+  body.append(
+    el('p', { class: 'status', role: 'status', 'aria-live': 'polite' }, [
+      el('span', { class: 'badge', text: STATUS_TEXT[status] ?? status }),
+    ]),
+  );
+  const problem = item.error ?? (status === 'failed' ? errorOf(r) : undefined);
+  if (problem) body.append(el('p', { class: 'error', role: 'alert', text: problem }));
+  if (r?.caption) body.append(el('p', { class: 'caption', text: r.caption }));
+  else if (r?.status?.fast?.state === 'waiting-for-models') {
+    body.append(el('p', { class: 'hint', text: 'Caption waits for the models to be installed.' }));
+  }
+  if (r?.colours?.length) body.append(renderSwatches(r.colours));
+  if (r?.text?.full) {
+    body.append(el('h4', { text: 'Text found' }), el('p', { class: 'text-found', text: r.text.full }));
+  }
+  if (r?.detailedDescription) {
+    body.append(
+      el('h4', { text: 'Detailed description' }),
+      el('p', { class: 'detailed', text: r.detailedDescription }),
+    );
+  } else if (r && status === 'fast-done') {
+    body.append(el('p', { class: 'hint', text: 'Detailed description pending…' }));
+  }
+  card.append(figure, body);
+  return card;
+}
+
+let renderQueued = false;
+function render() {
+  if (renderQueued) return;
+  renderQueued = true;
+  queueMicrotask(() => {
+    renderQueued = false;
+    const all = [...items.values()].sort((a, b) => b.order - a.order);
+    const visible = all.filter(matches);
+    // Keep focus where the user is: replace cards in place, by key.
+    const existing = new Map([...els.results.children].map((node) => [node.dataset.key, node]));
+    const wanted = new Set(visible.map((item) => item.key));
+    for (const [key, node] of existing) if (!wanted.has(key)) node.remove();
+    let previous = null;
+    for (const item of visible) {
+      const signature = JSON.stringify([item.status, item.error, item.record, item.imageUrl]);
+      let node = existing.get(item.key);
+      if (!node || node.dataset.signature !== signature) {
+        const fresh = renderCard(item);
+        fresh.dataset.signature = signature;
+        if (node) node.replaceWith(fresh);
+        node = fresh;
+      }
+      const expectedPosition = previous ? previous.nextSibling : els.results.firstChild;
+      if (expectedPosition !== node) els.results.insertBefore(node, expectedPosition);
+      previous = node;
+    }
+    els.empty.hidden = all.length > 0;
+    const filtered = els.search.value.trim() || els.family.value;
+    els.count.textContent = filtered ? `${visible.length} of ${all.length} images match` : '';
+  });
+}
+
+let order = 0;
+function upsert(key, patch) {
+  const current = items.get(key) ?? { key, order: ++order };
+  const next = { ...current, ...patch };
+  items.set(key, next);
+  render();
+  return next;
+}
+
+async function poll(key, id) {
+  for (;;) {
+    try {
+      const response = await fetch(api(`/uploads/${encodeURIComponent(id)}`));
+      if (response.ok) {
+        const body = await response.json();
+        const item = upsert(key, { status: body.status, record: body.record ?? items.get(key)?.record });
+        if (FINAL.has(item.status)) return;
+      }
+    } catch {
+      // The stack may be restarting: keep polling.
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+async function upload(file) {
+  const key = `local:${crypto.randomUUID()}`;
+  upsert(key, { name: file.name, status: 'selected', imageUrl: URL.createObjectURL(file) });
+  let ticket;
+  try {
+    const response = await fetch(api('/uploads'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        filename: file.name,
+        contentType: file.type || 'application/octet-stream',
+        size: file.size,
+      }),
+    });
+    if (!response.ok) {
+      upsert(key, { status: 'rejected', error: await readError(response) });
+      return;
+    }
+    ticket = await response.json();
+  } catch (error) {
+    upsert(key, { status: 'rejected', error: `Cannot reach the upload API: ${error.message}` });
+    return;
+  }
+  upsert(key, { id: ticket.id, status: 'uploading' });
+  const form = new FormData();
+  for (const [name, value] of Object.entries(ticket.fields ?? {})) form.append(name, value);
+  form.append('file', file);
+  try {
+    const stored = await fetch(ticket.url, { method: 'POST', body: form });
+    if (!stored.ok) {
+      upsert(key, { status: 'rejected', error: `Storage refused the upload: ${await readError(stored)}` });
+      return;
+    }
+  } catch (error) {
+    upsert(key, { status: 'rejected', error: `Upload failed: ${error.message}` });
+    return;
+  }
+  upsert(key, { status: 'describing' });
+  await poll(key, ticket.id);
+}
+
+function uploadAll(files) {
+  const images = [...files];
+  if (images.length === 0) return;
+  els.notice.hidden = false;
+  els.notice.textContent = `Uploading ${images.length} file${images.length === 1 ? '' : 's'}…`;
+  Promise.allSettled(images.map(upload)).then(() => {
+    els.notice.textContent = `${images.length} file${images.length === 1 ? '' : 's'} handled.`;
+  });
+}
+
+/** Merge the host's list (uploads from other tabs, inbox drops, earlier sessions). */
+async function refreshList() {
+  let body;
+  try {
+    const response = await fetch(api('/records'));
+    if (!response.ok) return false;
+    body = await response.json();
+  } catch {
+    return false;
+  }
+  for (const entry of body.records ?? []) {
+    const ownKey = entry.id ? [...items.values()].find((item) => item.id === entry.id)?.key : undefined;
+    const key = ownKey ?? entry.key;
+    const current = items.get(key);
+    // An upload this page is polling already has fresher state; keep its object URL preview.
+    if (current && ownKey && !FINAL.has(current.status)) continue;
+    upsert(key, {
+      id: entry.id,
+      name: current?.name ?? entry.name ?? entry.key.split('/').pop(),
+      status: entry.status,
+      record: entry.record,
+      imageUrl: current?.imageUrl ?? entry.imageUrl,
+      // Uploads from this page count 1, 2, 3…; listed ones sort by age below them (newest first).
+      order: current?.order ?? (Date.parse(entry.lastModified ?? '') || 0) / 1e13,
+    });
+  }
+  return true;
+}
+
+els.input.addEventListener('change', () => {
+  uploadAll(els.input.files ?? []);
+  els.input.value = '';
+});
+for (const name of ['dragenter', 'dragover']) {
+  els.drop.addEventListener(name, (event) => {
+    event.preventDefault();
+    els.drop.classList.add('dragging');
+  });
+}
+for (const name of ['dragleave', 'drop']) {
+  els.drop.addEventListener(name, () => els.drop.classList.remove('dragging'));
+}
+els.drop.addEventListener('drop', (event) => {
+  event.preventDefault();
+  uploadAll(event.dataTransfer?.files ?? []);
+});
+els.search.addEventListener('input', render);
+els.family.addEventListener('change', render);
+document.getElementById('filter-form').addEventListener('submit', (event) => event.preventDefault());
+
+render();
+refreshList().then((available) => {
+  if (available) setInterval(refreshList, LIST_REFRESH_MS);
+});
