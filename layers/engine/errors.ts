@@ -17,6 +17,9 @@ export type ErrorCode =
   | 'INVALID_MANIFEST'
   | 'INVALID_RECORD'
   | 'SOURCE_CHANGED'
+  | 'OBJECT_NOT_FOUND'
+  | 'PRECONDITION_FAILED'
+  | 'STORAGE_UNAVAILABLE'
   | 'INTERNAL';
 
 export abstract class DescribeError extends Error {

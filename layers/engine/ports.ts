@@ -1,0 +1,91 @@
+import { DescribeError } from './errors.ts';
+
+/**
+ * Ports: the storage and queue interfaces the use cases depend on. Adapters in layers/adapters/
+ * implement them (S3, SQS) and are the only code that calls the AWS SDK; they translate SDK errors
+ * into the named errors below, so use cases never see an SDK error.
+ */
+
+export interface ObjectHead {
+  readonly key: string;
+  /** ETag without quotes. */
+  readonly etag: string;
+  readonly size: number;
+  readonly contentType?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+export interface StoredObject extends ObjectHead {
+  readonly bytes: Uint8Array;
+}
+
+export interface StoredJson<T = unknown> {
+  readonly value: T;
+  /** ETag without quotes, for a later If-Match. */
+  readonly etag: string;
+}
+
+export interface ListedObject {
+  readonly key: string;
+  readonly etag: string;
+  readonly size: number;
+}
+
+export interface PutCondition {
+  /** `'*'`: write only if no object exists at the key (create). */
+  readonly ifNoneMatch?: '*';
+  /** Write only if the current object has this ETag (compare-and-swap). */
+  readonly ifMatch?: string;
+}
+
+export interface ObjectStore {
+  /** Metadata only. Throws ObjectNotFoundError when the key does not exist. */
+  head(key: string): Promise<ObjectHead>;
+  /**
+   * The object's bytes. With `ifMatch`, throws PreconditionFailedError when the stored object has
+   * another ETag (replaced since the event). Throws ObjectNotFoundError when it does not exist.
+   */
+  get(key: string, options?: { ifMatch?: string }): Promise<StoredObject>;
+  /** A JSON object and its ETag, or undefined when the key does not exist. */
+  getJson<T = unknown>(key: string): Promise<StoredJson<T> | undefined>;
+  /** Write JSON; with a condition, throws PreconditionFailedError when it does not hold. */
+  putJson(key: string, value: unknown, condition?: PutCondition): Promise<{ etag: string }>;
+  /** Every object under the prefix, in key order, page by page. */
+  list(prefix: string): AsyncIterable<ListedObject>;
+}
+
+export interface JobQueue<T> {
+  send(job: T): Promise<void>;
+}
+
+/** Storage or queue failure that a retry may fix (throttling, network, 5xx). */
+export class StorageUnavailableError extends DescribeError {
+  readonly code = 'STORAGE_UNAVAILABLE' as const;
+  readonly permanent = false;
+}
+
+/** The key does not exist (deleted, or never written). */
+export class ObjectNotFoundError extends DescribeError {
+  readonly code = 'OBJECT_NOT_FOUND' as const;
+  readonly permanent = true;
+  constructor(readonly key: string) {
+    super(`Expected an object at ${key} but received nothing`);
+  }
+}
+
+/**
+ * A conditional read or write did not hold: If-Match on another ETag (the object was replaced or
+ * the sidecar changed concurrently) or If-None-Match: * on an existing key. S3 answers 412, or
+ * 409 ConditionalRequestConflict for a concurrent conditional write.
+ */
+export class PreconditionFailedError extends DescribeError {
+  readonly code = 'PRECONDITION_FAILED' as const;
+  readonly permanent = false;
+  constructor(
+    readonly key: string,
+    readonly condition: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Expected ${condition} for ${key} but the stored object did not match`, options);
+  }
+}
