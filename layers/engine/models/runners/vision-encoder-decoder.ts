@@ -1,0 +1,50 @@
+import { pipeline } from '@huggingface/transformers';
+import { InferenceError } from '../../errors.ts';
+import type { RgbImage } from '../../image/types.ts';
+import type { ModelSpec } from '../manifest.ts';
+import { provenanceOf } from '../provenance.ts';
+import type { ImageToTextRunner } from '../runner.ts';
+import {
+  modelFolder,
+  type RunnerContext,
+  sessionOptionsFor,
+  threadsFor,
+  transformersDtype,
+} from '../transformers-env.ts';
+import { cleanModelOutput } from './clean-output.ts';
+import { toRawImage } from './raw-image.ts';
+
+/** ViT + GPT-2 style captioners (`vision-encoder-decoder`) through `pipeline('image-to-text')`. */
+export async function loadVisionEncoderDecoderRunner(
+  spec: ModelSpec,
+  context: RunnerContext,
+): Promise<ImageToTextRunner> {
+  const captioner = await pipeline('image-to-text', modelFolder(spec, context.modelsDir), {
+    dtype: transformersDtype(spec) as never,
+    revision: spec.revision,
+    local_files_only: true,
+    session_options: sessionOptionsFor(threadsFor(spec, context.threads)),
+  });
+  const provenance = provenanceOf(spec);
+  return {
+    provenance,
+    async describe(image: RgbImage): Promise<string> {
+      const raw = toRawImage(image);
+      try {
+        const output = await captioner(raw, { ...spec.generation });
+        const first = Array.isArray(output) ? output[0] : output;
+        const text = first && 'generated_text' in first ? first.generated_text : undefined;
+        if (typeof text !== 'string') throw new Error('the pipeline returned no generated_text');
+        return cleanModelOutput(text);
+      } catch (error) {
+        throw new InferenceError(
+          `Model ${spec.id} failed on a ${image.width}x${image.height} image: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        );
+      }
+    },
+    dispose: () => captioner.dispose(),
+  };
+}
