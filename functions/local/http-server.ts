@@ -1,0 +1,101 @@
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import sharp from 'sharp';
+import type { RecordLister } from './records.ts';
+
+const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
+
+/** The page's files, by URL path: a fixed list, so no path from a request ever reaches the disk. */
+const STATIC_FILES: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/styles.css': { file: 'styles.css', type: 'text/css; charset=utf-8' },
+};
+
+export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+
+export interface LocalHttpOptions {
+  readonly host: string;
+  readonly port: number;
+  /** The upload API handler behind the HTTP adapter: POST /uploads, GET /uploads/{id}. */
+  readonly uploadApi: NodeHandler;
+  readonly records: RecordLister;
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly inputPrefix: string;
+  readonly onError?: (error: unknown, req: IncomingMessage) => void;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * The laptop's web front: the static page, the upload API (the Lambda handler behind the API
+ * engineer's adapter), and two local-only routes the page uses when present: `GET /records`
+ * (list for search and colour filter) and `GET /thumbnails/<key>` (a 480 px WebP of an upload).
+ */
+export async function startLocalHttp(options: LocalHttpOptions): Promise<{ server: Server; url: string }> {
+  const route = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const path = url.pathname;
+    if (path === '/uploads' || path.startsWith('/uploads/')) return options.uploadApi(req, res);
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return sendJson(res, 405, { message: 'Method not allowed' });
+    if (path === '/records') return sendJson(res, 200, { records: await options.records.list() });
+    if (path === '/healthz') return sendJson(res, 200, { ok: true });
+    if (path.startsWith('/thumbnails/'))
+      return thumbnail(res, decodeURIComponent(path.slice('/thumbnails/'.length)));
+    const file = STATIC_FILES[path];
+    if (!file) return sendJson(res, 404, { message: `Not found: ${path}` });
+    const body = await readFile(`${WEB_DIR}${file.file}`);
+    res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-cache' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  };
+
+  const thumbnail = async (res: ServerResponse, relative: string) => {
+    if (relative.split('/').some((part) => part === '..' || part === '')) {
+      return sendJson(res, 400, { message: 'Bad key' });
+    }
+    let bytes: Uint8Array;
+    try {
+      const object = await options.s3.send(
+        new GetObjectCommand({ Bucket: options.bucket, Key: `${options.inputPrefix}${relative}` }),
+      );
+      bytes = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+    } catch {
+      return sendJson(res, 404, { message: 'No such image' });
+    }
+    try {
+      // Untrusted bytes: the same caps as intake (pixels, truncated data), first frame only.
+      const webp = await sharp(bytes, { failOn: 'error', limitInputPixels: 100_000_000 })
+        .rotate()
+        .resize(480, 480, { fit: 'inside', withoutEnlargement: true })
+        .webp({ quality: 75 })
+        .toBuffer();
+      res.writeHead(200, { 'content-type': 'image/webp', 'cache-control': 'max-age=3600' });
+      res.end(webp);
+    } catch {
+      sendJson(res, 415, { message: 'Not an image we can preview' });
+    }
+  };
+
+  const server = createServer((req, res) => {
+    Promise.resolve(route(req, res)).catch((error) => {
+      options.onError?.(error, req);
+      if (!res.headersSent) sendJson(res, 500, { message: 'Internal error' });
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return { server, url: `http://${options.host}:${port}` };
+}

@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, sep } from 'node:path';
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type FSWatcher, watch } from 'chokidar';
+
+/** Same suffix as the CLI's sidecars, so a mirrored folder looks like one the CLI described. */
+export const MIRROR_SUFFIX = '.description.json';
+
+const CONTENT_TYPES: Record<string, string> = {
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  tif: 'image/tiff',
+  tiff: 'image/tiff',
+  avif: 'image/avif',
+};
+
+export interface InboxOptions {
+  readonly dir: string;
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly inputPrefix: string;
+  readonly sidecarPrefix: string;
+  readonly onUpload?: (path: string, key: string) => void;
+  readonly onError?: (error: unknown, path: string) => void;
+}
+
+function isIgnored(path: string): boolean {
+  const name = basename(path);
+  return name.startsWith('.') || name.endsWith(MIRROR_SUFFIX) || name.endsWith('.tmp');
+}
+
+/**
+ * Drop-into-folder, the laptop twin of drop-into-bucket: every file written into the inbox (and
+ * its sub-folders) is uploaded to `<inputPrefix><relative path>` once its size has been stable for
+ * a moment. A file whose bytes are already in the bucket (same MD5 = s3rver's ETag) is not sent
+ * again, so a restart does not describe the whole folder twice.
+ */
+export class InboxWatcher {
+  private watcher: FSWatcher | undefined;
+  private readonly uploads = new Set<Promise<void>>();
+
+  constructor(private readonly options: InboxOptions) {}
+
+  async start(): Promise<void> {
+    await mkdir(this.options.dir, { recursive: true });
+    this.watcher = watch(this.options.dir, {
+      ignored: (path) => path !== this.options.dir && isIgnored(path),
+      awaitWriteFinish: { stabilityThreshold: 400, pollInterval: 100 },
+      ignoreInitial: false,
+    });
+    const onFile = (path: string) => {
+      const upload = this.upload(path).catch((error) => this.options.onError?.(error, path));
+      this.uploads.add(upload);
+      void upload.finally(() => this.uploads.delete(upload));
+    };
+    this.watcher.on('add', onFile).on('change', onFile);
+    await new Promise<void>((resolve) => this.watcher?.once('ready', () => resolve()));
+  }
+
+  /** The input key a file in the inbox is uploaded to. */
+  keyFor(path: string): string {
+    return `${this.options.inputPrefix}${relative(this.options.dir, path).split(sep).join('/')}`;
+  }
+
+  /** Where the mirrored sidecar of an input key goes, or undefined when the key is not from the inbox. */
+  mirrorPathFor(inputKey: string): string | undefined {
+    if (!inputKey.startsWith(this.options.inputPrefix)) return undefined;
+    const rest = inputKey.slice(this.options.inputPrefix.length);
+    if (rest.startsWith('uploads/') || rest.split('/').includes('..')) return undefined;
+    return `${join(this.options.dir, ...rest.split('/'))}${MIRROR_SUFFIX}`;
+  }
+
+  /** Write a sidecar next to its image in the inbox (atomically: the watcher never sees half a file). */
+  async mirror(inputKey: string, sidecarJson: string): Promise<string | undefined> {
+    const target = this.mirrorPathFor(inputKey);
+    if (!target) return undefined;
+    await mkdir(dirname(target), { recursive: true });
+    const temporary = `${target}.tmp`;
+    await writeFile(temporary, sidecarJson);
+    await rename(temporary, target);
+    return target;
+  }
+
+  async close(): Promise<void> {
+    await this.watcher?.close();
+    await Promise.allSettled([...this.uploads]);
+  }
+
+  private async upload(path: string): Promise<void> {
+    const { s3, bucket } = this.options;
+    const bytes = await readFile(path);
+    const key = this.keyFor(path);
+    const md5 = createHash('md5').update(bytes).digest('hex');
+    try {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      if (head.ETag?.replace(/"/g, '') === md5) return;
+    } catch {
+      // Not there yet: upload.
+    }
+    const extension = path.split('.').pop()?.toLowerCase() ?? '';
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: bytes,
+        ContentType: CONTENT_TYPES[extension] ?? 'application/octet-stream',
+      }),
+    );
+    this.options.onUpload?.(path, key);
+  }
+}

@@ -1,0 +1,109 @@
+import type { S3Event } from 'aws-lambda';
+import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
+import { isInputKey, type KeyLayout, sidecarKeyFor } from '#engine/pipeline/key-layout.ts';
+import type { ListedObject, ObjectStore } from '#engine/ports.ts';
+import { validateRecord } from '#engine/record/record.ts';
+import type { DescriptionRecord } from '#engine/record/schema.ts';
+import { encodeS3EventKey } from './s3-notifications.ts';
+
+/** What an object still needs: the fast stage (again), the detailed job, or nothing. */
+export type Need = 'fast' | 'detailed' | undefined;
+
+/**
+ * The decision for one object, from its sidecar: missing, unreadable, for other bytes (ETag) or
+ * with a caption still waiting for models → fast; detailed pending or waiting for models → the
+ * detailed job; otherwise nothing. (Failed stages stay failed: retrying a bad image cannot help.)
+ */
+export function needOf(object: ListedObject, record: DescriptionRecord | undefined): Need {
+  if (!record) return 'fast';
+  if (record.source.etag !== object.etag) return 'fast';
+  const { fast, detailed } = record.status;
+  if (fast.state === 'pending' || fast.state === 'waiting-for-models') return 'fast';
+  if (detailed.state === 'pending' || detailed.state === 'waiting-for-models') return 'detailed';
+  return undefined;
+}
+
+/** An S3 ObjectCreated event exactly as the notification would carry it for a stored object. */
+export function objectCreatedEvent(bucket: string, object: ListedObject): S3Event {
+  return {
+    Records: [
+      {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: 'us-east-1',
+        eventTime: new Date().toISOString(),
+        eventName: 'ObjectCreated:Put',
+        userIdentity: { principalId: 'local' },
+        requestParameters: { sourceIPAddress: '127.0.0.1' },
+        responseElements: { 'x-amz-request-id': 'local', 'x-amz-id-2': 'local' },
+        s3: {
+          s3SchemaVersion: '1.0',
+          configurationId: 'local-requeue',
+          bucket: { name: bucket, ownerIdentity: { principalId: 'local' }, arn: `arn:aws:s3:::${bucket}` },
+          object: {
+            key: encodeS3EventKey(object.key),
+            size: object.size,
+            eTag: object.etag,
+            sequencer: Date.now().toString(16).toUpperCase(),
+          },
+        },
+      },
+    ],
+  };
+}
+
+export interface RequeueTargets {
+  /** Hand an event to the fast handler (the local async invoker). */
+  readonly fast: (event: S3Event) => void;
+  /** Send a detailed job to the queue. */
+  readonly detailed: (job: DetailedJob) => Promise<void>;
+}
+
+export interface RequeueSummary {
+  scanned: number;
+  fast: number;
+  detailed: number;
+  /** Objects whose caption or detailed stage waits for models. */
+  waiting: number;
+}
+
+/**
+ * The start-up scan (and the one run when models appear): every input object whose sidecar is
+ * missing, stale or unfinished is handed back to the stage that has to run. Duplicates are
+ * harmless: the fast use case skips a sidecar already written for the same ETag and models, and
+ * the detailed use case skips a record whose detailed stage is done.
+ */
+export async function requeueUnfinished(
+  store: ObjectStore,
+  layout: KeyLayout,
+  bucket: string,
+  targets: RequeueTargets,
+): Promise<RequeueSummary> {
+  const summary: RequeueSummary = { scanned: 0, fast: 0, detailed: 0, waiting: 0 };
+  for await (const object of store.list(layout.inputPrefix)) {
+    if (!isInputKey(layout, object.key)) continue;
+    summary.scanned += 1;
+    const sidecarKey = sidecarKeyFor(layout, object.key);
+    let record: DescriptionRecord | undefined;
+    try {
+      record = validateRecord((await store.getJson(sidecarKey))?.value);
+    } catch {
+      record = undefined;
+    }
+    if (
+      record?.status.fast.state === 'waiting-for-models' ||
+      record?.status.detailed.state === 'waiting-for-models'
+    ) {
+      summary.waiting += 1;
+    }
+    const need = needOf(object, record);
+    if (need === 'fast') {
+      summary.fast += 1;
+      targets.fast(objectCreatedEvent(bucket, object));
+    } else if (need === 'detailed') {
+      summary.detailed += 1;
+      await targets.detailed({ bucket, key: object.key, etag: object.etag, sidecarKey });
+    }
+  }
+  return summary;
+}

@@ -1,0 +1,305 @@
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, S3Event } from 'aws-lambda';
+import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
+import { inputKeyFor, keyLayout } from '#engine/pipeline/key-layout.ts';
+import type { DescriptionRecord } from '#engine/record/schema.ts';
+import { ENV } from '#engine/settings.ts';
+import { loadHandlers } from './handlers.ts';
+import { type NodeHandler, startLocalHttp } from './http-server.ts';
+import { InboxWatcher } from './inbox.ts';
+import type { LocalOptions } from './options.ts';
+import { RecordLister } from './records.ts';
+import { type RequeueSummary, requeueUnfinished } from './requeue.ts';
+import { AsyncInvoker, notificationFor, type S3Handler } from './s3-notifications.ts';
+import { createDetailedQueues, startEmbeddedS3, startEmbeddedSqs } from './servers.ts';
+import { type SqsHandler, SqsPoller } from './sqs-poller.ts';
+
+/** Credentials the embedded servers accept (they check none); never real ones. */
+const LOCAL_CREDENTIALS = { accessKeyId: 'LOCAL', secretAccessKey: 'LOCAL-SECRET' };
+const REGION = 'us-east-1';
+
+export interface LocalHandlers {
+  readonly describeFast: S3Handler;
+  readonly describeDetailed: SqsHandler;
+  readonly uploadApi: NodeHandler;
+  /** Object store port (the aws engineer's S3 adapter) for the start-up scan. */
+  readonly store: import('#engine/ports.ts').ObjectStore;
+  /** True once both modes' model files are present (the offline case ends). */
+  readonly modelsReady: () => Promise<boolean>;
+}
+
+export type StackEvent =
+  | { type: 'uploaded'; key: string; source: 'inbox' | 'bucket' }
+  | { type: 'sidecar'; key: string; record: DescriptionRecord }
+  | { type: 'requeued'; summary: RequeueSummary; reason: 'start' | 'models-ready' }
+  | { type: 'models-ready' }
+  | { type: 'error'; where: string; error: unknown };
+
+export interface LocalStack {
+  readonly webUrl: string;
+  readonly s3Endpoint: string;
+  readonly sqsEndpoint: string;
+  readonly bucket: string;
+  readonly queueUrl: string;
+  readonly dlqUrl: string;
+  readonly s3: S3Client;
+  readonly sqs: SQSClient;
+  readonly invoker: AsyncInvoker;
+  /** The current detailed worker (replaced by restartWorker). */
+  readonly worker: SqsPoller;
+  readonly inbox: InboxWatcher | undefined;
+  /** Crash the detailed worker mid-batch and start a fresh one (soak bench). */
+  restartWorker(options?: { crash?: boolean }): Promise<void>;
+  /** Run the start-up scan again. */
+  requeue(reason?: 'start' | 'models-ready'): Promise<RequeueSummary>;
+  stop(): Promise<void>;
+}
+
+export function lambdaContext(functionName: string): Context {
+  const started = Date.now();
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${REGION}:000000000000:function:${functionName}`,
+    memoryLimitInMB: '3008',
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, 900_000 - (Date.now() - started)),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/**
+ * The environment the Lambda functions get from infra/, pointed at the embedded servers. Set
+ * before the handler modules are imported: they read it once at module load, as in Lambda.
+ */
+export function localEnvironment(
+  options: LocalOptions,
+  endpoints: { s3: string; sqs: string; queueUrl: string },
+): Record<string, string> {
+  const env: Record<string, string> = {
+    AWS_REGION: REGION,
+    AWS_DEFAULT_REGION: REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: endpoints.s3,
+    AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+    [ENV.BUCKET_NAME]: options.bucket,
+    [ENV.INPUT_PREFIX]: options.inputPrefix,
+    [ENV.SIDECAR_PREFIX]: options.sidecarPrefix,
+    [ENV.DETAILED_QUEUE_URL]: endpoints.queueUrl,
+    POWERTOOLS_SERVICE_NAME: 'image-describer-local',
+    POWERTOOLS_METRICS_NAMESPACE: 'ImageDescriberLocal',
+    // EMF lines on a laptop are noise; the handlers' warnings and errors still print.
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? (options.interactive ? 'WARN' : 'ERROR'),
+    POWERTOOLS_DEV: 'true',
+  };
+  if (options.modelsDir) env[ENV.MODELS_DIR] = options.modelsDir;
+  if (options.uploadMaxBytes) env[ENV.UPLOAD_MAX_BYTES] = String(options.uploadMaxBytes);
+  return env;
+}
+
+/**
+ * `npm start` without the printing: S3 (s3rver, on disk) and SQS (fauxqs) on loopback, the bucket
+ * and the detailed queue + DLQ, the Lambda handlers wired to them exactly as in AWS (object
+ * created → fast handler; queue → detailed worker with batch size, visibility timeout and DLQ;
+ * the upload API behind the HTTP adapter), the web page, the inbox watcher, and the start-up scan
+ * that re-queues whatever a previous run left unfinished.
+ */
+export async function startLocalStack(
+  options: LocalOptions,
+  hooks: { onEvent?: (event: StackEvent) => void; handlers?: LocalHandlers } = {},
+): Promise<LocalStack> {
+  const emit = hooks.onEvent ?? (() => undefined);
+  const layout = keyLayout({ inputPrefix: options.inputPrefix, sidecarPrefix: options.sidecarPrefix });
+  const closers: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
+  };
+
+  try {
+    const s3Server = await startEmbeddedS3({
+      host: options.host,
+      port: options.s3Port,
+      dataDir: options.dataDir,
+      bucket: options.bucket,
+    });
+    closers.push(() => s3Server.close());
+    const sqsServer = await startEmbeddedSqs({ host: options.host, port: options.sqsPort });
+    closers.push(() => sqsServer.close());
+
+    const clientConfig = { region: REGION, credentials: LOCAL_CREDENTIALS };
+    const s3 = new S3Client({ ...clientConfig, endpoint: s3Server.endpoint, forcePathStyle: true });
+    const sqs = new SQSClient({ ...clientConfig, endpoint: sqsServer.endpoint });
+    closers.push(async () => {
+      s3.destroy();
+      sqs.destroy();
+    });
+    const queues = await createDetailedQueues(sqs, options);
+    const queueArn = (
+      await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: queues.queueUrl, AttributeNames: ['QueueArn'] }),
+      )
+    ).Attributes?.QueueArn;
+
+    Object.assign(
+      process.env,
+      localEnvironment(options, {
+        s3: s3Server.endpoint,
+        sqs: sqsServer.endpoint,
+        queueUrl: queues.queueUrl,
+      }),
+    );
+    const handlers = hooks.handlers ?? (await loadHandlers());
+
+    const invoker = new AsyncInvoker({
+      handler: (event: S3Event) => handlers.describeFast(event),
+      concurrency: 1,
+      onError: (error) => emit({ type: 'error', where: 'describe-fast', error }),
+    });
+    closers.push(() => invoker.stop());
+
+    const newWorker = () =>
+      new SqsPoller({
+        sqs,
+        queueUrl: queues.queueUrl,
+        queueArn,
+        batchSize: options.batchSize,
+        handler: (event) => handlers.describeDetailed(event),
+        waitTimeSeconds: options.interactive ? 10 : 1,
+        onError: (error) => emit({ type: 'error', where: 'describe-detailed', error }),
+      }).start();
+    let worker = newWorker();
+    closers.push(() => worker.stop());
+
+    const inbox = options.inboxDir
+      ? new InboxWatcher({
+          dir: options.inboxDir,
+          s3,
+          bucket: options.bucket,
+          inputPrefix: options.inputPrefix,
+          sidecarPrefix: options.sidecarPrefix,
+          onUpload: (_path, key) => emit({ type: 'uploaded', key, source: 'inbox' }),
+          onError: (error, path) => emit({ type: 'error', where: `inbox ${path}`, error }),
+        })
+      : undefined;
+
+    let waitingForModels = false;
+    // Real S3 → Lambda: only ObjectCreated under the input prefix reaches the fast handler. The
+    // sidecar writes are observed too, for the console, the mirror and the offline case.
+    s3Server.onEvent((event) => {
+      const notification = notificationFor(event, options.inputPrefix);
+      if (notification) {
+        for (const r of event.Records) emit({ type: 'uploaded', key: r.s3.object.key, source: 'bucket' });
+        invoker.invoke(notification);
+      }
+      for (const r of event.Records) {
+        const key = r.s3.object.key;
+        if (!r.eventName.startsWith('ObjectCreated:') || !key.startsWith(options.sidecarPrefix)) continue;
+        void onSidecar(key).catch((error) => emit({ type: 'error', where: `sidecar ${key}`, error }));
+      }
+    });
+    const onSidecar = async (key: string) => {
+      const object = await s3.send(new GetObjectCommand({ Bucket: options.bucket, Key: key }));
+      const json = (await object.Body?.transformToString()) ?? '';
+      const record = JSON.parse(json) as DescriptionRecord;
+      if (
+        record.status.fast.state === 'waiting-for-models' ||
+        record.status.detailed.state === 'waiting-for-models'
+      ) {
+        waitingForModels = true;
+      }
+      emit({ type: 'sidecar', key, record });
+      const inputKey = inputKeyFor(layout, key);
+      if (options.mirror && inbox && inputKey) await inbox.mirror(inputKey, json);
+    };
+
+    const sendDetailed = async (job: DetailedJob) => {
+      await sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: JSON.stringify(job) }));
+    };
+    const requeue = async (reason: 'start' | 'models-ready' = 'start') => {
+      const summary = await requeueUnfinished(handlers.store, layout, options.bucket, {
+        fast: (event) => invoker.invoke(event),
+        detailed: sendDetailed,
+      });
+      if (summary.waiting > 0) waitingForModels = true;
+      emit({ type: 'requeued', summary, reason });
+      return summary;
+    };
+
+    // Offline start: once the model files appear, describe what waited for them.
+    const modelTimer = setInterval(() => {
+      if (!waitingForModels) return;
+      void handlers.modelsReady().then(async (ready) => {
+        if (!ready || !waitingForModels) return;
+        waitingForModels = false;
+        emit({ type: 'models-ready' });
+        await requeue('models-ready');
+      });
+    }, options.modelRecheckMs);
+    modelTimer.unref();
+    closers.push(async () => clearInterval(modelTimer));
+
+    const lister = new RecordLister({
+      s3,
+      bucket: options.bucket,
+      inputPrefix: options.inputPrefix,
+      sidecarPrefix: options.sidecarPrefix,
+    });
+    const http = await startLocalHttp({
+      host: options.host,
+      port: options.httpPort,
+      uploadApi: handlers.uploadApi,
+      records: lister,
+      s3,
+      bucket: options.bucket,
+      inputPrefix: options.inputPrefix,
+      onError: (error, req) => emit({ type: 'error', where: `http ${req.method} ${req.url}`, error }),
+    });
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          http.server.closeAllConnections();
+          http.server.close(() => resolve());
+        }),
+    );
+
+    await requeue('start');
+    if (inbox) {
+      await inbox.start();
+      closers.push(() => inbox.close());
+    }
+
+    return {
+      webUrl: http.url,
+      s3Endpoint: s3Server.endpoint,
+      sqsEndpoint: sqsServer.endpoint,
+      bucket: options.bucket,
+      queueUrl: queues.queueUrl,
+      dlqUrl: queues.dlqUrl,
+      s3,
+      sqs,
+      invoker,
+      get worker() {
+        return worker;
+      },
+      inbox,
+      restartWorker: async ({ crash = true } = {}) => {
+        if (crash) worker.kill();
+        else await worker.stop();
+        worker = newWorker();
+      },
+      requeue,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
