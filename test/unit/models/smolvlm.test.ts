@@ -1,0 +1,133 @@
+import { createRequire } from 'node:module';
+import type * as Ort from 'onnxruntime-node';
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
+import type { ModelSpec } from '#engine/models/manifest.ts';
+import { ModelRegistry } from '#engine/models/registry.ts';
+import { loadSmolVlmRunner } from '#engine/models/runners/smolvlm.ts';
+import { fixtureModelsDir } from '#test/support/fixture-models.ts';
+import { COLOUR_RGB, mostlyImage } from './support.ts';
+
+// transformers.js loads onnxruntime-node through require(): spy on that very class to see the feeds.
+const ort = createRequire(import.meta.url)('onnxruntime-node') as typeof Ort;
+
+/** The number of frames each vision-encoder pass received (pixel_values is [batch, frames, 3, H, W]). */
+function watchEncoderFrames(): number[] {
+  const frames: number[] = [];
+  const original = ort.InferenceSession.prototype.run;
+  vi.spyOn(ort.InferenceSession.prototype, 'run').mockImplementation(function (
+    this: Ort.InferenceSession,
+    ...args: Parameters<Ort.InferenceSession['run']>
+  ) {
+    const pixels = (args[0] as Record<string, Ort.Tensor>).pixel_values;
+    if (pixels) frames.push(pixels.dims[1] ?? 0);
+    return original.apply(this, args);
+  } as Ort.InferenceSession['run']);
+  return frames;
+}
+
+describe('SmolVLM runner on the known-answer fixture (normal mode)', () => {
+  let models: ModelRegistry;
+
+  beforeAll(async () => {
+    models = await ModelRegistry.open({ modelsDir: fixtureModelsDir(), threads: 1 });
+  });
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  afterAll(async () => {
+    await models.dispose();
+  });
+
+  test.each(Object.entries(COLOUR_RGB))(
+    'describes a mostly %s image in exactly one sentence',
+    async (name, rgb) => {
+      // Prepare
+      const runner = await models.runner('normal');
+
+      // Act
+      const description = await runner.describe(mostlyImage(rgb));
+
+      // Assess: the detailed stage's own sentence, distinct from the fast caption "a <colour> square"
+      expect(description).toBe(`the image shows a ${name} square`);
+    },
+  );
+
+  test('the answer carries no prompt, chat turn or special token', async () => {
+    const runner = await models.runner('normal');
+
+    const description = await runner.describe(mostlyImage(COLOUR_RGB.blue));
+
+    expect(description).toBe('the image shows a blue square');
+    expect(description).not.toMatch(/Describe|User|Assistant|<|>|\n/);
+  });
+
+  test('records what produced it: the SmolVLM fixture, its revision, dtype and prompt hash', async () => {
+    const runner = await models.runner('normal');
+
+    expect(runner.provenance).toEqual(models.provenance('normal'));
+    expect(runner.provenance).toMatchObject({
+      id: 'fixtures/smolvlm-colour',
+      revision: 'fixture-v1',
+      architecture: 'smolvlm',
+      dtype: 'fp32',
+    });
+  });
+
+  test('image splitting is off by default: one encoder pass on one frame, even for a large image', async () => {
+    // Prepare: the fixture's processor asks for splitting, as the real SmolVLM's does
+    const runner = await models.runner('normal');
+    const frames = watchEncoderFrames();
+
+    // Act
+    const description = await runner.describe(mostlyImage(COLOUR_RGB.green, 0.8, [255, 255, 255], 200, 150));
+
+    // Assess
+    expect(frames).toEqual([1]);
+    expect(description).toBe('the image shows a green square');
+  });
+
+  test('imageSplitting: true in the manifest runs the tiles too, and the answer stays right', async () => {
+    // Prepare
+    const spec: ModelSpec = { ...models.spec('normal'), imageSplitting: true };
+    const runner = await loadSmolVlmRunner(spec, { modelsDir: fixtureModelsDir(), threads: 1 });
+    const frames = watchEncoderFrames();
+
+    try {
+      // Act
+      const description = await runner.describe(mostlyImage(COLOUR_RGB.red, 0.8, [255, 255, 255], 200, 150));
+
+      // Assess: 2x2 tiles of 32 px plus the whole image, in one pass
+      expect(frames).toEqual([5]);
+      expect(description).toBe('the image shows a red square');
+    } finally {
+      await runner.dispose();
+    }
+  });
+
+  test('another prompt is used as given and still never echoed', async () => {
+    const spec: ModelSpec = { ...models.spec('normal'), prompt: 'What colour is the square in the image?' };
+    const runner = await loadSmolVlmRunner(spec, { modelsDir: fixtureModelsDir(), threads: 1 });
+
+    try {
+      const description = await runner.describe(mostlyImage(COLOUR_RGB.gray));
+
+      expect(description).toBe('the image shows a gray square');
+      expect(runner.provenance.promptHash).not.toBe(models.provenance('normal').promptHash);
+    } finally {
+      await runner.dispose();
+    }
+  });
+
+  test('an empty prompt is a configuration error naming the model', async () => {
+    const spec: ModelSpec = { ...models.spec('normal'), prompt: '   ' };
+
+    await expect(
+      loadSmolVlmRunner(spec, { modelsDir: fixtureModelsDir(), threads: 1 }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+      message: expect.stringContaining('fixtures/smolvlm-colour'),
+    });
+  });
+});
