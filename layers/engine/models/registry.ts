@@ -63,12 +63,13 @@ function issueMessage(issue: z.core.$ZodIssue, raw: unknown, file: string): stri
         where,
         valueAt(raw, issue.path),
       );
-    case 'invalid_value':
-      return expected(
-        `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`,
-        where,
-        valueAt(raw, issue.path),
-      );
+    case 'invalid_value': {
+      const values = issue.values.map((v) => JSON.stringify(v));
+      const what = values.length === 1 ? `${values[0]}` : `one of ${values.join(', ')}`;
+      return expected(what, where, valueAt(raw, issue.path));
+    }
+    case 'custom':
+      return `${where}: ${issue.message}`;
     case 'unrecognized_keys':
       return expected(`only known keys`, where, `unknown key(s) ${issue.keys.join(', ')}`);
     default:
