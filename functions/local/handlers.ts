@@ -25,6 +25,10 @@ export async function loadHandlers(): Promise<LocalHandlers> {
     describeDetailed: (event) => detailed.handler(event, lambdaContext('describe-detailed')),
     uploadApi: adapter.toNodeHandler(api.handler),
     store,
+    currentModels: async () => {
+      const registry = await ModelRegistry.open({ modelsDir: settings.modelsDir, threads: settings.threads });
+      return { caption: registry.provenance('fast'), detailed: registry.provenance('normal') };
+    },
     modelsReady: async () => {
       try {
         const registry = await ModelRegistry.open({

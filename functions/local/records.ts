@@ -1,17 +1,7 @@
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { validateRecord } from '#engine/record/record.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
-
-export type UploadStatus = 'uploading' | 'describing' | 'fast-done' | 'done' | 'failed';
-
-/** The status words of GET /uploads/{id} (shared AWS conventions), from a sidecar. */
-export function statusOfRecord(record: DescriptionRecord | undefined): UploadStatus {
-  if (!record) return 'describing';
-  const { fast, detailed } = record.status;
-  if (fast.state === 'failed' || detailed.state === 'failed') return 'failed';
-  if (fast.state !== 'done') return 'describing';
-  return detailed.state === 'done' ? 'done' : 'fast-done';
-}
+import { statusOfRecord, type UploadStatus } from '#engine/uploads/upload-status.ts';
 
 export interface ListedRecord {
   readonly key: string;
@@ -40,6 +30,7 @@ export interface RecordListerOptions {
  */
 export class RecordLister {
   private readonly cache = new Map<string, { etag: string; record: DescriptionRecord | undefined }>();
+  private readonly names = new Map<string, { etag: string; name: string | undefined }>();
 
   constructor(private readonly options: RecordListerOptions) {}
 
@@ -59,14 +50,32 @@ export class RecordLister {
         return {
           key: object.key,
           id: upload?.[1],
-          name: relative.split('/').pop() ?? relative,
-          status: statusOfRecord(record),
+          name: (await this.originalName(object.key, object.etag)) ?? relative.split('/').pop() ?? relative,
+          // Same words as GET /uploads/{id}; no sidecar yet = describing.
+          status: record ? statusOfRecord(record) : 'describing',
           lastModified: object.lastModified,
           imageUrl,
           record,
         };
       }),
     );
+  }
+
+  /** The upload API keeps the sanitised file name in metadata (the key is a server-made id). */
+  private async originalName(key: string, etag: string): Promise<string | undefined> {
+    const cached = this.names.get(key);
+    if (cached?.etag === etag) return cached.name;
+    let name: string | undefined;
+    try {
+      const head = await this.options.s3.send(
+        new HeadObjectCommand({ Bucket: this.options.bucket, Key: key }),
+      );
+      name = head.Metadata?.['original-filename'] || undefined;
+    } catch {
+      name = undefined;
+    }
+    this.names.set(key, { etag, name });
+    return name;
   }
 
   private async read(key: string, etag: string): Promise<DescriptionRecord | undefined> {

@@ -1,27 +1,9 @@
 import type { S3Event } from 'aws-lambda';
 import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
 import { isInputKey, type KeyLayout, sidecarKeyFor } from '#engine/pipeline/key-layout.ts';
+import { type CurrentModels, needsDescription, parseStoredRecord } from '#engine/pipeline/staleness.ts';
 import type { ListedObject, ObjectStore } from '#engine/ports.ts';
-import { validateRecord } from '#engine/record/record.ts';
-import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { encodeS3EventKey } from './s3-notifications.ts';
-
-/** What an object still needs: the fast stage (again), the detailed job, or nothing. */
-export type Need = 'fast' | 'detailed' | undefined;
-
-/**
- * The decision for one object, from its sidecar: missing, unreadable, for other bytes (ETag) or
- * with a caption still waiting for models → fast; detailed pending or waiting for models → the
- * detailed job; otherwise nothing. (Failed stages stay failed: retrying a bad image cannot help.)
- */
-export function needOf(object: ListedObject, record: DescriptionRecord | undefined): Need {
-  if (!record) return 'fast';
-  if (record.source.etag !== object.etag) return 'fast';
-  const { fast, detailed } = record.status;
-  if (fast.state === 'pending' || fast.state === 'waiting-for-models') return 'fast';
-  if (detailed.state === 'pending' || detailed.state === 'waiting-for-models') return 'detailed';
-  return undefined;
-}
 
 /** An S3 ObjectCreated event exactly as the notification would carry it for a stored object. */
 export function objectCreatedEvent(bucket: string, object: ListedObject): S3Event {
@@ -69,7 +51,8 @@ export interface RequeueSummary {
 
 /**
  * The start-up scan (and the one run when models appear): every input object whose sidecar is
- * missing, stale or unfinished is handed back to the stage that has to run. Duplicates are
+ * missing, stale or unfinished — the aws pipeline's own staleness check, as in backfill — is handed
+ * back to the stage that has to run (waiting-for-models counts as unfinished). Duplicates are
  * harmless: the fast use case skips a sidecar already written for the same ETag and models, and
  * the detailed use case skips a record whose detailed stage is done.
  */
@@ -77,6 +60,7 @@ export async function requeueUnfinished(
   store: ObjectStore,
   layout: KeyLayout,
   bucket: string,
+  current: CurrentModels,
   targets: RequeueTargets,
 ): Promise<RequeueSummary> {
   const summary: RequeueSummary = { scanned: 0, fast: 0, detailed: 0, waiting: 0 };
@@ -84,19 +68,14 @@ export async function requeueUnfinished(
     if (!isInputKey(layout, object.key)) continue;
     summary.scanned += 1;
     const sidecarKey = sidecarKeyFor(layout, object.key);
-    let record: DescriptionRecord | undefined;
-    try {
-      record = validateRecord((await store.getJson(sidecarKey))?.value);
-    } catch {
-      record = undefined;
-    }
+    const record = parseStoredRecord((await store.getJson(sidecarKey))?.value);
     if (
       record?.status.fast.state === 'waiting-for-models' ||
       record?.status.detailed.state === 'waiting-for-models'
     ) {
       summary.waiting += 1;
     }
-    const need = needOf(object, record);
+    const need = needsDescription(record, object, current)?.stage;
     if (need === 'fast') {
       summary.fast += 1;
       targets.fast(objectCreatedEvent(bucket, object));

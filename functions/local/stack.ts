@@ -3,6 +3,8 @@ import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-s
 import type { Context, S3Event } from 'aws-lambda';
 import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
 import { inputKeyFor, keyLayout } from '#engine/pipeline/key-layout.ts';
+import type { CurrentModels } from '#engine/pipeline/staleness.ts';
+import type { ObjectStore } from '#engine/ports.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { ENV } from '#engine/settings.ts';
 import { loadHandlers } from './handlers.ts';
@@ -24,7 +26,9 @@ export interface LocalHandlers {
   readonly describeDetailed: SqsHandler;
   readonly uploadApi: NodeHandler;
   /** Object store port (the aws engineer's S3 adapter) for the start-up scan. */
-  readonly store: import('#engine/ports.ts').ObjectStore;
+  readonly store: ObjectStore;
+  /** The models a sidecar must come from to be current (from the manifest). */
+  readonly currentModels: () => Promise<CurrentModels>;
   /** True once both modes' model files are present (the offline case ends). */
   readonly modelsReady: () => Promise<boolean>;
 }
@@ -224,10 +228,16 @@ export async function startLocalStack(
       await sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: JSON.stringify(job) }));
     };
     const requeue = async (reason: 'start' | 'models-ready' = 'start') => {
-      const summary = await requeueUnfinished(handlers.store, layout, options.bucket, {
-        fast: (event) => invoker.invoke(event),
-        detailed: sendDetailed,
-      });
+      const summary = await requeueUnfinished(
+        handlers.store,
+        layout,
+        options.bucket,
+        await handlers.currentModels(),
+        {
+          fast: (event) => invoker.invoke(event),
+          detailed: sendDetailed,
+        },
+      );
       if (summary.waiting > 0) waitingForModels = true;
       emit({ type: 'requeued', summary, reason });
       return summary;

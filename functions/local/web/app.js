@@ -41,7 +41,7 @@ async function readError(response) {
   const text = await response.text();
   try {
     const body = JSON.parse(text);
-    return body.message || body.error || text;
+    return body.error?.message ?? body.message ?? text;
   } catch {
     // S3 answers XML: <Message>…</Message>
     const match = /<Message>([^<]*)<\/Message>/.exec(text);

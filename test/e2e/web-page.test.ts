@@ -1,0 +1,194 @@
+/// <reference lib="dom" />
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_LOCAL_OPTIONS, type LocalOptions } from '../../functions/local/options.ts';
+import { type LocalStack, startLocalStack } from '../../functions/local/stack.ts';
+import { imageFixture } from '../fixtures/images.ts';
+import { launchBrowser } from './browser.ts';
+
+const SCREENSHOTS = resolve('test-output/screenshots');
+const UPLOAD_MAX_BYTES = 100_000;
+const RESULT_TIMEOUT = 45_000;
+
+let stack: LocalStack;
+let browser: { context: BrowserContext; close: () => Promise<void> };
+let page: Page;
+const dataDir = resolve(`test-output/e2e-data-${process.pid}`);
+
+beforeAll(async () => {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  const options: LocalOptions = {
+    ...DEFAULT_LOCAL_OPTIONS,
+    httpPort: 0,
+    s3Port: 0,
+    sqsPort: 0,
+    dataDir,
+    inboxDir: undefined,
+    fetchModels: false,
+    interactive: false,
+    // The tiny known-answer models built by test/global-setup.ts.
+    modelsDir: process.env.MODELS_DIR,
+    uploadMaxBytes: UPLOAD_MAX_BYTES,
+    visibilityTimeoutSeconds: 30,
+  };
+  stack = await startLocalStack(options);
+  browser = await launchBrowser();
+  page = await browser.context.newPage();
+  await page.setViewportSize({ width: 1200, height: 900 });
+  await page.goto(stack.webUrl);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+const card = (name: string) => page.locator('.card', { has: page.locator('h3', { hasText: name }) });
+
+async function upload(files: Array<{ name: string; mimeType: string; buffer: Buffer }>) {
+  await page.setInputFiles('#file-input', files);
+}
+
+describe('web page on the local stack (chromium, tiny known-answer models)', () => {
+  it('uploads a red image and shows the caption, the red swatch and the status', async () => {
+    // Prepare
+    const red = await imageFixture('solidRed');
+
+    // Act
+    await upload([{ name: 'red.png', mimeType: 'image/png', buffer: red }]);
+
+    // Assess
+    const redCard = card('red.png');
+    await expect
+      .poll(
+        async () =>
+          await redCard
+            .locator('.caption')
+            .textContent({ timeout: 1000 })
+            .catch(() => null),
+        {
+          timeout: RESULT_TIMEOUT,
+        },
+      )
+      .toBe('a red square');
+    const swatch = redCard.locator('.swatch').first();
+    expect(await swatch.getAttribute('data-family')).toBe('red');
+    expect(await swatch.locator('.swatch-meta').textContent()).toMatch(/^red · 100% · #ff0000$/);
+    expect(await redCard.locator('.swatch-name').first().textContent()).toBeTruthy();
+    expect(await redCard.locator('.status .badge').textContent()).toMatch(/Caption ready|Done/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'upload-red.png'), fullPage: true });
+  });
+
+  it('finds the image by search words and by colour family', async () => {
+    // Prepare
+    const blue = await imageFixture('solidBlue');
+    await upload([{ name: 'blue.png', mimeType: 'image/png', buffer: blue }]);
+    await expect
+      .poll(
+        async () =>
+          card('blue.png')
+            .locator('.caption')
+            .textContent({ timeout: 1000 })
+            .catch(() => null),
+        {
+          timeout: RESULT_TIMEOUT,
+        },
+      )
+      .toBe('a blue square');
+
+    // Act: search words from the caption
+    await page.fill('#search', 'red square');
+
+    // Assess
+    await expect.poll(() => page.locator('.card h3').allTextContents()).toEqual(['red.png']);
+    expect(await page.locator('#match-count').textContent()).toBe('1 of 2 images match');
+    await page.screenshot({ path: join(SCREENSHOTS, 'search-red.png'), fullPage: true });
+
+    // Act: nothing matches
+    await page.fill('#search', 'zebra');
+    await expect.poll(() => page.locator('.card').count()).toBe(0);
+
+    // Act: colour family filter alone
+    await page.fill('#search', '');
+    await page.selectOption('#family', 'blue');
+    await expect.poll(() => page.locator('.card h3').allTextContents()).toEqual(['blue.png']);
+    await page.screenshot({ path: join(SCREENSHOTS, 'filter-blue.png'), fullPage: true });
+    await page.selectOption('#family', '');
+    await expect.poll(() => page.locator('.card').count()).toBe(2);
+  });
+
+  it('shows why a file was rejected: a text file named .png, and a file over the size limit', async () => {
+    // Prepare
+    const text = await imageFixture('textFile');
+    const huge = Buffer.alloc(UPLOAD_MAX_BYTES + 1, 1);
+
+    // Act
+    await upload([
+      { name: 'notes.png', mimeType: 'image/png', buffer: text },
+      { name: 'huge.png', mimeType: 'image/png', buffer: huge },
+    ]);
+
+    // Assess: the API refuses the big one at once (400), the engine fails the text file
+    const hugeCard = card('huge.png');
+    await expect
+      .poll(
+        () =>
+          hugeCard
+            .locator('.error')
+            .textContent({ timeout: 1000 })
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toContain(String(UPLOAD_MAX_BYTES));
+    expect(await hugeCard.locator('.badge').textContent()).toBe('Rejected');
+    const notesCard = card('notes.png');
+    await expect
+      .poll(
+        () =>
+          notesCard
+            .locator('.error')
+            .textContent({ timeout: 1000 })
+            .catch(() => null),
+        {
+          timeout: RESULT_TIMEOUT,
+        },
+      )
+      .toContain('UNSUPPORTED_FORMAT');
+    expect(await notesCard.locator('.badge').textContent()).toBe('Failed');
+    await page.screenshot({ path: join(SCREENSHOTS, 'rejected.png'), fullPage: true });
+  });
+
+  it('works with the keyboard and at phone width', async () => {
+    // Prepare
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(stack.webUrl);
+    // After a reload the list comes from GET /records, named by the original file names.
+    await expect
+      .poll(async () => (await page.locator('.card h3').allTextContents()).sort(), { timeout: 10_000 })
+      .toEqual(['blue.png', 'notes.png', 'red.png']);
+
+    // Act: tab through the controls from the top
+    const focused: string[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      await page.keyboard.press('Tab');
+      focused.push(
+        await page.evaluate(() => document.activeElement?.id || document.activeElement?.className || ''),
+      );
+    }
+
+    // Assess: skip link, file picker, search, colour family — in reading order; nothing overflows
+    expect(focused).toEqual(['skip', 'file-input', 'search', 'family']);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    const labels = await page.evaluate(() =>
+      ['file-input', 'search', 'family'].map((id) =>
+        document.querySelector(`label[for="${id}"]`)?.textContent?.trim(),
+      ),
+    );
+    expect(labels.every(Boolean)).toBe(true);
+    await page.screenshot({ path: join(SCREENSHOTS, 'phone.png'), fullPage: true });
+  });
+});
