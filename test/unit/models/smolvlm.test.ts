@@ -9,12 +9,14 @@ import { COLOUR_RGB, mostlyImage } from './support.ts';
 
 // transformers.js loads onnxruntime-node through require(): spy on that very class to see the feeds.
 const ort = createRequire(import.meta.url)('onnxruntime-node') as typeof Ort;
+/** The session class itself (typed as a factory in onnxruntime-common's declarations). */
+const sessionClass = ort.InferenceSession as unknown as { prototype: Ort.InferenceSession };
 
 /** The number of frames each vision-encoder pass received (pixel_values is [batch, frames, 3, H, W]). */
 function watchEncoderFrames(): number[] {
   const frames: number[] = [];
-  const original = ort.InferenceSession.prototype.run;
-  vi.spyOn(ort.InferenceSession.prototype, 'run').mockImplementation(function (
+  const original = sessionClass.prototype.run;
+  vi.spyOn(sessionClass.prototype, 'run').mockImplementation(function (
     this: Ort.InferenceSession,
     ...args: Parameters<Ort.InferenceSession['run']>
   ) {
