@@ -20,6 +20,9 @@ export type ErrorCode =
   | 'OBJECT_NOT_FOUND'
   | 'PRECONDITION_FAILED'
   | 'STORAGE_UNAVAILABLE'
+  | 'INVALID_JOB'
+  | 'INVALID_REQUEST'
+  | 'UPLOAD_NOT_FOUND'
   | 'INTERNAL';
 
 export abstract class DescribeError extends Error {

@@ -1,0 +1,142 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { DescribeError, expected } from '../errors.ts';
+import type { ObjectStore } from '../ports.ts';
+import { createUpload } from './create-upload.ts';
+import { UploadNotFoundError, UploadRequestError } from './errors.ts';
+import type { UploadSigner } from './ports.ts';
+import type { UploadSettings } from './settings.ts';
+import { getUploadStatus } from './upload-status.ts';
+
+/** The part of Powertools' Logger the API uses (so tests and the local stack can pass their own). */
+export interface ApiLogger {
+  info(message: string, data: Record<string, unknown>): void;
+  warn(message: string, data: Record<string, unknown>): void;
+  error(message: string, data: Record<string, unknown>): void;
+}
+
+export interface UploadApiDeps {
+  readonly settings: UploadSettings;
+  readonly store: ObjectStore;
+  readonly signer: UploadSigner;
+  readonly logger: ApiLogger;
+  readonly now?: () => Date;
+}
+
+export type UploadApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** The routes infra/ declares on the HTTP API (and the local adapter mirrors). */
+export const UPLOAD_API_ROUTES = Object.freeze(['POST /uploads', 'GET /uploads/{id}'] as const);
+
+/** Request bodies are a few hundred bytes; anything far larger is not an upload request. */
+export const MAX_REQUEST_BODY_BYTES = 16 * 1024;
+
+const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+
+function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {
+  return { statusCode, headers: { ...HEADERS }, body: JSON.stringify(body) };
+}
+
+function errorBody(code: string, message: string, requestId?: string) {
+  return { error: requestId ? { code, message, requestId } : { code, message } };
+}
+
+const NOT_FOUND = (message: string) => json(404, errorBody('NOT_FOUND', message));
+
+type Route = { kind: 'create' } | { kind: 'status'; id: string | undefined } | { kind: 'none' };
+
+/**
+ * The route of an event: by routeKey when API Gateway matched one of ours, else (a `$default`
+ * route) by method and path, ignoring a stage prefix.
+ */
+function routeOf(event: APIGatewayProxyEventV2): Route {
+  if (event.routeKey === 'POST /uploads') return { kind: 'create' };
+  if (event.routeKey === 'GET /uploads/{id}') return { kind: 'status', id: event.pathParameters?.id };
+  const method = event.requestContext?.http?.method ?? '';
+  const match = /(?:^|\/)uploads(?:\/([^/]*))?\/?$/.exec(event.rawPath ?? '');
+  if (!match) return { kind: 'none' };
+  if (method === 'POST' && match[1] === undefined) return { kind: 'create' };
+  if (method === 'GET' && match[1] !== undefined) return { kind: 'status', id: safeDecode(match[1]) };
+  return { kind: 'none' };
+}
+
+function safeDecode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseBody(event: APIGatewayProxyEventV2): unknown {
+  const raw = event.body ?? '';
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  if (Buffer.byteLength(text, 'utf8') > MAX_REQUEST_BODY_BYTES) {
+    throw new UploadRequestError(
+      expected(
+        `a JSON body of at most ${MAX_REQUEST_BODY_BYTES} bytes`,
+        'request body',
+        `${text.length} characters`,
+      ),
+    );
+  }
+  if (text.trim() === '') {
+    throw new UploadRequestError(
+      expected('a JSON object with filename, contentType and size', 'request body', undefined),
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UploadRequestError(expected('valid JSON', 'request body', text));
+  }
+}
+
+/**
+ * The upload API as an API Gateway HTTP API (payload v2) handler:
+ * - `POST /uploads` → 201 `{ id, url, fields, expiresAt }`;
+ * - `GET /uploads/{id}` → 200 `{ id, status, record? }`;
+ * - bad JSON or a broken rule → 400 `{ error: { code, message } }`;
+ * - unknown route, malformed id → 404;
+ * - anything else → 500 `{ error: { code: 'INTERNAL', message: 'Internal error', requestId } }`, the
+ *   details only in the log.
+ */
+export function createUploadApiHandler(deps: UploadApiDeps): UploadApiHandler {
+  const { settings, store, signer, logger } = deps;
+  return async (event) => {
+    const requestId = event.requestContext?.requestId ?? 'unknown';
+    const route = routeOf(event);
+    try {
+      switch (route.kind) {
+        case 'create': {
+          const ticket = await createUpload(parseBody(event), { settings, signer, now: deps.now });
+          logger.info('upload created', { requestId, id: ticket.id, expiresAt: ticket.expiresAt });
+          return json(201, ticket);
+        }
+        case 'status': {
+          const view = await getUploadStatus(route.id, { store, layout: settings.layout });
+          return json(200, view);
+        }
+        default:
+          return NOT_FOUND(
+            `No route for ${event.requestContext?.http?.method ?? ''} ${event.rawPath ?? ''}`.trim(),
+          );
+      }
+    } catch (error) {
+      if (error instanceof UploadRequestError) {
+        logger.info('upload request rejected', { requestId, code: error.code, message: error.message });
+        return json(400, errorBody(error.code, error.message));
+      }
+      if (error instanceof UploadNotFoundError) return json(404, errorBody(error.code, 'No such upload'));
+      logger.error('upload api failed', {
+        requestId,
+        route: route.kind,
+        code: error instanceof DescribeError ? error.code : 'INTERNAL',
+        error:
+          error instanceof Error
+            ? { name: error.name, message: error.message, stack: error.stack }
+            : String(error),
+      });
+      return json(500, errorBody('INTERNAL', 'Internal error', requestId));
+    }
+  };
+}
