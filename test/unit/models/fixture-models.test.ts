@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadManifest } from '#engine/models/registry.ts';
 import { buildFixtureModelSet } from '#models/fixtures/build.ts';
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -72,10 +73,36 @@ describe('buildFixtureModelSet', () => {
     expect(await digest(second)).toEqual(await digest(first));
   });
 
+  test('the manifest maps fast to Florence-2 <CAPTION>, normal to SmolVLM with a prompt, and names vit-gpt2', async () => {
+    await buildFixtureModelSet(first);
+
+    const manifest = await loadManifest(first);
+
+    expect(manifest.modes.fast).toMatchObject({
+      id: 'fixtures/florence2-colour',
+      architecture: 'florence2',
+      task: '<CAPTION>',
+      dtype: 'fp32',
+    });
+    expect(manifest.modes.normal).toMatchObject({
+      id: 'fixtures/smolvlm-colour',
+      architecture: 'smolvlm',
+      imageSplitting: false,
+    });
+    expect(manifest.extra['vit-gpt2']).toMatchObject({
+      id: 'fixtures/vit-gpt2-colour',
+      architecture: 'vision-encoder-decoder',
+    });
+  });
+
   test('each model folder stays under 100 KB', async () => {
     await buildFixtureModelSet(first);
 
-    for (const model of ['fixtures/florence2-colour', 'fixtures/vit-gpt2-colour']) {
+    for (const model of [
+      'fixtures/florence2-colour',
+      'fixtures/smolvlm-colour',
+      'fixtures/vit-gpt2-colour',
+    ]) {
       const sizes = await Promise.all(
         (await filesUnder(join(first, model))).map(async (file) => (await stat(file)).size),
       );

@@ -43,6 +43,7 @@ export async function loadFlorence2Runner(
       dtype: transformersDtype(spec) as never,
       revision: spec.revision,
       local_files_only: true,
+      device: 'cpu',
       session_options: sessionOptionsFor(threadsFor(spec, context.threads)),
     }),
     AutoProcessor.from_pretrained(folder, {

@@ -23,6 +23,7 @@ export async function loadVisionEncoderDecoderRunner(
     dtype: transformersDtype(spec) as never,
     revision: spec.revision,
     local_files_only: true,
+    device: 'cpu',
     session_options: sessionOptionsFor(threadsFor(spec, context.threads)),
   });
   const provenance = provenanceOf(spec);
