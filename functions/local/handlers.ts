@@ -23,7 +23,10 @@ export async function loadHandlers(): Promise<LocalHandlers> {
   return {
     describeFast: (event) => fast.handler(event, lambdaContext('describe-fast')),
     describeDetailed: (event) => detailed.handler(event, lambdaContext('describe-detailed')),
-    uploadApi: adapter.toNodeHandler(api.handler),
+    uploadApi: adapter.toNodeHandler(api.handler, {
+      routes: ['POST /uploads', 'GET /uploads/{id}'],
+      functionName: 'upload-api',
+    }),
     store,
     currentModels: async () => {
       const registry = await ModelRegistry.open({ modelsDir: settings.modelsDir, threads: settings.threads });
