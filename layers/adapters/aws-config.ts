@@ -1,3 +1,5 @@
+import { ENV, readRequiredEnv } from '#engine/settings.ts';
+
 /**
  * Client settings shared by the S3 and SQS adapters. In Lambda nothing is set and the SDK uses
  * the function's region and role. For loopback servers (tests, local stack) pass an endpoint:
@@ -19,4 +21,25 @@ export function awsClientConfig(options: AwsClientOptions = {}) {
     forcePathStyle: true,
     ...(hasCredentials ? {} : { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
   };
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Where the Lambda handlers find their bucket and queue; read once at cold start. */
+export interface AwsTargets {
+  readonly bucket: string;
+  /** Detailed job queue (the fast stage sends to it; the worker needs none). */
+  readonly detailedQueueUrl?: string;
+  /** The SDK's standard endpoint overrides, honoured here so path-style is forced for them. */
+  readonly s3Endpoint?: string;
+  readonly sqsEndpoint?: string;
+}
+
+export function readAwsTargets(env: Env, options: { needsQueue: boolean }): AwsTargets {
+  return Object.freeze({
+    bucket: readRequiredEnv(env, ENV.BUCKET_NAME),
+    detailedQueueUrl: options.needsQueue ? readRequiredEnv(env, ENV.DETAILED_QUEUE_URL) : undefined,
+    s3Endpoint: env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined,
+    sqsEndpoint: env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL || undefined,
+  });
 }

@@ -1,0 +1,82 @@
+import { performance } from 'node:perf_hooks';
+import type { DescribeEngine } from '#engine/engine.ts';
+import type { ModelMode } from '#engine/models/manifest.ts';
+import type { DetailedStageDependencies } from '#engine/pipeline/complete-detailed-description.ts';
+import type { FastStageDependencies } from '#engine/pipeline/describe-uploaded-object.ts';
+import { type KeyLayout, readKeyLayout } from '#engine/pipeline/key-layout.ts';
+import type { CurrentModels } from '#engine/pipeline/staleness.ts';
+import { type EngineSettings, readEngineSettings } from '#engine/settings.ts';
+import { createEngine } from '#engine/wiring.ts';
+import { type AwsTargets, readAwsTargets } from './aws-config.ts';
+import { S3ObjectStore } from './s3-object-store.ts';
+import { SqsJobQueue } from './sqs-job-queue.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface AwsConfig {
+  readonly engine: EngineSettings;
+  readonly layout: KeyLayout;
+  readonly targets: AwsTargets;
+}
+
+/** Every setting a stage needs, read and validated once (a bad deploy fails at cold start). */
+export function readAwsConfig(env: Env, stage: 'fast' | 'detailed'): AwsConfig {
+  return Object.freeze({
+    engine: readEngineSettings(env),
+    layout: readKeyLayout(env),
+    targets: readAwsTargets(env, { needsQueue: stage === 'fast' }),
+  });
+}
+
+/** The models this deployment describes with, from the manifest (no model is loaded for this). */
+export function currentModels(engine: DescribeEngine): CurrentModels {
+  return { caption: engine.models.provenance('fast'), detailed: engine.models.provenance('normal') };
+}
+
+export interface FastRuntime {
+  readonly deps: FastStageDependencies;
+  readonly modelLoadMs: number;
+}
+
+export interface DetailedRuntime {
+  readonly deps: DetailedStageDependencies;
+  readonly modelLoadMs: number;
+}
+
+async function engineWithModel(settings: EngineSettings, mode: ModelMode) {
+  const start = performance.now();
+  const engine = await createEngine(settings, { preload: [mode] });
+  return { engine, modelLoadMs: Math.round(performance.now() - start) };
+}
+
+/** Clients, engine and the fast model, once per process (Lambda init, local stack start). */
+export async function createFastRuntime(config: AwsConfig): Promise<FastRuntime> {
+  const { engine, modelLoadMs } = await engineWithModel(config.engine, 'fast');
+  const { bucket, detailedQueueUrl, s3Endpoint, sqsEndpoint } = config.targets;
+  return {
+    modelLoadMs,
+    deps: {
+      engine,
+      store: new S3ObjectStore({ bucket, endpoint: s3Endpoint }),
+      queue: new SqsJobQueue({ queueUrl: detailedQueueUrl ?? '', endpoint: sqsEndpoint }),
+      layout: config.layout,
+      models: currentModels(engine),
+      bucket,
+    },
+  };
+}
+
+/** Clients, engine and the normal-mode model, once per process. */
+export async function createDetailedRuntime(config: AwsConfig): Promise<DetailedRuntime> {
+  const { engine, modelLoadMs } = await engineWithModel(config.engine, 'normal');
+  const { bucket, s3Endpoint } = config.targets;
+  return {
+    modelLoadMs,
+    deps: {
+      engine,
+      store: new S3ObjectStore({ bucket, endpoint: s3Endpoint }),
+      models: currentModels(engine),
+      bucket,
+    },
+  };
+}

@@ -1,0 +1,170 @@
+import { performance } from 'node:perf_hooks';
+import type { DescribeEngine, DescribeInput } from '../engine.ts';
+import { DescribeError, expected, isPermanent } from '../errors.ts';
+import {
+  ObjectNotFoundError,
+  type ObjectStore,
+  PreconditionFailedError,
+  type StoredObject,
+} from '../ports.ts';
+import { validateRecord } from '../record/record.ts';
+import type { DescriptionRecord } from '../record/schema.ts';
+import { type DetailedJob, detailedJobSchema } from './detailed-job.ts';
+import { type CurrentModels, needsDescription, parseStoredRecord } from './staleness.ts';
+
+export type DetailedEngine = Pick<DescribeEngine, 'describeDetailed' | 'failedRecordFor'>;
+
+export interface DetailedStageDependencies {
+  readonly engine: DetailedEngine;
+  readonly store: ObjectStore;
+  readonly models: CurrentModels;
+  readonly bucket: string;
+}
+
+/**
+ * A job message that is not a detailed job. Not permanent on purpose: there is no sidecar to
+ * record it in, so the message is retried and then kept in the DLQ for a human to look at.
+ */
+export class InvalidJobError extends DescribeError {
+  readonly code = 'INVALID_JOB' as const;
+  readonly permanent = false;
+}
+
+export type DetailedDropReason =
+  | 'no-sidecar'
+  | 'superseded'
+  | 'already-done'
+  | 'fast-failed'
+  | 'replaced'
+  | 'deleted'
+  | 'other-bucket';
+
+export type DetailedOutcome =
+  | { readonly kind: 'dropped'; readonly key: string; readonly reason: DetailedDropReason }
+  | {
+      readonly kind: 'done' | 'failed';
+      readonly key: string;
+      readonly record: DescriptionRecord;
+      /** Conditional writes it took (1 = no conflict). */
+      readonly attempts: number;
+    };
+
+const MAX_WRITE_ATTEMPTS = 4;
+
+export function parseDetailedJob(body: string): DetailedJob {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw new InvalidJobError(expected('a JSON detailed job', 'message body', body));
+  }
+  const parsed = detailedJobSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidJobError(
+      expected('a detailed job { bucket, key, etag, sidecarKey }', 'message body', body) +
+        (issue ? ` (${issue.path.join('.') || 'body'}: ${issue.message})` : ''),
+    );
+  }
+  return parsed.data;
+}
+
+/** The detailed stage's fields of `result`, laid over `base` (a sidecar that changed meanwhile). */
+function mergeDetailed(base: DescriptionRecord, result: DescriptionRecord): DescriptionRecord {
+  const { detailed: _dropped, ...baseErrors } = base.errors;
+  return validateRecord({
+    ...base,
+    image: base.image ?? result.image,
+    detailedDescription: result.detailedDescription,
+    text: result.text ?? base.text,
+    models: { ...base.models, detailed: result.models.detailed, ocr: result.models.ocr ?? base.models.ocr },
+    status: { ...base.status, detailed: result.status.detailed },
+    timings: { ...base.timings, detailed: result.timings.detailed },
+    errors: result.errors.detailed ? { ...baseErrors, detailed: result.errors.detailed } : baseErrors,
+  });
+}
+
+/**
+ * The detailed stage for one job. Steps:
+ *  1. Parse the job (invalid → InvalidJobError: retried, then the DLQ keeps it).
+ *  2. Read the sidecar and its ETag: missing, describing another ETag (a newer upload), fast
+ *     failed, or detailed already done by the current model → drop the job (duplicate delivery).
+ *  3. GET the object with If-Match on the job's ETag: replaced or deleted → drop.
+ *  4. engine.describeDetailed; a permanent error → detailed = failed with the error in the
+ *     sidecar (the message is then deleted, not retried); transient errors are thrown.
+ *  5. Write back with If-Match on the sidecar's ETag. On 412 (a concurrent change) re-read, drop
+ *     if it now describes another ETag, else merge the detailed fields into it and retry (bounded).
+ */
+export async function completeDetailedDescription(
+  deps: DetailedStageDependencies,
+  body: string,
+): Promise<DetailedOutcome> {
+  const job = parseDetailedJob(body);
+  const { key } = job;
+  if (job.bucket !== deps.bucket) return { kind: 'dropped', key, reason: 'other-bucket' };
+
+  const sidecar = await deps.store.getJson(job.sidecarKey);
+  const previous = sidecar && parseStoredRecord(sidecar.value);
+  const early = dropReason(previous, job, deps.models);
+  if (early || !sidecar || !previous) return { kind: 'dropped', key, reason: early ?? 'no-sidecar' };
+
+  const readStart = performance.now();
+  let object: StoredObject;
+  try {
+    object = await deps.store.get(key, { ifMatch: job.etag });
+  } catch (error) {
+    if (error instanceof PreconditionFailedError) return { kind: 'dropped', key, reason: 'replaced' };
+    if (error instanceof ObjectNotFoundError) return { kind: 'dropped', key, reason: 'deleted' };
+    throw error;
+  }
+  const readMs = Math.round((performance.now() - readStart) * 10) / 10;
+  const input: DescribeInput = {
+    bytes: object.bytes,
+    source: { kind: 's3', bucket: job.bucket, key, etag: job.etag, contentType: object.contentType },
+  };
+
+  let result: DescriptionRecord;
+  try {
+    result = await deps.engine.describeDetailed(input, previous);
+    result = { ...result, timings: { ...result.timings, detailed: { ...result.timings.detailed, readMs } } };
+  } catch (error) {
+    if (!isPermanent(error)) throw error;
+    result = deps.engine.failedRecordFor(input, 'detailed', error, previous);
+  }
+
+  let base = { record: previous, etag: sidecar.etag };
+  for (let attempt = 1; ; attempt++) {
+    const record = attempt === 1 ? result : mergeDetailed(base.record, result);
+    try {
+      await deps.store.putJson(job.sidecarKey, record, { ifMatch: base.etag });
+      return {
+        kind: record.status.detailed.state === 'failed' ? 'failed' : 'done',
+        key,
+        record,
+        attempts: attempt,
+      };
+    } catch (error) {
+      if (!(error instanceof PreconditionFailedError) || attempt >= MAX_WRITE_ATTEMPTS) throw error;
+    }
+    const fresh = await deps.store.getJson(job.sidecarKey);
+    const freshRecord = fresh && parseStoredRecord(fresh.value);
+    if (!fresh || !freshRecord) return { kind: 'dropped', key, reason: 'no-sidecar' };
+    if (freshRecord.source.etag !== job.etag) return { kind: 'dropped', key, reason: 'superseded' };
+    base = { record: freshRecord, etag: fresh.etag };
+  }
+}
+
+function dropReason(
+  record: DescriptionRecord | undefined,
+  job: DetailedJob,
+  models: CurrentModels,
+): DetailedDropReason | undefined {
+  if (!record) return 'no-sidecar';
+  if (record.source.etag !== job.etag) return 'superseded';
+  if (record.status.fast.state === 'failed') return 'fast-failed';
+  const need = needsDescription(record, { etag: job.etag }, models);
+  // Stage 'fast' here means the caption is stale or incomplete: the detailed stage still completes
+  // the record for these bytes; only an up-to-date or failed detailed stage ends the job.
+  if (need === undefined) return 'already-done';
+  return undefined;
+}

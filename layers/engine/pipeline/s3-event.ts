@@ -1,0 +1,51 @@
+import { decodeEventKey } from './key-layout.ts';
+
+/** One object an S3 notification is about, key decoded and ETag without quotes. */
+export interface ObjectCreated {
+  readonly bucket: string;
+  readonly key: string;
+  readonly etag: string;
+  readonly size?: number;
+  readonly eventName: string;
+}
+
+interface S3EventRecordLike {
+  readonly eventName?: string;
+  readonly s3?: {
+    readonly bucket?: { readonly name?: string };
+    readonly object?: { readonly key?: string; readonly eTag?: string; readonly size?: number };
+  };
+}
+
+/** `s3:TestEvent`: sent once when a notification is configured; carries no object. */
+export function isS3TestEvent(event: unknown): boolean {
+  return (
+    typeof event === 'object' && event !== null && (event as { Event?: unknown }).Event === 's3:TestEvent'
+  );
+}
+
+/**
+ * The ObjectCreated records of an S3 notification (direct invoke, or the body of an SQS message
+ * the bucket sent). Test events and other event types (removals, restores) yield nothing. Keys
+ * are URL-encoded form data in events: `+` is a space, then percent-decoding.
+ */
+export function objectsCreated(event: unknown): ObjectCreated[] {
+  if (isS3TestEvent(event) || typeof event !== 'object' || event === null) return [];
+  const records = (event as { Records?: unknown }).Records;
+  if (!Array.isArray(records)) return [];
+  const created: ObjectCreated[] = [];
+  for (const record of records as S3EventRecordLike[]) {
+    const eventName = record.eventName ?? '';
+    const bucket = record.s3?.bucket?.name;
+    const key = record.s3?.object?.key;
+    if (!eventName.startsWith('ObjectCreated:') || !bucket || key === undefined) continue;
+    created.push({
+      bucket,
+      key: decodeEventKey(key),
+      etag: (record.s3?.object?.eTag ?? '').replace(/^"|"$/g, ''),
+      size: record.s3?.object?.size,
+      eventName,
+    });
+  }
+  return created;
+}

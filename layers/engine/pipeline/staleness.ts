@@ -1,0 +1,60 @@
+import { sameProvenance } from '../models/provenance.ts';
+import type { DescriptionRecord, ModelProvenance } from '../record/schema.ts';
+import { descriptionRecordSchema } from '../record/schema.ts';
+
+/** The models that would describe an image now (from the current manifest). */
+export interface CurrentModels {
+  readonly caption: ModelProvenance;
+  readonly detailed: ModelProvenance;
+}
+
+export type StaleReason =
+  | 'missing'
+  | 'unreadable-record'
+  | 'object-changed'
+  | 'caption-model-changed'
+  | 'fast-incomplete'
+  | 'detailed-model-changed'
+  | 'detailed-incomplete';
+
+/**
+ * What an image needs: `fast` re-runs the whole description (the detailed stage follows it),
+ * `detailed` only completes or refreshes the detailed description of an up-to-date fast record.
+ */
+export interface DescriptionNeed {
+  readonly stage: 'fast' | 'detailed';
+  readonly reason: StaleReason;
+}
+
+/** A stored sidecar parsed leniently: junk or an older schema counts as unreadable (re-describe). */
+export function parseStoredRecord(value: unknown): DescriptionRecord | undefined {
+  const parsed = descriptionRecordSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/**
+ * The one staleness check, shared by the fast stage (duplicate events), the backfill command and
+ * the local stack's start-up scan. Undefined = the sidecar is up to date for this object and these
+ * models. A failed stage is final for these bytes (the error is permanent by construction: only
+ * permanent errors are written to sidecars), so it is not retried here.
+ */
+export function needsDescription(
+  record: DescriptionRecord | undefined,
+  object: { readonly etag: string },
+  current: CurrentModels,
+): DescriptionNeed | undefined {
+  if (!record) return { stage: 'fast', reason: 'missing' };
+  if (record.source.etag !== object.etag) return { stage: 'fast', reason: 'object-changed' };
+  const { fast, detailed } = record.status;
+  if (fast.state === 'failed') return undefined;
+  if (fast.state !== 'done') return { stage: 'fast', reason: 'fast-incomplete' };
+  if (!sameProvenance(record.models.caption, current.caption)) {
+    return { stage: 'fast', reason: 'caption-model-changed' };
+  }
+  if (detailed.state === 'failed') return undefined;
+  if (detailed.state !== 'done') return { stage: 'detailed', reason: 'detailed-incomplete' };
+  if (!sameProvenance(record.models.detailed, current.detailed)) {
+    return { stage: 'detailed', reason: 'detailed-model-changed' };
+  }
+  return undefined;
+}
