@@ -1,0 +1,139 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV } from '#engine/settings.ts';
+import {
+  assertIntegerInRange,
+  assertMemory,
+  assertTimeoutSeconds,
+  threadsForMemory,
+  VISIBILITY_TO_TIMEOUT_RATIO,
+} from '../sizing.ts';
+import type { DescriptionBucket } from './description-bucket.ts';
+import { deadLetterQueue, FunctionIdentity, observabilityEnvironment } from './lambda-basics.ts';
+
+export interface DetailedDescribeWorkerProps {
+  /** Where images are read from and sidecars are merged into. */
+  readonly bucket: DescriptionBucket;
+  /** The container image with the normal-mode model baked in (CMD = the detailed handler). */
+  readonly code: lambda.DockerImageCode;
+  /**
+   * 5307 MB buys 3 vCPUs: the detailed model generates a long text token by token, which scales with
+   * cores; beyond 3 the per-token matrix products are too small to keep more cores busy.
+   * @default 5307
+   */
+  readonly memoryMB?: number;
+  /**
+   * One detailed description per invocation (batch size 1) must fit; generous for a cold start.
+   * @default 300 (seconds)
+   */
+  readonly timeoutSeconds?: number;
+  /**
+   * Messages per invocation. 1: every image gets the whole timeout, and a slow image never delays others.
+   * @default 1
+   */
+  readonly batchSize?: number;
+  /**
+   * Most concurrent workers the queue drives. Detailed text is not latency-critical: the queue absorbs
+   * bursts while this caps spend and keeps the account's concurrency free for the fast function.
+   * @default 5
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Deliveries before a job goes to the dead-letter queue. 3: a transient error (throttling, a CAS
+   * conflict storm) gets two more chances; permanent ones never reach it (they end as a failed sidecar).
+   * @default 3
+   */
+  readonly maxReceiveCount?: number;
+  /** Extra environment (for example OCR_STAGE). @default - none */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * SQS → container Lambda: the queue of detailed-description jobs (with its DLQ) and the worker that
+ * merges each detailed description into the image's sidecar, reporting partial batch failures.
+ */
+export class DetailedDescribeWorker extends Construct {
+  public readonly queue: sqs.Queue;
+  public readonly deadLetterQueue: sqs.Queue;
+  public readonly fn: lambda.DockerImageFunction;
+  public readonly identity: FunctionIdentity;
+  public readonly maxReceiveCount: number;
+
+  constructor(scope: Construct, id: string, props: DetailedDescribeWorkerProps) {
+    super(scope, id);
+    const memoryMB = props.memoryMB ?? 5307;
+    const timeoutSeconds = props.timeoutSeconds ?? 300;
+    const batchSize = props.batchSize ?? 1;
+    const maxConcurrency = props.maxConcurrency ?? 5;
+    this.maxReceiveCount = props.maxReceiveCount ?? 3;
+    assertMemory(memoryMB, 'memoryMB');
+    assertTimeoutSeconds(timeoutSeconds, 'timeoutSeconds');
+    assertIntegerInRange(batchSize, 1, 10, 'batchSize');
+    // The event source mapping's own limits.
+    assertIntegerInRange(maxConcurrency, 2, 1000, 'maxConcurrency');
+    assertIntegerInRange(this.maxReceiveCount, 1, 1000, 'maxReceiveCount');
+    // 900 s (the Lambda maximum) x 6 is still within SQS's 12-hour visibility limit.
+    const visibilitySeconds = timeoutSeconds * VISIBILITY_TO_TIMEOUT_RATIO;
+
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue');
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the dead-letter queue of the detailed-job queue.',
+    });
+    this.queue = new sqs.Queue(this, 'Queue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // A message stays invisible while a worker may still be on it, including Lambda's own retries.
+      visibilityTimeout: Duration.seconds(visibilitySeconds),
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: this.maxReceiveCount },
+    });
+
+    this.identity = new FunctionIdentity(this, 'Identity', { logRetention: props.logRetention });
+    this.fn = new lambda.DockerImageFunction(this, 'Function', {
+      description: 'image-describer: merges the detailed description into the sidecar (SQS worker)',
+      code: props.code,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: memoryMB,
+      timeout: Duration.seconds(timeoutSeconds),
+      role: this.identity.role,
+      logGroup: this.identity.logGroup,
+      environment: {
+        ...observabilityEnvironment(),
+        [ENV.BUCKET_NAME]: props.bucket.bucket.bucketName,
+        [ENV.INPUT_PREFIX]: props.bucket.inputPrefix,
+        [ENV.SIDECAR_PREFIX]: props.bucket.sidecarPrefix,
+        [ENV.ORT_THREADS]: String(threadsForMemory(memoryMB)),
+        ...props.environment,
+      },
+    });
+
+    // Reads the image and the sidecar, writes the sidecar back by compare-and-swap; nothing else.
+    props.bucket.grantReadInputs(this.fn);
+    props.bucket.grantReadWriteSidecars(this.fn);
+    props.bucket.grantMissingKeysAs404(this.fn);
+    const policy = this.identity.role.node.tryFindChild('DefaultPolicy');
+    if (policy) {
+      for (const pattern of [`${props.bucket.inputPrefix}*`, `${props.bucket.sidecarPrefix}*`]) {
+        Validations.of(policy).acknowledge({
+          id: props.bucket.wildcardFindingId(pattern),
+          reason: `Object access is scoped to the "${pattern}" key prefix of the description bucket; the keys are not known in advance.`,
+        });
+      }
+    }
+
+    this.fn.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize,
+        maxConcurrency,
+        reportBatchItemFailures: true,
+      }),
+    );
+  }
+}

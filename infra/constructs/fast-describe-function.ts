@@ -1,0 +1,139 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ConfigError, expected } from '#engine/errors.ts';
+import { DEFAULT_ENGINE_SETTINGS, ENV } from '#engine/settings.ts';
+import { assertIntegerInRange, assertMemory, assertTimeoutSeconds, threadsForMemory } from '../sizing.ts';
+import type { DescriptionBucket } from './description-bucket.ts';
+import { deadLetterQueue, FunctionIdentity, observabilityEnvironment } from './lambda-basics.ts';
+
+export interface FastDescribeFunctionProps {
+  /** The bucket whose input prefix triggers the function and whose sidecar prefix it writes. */
+  readonly bucket: DescriptionBucket;
+  /** Where each described image's detailed job is sent. */
+  readonly jobsQueue: sqs.IQueue;
+  /** The container image with the fast-mode models baked in (CMD = the fast handler). */
+  readonly code: lambda.DockerImageCode;
+  /**
+   * 3538 MB buys 2 vCPUs: the caption model, OCR and the palette run one after another on one
+   * image, each using both cores; the models need well under 1.5 GB resident.
+   * @default 3538
+   */
+  readonly memoryMB?: number;
+  /**
+   * Covers a cold start's model load that spills past Lambda's 10 s init phase, plus one image.
+   * @default 60 (seconds)
+   */
+  readonly timeoutSeconds?: number;
+  /**
+   * Most concurrent executions (a spend and blast-radius cap); events beyond it wait in Lambda's async
+   * queue for up to `maxEventAge`. `false`: no cap (needed in accounts with a small concurrency quota,
+   * where Lambda refuses any reservation).
+   * @default 10
+   */
+  readonly reservedConcurrency?: number | false;
+  /**
+   * How long an S3 event may wait (throttled or retrying) before it goes to the dead-letter queue.
+   * The maximum: a burst larger than the concurrency cap is described late rather than dropped.
+   * @default Duration.hours(6)
+   */
+  readonly maxEventAge?: Duration;
+  /**
+   * Lambda's retries of a failed asynchronous invoke before the event goes to the dead-letter queue.
+   * @default 2
+   */
+  readonly retryAttempts?: number;
+  /** Largest object described; larger ones get a failed sidecar after a HEAD, never a download. @default 50 MiB */
+  readonly maxInputBytes?: number;
+  /** Extra environment (for example OCR_STAGE). @default - none */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * S3 → container Lambda: every object created under the input prefix (asynchronous invoke) gets a
+ * caption, colours and text in its sidecar and a detailed job on the queue. Failed events land in a DLQ.
+ */
+export class FastDescribeFunction extends Construct {
+  public readonly fn: lambda.DockerImageFunction;
+  public readonly deadLetterQueue: sqs.Queue;
+  public readonly identity: FunctionIdentity;
+
+  constructor(scope: Construct, id: string, props: FastDescribeFunctionProps) {
+    super(scope, id);
+    const memoryMB = props.memoryMB ?? 3538;
+    const timeoutSeconds = props.timeoutSeconds ?? 60;
+    const reservedConcurrency = props.reservedConcurrency ?? 10;
+    const maxEventAge = props.maxEventAge ?? Duration.hours(6);
+    const retryAttempts = props.retryAttempts ?? 2;
+    const maxInputBytes = props.maxInputBytes ?? DEFAULT_ENGINE_SETTINGS.maxInputBytes;
+    assertMemory(memoryMB, 'memoryMB');
+    assertTimeoutSeconds(timeoutSeconds, 'timeoutSeconds');
+    if (reservedConcurrency !== false)
+      assertIntegerInRange(reservedConcurrency, 1, 10_000, 'reservedConcurrency');
+    assertIntegerInRange(retryAttempts, 0, 2, 'retryAttempts');
+    assertIntegerInRange(maxInputBytes, 1, Number.MAX_SAFE_INTEGER, 'maxInputBytes');
+    const ageSeconds = maxEventAge.toSeconds();
+    if (ageSeconds < 60 || ageSeconds > 6 * 60 * 60) {
+      throw new ConfigError(expected('from 1 minute to 6 hours', 'maxEventAge', `${ageSeconds} seconds`));
+    }
+
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue');
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "This queue is the on-failure destination (dead-letter queue) of the fast function's S3 events.",
+    });
+
+    this.identity = new FunctionIdentity(this, 'Identity', { logRetention: props.logRetention });
+    this.fn = new lambda.DockerImageFunction(this, 'Function', {
+      description: 'image-describer: caption, colours and text for each new image (S3 event)',
+      code: props.code,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: memoryMB,
+      timeout: Duration.seconds(timeoutSeconds),
+      reservedConcurrentExecutions: reservedConcurrency === false ? undefined : reservedConcurrency,
+      role: this.identity.role,
+      logGroup: this.identity.logGroup,
+      maxEventAge,
+      retryAttempts,
+      onFailure: new SqsDestination(this.deadLetterQueue),
+      environment: {
+        ...observabilityEnvironment(),
+        [ENV.BUCKET_NAME]: props.bucket.bucket.bucketName,
+        [ENV.INPUT_PREFIX]: props.bucket.inputPrefix,
+        [ENV.SIDECAR_PREFIX]: props.bucket.sidecarPrefix,
+        [ENV.DETAILED_QUEUE_URL]: props.jobsQueue.queueUrl,
+        [ENV.ORT_THREADS]: String(threadsForMemory(memoryMB)),
+        [ENV.MAX_INPUT_BYTES]: String(maxInputBytes),
+        ...props.environment,
+      },
+    });
+
+    // Reads only uploads, writes only sidecars, sends only detailed jobs.
+    props.bucket.grantReadInputs(this.fn);
+    props.bucket.grantReadWriteSidecars(this.fn);
+    props.bucket.grantMissingKeysAs404(this.fn);
+    props.jobsQueue.grantSendMessages(this.fn);
+    const policy = this.identity.role.node.tryFindChild('DefaultPolicy');
+    if (policy) {
+      for (const pattern of [`${props.bucket.inputPrefix}*`, `${props.bucket.sidecarPrefix}*`]) {
+        Validations.of(policy).acknowledge({
+          id: props.bucket.wildcardFindingId(pattern),
+          reason: `Object access is scoped to the "${pattern}" key prefix of the description bucket; the keys are not known in advance.`,
+        });
+      }
+    }
+
+    // Only the input prefix triggers: sidecars (another prefix) can never re-trigger the function.
+    props.bucket.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new LambdaDestination(this.fn), {
+      prefix: props.bucket.inputPrefix,
+    });
+  }
+}

@@ -1,0 +1,173 @@
+import { CfnOutput, type RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import { ConfigError, expected } from '#engine/errors.ts';
+import { DEFAULT_ENGINE_SETTINGS, ENV, type OcrStage } from '#engine/settings.ts';
+import { DescriberAlarms } from './constructs/describer-alarms.ts';
+import { DescriptionBucket } from './constructs/description-bucket.ts';
+import {
+  DetailedDescribeWorker,
+  type DetailedDescribeWorkerProps,
+} from './constructs/detailed-describe-worker.ts';
+import { FastDescribeFunction, type FastDescribeFunctionProps } from './constructs/fast-describe-function.ts';
+import { DEFAULT_UPLOAD_MAX_BYTES, UploadApi, type UploadApiProps } from './constructs/upload-api.ts';
+import { describerImageCode, type ModelIds, readModelIds } from './describer-image.ts';
+
+export interface ImageDescriberStackProps extends StackProps {
+  /** @default 'images/' */
+  readonly inputPrefix?: string;
+  /** @default 'descriptions/' */
+  readonly sidecarPrefix?: string;
+  /**
+   * Models baked into the fast and detailed images.
+   * @default - read from models/manifest.json
+   */
+  readonly modelIds?: ModelIds;
+  /** Fast function sizing and event handling. @default - the construct's defaults */
+  readonly fast?: Pick<
+    FastDescribeFunctionProps,
+    'memoryMB' | 'timeoutSeconds' | 'reservedConcurrency' | 'maxEventAge' | 'retryAttempts'
+  >;
+  /** Detailed worker sizing and queue settings. @default - the construct's defaults */
+  readonly detailed?: Pick<
+    DetailedDescribeWorkerProps,
+    'memoryMB' | 'timeoutSeconds' | 'batchSize' | 'maxConcurrency' | 'maxReceiveCount'
+  >;
+  /** Upload API auth, CORS, throttling and size limit. @default - IAM auth, no CORS, 10 rps / 20 burst, 20 MiB */
+  readonly api?: Pick<
+    UploadApiProps,
+    'auth' | 'corsOrigins' | 'rateLimit' | 'burstLimit' | 'uploadMaxBytes' | 'entry'
+  >;
+  /** Largest object the describe functions accept. @default 50 MiB */
+  readonly maxInputBytes?: number;
+  /** Which stage reads text. @default - the engine's default */
+  readonly ocrStage?: OcrStage;
+  /** SNS topic for alarm notifications. @default - none */
+  readonly alarmTopicArn?: string;
+  /** @default RemovalPolicy.RETAIN */
+  readonly bucketRemovalPolicy?: RemovalPolicy;
+  /** @default true (see the README for the decision) */
+  readonly versioned?: boolean;
+}
+
+/**
+ * The whole deployment: the description bucket, the fast function on its input prefix, the queue
+ * and detailed worker, the upload API, alarms and outputs.
+ */
+export class ImageDescriberStack extends Stack {
+  public readonly descriptionBucket: DescriptionBucket;
+  public readonly fastDescribe: FastDescribeFunction;
+  public readonly detailedWorker: DetailedDescribeWorker;
+  public readonly uploadApi: UploadApi;
+  public readonly alarms: DescriberAlarms;
+
+  constructor(scope: Construct, id: string, props: ImageDescriberStackProps = {}) {
+    super(scope, id, props);
+    const modelIds = props.modelIds ?? readModelIds();
+    const maxInputBytes = props.maxInputBytes ?? DEFAULT_ENGINE_SETTINGS.maxInputBytes;
+    const uploadMaxBytes = props.api?.uploadMaxBytes ?? DEFAULT_UPLOAD_MAX_BYTES;
+    if (uploadMaxBytes > maxInputBytes) {
+      throw new ConfigError(
+        expected(
+          `at most maxInputBytes (${maxInputBytes}) so accepted uploads get described`,
+          'api.uploadMaxBytes',
+          uploadMaxBytes,
+        ),
+      );
+    }
+    const engineEnvironment: Record<string, string> = props.ocrStage
+      ? { [ENV.OCR_STAGE]: props.ocrStage }
+      : {};
+    const corsOrigins = props.api?.corsOrigins ?? [];
+
+    this.descriptionBucket = new DescriptionBucket(this, 'Descriptions', {
+      inputPrefix: props.inputPrefix,
+      sidecarPrefix: props.sidecarPrefix,
+      corsOrigins,
+      removalPolicy: props.bucketRemovalPolicy,
+      versioned: props.versioned,
+    });
+
+    this.detailedWorker = new DetailedDescribeWorker(this, 'DetailedDescribe', {
+      ...props.detailed,
+      bucket: this.descriptionBucket,
+      code: describerImageCode(this, { target: 'detailed', modelId: modelIds.normal }),
+      environment: { ...engineEnvironment, [ENV.MAX_INPUT_BYTES]: String(maxInputBytes) },
+    });
+
+    this.fastDescribe = new FastDescribeFunction(this, 'FastDescribe', {
+      ...props.fast,
+      bucket: this.descriptionBucket,
+      jobsQueue: this.detailedWorker.queue,
+      code: describerImageCode(this, { target: 'fast', modelId: modelIds.fast }),
+      maxInputBytes,
+      environment: engineEnvironment,
+    });
+
+    this.uploadApi = new UploadApi(this, 'UploadApi', {
+      ...props.api,
+      corsOrigins,
+      uploadMaxBytes,
+      bucket: this.descriptionBucket,
+    });
+
+    this.alarms = new DescriberAlarms(this, 'Alarms', {
+      functions: {
+        FastDescribe: this.fastDescribe.fn,
+        DetailedDescribe: this.detailedWorker.fn,
+        UploadApi: this.uploadApi.fn,
+      },
+      deadLetterQueues: {
+        FastDescribe: this.fastDescribe.deadLetterQueue,
+        DetailedDescribe: this.detailedWorker.deadLetterQueue,
+      },
+      alarmTopic: props.alarmTopicArn
+        ? sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn)
+        : undefined,
+    });
+
+    this.acknowledgeBucketNotificationsHandler();
+
+    const output = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    output('BucketName', this.descriptionBucket.bucket.bucketName, 'Upload images here (under InputPrefix)');
+    output('InputPrefix', this.descriptionBucket.inputPrefix, 'Key prefix that triggers a description');
+    output('SidecarPrefix', this.descriptionBucket.sidecarPrefix, 'Key prefix of the description sidecars');
+    output(
+      'DetailedQueueUrl',
+      this.detailedWorker.queue.queueUrl,
+      'Detailed-description jobs (backfill sends here)',
+    );
+    output(
+      'DetailedDeadLetterQueueUrl',
+      this.detailedWorker.deadLetterQueue.queueUrl,
+      'Detailed jobs given up on',
+    );
+    output(
+      'FastDeadLetterQueueUrl',
+      this.fastDescribe.deadLetterQueue.queueUrl,
+      'S3 events the fast function gave up on',
+    );
+    output('ApiUrl', this.uploadApi.url, 'Upload API base URL (POST /uploads, GET /uploads/{id})');
+    if (this.uploadApi.invokePolicy) {
+      output(
+        'ApiInvokePolicyArn',
+        this.uploadApi.invokePolicy.managedPolicyArn,
+        'Attach to callers of the upload API',
+      );
+    }
+  }
+
+  /** The S3 notification custom resource CDK adds (a singleton Lambda that configures the bucket). */
+  private acknowledgeBucketNotificationsHandler(): void {
+    const handler = this.node.children.find((child) =>
+      child.node.id.startsWith('BucketNotificationsHandler'),
+    );
+    if (!handler) return;
+    Validations.of(handler).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason:
+        'CDK-managed custom resource that sets the bucket notification at deploy time; the managed policy only lets it write its logs.',
+    });
+  }
+}
