@@ -18,7 +18,8 @@ import { createDetailedQueues, startEmbeddedS3, startEmbeddedSqs } from './serve
 import { type SqsHandler, SqsPoller } from './sqs-poller.ts';
 
 /** Credentials the embedded servers accept (they check none); never real ones. */
-const LOCAL_CREDENTIALS = { accessKeyId: 'LOCAL', secretAccessKey: 'LOCAL-SECRET' };
+// s3rver accepts only its own access key id (it does not verify signatures).
+const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 const REGION = 'us-east-1';
 
 export interface LocalHandlers {
