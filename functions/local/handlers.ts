@@ -1,43 +1,99 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { currentModels, readAwsConfig } from '#adapters/aws-runtime.ts';
+import { detailedHandler, fastHandler } from '#adapters/lambda-handlers.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
+import { SqsJobQueue } from '#adapters/sqs-job-queue.ts';
+import { ModelNotFoundError } from '#engine/errors.ts';
 import { ModelRegistry } from '#engine/models/registry.ts';
 import { readEngineSettings } from '#engine/settings.ts';
+import { createEngine } from '#engine/wiring.ts';
+import { toNodeHandler } from './http-api-adapter.ts';
 import type { LocalHandlers } from './stack.ts';
+
+type FastLambda = (event: S3Event, context?: Context) => Promise<void>;
+type DetailedLambda = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
+
+function isModelMissing(error: unknown): boolean {
+  return (
+    error instanceof ModelNotFoundError ||
+    (error as { code?: string } | undefined)?.code === 'MODEL_NOT_FOUND'
+  );
+}
+
+/**
+ * Offline start only: the deployed entry points preload their model during init and (rightly) fail
+ * a cold start without it. Here the same handler bodies and use cases are wired with an engine that
+ * loads models on first use, so colours, facts and text are described now and the caption stages are
+ * marked waiting-for-models until the files appear.
+ */
+async function lazyHandlers(): Promise<{ fast: FastLambda; detailed: DetailedLambda }> {
+  const tools = (stage: string) => ({
+    logger: new Logger({ serviceName: 'image-describer', persistentKeys: { stage } }),
+    metrics: new Metrics({ namespace: 'ImageDescriber', serviceName: `describe-${stage}` }),
+  });
+  const fastConfig = readAwsConfig(process.env, 'fast');
+  const engine = await createEngine(fastConfig.engine);
+  const { bucket, detailedQueueUrl, s3Endpoint, sqsEndpoint } = fastConfig.targets;
+  const store = new S3ObjectStore({ bucket, endpoint: s3Endpoint });
+  const models = currentModels(engine);
+  const fast = fastHandler(
+    {
+      engine,
+      store,
+      queue: new SqsJobQueue({ queueUrl: detailedQueueUrl ?? '', endpoint: sqsEndpoint }),
+      layout: fastConfig.layout,
+      models,
+      bucket,
+    },
+    tools('fast'),
+  );
+  const detailed = detailedHandler({ engine, store, models, bucket }, tools('detailed'));
+  return { fast, detailed };
+}
 
 /**
  * The Lambda handlers themselves, imported after the stack has set the environment they read at
- * module load (bucket, prefixes, queue URL, endpoints). Each is the exact module infra/ deploys.
+ * module load (bucket, prefixes, queue URL, endpoints): each is the exact module infra/ deploys.
  */
 export async function loadHandlers(): Promise<LocalHandlers> {
   const { lambdaContext } = await import('./stack.ts');
-  const [fast, detailed, api, adapter] = await Promise.all([
-    import('../aws/describe-fast.ts'),
-    import('../aws/describe-detailed.ts'),
-    import('../aws/upload-api.ts'),
-    import('./http-api-adapter.ts'),
-  ]);
+  let fast: FastLambda;
+  let detailed: DetailedLambda;
+  try {
+    const [fastModule, detailedModule] = await Promise.all([
+      import('../aws/describe-fast.ts'),
+      import('../aws/describe-detailed.ts'),
+    ]);
+    fast = fastModule.handler as FastLambda;
+    detailed = detailedModule.handler as DetailedLambda;
+  } catch (error) {
+    if (!isModelMissing(error)) throw error;
+    ({ fast, detailed } = await lazyHandlers());
+  }
+  const api = await import('../aws/upload-api.ts');
   const settings = readEngineSettings();
   const store = new S3ObjectStore({
     bucket: process.env.BUCKET_NAME ?? '',
     endpoint: process.env.AWS_ENDPOINT_URL_S3,
   });
+  const openRegistry = () => ModelRegistry.open({ modelsDir: settings.modelsDir, threads: settings.threads });
   return {
-    describeFast: (event) => fast.handler(event, lambdaContext('describe-fast')),
-    describeDetailed: (event) => detailed.handler(event, lambdaContext('describe-detailed')),
-    uploadApi: adapter.toNodeHandler(api.handler, {
+    describeFast: (event) => fast(event, lambdaContext('describe-fast')),
+    describeDetailed: (event) => detailed(event, lambdaContext('describe-detailed')),
+    uploadApi: toNodeHandler(api.handler, {
       routes: ['POST /uploads', 'GET /uploads/{id}'],
       functionName: 'upload-api',
     }),
     store,
     currentModels: async () => {
-      const registry = await ModelRegistry.open({ modelsDir: settings.modelsDir, threads: settings.threads });
+      const registry = await openRegistry();
       return { caption: registry.provenance('fast'), detailed: registry.provenance('normal') };
     },
     modelsReady: async () => {
       try {
-        const registry = await ModelRegistry.open({
-          modelsDir: settings.modelsDir,
-          threads: settings.threads,
-        });
+        const registry = await openRegistry();
         return registry.missingModels().every((m) => m.mode !== 'fast' && m.mode !== 'normal');
       } catch {
         return false;

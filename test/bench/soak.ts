@@ -117,7 +117,7 @@ async function main(): Promise<void> {
       };
       const form = new FormData();
       for (const [name, value] of Object.entries(fields)) form.append(name, value);
-      form.append('file', new Blob([bytes], { type: 'image/png' }), `soak-${index}.png`);
+      form.append('file', new Blob([new Uint8Array(bytes)], { type: 'image/png' }), `soak-${index}.png`);
       const stored = await fetch(url, { method: 'POST', body: form });
       if (!stored.ok) throw new Error(`presigned POST → ${stored.status}`);
       expected.set(`${options.inputPrefix}uploads/${id}`, `a ${colour} square`);

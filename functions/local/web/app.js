@@ -112,15 +112,18 @@ function renderCard(item) {
   const r = item.record;
   const status = itemStatus(item);
   const card = el('li', { class: `card status-${status}`, 'data-key': item.key, 'data-status': status });
-  const figure = el('div', { class: 'thumb' }, [
-    item.imageUrl
-      ? el('img', {
-          src: item.imageUrl,
-          alt: r?.caption ? `Uploaded image: ${r.caption}` : `Uploaded image ${item.name}`,
-          loading: 'lazy',
-        })
-      : el('span', { class: 'thumb-empty', text: 'No preview' }),
-  ]);
+  const noPreview = () => el('span', { class: 'thumb-empty', text: 'No preview' });
+  let preview = noPreview();
+  if (item.imageUrl && status !== 'rejected' && status !== 'failed') {
+    preview = el('img', {
+      src: item.imageUrl,
+      alt: r?.caption ? `${item.name}: ${r.caption}` : item.name,
+      loading: 'lazy',
+    });
+    // Not an image the browser can draw (the bytes are untrusted): say so instead of a broken icon.
+    preview.addEventListener('error', () => preview.replaceWith(noPreview()), { once: true });
+  }
+  const figure = el('div', { class: 'thumb' }, [preview]);
   const body = el('div', { class: 'card-body' });
   body.append(el('h3', { class: 'name', text: item.name }));
   body.append(
