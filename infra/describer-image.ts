@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Annotations, IgnoreMode } from 'aws-cdk-lib';
@@ -6,7 +6,7 @@ import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
 import { ConfigError, expected, ManifestError } from '#engine/errors.ts';
-import { manifestSchema } from '#engine/models/manifest.ts';
+import { type ModelSpec, manifestSchema } from '#engine/models/manifest.ts';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const DEFAULT_MODELS_DIR = join(REPO_ROOT, 'models');
@@ -15,15 +15,23 @@ export const DOCKERFILE = 'layers/docker/describe.Dockerfile';
 
 export type ImageTarget = 'fast' | 'detailed';
 
-export interface ModelIds {
-  /** The model the fast stage runs (manifest `modes.fast`). */
-  readonly fast: string;
-  /** The model the detailed stage runs (manifest `modes.normal`). */
-  readonly normal: string;
+/** A model baked into an image: its folder under models/ and what identifies its files. */
+export interface ModelRef {
+  /** Hugging Face id = folder `models/<id>`. */
+  readonly id: string;
+  /** Revision, dtype and file list from the manifest: a change rebuilds the image's model layer. */
+  readonly version: string;
 }
 
-/** The model ids of the production manifest (models/manifest.json), which `npm run models:fetch` downloads. */
-export function readModelIds(modelsDir = DEFAULT_MODELS_DIR): ModelIds {
+export interface ModelRefs {
+  /** The model the fast stage runs (manifest `modes.fast`). */
+  readonly fast: ModelRef;
+  /** The model the detailed stage runs (manifest `modes.normal`). */
+  readonly normal: ModelRef;
+}
+
+/** The models of the production manifest (models/manifest.json), which `npm run models:fetch` downloads. */
+export function readModelRefs(modelsDir = DEFAULT_MODELS_DIR): ModelRefs {
   const file = join(modelsDir, 'manifest.json');
   if (!existsSync(file)) {
     throw new ConfigError(expected('the production model manifest', file, undefined));
@@ -32,62 +40,54 @@ export function readModelIds(modelsDir = DEFAULT_MODELS_DIR): ModelIds {
   if (!parsed.success) {
     throw new ManifestError(expected('a valid model manifest', file, parsed.error.message));
   }
-  return { fast: parsed.data.modes.fast.id, normal: parsed.data.modes.normal.id };
-}
-
-/**
- * Model folders (`models/<org>/<name>`) present on disk other than `keepId`: excluded from the image's
- * build context so that each image (and cdk.out) carries only its own model.
- */
-export function otherModelFolders(modelsDir: string, keepId: string): string[] {
-  if (!existsSync(modelsDir)) return [];
-  const folders: string[] = [];
-  for (const org of readdirSync(modelsDir, { withFileTypes: true })) {
-    if (!org.isDirectory() || org.name === 'fixtures') continue;
-    for (const name of readdirSync(join(modelsDir, org.name), { withFileTypes: true })) {
-      if (!name.isDirectory()) continue;
-      const id = `${org.name}/${name.name}`;
-      if (id !== keepId) folders.push(`models/${id}`);
-    }
-  }
-  return folders.sort();
+  const ref = (spec: ModelSpec): ModelRef => ({
+    id: spec.id,
+    version: JSON.stringify({ revision: spec.revision, dtype: spec.dtype, files: spec.files ?? [] }),
+  });
+  return { fast: ref(parsed.data.modes.fast), normal: ref(parsed.data.modes.normal) };
 }
 
 export interface DescriberImageOptions {
   /** `fast` (describe-fast handler) or `detailed` (describe-detailed handler). */
   readonly target: ImageTarget;
-  /** The model folder baked into the image (`models/<modelId>`). */
-  readonly modelId: string;
+  /** The model baked into the image, from `models/<id>`. */
+  readonly model: ModelRef;
   /** @default the repository root */
   readonly repoRoot?: string;
 }
 
 /**
- * The container image of a describe function, built from the repository root with
- * layers/docker/describe.Dockerfile for arm64. The root .dockerignore keeps node_modules, test output
- * and cdk.out out of the build context; the other mode's model folder is excluded here.
+ * The container image of a describe function, built for arm64 with layers/docker/describe.Dockerfile.
+ * The build context is the repository root minus .dockerignore (no node_modules, no model weights):
+ * that is all cdk.out receives. The model folder enters as the named build context `model`, read in
+ * place by Docker at deploy time, so synth never copies hundreds of MB; its manifest version is in the
+ * asset hash so that a model upgrade rebuilds the image.
  */
 export function describerImageCode(
   scope: IConstruct,
   options: DescriberImageOptions,
 ): lambda.DockerImageCode {
   const repoRoot = options.repoRoot ?? REPO_ROOT;
-  if (!/^[\w.-]+\/[\w.-]+$/.test(options.modelId)) {
-    throw new ConfigError(expected('a model id like org/name', 'modelId', options.modelId));
+  const { id, version } = options.model;
+  if (!/^[\w.-]+\/[\w.-]+$/.test(id)) {
+    throw new ConfigError(expected('a model id like org/name', 'model.id', id));
   }
-  const modelsDir = join(repoRoot, 'models');
-  if (!existsSync(join(modelsDir, options.modelId))) {
+  const modelDir = join(repoRoot, 'models', id);
+  if (!existsSync(modelDir)) {
     Annotations.of(scope).addWarningV2(
       'image-describer:models-not-fetched',
-      `models/${options.modelId} is missing: run "npm run models:fetch" before "cdk deploy" (the ${options.target} image bakes it in)`,
+      `models/${id} is missing: run "npm run models:fetch" before "cdk deploy" (the ${options.target} image bakes it in)`,
     );
   }
   return lambda.DockerImageCode.fromImageAsset(repoRoot, {
     file: DOCKERFILE,
     target: options.target,
-    buildArgs: { MODEL_ID: options.modelId },
+    buildArgs: { MODEL_ID: id },
+    buildContexts: { model: modelDir },
     platform: Platform.LINUX_ARM64,
     ignoreMode: IgnoreMode.DOCKER,
-    exclude: otherModelFolders(modelsDir, options.modelId),
+    extraHash: `${id} ${version}`,
+    // The absolute path differs per machine; the model's identity is in extraHash instead.
+    invalidation: { buildContexts: false },
   });
 }

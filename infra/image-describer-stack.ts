@@ -11,7 +11,7 @@ import {
 } from './constructs/detailed-describe-worker.ts';
 import { FastDescribeFunction, type FastDescribeFunctionProps } from './constructs/fast-describe-function.ts';
 import { DEFAULT_UPLOAD_MAX_BYTES, UploadApi, type UploadApiProps } from './constructs/upload-api.ts';
-import { describerImageCode, type ModelIds, readModelIds } from './describer-image.ts';
+import { describerImageCode, type ModelRefs, readModelRefs } from './describer-image.ts';
 
 export interface ImageDescriberStackProps extends StackProps {
   /** @default 'images/' */
@@ -22,7 +22,7 @@ export interface ImageDescriberStackProps extends StackProps {
    * Models baked into the fast and detailed images.
    * @default - read from models/manifest.json
    */
-  readonly modelIds?: ModelIds;
+  readonly models?: ModelRefs;
   /** Fast function sizing and event handling. @default - the construct's defaults */
   readonly fast?: Pick<
     FastDescribeFunctionProps,
@@ -63,7 +63,7 @@ export class ImageDescriberStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ImageDescriberStackProps = {}) {
     super(scope, id, props);
-    const modelIds = props.modelIds ?? readModelIds();
+    const models = props.models ?? readModelRefs();
     const maxInputBytes = props.maxInputBytes ?? DEFAULT_ENGINE_SETTINGS.maxInputBytes;
     const uploadMaxBytes = props.api?.uploadMaxBytes ?? DEFAULT_UPLOAD_MAX_BYTES;
     if (uploadMaxBytes > maxInputBytes) {
@@ -91,7 +91,7 @@ export class ImageDescriberStack extends Stack {
     this.detailedWorker = new DetailedDescribeWorker(this, 'DetailedDescribe', {
       ...props.detailed,
       bucket: this.descriptionBucket,
-      code: describerImageCode(this, { target: 'detailed', modelId: modelIds.normal }),
+      code: describerImageCode(this, { target: 'detailed', model: models.normal }),
       environment: { ...engineEnvironment, [ENV.MAX_INPUT_BYTES]: String(maxInputBytes) },
     });
 
@@ -99,7 +99,7 @@ export class ImageDescriberStack extends Stack {
       ...props.fast,
       bucket: this.descriptionBucket,
       jobsQueue: this.detailedWorker.queue,
-      code: describerImageCode(this, { target: 'fast', modelId: modelIds.fast }),
+      code: describerImageCode(this, { target: 'fast', model: models.fast }),
       maxInputBytes,
       environment: engineEnvironment,
     });

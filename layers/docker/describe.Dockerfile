@@ -3,9 +3,13 @@
 # The describe functions' container image (arm64), one Dockerfile for both:
 #   --target fast      describe-fast handler + the fast-mode model   (S3 event → caption, colours, text)
 #   --target detailed  describe-detailed handler + the normal model  (SQS job → detailed description)
-# Built by CDK (infra/describer-image.ts) from the repository root with --platform linux/arm64 and
-# --build-arg MODEL_ID=<org/name from models/manifest.json>. Run `npm run models:fetch` first: the
-# model folder is copied from models/<MODEL_ID>, never downloaded at runtime.
+# Built by CDK (infra/describer-image.ts) from the repository root, equivalent to:
+#   docker buildx build --platform linux/arm64 -f layers/docker/describe.Dockerfile --target fast \
+#     --build-arg MODEL_ID=onnx-community/Florence-2-base-ft \
+#     --build-context model=models/onnx-community/Florence-2-base-ft .
+# Run `npm run models:fetch` first: the model folder comes from the named build context "model"
+# (the root .dockerignore keeps all model weights out of the main context) and is never downloaded
+# at runtime.
 #
 # Layer order = change frequency: base image → production node_modules (native sharp/onnxruntime,
 # changes with package-lock.json) → model (changes with the manifest) → bundled code (every commit).
@@ -46,7 +50,7 @@ COPY --from=deps /deps/node_modules ${LAMBDA_TASK_ROOT}/node_modules
 ARG MODEL_ID
 RUN test -n "${MODEL_ID}" || (echo "MODEL_ID build arg is required (org/name from models/manifest.json)" && exit 1)
 COPY models/manifest.json /opt/models/manifest.json
-COPY models/${MODEL_ID}/ /opt/models/${MODEL_ID}/
+COPY --from=model . /opt/models/${MODEL_ID}/
 # Last and smallest: the bundled handlers (dist/functions/*.mjs + source maps).
 COPY --from=build /build/dist/functions/ ${LAMBDA_TASK_ROOT}/dist/functions/
 
