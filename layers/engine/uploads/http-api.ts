@@ -70,13 +70,11 @@ function safeDecode(segment: string): string | undefined {
 function parseBody(event: APIGatewayProxyEventV2): unknown {
   const raw = event.body ?? '';
   const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
-  if (Buffer.byteLength(text, 'utf8') > MAX_REQUEST_BODY_BYTES) {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length > MAX_REQUEST_BODY_BYTES) {
+    // A Buffer reads as "<n> bytes" in the message, never as the body itself.
     throw new UploadRequestError(
-      expected(
-        `a JSON body of at most ${MAX_REQUEST_BODY_BYTES} bytes`,
-        'request body',
-        `${text.length} characters`,
-      ),
+      expected(`a JSON body of at most ${MAX_REQUEST_BODY_BYTES} bytes`, 'request body', bytes),
     );
   }
   if (text.trim() === '') {
