@@ -200,8 +200,9 @@ export function fakeSqs() {
   };
 }
 
-/** Quiet Powertools instances for handler tests. */
+/** Quiet Powertools instances for handler tests (observability.test.ts checks the output). */
 export function quietObservability() {
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   return {
     logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'Test', serviceName: 'test' }),
