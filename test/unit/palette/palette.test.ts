@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { intakeImage } from '#engine/image/intake.ts';
+import type { RgbImage } from '#engine/image/types.ts';
+import { colourFamily, nearestColourName } from '#engine/palette/colour-names.ts';
+import { srgbToOklab } from '#engine/palette/oklab.ts';
+import { dominantColours } from '#engine/palette/palette.ts';
+import type { Colour } from '#engine/record/schema.ts';
+import { colourSchema } from '#engine/record/schema.ts';
+import { type ImageFixtureName, imageFixture, photoLikeRaw } from '#test/fixtures/images.ts';
+
+const LIMITS = { maxInputBytes: 50 * 1024 * 1024, maxInputPixels: 100_000_000, workingSize: 1024 };
+
+async function paletteOf(name: ImageFixtureName): Promise<Colour[]> {
+  const { image } = await intakeImage(await imageFixture(name), LIMITS);
+  return dominantColours(image);
+}
+
+const sumOf = (colours: readonly Colour[]) => colours.reduce((sum, colour) => sum + colour.fraction, 0);
+
+describe('dominantColours', () => {
+  it('finds 70% red and 30% blue, with list names and the right families', async () => {
+    const colours = await paletteOf('redBlue7030');
+
+    expect(colours).toHaveLength(2);
+    expect(colours[0]).toMatchObject({ hex: '#ff0000', name: 'Red', family: 'red' });
+    expect(colours[1]).toMatchObject({ hex: '#0000ff', name: 'Blue', family: 'blue' });
+    expect(colours[0]?.fraction).toBeCloseTo(0.7, 1);
+    expect(colours[1]?.fraction).toBeCloseTo(0.3, 1);
+    expect(sumOf(colours)).toBeCloseTo(1, 3);
+  });
+
+  it.each<[ImageFixtureName, Colour]>([
+    ['solidWhite', { hex: '#ffffff', name: 'White', family: 'white', fraction: 1 }],
+    ['solidBlack', { hex: '#000000', name: 'Black', family: 'black', fraction: 1 }],
+    ['solidGray', { hex: '#808080', name: 'Grey', family: 'gray', fraction: 1 }],
+    ['solidGreen', { hex: '#00ff00', name: 'Green', family: 'green', fraction: 1 }],
+  ])('gives a single colour for %s', async (name, colour) => {
+    expect(await paletteOf(name)).toEqual([colour]);
+  });
+
+  it('gives the same palette on every run for a photo-like gradient with noise', async () => {
+    const { image } = await intakeImage(await imageFixture('gradient'), LIMITS);
+
+    const first = dominantColours(image);
+    const second = dominantColours({ ...image, data: image.data.slice() });
+
+    expect(second).toEqual(first);
+    expect(first.length).toBeGreaterThan(2);
+    expect(first.length).toBeLessThanOrEqual(6);
+    expect(sumOf(first)).toBeCloseTo(1, 3);
+    for (const colour of first) expect(colourSchema.parse(colour)).toEqual(colour);
+    // Sorted by share, largest first; every listed colour covers at least 1% of the image.
+    const fractions = first.map((colour) => colour.fraction);
+    expect(fractions).toEqual([...fractions].sort((x, y) => y - x));
+    expect(Math.min(...fractions)).toBeGreaterThanOrEqual(0.01);
+    // Never the same name twice.
+    expect(new Set(first.map((colour) => colour.name)).size).toBe(first.length);
+  });
+
+  it('sees the sky and the sun of the photo-like image: a blue and a yellow', () => {
+    const raw = photoLikeRaw(320, 240, 11);
+    const image: RgbImage = { data: new Uint8Array(raw.data), width: raw.width, height: raw.height };
+
+    const families = dominantColours(image).map((colour) => colour.family);
+
+    expect(families).toContain('blue');
+    expect(families).toContain('yellow');
+  });
+
+  it('folds specks under 1% into their nearest colour so fractions still sum to 1', () => {
+    // 100 x 100 white with a 5 x 5 black speck (0.25%).
+    const data = new Uint8Array(100 * 100 * 3).fill(255);
+    for (let y = 0; y < 5; y++) data.fill(0, y * 300, y * 300 + 15);
+
+    const colours = dominantColours({ data, width: 100, height: 100 });
+
+    expect(colours).toEqual([{ hex: '#ffffff', name: 'White', family: 'white', fraction: 1 }]);
+  });
+
+  it('respects maxColours and still accounts for every pixel', async () => {
+    const { image } = await intakeImage(await imageFixture('gradient'), LIMITS);
+
+    const colours = dominantColours(image, { maxColours: 2 });
+
+    expect(colours).toHaveLength(2);
+    expect(sumOf(colours)).toBeCloseTo(1, 3);
+  });
+
+  it('rejects a bad maxColours and pixel data of the wrong length', () => {
+    const image: RgbImage = { data: new Uint8Array(12), width: 2, height: 2 };
+
+    expect(() => dominantColours(image, { maxColours: 0 })).toThrow(
+      'Expected an integer from 1 to 16 for maxColours but received number 0',
+    );
+    expect(() => dominantColours({ ...image, data: new Uint8Array(5) })).toThrow(
+      'Expected 2 x 2 x 3 bytes of RGB for image.data but received "5 bytes"',
+    );
+  });
+});
+
+describe('colour names and families', () => {
+  const lab = (hex: string) => {
+    const value = Number.parseInt(hex.slice(1), 16);
+    return srgbToOklab(value >> 16, (value >> 8) & 0xff, value & 0xff);
+  };
+
+  it.each([
+    ['#ff0000', 'red'],
+    ['#800000', 'red'],
+    ['#ffa500', 'orange'],
+    ['#ffd700', 'yellow'],
+    ['#008000', 'green'],
+    ['#000080', 'blue'],
+    ['#87ceeb', 'blue'],
+    ['#800080', 'purple'],
+    ['#ffc0cb', 'pink'],
+    ['#ff69b4', 'pink'],
+    ['#8b4513', 'brown'],
+    ['#d2691e', 'brown'],
+    ['#111111', 'black'],
+    ['#fffff0', 'white'],
+    ['#c0c0c0', 'gray'],
+    ['#708090', 'gray'],
+  ])('%s is in the %s family', (hex, family) => {
+    expect(colourFamily(lab(hex))).toBe(family);
+  });
+
+  it('names exact list colours by their list name', () => {
+    expect(nearestColourName(lab('#ffd700'))).toBe('Gold');
+    expect(nearestColourName(lab('#800000'))).toBe('Maroon');
+  });
+});
