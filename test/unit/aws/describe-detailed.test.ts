@@ -51,9 +51,9 @@ describe('describe-detailed handler', () => {
     expect(sidecar?.detailedDescription).toBe('a red square on a plain background');
     expect(sidecar?.status.detailed.state).toBe('done');
     expect(sidecar?.models.detailed).toEqual(MODELS.detailed);
-    const getImage = s3.commands('GetObject').find((call) => call.args[0].input.Key === 'images/cat.png');
-    expect(getImage?.args[0].input).toMatchObject({ IfMatch: `"${job.etag}"` });
-    expect(s3.commands('PutObject')[0]?.args[0].input).toMatchObject({ IfMatch: `"${sidecarEtag}"` });
+    const getImage = s3.commands('GetObject').find((call) => call.Key === 'images/cat.png');
+    expect(getImage).toMatchObject({ IfMatch: `"${job.etag}"` });
+    expect(s3.commands('PutObject')[0]).toMatchObject({ IfMatch: `"${sidecarEtag}"` });
   });
 
   it('on a CAS conflict re-reads the sidecar, keeps the concurrent change and retries', async () => {

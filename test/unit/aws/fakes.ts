@@ -88,6 +88,8 @@ export function fakeEngine(options: { maxInputBytes?: number } = {}) {
   };
 }
 
+type S3Input = { Key?: string; IfMatch?: string; IfNoneMatch?: string };
+
 interface StoredItem {
   body: Buffer;
   etag: string;
@@ -177,8 +179,12 @@ export function fakeS3() {
     before: (command: 'HeadObject' | 'GetObject' | 'PutObject', action: () => void) => {
       hooks.push({ command, action });
     },
+    /** The inputs of every command of this name sent so far. */
     commands: (name: 'HeadObject' | 'GetObject' | 'PutObject') =>
-      mock.calls().filter((call) => call.args[0].constructor.name === `${name}Command`),
+      mock
+        .calls()
+        .filter((call) => call.args[0].constructor.name === `${name}Command`)
+        .map((call) => call.args[0].input as S3Input),
   };
 }
 
