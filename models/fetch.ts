@@ -1,0 +1,55 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DescribeError } from '../layers/engine/errors.ts';
+import { fetchMissingModels } from '../layers/engine/models/fetch-models.ts';
+import { DEFAULT_MODELS_DIR, ENV } from '../layers/engine/settings.ts';
+
+const USAGE = `Usage: npm run models:fetch [-- --models <dir>]
+
+Downloads the models named in <dir>/manifest.json (default: $${ENV.MODELS_DIR}, else the repo's models/)
+at their pinned revisions, only the files of the chosen dtypes. Files already there are kept.
+Set HF_ENDPOINT to use a mirror of the Hugging Face hub.`;
+
+/** `npm run models:fetch`: exit 0 when every model is complete, 1 when one could not be had, 2 on bad usage. */
+export async function main(argv: readonly string[], env = process.env): Promise<number> {
+  let modelsDir: string;
+  try {
+    const { values } = parseArgs({
+      args: [...argv],
+      options: { models: { type: 'string', short: 'm' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    modelsDir = resolve(values.models ?? (env[ENV.MODELS_DIR] || DEFAULT_MODELS_DIR));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+
+  const started = performance.now();
+  try {
+    const fetched = await fetchMissingModels(modelsDir, { progress: Boolean(process.stderr.isTTY) });
+    for (const model of fetched) {
+      const what =
+        model.downloaded.length === 0
+          ? 'already complete'
+          : `downloaded ${model.downloaded.length} file(s), ${(model.downloadedBytes / 1e6).toFixed(1)} MB`;
+      console.log(`${model.id} @ ${model.revision}: ${what} → ${model.dir}`);
+    }
+    console.log(`models ready in ${modelsDir} (${Math.round(performance.now() - started)} ms)`);
+    return 0;
+  } catch (error) {
+    const code = error instanceof DescribeError ? ` [${error.code}]` : '';
+    console.error(`\nmodels:fetch failed${code}:\n${(error as Error).message}`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}
