@@ -60,9 +60,10 @@ export const DEFAULT_LOCAL_OPTIONS: LocalOptions = Object.freeze({
   inputPrefix: 'images/',
   sidecarPrefix: 'descriptions/',
   queueName: 'image-describer-detailed',
-  // Same as the detailed worker's event source mapping in infra/.
-  batchSize: 5,
-  visibilityTimeoutSeconds: 900,
+  // As infra/ deploys the detailed worker (DetailedDescribeWorker defaults): batch size 1,
+  // visibility timeout 6 x the 300 s function timeout, 3 receives before the DLQ.
+  batchSize: 1,
+  visibilityTimeoutSeconds: 1800,
   maxReceiveCount: 3,
   modelRecheckMs: 5_000,
   uploadMaxBytes: undefined,

@@ -57,6 +57,8 @@ export class SqsPoller {
   private inFlight = 0;
   private killed = false;
   batches = 0;
+  /** Messages received more than once (visibility timeout ran out, or a crash abandoned them). */
+  redelivered = 0;
 
   constructor(private readonly options: PollerOptions) {}
 
@@ -114,6 +116,9 @@ export class SqsPoller {
       if (this.killed) return;
       this.inFlight = messages.length;
       this.batches += 1;
+      this.redelivered += messages.filter(
+        (m) => Number(m.Attributes?.ApproximateReceiveCount ?? 1) > 1,
+      ).length;
       let failedIds = new Set<string>();
       try {
         const response = await handler({ Records: messages.map((m) => toSqsRecord(m, queueArn)) });

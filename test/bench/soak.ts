@@ -160,7 +160,9 @@ async function main(): Promise<void> {
     for (;;) {
       done = 0;
       for (const key of keys) {
-        const record = parseStoredRecord((await store.getJson(sidecarKeyFor(layout, key)))?.value);
+        // s3rver writes objects in place: a read racing a write can see half a sidecar (S3 cannot).
+        const stored = await store.getJson(sidecarKeyFor(layout, key)).catch(() => undefined);
+        const record = parseStoredRecord(stored?.value);
         if (record?.status.detailed.state === 'done' || record?.status.detailed.state === 'failed') done += 1;
       }
       const attributes = await stack.sqs.send(
@@ -213,7 +215,7 @@ async function main(): Promise<void> {
       )} s with ${crashedInFlight} message(s) in flight (visibility timeout ${options.visibilityTimeoutSeconds} s)`,
       `  uploads finished in ${(uploadedMs / 1000).toFixed(1)} s; all described in ${(totalMs / 1000).toFixed(1)} s`,
       `  throughput: ${((keys.length / totalMs) * 1000).toFixed(1)} images/s end to end (fast + detailed + OCR)`,
-      `  fast invocations ${stack.invoker.invocations}, worker batches ${stack.worker.batches} (after the crash)`,
+      `  fast invocations ${stack.invoker.invocations}; restarted worker: ${stack.worker.batches} batches, ${stack.worker.redelivered} redelivered message(s)`,
       `  sidecars: ${sidecars.length} for ${keys.length} objects; lost ${lost}; strays ${strays}; not done ${notDone}; wrong caption ${wrongCaption}; stale etag ${staleEtag}`,
       `  sidecar writes per object: min ${Math.min(...writes)}, max ${Math.max(...writes)}; objects written more than twice (duplicated work) ${rewritten}`,
       `  DLQ depth ${dlqDepth}; handler errors ${errors.length}${errors.length ? `: ${errors.slice(0, 3).join(' | ')}` : ''}`,

@@ -114,7 +114,7 @@ function renderCard(item) {
   const card = el('li', { class: `card status-${status}`, 'data-key': item.key, 'data-status': status });
   const noPreview = () => el('span', { class: 'thumb-empty', text: 'No preview' });
   let preview = noPreview();
-  if (item.imageUrl && status !== 'rejected' && status !== 'failed') {
+  if (item.imageUrl && status !== 'rejected') {
     preview = el('img', {
       src: item.imageUrl,
       alt: r?.caption ? `${item.name}: ${r.caption}` : item.name,
