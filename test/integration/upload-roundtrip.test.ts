@@ -142,7 +142,7 @@ describe('upload round trip on loopback', () => {
     // Act 2: upload as a browser would: the fields first, the file last
     const form = new FormData();
     for (const [name, value] of Object.entries(ticket.fields)) form.append(name, value);
-    form.append('file', new Blob([image], { type: 'image/jpeg' }), 'red square.jpg');
+    form.append('file', new Blob([new Uint8Array(image)], { type: 'image/jpeg' }), 'red square.jpg');
     const uploaded = await fetch(ticket.url, { method: 'POST', body: form });
 
     // Assess 2: the object arrived under the server-chosen key with our type and metadata
