@@ -38,7 +38,7 @@ export async function loadFlorence2Runner(
     );
   }
   const folder = modelFolder(spec, context.modelsDir);
-  const [model, processor] = await Promise.all([
+  const [loadedModel, loadedProcessor] = await Promise.allSettled([
     Florence2ForConditionalGeneration.from_pretrained(folder, {
       dtype: transformersDtype(spec) as never,
       revision: spec.revision,
@@ -51,6 +51,15 @@ export async function loadFlorence2Runner(
       local_files_only: true,
     }) as Promise<Florence2Processor>,
   ]);
+  if (loadedModel.status === 'rejected' || loadedProcessor.status === 'rejected') {
+    // Do not leak the sessions that did open when the other half failed.
+    if (loadedModel.status === 'fulfilled') await loadedModel.value.dispose();
+    throw loadedModel.status === 'rejected'
+      ? loadedModel.reason
+      : (loadedProcessor as PromiseRejectedResult).reason;
+  }
+  const model = loadedModel.value;
+  const processor = loadedProcessor.value;
   const prompt = processor.construct_prompts(task)[0];
   return {
     provenance: provenanceOf(spec),
@@ -66,9 +75,7 @@ export async function loadFlorence2Runner(
       } catch (error) {
         throw new InferenceError(
           `Model ${spec.id} failed on a ${image.width}x${image.height} image: ${(error as Error).message}`,
-          {
-            cause: error,
-          },
+          { cause: error },
         );
       }
     },
