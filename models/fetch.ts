@@ -33,7 +33,10 @@ export async function main(argv: readonly string[], env = process.env): Promise<
 
   const started = performance.now();
   try {
-    const fetched = await fetchMissingModels(modelsDir, { progress: Boolean(process.stderr.isTTY) });
+    const fetched = await fetchMissingModels(modelsDir, {
+      endpoint: env.HF_ENDPOINT || undefined,
+      progress: Boolean(process.stderr.isTTY),
+    });
     for (const model of fetched) {
       const what =
         model.downloaded.length === 0
