@@ -2,7 +2,8 @@ import { ConfigError, expected } from '../errors.ts';
 import { type KeyLayout, readKeyLayout } from '../pipeline/key-layout.ts';
 import { ENV, readIntegerEnv, readRequiredEnv } from '../settings.ts';
 
-export const DEFAULT_UPLOAD_MAX_BYTES = 25 * 1024 * 1024;
+/** Same default as infra/ (UploadApi uploadMaxBytes), so the local stack and AWS accept the same files. */
+export const DEFAULT_UPLOAD_MAX_BYTES = 20 * 1024 * 1024;
 /** The longest a presigned POST may live (the ceiling: 5 minutes). */
 export const MAX_UPLOAD_EXPIRY_SECONDS = 300;
 
