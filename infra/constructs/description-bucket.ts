@@ -75,6 +75,9 @@ export class DescriptionBucket extends Construct {
     corsOrigins.forEach((origin, i) => {
       assertOrigin(origin, `corsOrigins[${i}]`);
     });
+    // Log delivery through a bucket policy (not ACLs), whatever the app's feature flags: both buckets
+    // disable ACLs (BucketOwnerEnforced).
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     const versioned = props.versioned ?? true;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 

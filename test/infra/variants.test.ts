@@ -1,0 +1,125 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allowedActions, logicalId, type Synthesized, synthesize } from './synth.ts';
+
+const ISSUER = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_example';
+const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:image-describer-alerts';
+
+// The switches a deployer sets by context, all at once, in one synthesis (no bundling needed here).
+let synth: Synthesized;
+beforeAll(() => {
+  synth = synthesize(
+    {
+      inputPrefix: 'inbox/',
+      sidecarPrefix: 'sidecars/',
+      fast: { memoryMB: 1769, reservedConcurrency: false },
+      api: {
+        auth: { kind: 'jwt', issuer: ISSUER, audience: ['web-client'] },
+        corsOrigins: ['https://app.example.com'],
+        rateLimit: 50,
+        burstLimit: 100,
+      },
+      alarmTopicArn: TOPIC,
+      bucketRemovalPolicy: RemovalPolicy.DESTROY,
+      versioned: false,
+    },
+    { bundle: false },
+  );
+});
+afterAll(() => synth?.cleanup());
+
+describe('configured stack', () => {
+  it('stays cdk-nag clean', () => {
+    expect(synth.nagViolations).toEqual([]);
+  });
+
+  it('uses a JWT authorizer with the configured issuer and audience on both routes', () => {
+    synth.template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: ISSUER, Audience: ['web-client'] },
+    });
+    const routes = Object.values(synth.template.findResources('AWS::ApiGatewayV2::Route'));
+    expect(routes.map((r) => r.Properties.AuthorizationType)).toEqual(['JWT', 'JWT']);
+    expect(routes.every((r) => r.Properties.AuthorizerId !== undefined)).toBe(true);
+    synth.template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
+    expect(synth.template.toJSON().Outputs).not.toHaveProperty('ApiInvokePolicyArn');
+  });
+
+  it('allows CORS for the configured origin only, on the API and for the browser POST to the bucket', () => {
+    synth.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.objectLike({
+        AllowOrigins: ['https://app.example.com'],
+        AllowMethods: ['GET', 'POST'],
+      }),
+    });
+    synth.template.hasResourceProperties('AWS::S3::Bucket', {
+      CorsConfiguration: {
+        CorsRules: [
+          Match.objectLike({ AllowedMethods: ['POST'], AllowedOrigins: ['https://app.example.com'] }),
+        ],
+      },
+    });
+  });
+
+  it('throttles at the configured rate and burst', () => {
+    synth.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+    });
+  });
+
+  it('filters the notification and scopes every grant to the configured prefixes', () => {
+    const notification = Object.values(synth.template.findResources('Custom::S3BucketNotifications'))[0];
+    expect(notification?.Properties.NotificationConfiguration.LambdaFunctionConfigurations[0].Filter).toEqual(
+      {
+        Key: { FilterRules: [{ Name: 'prefix', Value: 'inbox/' }] },
+      },
+    );
+    const bucket = `<${logicalId(synth.stack, synth.stack.descriptionBucket.bucket)}.Arn>`;
+    const fast = allowedActions(
+      synth.template,
+      logicalId(synth.stack, synth.stack.fastDescribe.identity.role),
+    );
+    expect(fast.get('s3:GetObject')).toEqual([`${bucket}/inbox/*`, `${bucket}/sidecars/*`]);
+    expect(fast.get('s3:PutObject')).toEqual([`${bucket}/sidecars/*`]);
+    const api = allowedActions(synth.template, logicalId(synth.stack, synth.stack.uploadApi.identity.role));
+    expect(api.get('s3:PutObject')).toEqual([`${bucket}/inbox/uploads/*`]);
+    expect(api.get('s3:GetObject')).toEqual([`${bucket}/inbox/uploads/*`, `${bucket}/sidecars/uploads/*`]);
+    const env =
+      synth.template.toJSON().Resources[logicalId(synth.stack, synth.stack.detailedWorker.fn)].Properties
+        .Environment.Variables;
+    expect(env).toMatchObject({ INPUT_PREFIX: 'inbox/', SIDECAR_PREFIX: 'sidecars/' });
+  });
+
+  it('runs the fast function uncapped with one thread at 1769 MB', () => {
+    const fast =
+      synth.template.toJSON().Resources[logicalId(synth.stack, synth.stack.fastDescribe.fn)].Properties;
+    expect(fast.ReservedConcurrentExecutions).toBeUndefined();
+    expect(fast.MemorySize).toBe(1769);
+    expect(fast.Environment.Variables.ORT_THREADS).toBe('1');
+  });
+
+  it('sends every alarm and its recovery to the configured topic', () => {
+    const alarms = Object.values(synth.template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(5);
+    for (const alarm of alarms) {
+      expect(alarm.Properties.AlarmActions).toEqual([TOPIC]);
+      expect(alarm.Properties.OKActions).toEqual([TOPIC]);
+    }
+  });
+
+  it('deletes the (empty) bucket with the stack and keeps no old versions when asked', () => {
+    const bucket =
+      synth.template.toJSON().Resources[logicalId(synth.stack, synth.stack.descriptionBucket.bucket)];
+    expect(bucket.DeletionPolicy).toBe('Delete');
+    expect(bucket.Properties.VersioningConfiguration).toBeUndefined();
+    expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual([
+      {
+        Id: 'abort-incomplete-multipart-uploads',
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+        Status: 'Enabled',
+      },
+    ]);
+  });
+});
