@@ -1,0 +1,102 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DOCKERFILE, REPO_ROOT } from '../../infra/describer-image.ts';
+
+// Docker cannot run here: these checks read the Dockerfile the way the build would use it.
+const dockerfile = readFileSync(join(REPO_ROOT, DOCKERFILE), 'utf8');
+const instructions = dockerfile
+  .replace(/\s*\\\n\s*/g, ' ')
+  .split('\n')
+  .map((line) => line.trim())
+  .filter((line) => line !== '' && !line.startsWith('#'));
+
+interface Stage {
+  readonly name: string;
+  readonly from: string;
+  readonly lines: string[];
+}
+
+const stages: Stage[] = [];
+for (const line of instructions) {
+  const from = /^FROM\s+(\S+)\s+AS\s+(\S+)$/i.exec(line);
+  if (from?.[1] && from[2]) stages.push({ from: from[1], name: from[2], lines: [] });
+  else stages.at(-1)?.lines.push(line);
+}
+const stage = (name: string) => {
+  const found = stages.find((s) => s.name === name);
+  if (!found) throw new Error(`no stage ${name}`);
+  return found;
+};
+
+describe('layers/docker/describe.Dockerfile', () => {
+  it('builds every stage on the Lambda nodejs 22 base image', () => {
+    expect(instructions[0]).toBe('ARG BASE_IMAGE=public.ecr.aws/lambda/nodejs:22');
+    expect(stages.map((s) => [s.name, s.from])).toEqual([
+      ['build', '${BASE_IMAGE}'],
+      ['deps', '${BASE_IMAGE}'],
+      ['runtime', '${BASE_IMAGE}'],
+      ['fast', 'runtime'],
+      ['detailed', 'runtime'],
+    ]);
+  });
+
+  it('orders the runtime layers dependencies → model → code, so a code change re-uploads only the code', () => {
+    const copies = stage('runtime').lines.filter((l) => l.startsWith('COPY'));
+    expect(copies).toEqual([
+      'COPY --from=deps /deps/node_modules ${LAMBDA_TASK_ROOT}/node_modules',
+      'COPY models/manifest.json /opt/models/manifest.json',
+      'COPY --from=model . /opt/models/${MODEL_ID}/',
+      'COPY --from=build /build/dist/functions/ ${LAMBDA_TASK_ROOT}/dist/functions/',
+    ]);
+    expect(stage('runtime').lines).toContain(
+      'ENV NODE_ENV=production MODELS_DIR=/opt/models NODE_OPTIONS=--enable-source-maps',
+    );
+  });
+
+  it('installs from the lockfile without install scripts, production-only for the runtime', () => {
+    expect(stage('build').lines).toContain('RUN npm ci --ignore-scripts --no-audit --no-fund');
+    expect(stage('build').lines).toContain('RUN npm run bundle');
+    const deps = stage('deps').lines.join('\n');
+    expect(deps).toContain('npm ci --omit=dev --ignore-scripts');
+    // The image is arm64 only: other platforms' onnxruntime binaries are dead weight.
+    expect(deps).toContain('rm -rf node_modules/onnxruntime-node/bin/napi-v6/darwin');
+    expect(deps).toContain("await import('sharp'); await import('onnxruntime-node')");
+  });
+
+  it('runs the describe-fast and describe-detailed handlers', () => {
+    expect(stage('fast').lines).toEqual(['CMD ["dist/functions/describe-fast.handler"]']);
+    expect(stage('detailed').lines).toEqual(['CMD ["dist/functions/describe-detailed.handler"]']);
+    for (const handler of ['describe-fast', 'describe-detailed']) {
+      expect(existsSync(join(REPO_ROOT, 'functions/aws', `${handler}.ts`))).toBe(true);
+    }
+  });
+
+  it('the onnxruntime-node layout it prunes is the installed one', () => {
+    const bin = join(REPO_ROOT, 'node_modules/onnxruntime-node/bin/napi-v6');
+    for (const kept of ['linux/arm64']) expect(existsSync(join(bin, kept))).toBe(true);
+    for (const pruned of ['darwin', 'win32', 'linux/x64']) expect(existsSync(join(bin, pruned))).toBe(true);
+  });
+});
+
+describe('.dockerignore', () => {
+  const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+
+  it('keeps host node_modules, build output, tests and model weights out of the build context', () => {
+    expect(ignored).toEqual(
+      expect.arrayContaining([
+        '**/node_modules',
+        '.git',
+        'cdk.out',
+        'dist',
+        'test-output',
+        'test',
+        'models/*',
+      ]),
+    );
+    expect(ignored.indexOf('!models/manifest.json')).toBeGreaterThan(ignored.indexOf('models/*'));
+  });
+});
