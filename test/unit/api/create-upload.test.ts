@@ -183,6 +183,41 @@ describe('POST /uploads', () => {
   });
 });
 
+describe('POST /uploads when signing fails', () => {
+  it('answers 500 with the request id and nothing about the credentials', async () => {
+    // Prepare: a role whose credentials cannot be resolved (expired session, no IMDS…)
+    const client = new S3Client({
+      region: REGION,
+      credentials: async () => {
+        throw new Error('Could not load credentials from profile secret-admin-profile');
+      },
+    });
+    const logger = silentLogger();
+    const handler = createUploadApiHandler({
+      settings: uploadSettings({ bucket: BUCKET, maxBytes: MAX }),
+      store: new MemoryObjectStore(),
+      signer: new S3UploadSigner({ bucket: BUCKET, client }),
+      logger,
+    });
+
+    // Act
+    const result = await handler(postUploadsEvent({ filename: 'a.png', contentType: 'image/png', size: 5 }));
+
+    // Assess
+    expect(result.statusCode).toBe(500);
+    expect(bodyOf(result)).toEqual({
+      error: { code: 'INTERNAL', message: 'Internal error', requestId: 'req-1' },
+    });
+    expect(result.body).not.toContain('secret-admin-profile');
+    expect(logger.entries).toEqual([
+      expect.objectContaining({
+        level: 'error',
+        data: expect.objectContaining({ requestId: 'req-1', code: 'STORAGE_UNAVAILABLE' }),
+      }),
+    ]);
+  });
+});
+
 describe('POST /uploads rejects', () => {
   const types = 'image/jpeg, image/png, image/webp, image/gif, image/tiff, image/avif';
   const sizes = `an integer number of bytes from 1 to ${MAX}`;
