@@ -3,6 +3,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { ConfigError, expected } from '#engine/errors.ts';
 import { DEFAULT_ENGINE_SETTINGS, ENV, type OcrStage } from '#engine/settings.ts';
+import { DEFAULT_UPLOAD_MAX_BYTES } from '#engine/uploads/settings.ts';
 import { DescriberAlarms } from './constructs/describer-alarms.ts';
 import { DescriptionBucket } from './constructs/description-bucket.ts';
 import {
@@ -10,7 +11,7 @@ import {
   type DetailedDescribeWorkerProps,
 } from './constructs/detailed-describe-worker.ts';
 import { FastDescribeFunction, type FastDescribeFunctionProps } from './constructs/fast-describe-function.ts';
-import { DEFAULT_UPLOAD_MAX_BYTES, UploadApi, type UploadApiProps } from './constructs/upload-api.ts';
+import { UploadApi, type UploadApiProps } from './constructs/upload-api.ts';
 import { describerImageCode, type ModelRefs, readModelRefs } from './describer-image.ts';
 
 export interface ImageDescriberStackProps extends StackProps {

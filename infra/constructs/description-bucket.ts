@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ConfigError, expected } from '#engine/errors.ts';
+import { DEFAULT_KEY_LAYOUT } from '#engine/pipeline/key-layout.ts';
 
 export interface DescriptionBucketProps {
   /**
@@ -43,8 +44,9 @@ export interface DescriptionBucketProps {
   readonly accessLogRetention?: Duration;
 }
 
-export const DEFAULT_INPUT_PREFIX = 'images/';
-export const DEFAULT_SIDECAR_PREFIX = 'descriptions/';
+/** The handlers' defaults, so an unconfigured stack and unconfigured functions agree. */
+export const DEFAULT_INPUT_PREFIX = DEFAULT_KEY_LAYOUT.inputPrefix;
+export const DEFAULT_SIDECAR_PREFIX = DEFAULT_KEY_LAYOUT.sidecarPrefix;
 
 /**
  * The bucket users drop images into and read descriptions from, with its access-log bucket.

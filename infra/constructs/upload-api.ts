@@ -11,6 +11,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ConfigError, expected } from '#engine/errors.ts';
 import { ENV } from '#engine/settings.ts';
+import { UPLOAD_API_ROUTES } from '#engine/uploads/http-api.ts';
+import { DEFAULT_UPLOAD_MAX_BYTES } from '#engine/uploads/settings.ts';
 import { assertIntegerInRange } from '../sizing.ts';
 import { assertOrigin, type DescriptionBucket } from './description-bucket.ts';
 import { FunctionIdentity, observabilityEnvironment } from './lambda-basics.ts';
@@ -54,7 +56,6 @@ export interface UploadApiProps {
 
 /** Sub-prefix of the input prefix that API uploads go to (server-generated ids only). */
 export const UPLOADS_SUB_PREFIX = 'uploads/';
-export const DEFAULT_UPLOAD_MAX_BYTES = 20 * 1024 * 1024;
 export const DEFAULT_UPLOAD_API_ENTRY = fileURLToPath(
   new URL('../../functions/aws/upload-api.ts', import.meta.url),
 );
@@ -171,8 +172,11 @@ export class UploadApi extends Construct {
           : undefined,
     });
     const integration = new HttpLambdaIntegration('UploadIntegration', this.fn);
-    this.api.addRoutes({ path: '/uploads', methods: [apigw.HttpMethod.POST], integration });
-    this.api.addRoutes({ path: '/uploads/{id}', methods: [apigw.HttpMethod.GET], integration });
+    // The route keys the handler dispatches on, from the handler's own module.
+    for (const route of UPLOAD_API_ROUTES) {
+      const [method, path] = route.split(' ') as [keyof typeof apigw.HttpMethod, string];
+      this.api.addRoutes({ path, methods: [apigw.HttpMethod[method]], integration });
+    }
 
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,

@@ -200,3 +200,31 @@ describe('stackPropsFromContext', () => {
     expect(() => stackPropsFromContext(context(values))).toThrow(message);
   });
 });
+
+describe('IAM scopes match the keys the handlers use', () => {
+  it('an API upload key and its sidecar fall inside the upload function grants', async () => {
+    const { keyLayout, sidecarKeyFor } = await import('#engine/pipeline/key-layout.ts');
+    const { newUploadId, uploadKeyFor } = await import('#engine/uploads/upload-id.ts');
+    const { UPLOADS_SUB_PREFIX } = await import('../../infra/constructs/upload-api.ts');
+    const layout = keyLayout({ inputPrefix: 'inbox/', sidecarPrefix: 'sidecars/' });
+    const key = uploadKeyFor(layout, newUploadId());
+    expect(key.startsWith(`inbox/${UPLOADS_SUB_PREFIX}`)).toBe(true);
+    expect(sidecarKeyFor(layout, key).startsWith(`sidecars/${UPLOADS_SUB_PREFIX}`)).toBe(true);
+  });
+
+  it('every prefix the stack accepts is one the handlers accept', async () => {
+    const { keyLayout } = await import('#engine/pipeline/key-layout.ts');
+    for (const [inputPrefix, sidecarPrefix] of [
+      ['images/', 'descriptions/'],
+      ['in/2026/', 'out/'],
+      ['a.b-c_d/', "e'f(g)/"],
+    ] as const) {
+      const stack = new Stack(new App(), 'Props');
+      const bucket = new DescriptionBucket(stack, 'Bucket', { inputPrefix, sidecarPrefix });
+      expect(keyLayout({ inputPrefix: bucket.inputPrefix, sidecarPrefix: bucket.sidecarPrefix })).toEqual({
+        inputPrefix,
+        sidecarPrefix,
+      });
+    }
+  });
+});
