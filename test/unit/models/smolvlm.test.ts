@@ -1,11 +1,12 @@
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import type { ModelSpec } from '#engine/models/manifest.ts';
 import { ModelRegistry } from '#engine/models/registry.ts';
 import { loadSmolVlmRunner } from '#engine/models/runners/smolvlm.ts';
 import { fixtureModelsDir } from '#test/support/fixture-models.ts';
-import { COLOUR_RGB, mostlyImage } from './support.ts';
+import { COLOUR_RGB, copyFixtureModelSet, editJson, mostlyImage } from './support.ts';
 
 // transformers.js loads onnxruntime-node through require(): spy on that very class to see the feeds.
 const ort = createRequire(import.meta.url)('onnxruntime-node') as typeof Ort;
@@ -119,6 +120,27 @@ describe('SmolVLM runner on the known-answer fixture (normal mode)', () => {
       expect(runner.provenance.promptHash).not.toBe(models.provenance('normal').promptHash);
     } finally {
       await runner.dispose();
+    }
+  });
+
+  test("a tokenizer_config.json without a chat template falls back to SmolVLM-Instruct's own", async () => {
+    // Prepare: as in a model folder whose template lives only in chat_template.json
+    const copy = await copyFixtureModelSet();
+    const spec = models.spec('normal');
+    await editJson(join(copy.dir, spec.id, 'tokenizer_config.json'), (config) => {
+      delete config.chat_template;
+    });
+    const runner = await loadSmolVlmRunner(spec, { modelsDir: copy.dir, threads: 1 });
+
+    try {
+      // Act
+      const description = await runner.describe(mostlyImage(COLOUR_RGB.white));
+
+      // Assess
+      expect(description).toBe('the image shows a white square');
+    } finally {
+      await runner.dispose();
+      await copy.cleanup();
     }
   });
 

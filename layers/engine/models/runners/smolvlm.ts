@@ -19,6 +19,7 @@ import {
 } from '../transformers-env.ts';
 import { cleanModelOutput } from './clean-output.ts';
 import { toRawImage } from './raw-image.ts';
+import { SMOLVLM_CHAT_TEMPLATE } from './smolvlm-chat.ts';
 
 /**
  * SmolVLM / Idefics3 through its model class and processor (`pipeline('image-to-text')` loads it but
@@ -48,7 +49,10 @@ export async function loadSmolVlmRunner(spec: ModelSpec, context: RunnerContext)
   // The chat text is the same for every image: render it once.
   const chat = processor.apply_chat_template(
     [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: prompt }] }] as never,
-    { add_generation_prompt: true },
+    {
+      add_generation_prompt: true,
+      ...(processor.tokenizer?.chat_template ? {} : { chat_template: SMOLVLM_CHAT_TEMPLATE }),
+    },
   ) as string;
   const splitting = { do_image_splitting: spec.imageSplitting };
 
