@@ -88,7 +88,7 @@ export function fastHandler(deps: FastStageDependencies, tools: Observability) {
         }
       }
     } finally {
-      metrics.publishStoredMetrics();
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
     if (firstError !== undefined) throw firstError;
   };
@@ -161,7 +161,7 @@ export function detailedHandler(deps: DetailedStageDependencies, tools: Observab
         throwOnFullBatchFailure: false,
       });
     } finally {
-      metrics.publishStoredMetrics();
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
 }
