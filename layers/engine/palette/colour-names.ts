@@ -48,7 +48,7 @@ export function nearestColourName({ l, a, b }: Oklab): string {
 /**
  * Basic colour family from lightness (L 0-1), chroma (C) and hue (h, degrees) in OKLCH. Thresholds
  * were set against the CSS named colours (red, maroon, crimson, orange, coral, gold, olive, saddle
- * brown, sienna, teal, navy, indigo, purple, hot pink, pink, silver, slate gray...).
+ * brown, sienna, rosy brown, teal, navy, indigo, purple, hot pink, pink, silver, slate gray...).
  */
 export function colourFamily(colour: Oklab): ColourFamily {
   const { l, c, h } = oklch(colour);
@@ -60,6 +60,8 @@ export function colourFamily(colour: Oklab): ColourFamily {
   }
   // Warm hues that are dark or greyish read as brown (saddle brown, sienna, chocolate, tan).
   if (h >= 38 && h < 100 && (l < 0.65 || c < 0.08) && l < 0.85) return 'brown';
+  // Greyish reds (rosy brown, taupe) too.
+  if (h >= 15 && h < 38 && c < 0.08 && l < 0.85) return 'brown';
   if (h >= 340 || h < 10) return l >= 0.5 ? 'pink' : 'red';
   if (h < 38) return l > 0.8 && c < 0.12 ? 'pink' : 'red';
   if (h < 80) return 'orange';

@@ -4,8 +4,8 @@ import type { Colour } from '../record/schema.ts';
 import { colourFamily, nearestColourName } from './colour-names.ts';
 import { type Oklab, oklabToSrgb, srgbToOklab } from './oklab.ts';
 
-/** Samples per side: at most 64 x 64 = 4096 pixels, read at cell centres (no blending of edges). */
-const GRID = 64;
+/** Samples per side: at most 48 x 48 = 2304 pixels, read at cell centres (no blending of edges). */
+const GRID = 48;
 /** Boxes produced by median cut before refinement and merging. */
 const INITIAL_CLUSTERS = 16;
 const KMEANS_ITERATIONS = 8;
@@ -30,7 +30,7 @@ interface Cluster {
 /**
  * The dominant colours of an image, from its pixels alone; deterministic (no random start).
  *
- * 1. Sample a fixed grid of at most 64 x 64 pixels and convert them to Oklab (perceptual).
+ * 1. Sample a fixed grid of at most 48 x 48 pixels and convert them to Oklab (perceptual).
  * 2. Median cut into up to 16 boxes, then refine the box means with k-means.
  * 3. Merge clusters closer than a few just-noticeable differences.
  * 4. Keep clusters of at least 1% (and at most `maxColours`); every sample is then counted for its

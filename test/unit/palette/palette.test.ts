@@ -117,6 +117,7 @@ describe('colour names and families', () => {
     ['#ff69b4', 'pink'],
     ['#8b4513', 'brown'],
     ['#d2691e', 'brown'],
+    ['#bc8f8f', 'brown'],
     ['#111111', 'black'],
     ['#fffff0', 'white'],
     ['#c0c0c0', 'gray'],
