@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { createTextReader, type TextReader } from '#engine/ocr/text-reader.ts';
 import {
   allTextImages,
+  allTextPage,
   characterErrorRate,
   renderTextImage,
   sizedTextImage,
@@ -118,6 +119,7 @@ export async function runOcrBench(
       ['1 MP (1024×1024)', 1024, 1024],
       ['3 MP (2000×1500)', 2000, 1500],
       ['no text, 1 MP sky (1155×866)', 1155, 866],
+      ['all text, 1 MP page of 60 lines (1024×1024)', 1024, 1024],
     ] as const) {
       const image = label.startsWith('no text')
         ? await skyPhoto(width, height)
@@ -159,7 +161,10 @@ export function printOcrBench(report: OcrBenchReport): void {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const report = await runOcrBench({ threads: Number(process.env.ORT_THREADS ?? 2) });
+  const report = await runOcrBench({
+    threads: Number(process.env.ORT_THREADS ?? 2),
+    runs: Number(process.env.OCR_BENCH_RUNS ?? 5),
+  });
   printOcrBench(report);
   if (process.env.OCR_BENCH_JSON) console.log(JSON.stringify(report));
 }

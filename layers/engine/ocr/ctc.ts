@@ -25,18 +25,28 @@ export interface Decoded {
   readonly confidence: number;
 }
 
-/** Greedy CTC decoding of one [steps × classes] slice: argmax, collapse repeats, drop blanks. */
+/**
+ * Greedy CTC decoding of one [steps × classes] slice: argmax, collapse repeats, drop blanks.
+ *
+ * The Chinese PP-OCRv4 recogniser often lets a blank win over the space between two English
+ * words (mono fonts, small print); the space class still rises there (0.1–0.45) while it stays
+ * near 0 inside words. With `spaceThreshold` set, a space is put back between two characters when
+ * the space probability in the blanks between them reached the threshold.
+ */
 export function ctcGreedyDecode(
   probs: Float32Array,
   offset: number,
   steps: number,
   classes: number,
   alphabet: readonly string[],
+  spaceThreshold = Number.POSITIVE_INFINITY,
 ): Decoded {
+  const space = alphabet.length - 1;
   let text = '';
   let sum = 0;
   let kept = 0;
   let previous = -1;
+  let spaceSeen = 0;
   for (let t = 0; t < steps; t++) {
     const row = offset + t * classes;
     let best = 0;
@@ -48,7 +58,12 @@ export function ctcGreedyDecode(
         best = k;
       }
     }
-    if (best !== 0 && best !== previous) {
+    if (best === 0) {
+      const p = probs[row + space] as number;
+      if (p > spaceSeen) spaceSeen = p;
+    } else if (best !== previous) {
+      if (best !== space && spaceSeen >= spaceThreshold && text !== '' && !text.endsWith(' ')) text += ' ';
+      spaceSeen = 0;
       text += alphabet[best] ?? '';
       sum += bestP;
       kept++;

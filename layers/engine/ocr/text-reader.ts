@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -49,6 +49,8 @@ export const OCR_DEFAULTS = {
   /** Longest recogniser input; longer crops are squeezed (bounds time on 10000-pixel strips). */
   recMaxWidth: 2400,
   recBatch: 6,
+  /** Space probability in a blank gap that puts a dropped space back (see ctcGreedyDecode). */
+  spaceThreshold: 0.1,
   clsHeight: 48,
   clsWidth: 192,
   /** Images with a side shorter than this hold no legible text and are not run. */
@@ -82,8 +84,6 @@ async function openSession(path: string, threads: number): Promise<ort.Inference
       graphOptimizationLevel: 'all',
     });
   } catch (error) {
-    const missing = error instanceof Error && /no such file|does not exist|ENOENT/i.test(error.message);
-    if (missing) throw new ModelNotFoundError(`OCR model file ${path} is missing`, { cause: error });
     throw new ModelLoadError(`Could not load OCR model ${path}`, { cause: error });
   }
 }
@@ -243,6 +243,7 @@ class PaddleTextReader implements TextReader {
           steps,
           classes,
           this.alphabet,
+          OCR_DEFAULTS.spaceThreshold,
         );
       });
     }
@@ -314,6 +315,12 @@ export async function createTextReader(options: TextReaderOptions): Promise<Text
   }
   const packaged = packagedModels();
   const dir = options.modelDir ?? packaged.dir;
+  const missing = Object.values(FILES).filter((file) => !existsSync(join(dir, file)));
+  if (missing.length > 0) {
+    throw new ModelNotFoundError(
+      `OCR model files missing from ${dir}: ${missing.join(', ')} (they ship in the ${PACKAGE} npm package)`,
+    );
+  }
   const [det, cls, rec] = await Promise.all([
     openSession(join(dir, FILES.det), options.threads),
     openSession(join(dir, FILES.cls), options.threads),
@@ -324,8 +331,7 @@ export async function createTextReader(options: TextReaderOptions): Promise<Text
     alphabet = loadAlphabet(join(dir, FILES.keys), REC_CLASSES);
   } catch (error) {
     await Promise.all([det.release(), cls.release(), rec.release()]);
-    if (error instanceof ModelLoadError) throw error;
-    throw new ModelNotFoundError(`OCR character list ${join(dir, FILES.keys)} is missing`, { cause: error });
+    throw error;
   }
   const settings = { ...OCR_DEFAULTS, maxLines, minConfidence };
   const provenance: ModelProvenance = {
