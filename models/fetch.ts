@@ -11,6 +11,9 @@ Downloads the models named in <dir>/manifest.json (default: $${ENV.MODELS_DIR}, 
 at their pinned revisions, only the files of the chosen dtypes. Files already there are kept.
 Set HF_ENDPOINT to use a mirror of the Hugging Face hub.`;
 
+const formatBytes = (bytes: number) =>
+  bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`;
+
 /** `npm run models:fetch`: exit 0 when every model is complete, 1 when one could not be had, 2 on bad usage. */
 export async function main(argv: readonly string[], env = process.env): Promise<number> {
   let modelsDir: string;
@@ -41,7 +44,7 @@ export async function main(argv: readonly string[], env = process.env): Promise<
       const what =
         model.downloaded.length === 0
           ? 'already complete'
-          : `downloaded ${model.downloaded.length} file(s), ${(model.downloadedBytes / 1e6).toFixed(1)} MB`;
+          : `downloaded ${model.downloaded.length} file(s), ${formatBytes(model.downloadedBytes)}`;
       console.log(`${model.id} @ ${model.revision}: ${what} → ${model.dir}`);
     }
     console.log(`models ready in ${modelsDir} (${Math.round(performance.now() - started)} ms)`);

@@ -420,10 +420,8 @@ async function progressBars(): Promise<{
   return {
     onProgress(event) {
       if (event.type === 'model') {
-        if (event.files.length === 0) {
-          multibar.log(`${event.id} @ ${event.revision.slice(0, 12)}: already complete in ${event.dir}\n`);
-          return;
-        }
+        // Complete models get no bar: nothing moves, and the caller reports them.
+        if (event.files.length === 0) return;
         bars.set(event.id, multibar.create(mb(event.totalBytes), 0, { id: event.id }));
       } else if (event.type === 'bytes') {
         bars.get(event.id)?.update(Math.min(mb(event.receivedBytes), mb(event.totalBytes)), { id: event.id });
