@@ -10,7 +10,10 @@ const source = { kind: 'file' as const, path: 'photo.jpg', size: 10 };
 describe('description record schema v1', () => {
   it('keeps the checked-in JSON Schema identical to the one generated from the TypeScript schema', () => {
     const checkedIn = JSON.parse(
-      readFileSync(new URL('../../../layers/engine/record/description-record.schema.json', import.meta.url), 'utf8'),
+      readFileSync(
+        new URL('../../../layers/engine/record/description-record.schema.json', import.meta.url),
+        'utf8',
+      ),
     );
     expect(checkedIn, 'run `npm run schema` after changing record/schema.ts').toEqual(
       descriptionRecordJsonSchema(),
@@ -26,7 +29,10 @@ describe('description record schema v1', () => {
   });
 
   it('rejects a record that breaks the schema and names the offending field', () => {
-    const broken = { ...newRecord(source, now), colours: [{ hex: 'red', name: 'Red', family: 'red', fraction: 1 }] };
+    const broken = {
+      ...newRecord(source, now),
+      colours: [{ hex: 'red', name: 'Red', family: 'red', fraction: 1 }],
+    };
 
     expect(() => validateRecord(broken)).toThrow(/colours\.0\.hex/);
   });
@@ -38,7 +44,10 @@ describe('description record schema v1', () => {
 
     expect(record.status.fast.state).toBe('failed');
     expect(record.status.detailed.state).toBe('failed');
-    expect(record.errors.fast).toEqual({ code: 'UNSUPPORTED_FORMAT', message: 'Expected an image but received text' });
+    expect(record.errors.fast).toEqual({
+      code: 'UNSUPPORTED_FORMAT',
+      message: 'Expected an image but received text',
+    });
   });
 
   it('keeps the fast result when only the detailed stage fails', () => {
