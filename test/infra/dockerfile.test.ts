@@ -101,3 +101,27 @@ describe('.dockerignore', () => {
     expect(ignored.indexOf('!models/manifest.json')).toBeGreaterThan(ignored.indexOf('models/*'));
   });
 });
+
+describe('what the runtime layer must provide', () => {
+  const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean; optional?: boolean; os?: string[]; cpu?: string[] }>;
+  };
+
+  it('every package the handler bundle leaves external is a production dependency', async () => {
+    const { EXTERNALS, HANDLERS } = await import('../../functions/aws/bundle.ts');
+    expect(HANDLERS).toEqual(expect.arrayContaining(['describe-fast', 'describe-detailed']));
+    for (const name of EXTERNALS) {
+      expect({ name, entry: lock.packages[`node_modules/${name}`] }).toEqual({
+        name,
+        entry: expect.not.objectContaining({ dev: true }),
+      });
+    }
+  });
+
+  it("the lockfile carries sharp's linux-arm64 binaries, so npm ci on arm64 installs them", () => {
+    for (const name of ['@img/sharp-linux-arm64', '@img/sharp-libvips-linux-arm64']) {
+      expect(lock.packages[`node_modules/${name}`]).toMatchObject({ os: ['linux'], cpu: ['arm64'] });
+      expect(lock.packages[`node_modules/${name}`]?.dev).toBeUndefined();
+    }
+  });
+});
