@@ -9,10 +9,7 @@ import { z } from 'zod';
 export const architectureSchema = z.enum(['vision-encoder-decoder', 'florence2', 'smolvlm']);
 
 /** transformers.js dtype: one for every session, or per session name (embed_tokens, vision_encoder...). */
-export const dtypeSchema = z.union([
-  z.string().min(1),
-  z.record(z.string().min(1), z.string().min(1)),
-]);
+export const dtypeSchema = z.union([z.string().min(1), z.record(z.string().min(1), z.string().min(1))]);
 
 export const generationOptionsSchema = z
   .object({
