@@ -181,7 +181,13 @@ async function request(url: string, method: 'HEAD' | 'GET', timeoutMs: number): 
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
-    return await fetch(url, { method, redirect: 'follow', signal: controller.signal });
+    // identity: the hub may gzip small files, and then Content-Length is not the file's size.
+    return await fetch(url, {
+      method,
+      redirect: 'follow',
+      signal: controller.signal,
+      headers: { 'accept-encoding': 'identity', 'user-agent': 'image-describer-models-fetch' },
+    });
   } finally {
     clearTimeout(timer);
   }
@@ -244,7 +250,10 @@ async function download(
   try {
     resetIdle();
     await pipeline(body, counter, createWriteStream(temp));
-    const announced = planned.size ?? Number(response.headers.get('content-length') ?? Number.NaN);
+    const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
+    const announced = encoded
+      ? Number.NaN
+      : (planned.size ?? Number(response.headers.get('content-length') ?? Number.NaN));
     if (Number.isFinite(announced) && received !== announced) {
       throw new ModelDownloadError(
         expected(`${announced} bytes`, `${planned.file} of ${spec.id} (${planned.url})`, `${received} bytes`),
