@@ -90,6 +90,16 @@ describe('description bucket', () => {
 });
 
 describe('fast describe function', () => {
+  it('may be invoked by S3 only for this bucket in this account', () => {
+    synth.template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [logicalId(synth.stack, synth.stack.fastDescribe.fn), 'Arn'] },
+      Principal: 's3.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+      SourceArn: { 'Fn::GetAtt': [logicalId(synth.stack, synth.stack.descriptionBucket.bucket), 'Arn'] },
+    });
+  });
+
   it('is an arm64 container image with 2 vCPUs of memory, a 60 s timeout and a reserved-concurrency cap', () => {
     synth.template.hasResourceProperties('AWS::Lambda::Function', {
       PackageType: 'Image',
