@@ -1,6 +1,7 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, S3Event } from 'aws-lambda';
+import { ConfigError, expected } from '#engine/errors.ts';
 import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
 import { inputKeyFor, keyLayout } from '#engine/pipeline/key-layout.ts';
 import type { CurrentModels } from '#engine/pipeline/staleness.ts';
@@ -35,7 +36,7 @@ export interface LocalHandlers {
 }
 
 export type StackEvent =
-  | { type: 'uploaded'; key: string; source: 'inbox' | 'bucket' }
+  | { type: 'uploaded'; key: string }
   | { type: 'sidecar'; key: string; record: DescriptionRecord }
   | { type: 'requeued'; summary: RequeueSummary; reason: 'start' | 'models-ready' }
   | { type: 'models-ready' }
@@ -110,6 +111,22 @@ export function localEnvironment(
   return env;
 }
 
+let loadedFor: string | undefined;
+
+/**
+ * The handler modules read their configuration once, at import, like a Lambda cold start: a second
+ * stack in the same process would talk to the first one's servers. Refuse that instead.
+ */
+async function loadHandlersOnce(s3Endpoint: string): Promise<LocalHandlers> {
+  if (loadedFor !== undefined) {
+    throw new ConfigError(
+      expected('one local stack per process', 'startLocalStack', `a second one (${s3Endpoint})`),
+    );
+  }
+  loadedFor = s3Endpoint;
+  return loadHandlers();
+}
+
 /**
  * `npm start` without the printing: S3 (s3rver, on disk) and SQS (fauxqs) on loopback, the bucket
  * and the detailed queue + DLQ, the Lambda handlers wired to them exactly as in AWS (object
@@ -161,7 +178,7 @@ export async function startLocalStack(
         queueUrl: queues.queueUrl,
       }),
     );
-    const handlers = hooks.handlers ?? (await loadHandlers());
+    const handlers = hooks.handlers ?? (await loadHandlersOnce(s3Server.endpoint));
 
     const invoker = new AsyncInvoker({
       handler: (event: S3Event) => handlers.describeFast(event),
@@ -190,7 +207,6 @@ export async function startLocalStack(
           bucket: options.bucket,
           inputPrefix: options.inputPrefix,
           sidecarPrefix: options.sidecarPrefix,
-          onUpload: (_path, key) => emit({ type: 'uploaded', key, source: 'inbox' }),
           onError: (error, path) => emit({ type: 'error', where: `inbox ${path}`, error }),
         })
       : undefined;
@@ -201,7 +217,7 @@ export async function startLocalStack(
     s3Server.onEvent((event) => {
       const notification = notificationFor(event, options.inputPrefix);
       if (notification) {
-        for (const r of event.Records) emit({ type: 'uploaded', key: r.s3.object.key, source: 'bucket' });
+        for (const r of event.Records) emit({ type: 'uploaded', key: r.s3.object.key });
         invoker.invoke(notification);
       }
       for (const r of event.Records) {
@@ -239,20 +255,29 @@ export async function startLocalStack(
           detailed: sendDetailed,
         },
       );
-      if (summary.waiting > 0) waitingForModels = true;
+      // At start, anything waiting arms the model check; after models-ready it was just re-queued.
+      if (reason === 'start' && summary.waiting > 0) waitingForModels = true;
       emit({ type: 'requeued', summary, reason });
       return summary;
     };
 
     // Offline start: once the model files appear, describe what waited for them.
+    let checking = false;
     const modelTimer = setInterval(() => {
-      if (!waitingForModels) return;
-      void handlers.modelsReady().then(async (ready) => {
-        if (!ready || !waitingForModels) return;
-        waitingForModels = false;
-        emit({ type: 'models-ready' });
-        await requeue('models-ready');
-      });
+      if (!waitingForModels || checking) return;
+      checking = true;
+      void handlers
+        .modelsReady()
+        .then(async (ready) => {
+          if (!ready || !waitingForModels) return;
+          waitingForModels = false;
+          emit({ type: 'models-ready' });
+          await requeue('models-ready');
+        })
+        .catch((error) => emit({ type: 'error', where: 'model check', error }))
+        .finally(() => {
+          checking = false;
+        });
     }, options.modelRecheckMs);
     modelTimer.unref();
     closers.push(async () => clearInterval(modelTimer));

@@ -1,7 +1,7 @@
 import { relative } from 'node:path';
 import { DescribeError } from '#engine/errors.ts';
 import { ensureModels } from './models-step.ts';
-import { type LocalOptions, readLocalOptions, USAGE } from './options.ts';
+import { readLocalOptions, USAGE } from './options.ts';
 import { type StackEvent, startLocalStack } from './stack.ts';
 
 /**
@@ -9,12 +9,12 @@ import { type StackEvent, startLocalStack } from './stack.ts';
  * (an upload arrived, a caption or description was written, something failed) — the handlers'
  * own JSON logs are kept to warnings.
  */
-function printer(options: LocalOptions) {
+function printer() {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   return (event: StackEvent) => {
     switch (event.type) {
       case 'uploaded':
-        out(`↑ ${event.key}${event.source === 'inbox' ? ' (from the inbox)' : ''}`);
+        out(`↑ ${event.key}`);
         break;
       case 'sidecar': {
         const r = event.record;
@@ -25,7 +25,7 @@ function printer(options: LocalOptions) {
           out(`✓ ${where}: ${r.detailedDescription ?? ''}`);
         } else if (r.status.detailed.state === 'failed') {
           out(`✗ ${where} detailed: ${r.errors.detailed?.message ?? 'failed'}`);
-        } else if (r.status.fast.state === 'waiting-for-models') {
+        } else if (r.status.fast.state === 'waiting-for-models' && r.status.detailed.state === 'pending') {
           const colours = (r.colours ?? []).map((c) => c.name).join(', ');
           out(`… ${where}: colours ${colours}; caption waits for the models`);
         } else if (r.status.fast.state === 'done') {
@@ -48,7 +48,6 @@ function printer(options: LocalOptions) {
         break;
       }
     }
-    void options;
   };
 }
 
@@ -59,8 +58,11 @@ async function main(): Promise<void> {
     return;
   }
   const models = await ensureModels(options);
-  const stack = await startLocalStack(options, { onEvent: printer(options) });
-  const shown = (dir: string) => relative(process.cwd(), dir) || '.';
+  const stack = await startLocalStack(options, { onEvent: printer() });
+  const shown = (dir: string) => {
+    const near = relative(process.cwd(), dir) || '.';
+    return near.startsWith('..') ? dir : near;
+  };
   process.stdout.write(
     [
       '',

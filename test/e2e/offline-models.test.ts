@@ -1,0 +1,114 @@
+import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3ObjectStore } from '#adapters/s3-object-store.ts';
+import { parseStoredRecord } from '#engine/pipeline/staleness.ts';
+import type { DescriptionRecord } from '#engine/record/schema.ts';
+import { DEFAULT_LOCAL_OPTIONS } from '../../functions/local/options.ts';
+import { type LocalStack, startLocalStack } from '../../functions/local/stack.ts';
+import { imageFixture } from '../fixtures/images.ts';
+
+/**
+ * First run without models (offline): the stack starts, describes what needs no model (colours,
+ * facts, text), marks the caption stages waiting-for-models, and completes those images by itself
+ * once the model files appear — no restart. Images go in through the inbox folder, with mirroring.
+ */
+let dir: string;
+let modelsDir: string;
+let inbox: string;
+let stack: LocalStack;
+let store: S3ObjectStore;
+// The known-answer set from test/global-setup.ts (the stack repoints MODELS_DIR at its own dir).
+const FIXTURE_MODELS = process.env.MODELS_DIR as string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'local-offline-'));
+  modelsDir = join(dir, 'models');
+  inbox = join(dir, 'inbox');
+  await mkdir(modelsDir, { recursive: true });
+  // The manifest of the known-answer set, but none of its model folders.
+  await cp(join(FIXTURE_MODELS, 'manifest.json'), join(modelsDir, 'manifest.json'));
+  stack = await startLocalStack({
+    ...DEFAULT_LOCAL_OPTIONS,
+    httpPort: 0,
+    s3Port: 0,
+    sqsPort: 0,
+    dataDir: join(dir, 'data'),
+    inboxDir: inbox,
+    mirror: true,
+    modelsDir,
+    fetchModels: false,
+    interactive: false,
+    modelRecheckMs: 200,
+  });
+  store = new S3ObjectStore({ bucket: stack.bucket, client: stack.s3 });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function sidecarWhen(
+  key: string,
+  done: (record: DescriptionRecord) => boolean,
+  timeoutMs = 30_000,
+): Promise<DescriptionRecord> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const stored = await store.getJson(key).catch(() => undefined);
+    const record = parseStoredRecord(stored?.value);
+    if (record && done(record)) return record;
+    if (Date.now() > end)
+      throw new Error(`Expected ${key} to reach the state in time; last: ${JSON.stringify(record?.status)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('local stack without models', () => {
+  it('describes colours at once, waits for the caption, and finishes once the models appear', async () => {
+    // Prepare
+    await writeFile(join(inbox, 'red.png'), await imageFixture('solidRed'));
+
+    // Act: offline
+    const waiting = await sidecarWhen(
+      'descriptions/red.png.json',
+      (r) => r.status.fast.state === 'waiting-for-models' && r.status.detailed.state !== 'pending',
+    );
+
+    // Assess: colours and facts now, no caption, the reason recorded
+    expect(waiting.colours?.[0]).toMatchObject({ hex: '#ff0000', family: 'red' });
+    expect(waiting.image).toMatchObject({ format: 'png', width: 64, height: 64 });
+    expect(waiting.caption).toBeUndefined();
+    expect(waiting.errors.fast?.code).toBe('MODEL_NOT_FOUND');
+    expect(waiting.status.detailed.state).toBe('waiting-for-models');
+
+    // Act: the models arrive (as `npm run models:fetch` would put them)
+    for (const entry of await readdir(FIXTURE_MODELS)) {
+      if (entry !== 'manifest.json') {
+        await cp(join(FIXTURE_MODELS, entry), join(modelsDir, entry), { recursive: true });
+      }
+    }
+    const done = await sidecarWhen('descriptions/red.png.json', (r) => r.status.detailed.state === 'done');
+
+    // Assess: the same image, now fully described, mirrored next to the file
+    expect(done.caption).toBe('a red square');
+    expect(done.detailedDescription).toBeTruthy();
+    expect(done.status.fast.state).toBe('done');
+    expect(done.errors).toEqual({});
+    const mirrored = await sidecarWhenMirrored(join(inbox, 'red.png.description.json'));
+    expect(mirrored.caption).toBe('a red square');
+  });
+});
+
+async function sidecarWhenMirrored(path: string): Promise<DescriptionRecord> {
+  const { readFile } = await import('node:fs/promises');
+  const end = Date.now() + 10_000;
+  for (;;) {
+    const record = parseStoredRecord(JSON.parse(await readFile(path, 'utf8').catch(() => 'null')));
+    if (record?.status.detailed.state === 'done') return record;
+    if (Date.now() > end) throw new Error(`Expected a finished sidecar mirrored at ${path}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
