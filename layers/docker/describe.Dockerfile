@@ -18,7 +18,8 @@
 ARG BASE_IMAGE=public.ecr.aws/lambda/nodejs:22
 
 # ---- build: bundle the handlers with esbuild (dev dependencies stay in this stage) ----
-FROM ${BASE_IMAGE} AS build
+# The bundle is plain JavaScript: build it on the builder's own platform (no QEMU emulation).
+FROM --platform=$BUILDPLATFORM ${BASE_IMAGE} AS build
 WORKDIR /build
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --ignore-scripts --no-audit --no-fund

@@ -14,14 +14,16 @@ const instructions = dockerfile
 
 interface Stage {
   readonly name: string;
+  /** `--platform=`; unset = the target platform (linux/arm64). */
+  readonly platform: string | undefined;
   readonly from: string;
   readonly lines: string[];
 }
 
 const stages: Stage[] = [];
 for (const line of instructions) {
-  const from = /^FROM\s+(\S+)\s+AS\s+(\S+)$/i.exec(line);
-  if (from?.[1] && from[2]) stages.push({ from: from[1], name: from[2], lines: [] });
+  const from = /^FROM\s+(?:--platform=(\S+)\s+)?(\S+)\s+AS\s+(\S+)$/i.exec(line);
+  if (from?.[2] && from[3]) stages.push({ platform: from[1], from: from[2], name: from[3], lines: [] });
   else stages.at(-1)?.lines.push(line);
 }
 const stage = (name: string) => {
@@ -39,6 +41,16 @@ describe('layers/docker/describe.Dockerfile', () => {
       ['runtime', '${BASE_IMAGE}'],
       ['fast', 'runtime'],
       ['detailed', 'runtime'],
+    ]);
+  });
+
+  it('bundles on the build platform but installs native modules and runs on the target platform', () => {
+    expect(stages.map((s) => [s.name, s.platform])).toEqual([
+      ['build', '$BUILDPLATFORM'],
+      ['deps', undefined],
+      ['runtime', undefined],
+      ['fast', undefined],
+      ['detailed', undefined],
     ]);
   });
 
