@@ -1,71 +1,93 @@
 import type { RgbImage } from '../image/types.ts';
 import { distance, type Quad, rectToQuadHomography } from './geometry.ts';
 
-/** One resampling pass along one axis with a triangle filter widened when shrinking (anti-aliased). */
-function resampleAxis(
-  src: Uint8Array | Float32Array,
-  srcLen: number,
-  dstLen: number,
-  lines: number,
-  stride: (line: number, i: number) => number,
-  dstStride: (line: number, i: number) => number,
-  out: Float32Array,
-): void {
+interface Kernel {
+  readonly from: Int32Array;
+  readonly count: Int32Array;
+  /** count[i] normalised weights per output index, packed. */
+  readonly weights: Float32Array;
+  readonly offsets: Int32Array;
+}
+
+/** Triangle-filter taps per output index, widened when shrinking (anti-aliased), computed once per axis. */
+function kernel(srcLen: number, dstLen: number): Kernel {
   const scale = srcLen / dstLen;
   const support = Math.max(1, scale);
+  const from = new Int32Array(dstLen);
+  const count = new Int32Array(dstLen);
+  const offsets = new Int32Array(dstLen);
+  const all: number[] = [];
   for (let i = 0; i < dstLen; i++) {
     const center = (i + 0.5) * scale - 0.5;
-    const from = Math.max(0, Math.floor(center - support));
-    const to = Math.min(srcLen - 1, Math.ceil(center + support));
-    const weights: number[] = [];
+    const lo = Math.max(0, Math.floor(center - support));
+    const hi = Math.min(srcLen - 1, Math.ceil(center + support));
+    const taps: number[] = [];
     let total = 0;
-    for (let j = from; j <= to; j++) {
+    for (let j = lo; j <= hi; j++) {
       const w = Math.max(0, 1 - Math.abs(j - center) / support);
-      weights.push(w);
+      taps.push(w);
       total += w;
     }
     if (total === 0) {
-      weights.fill(0);
-      weights[Math.min(Math.max(Math.round(center) - from, 0), weights.length - 1)] = 1;
+      taps.fill(0);
+      taps[Math.min(Math.max(Math.round(center) - lo, 0), taps.length - 1)] = 1;
       total = 1;
     }
-    for (let line = 0; line < lines; line++) {
-      for (let c = 0; c < 3; c++) {
-        let sum = 0;
-        for (let j = from; j <= to; j++)
-          sum += (weights[j - from] as number) * (src[stride(line, j) + c] as number);
-        out[dstStride(line, i) + c] = sum / total;
-      }
-    }
+    from[i] = lo;
+    count[i] = taps.length;
+    offsets[i] = all.length;
+    for (const w of taps) all.push(w / total);
   }
+  return { from, count, weights: Float32Array.from(all), offsets };
 }
 
 /** Resize RGB pixels to width × height (separable triangle filter). */
 export function resizeRgb(image: RgbImage, width: number, height: number): RgbImage {
   if (image.width === width && image.height === height) return image;
+  const src = image.data;
+  const srcWidth = image.width;
+  const kx = kernel(srcWidth, width);
+  const ky = kernel(image.height, height);
+  // Horizontal pass: image.height rows of `width` pixels.
   const horizontal = new Float32Array(width * image.height * 3);
-  resampleAxis(
-    image.data,
-    image.width,
-    width,
-    image.height,
-    (y, x) => (y * image.width + x) * 3,
-    (y, x) => (y * width + x) * 3,
-    horizontal,
-  );
-  const vertical = new Float32Array(width * height * 3);
-  resampleAxis(
-    horizontal,
-    image.height,
-    height,
-    width,
-    (x, y) => (y * width + x) * 3,
-    (x, y) => (y * width + x) * 3,
-    vertical,
-  );
-  const data = new Uint8Array(vertical.length);
-  for (let i = 0; i < vertical.length; i++)
-    data[i] = Math.min(255, Math.max(0, Math.round(vertical[i] as number)));
+  for (let y = 0; y < image.height; y++) {
+    const rowIn = y * srcWidth * 3;
+    const rowOut = y * width * 3;
+    for (let x = 0; x < width; x++) {
+      const lo = kx.from[x] as number;
+      const n = kx.count[x] as number;
+      const off = kx.offsets[x] as number;
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (let t = 0; t < n; t++) {
+        const w = kx.weights[off + t] as number;
+        const s = rowIn + (lo + t) * 3;
+        r += w * (src[s] as number);
+        g += w * (src[s + 1] as number);
+        b += w * (src[s + 2] as number);
+      }
+      const o = rowOut + x * 3;
+      horizontal[o] = r;
+      horizontal[o + 1] = g;
+      horizontal[o + 2] = b;
+    }
+  }
+  // Vertical pass straight into bytes.
+  const data = new Uint8Array(width * height * 3);
+  const rowLen = width * 3;
+  for (let y = 0; y < height; y++) {
+    const lo = ky.from[y] as number;
+    const n = ky.count[y] as number;
+    const off = ky.offsets[y] as number;
+    const rowOut = y * rowLen;
+    for (let i = 0; i < rowLen; i++) {
+      let v = 0;
+      for (let t = 0; t < n; t++)
+        v += (ky.weights[off + t] as number) * (horizontal[(lo + t) * rowLen + i] as number);
+      data[rowOut + i] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+    }
+  }
   return { data, width, height };
 }
 
