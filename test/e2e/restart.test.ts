@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3ObjectStore } from '#adapters/s3-object-store.ts';
+import { ModelRegistry } from '#engine/models/registry.ts';
+import { parseStoredRecord } from '#engine/pipeline/staleness.ts';
+import { newRecord, withStageState } from '#engine/record/record.ts';
+import type { DescriptionRecord } from '#engine/record/schema.ts';
+import { DEFAULT_LOCAL_OPTIONS } from '../../functions/local/options.ts';
+import { startEmbeddedS3 } from '../../functions/local/servers.ts';
+import { type LocalStack, type StackEvent, startLocalStack } from '../../functions/local/stack.ts';
+import { imageFixture } from '../fixtures/images.ts';
+
+/**
+ * Nothing is lost across restarts: a previous run left objects in the bucket (s3rver keeps them on
+ * disk) without a sidecar, with the detailed stage pending, and finished. The next start re-queues
+ * the first two — and only them.
+ */
+let dir: string;
+let stack: LocalStack;
+let store: S3ObjectStore;
+const events: StackEvent[] = [];
+const bucket = DEFAULT_LOCAL_OPTIONS.bucket;
+const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'local-restart-'));
+  const dataDir = join(dir, 'data');
+
+  // Prepare: "the last run", straight into s3rver's directory.
+  const previous = await startEmbeddedS3({ host: '127.0.0.1', port: 0, dataDir, bucket });
+  const s3 = new S3Client({
+    endpoint: previous.endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+  const put = (Key: string, Body: Buffer | string, ContentType: string) =>
+    s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body, ContentType }));
+  const registry = await ModelRegistry.open({ modelsDir: process.env.MODELS_DIR as string, threads: 1 });
+  const models = { caption: registry.provenance('fast'), detailed: registry.provenance('normal') };
+  const red = await imageFixture('solidRed');
+  const green = await imageFixture('solidGreen');
+  const blue = await imageFixture('solidBlue');
+  await put('images/lost/red.png', red, 'image/png');
+  await put('images/half/green.png', green, 'image/png');
+  await put('images/done/blue.png', blue, 'image/png');
+  const source = (key: string, bytes: Buffer) => ({
+    kind: 's3' as const,
+    bucket,
+    key,
+    etag: md5(bytes),
+    size: bytes.length,
+  });
+  const at = new Date('2026-11-25T20:00:00Z');
+  let half: DescriptionRecord = newRecord(source('images/half/green.png', green), at);
+  half = {
+    ...withStageState(half, 'fast', 'done', at),
+    caption: 'a green square',
+    models: { caption: models.caption },
+  };
+  let done: DescriptionRecord = newRecord(source('images/done/blue.png', blue), at);
+  done = withStageState(withStageState(done, 'fast', 'done', at), 'detailed', 'done', at);
+  done = {
+    ...done,
+    caption: 'kept from last run',
+    detailedDescription: 'kept',
+    models: { caption: models.caption, detailed: models.detailed },
+  };
+  await put('descriptions/half/green.png.json', JSON.stringify(half), 'application/json');
+  await put('descriptions/done/blue.png.json', JSON.stringify(done), 'application/json');
+  s3.destroy();
+  await previous.close();
+
+  // Act: the next start on the same data directory.
+  stack = await startLocalStack(
+    {
+      ...DEFAULT_LOCAL_OPTIONS,
+      httpPort: 0,
+      s3Port: 0,
+      sqsPort: 0,
+      dataDir,
+      inboxDir: undefined,
+      fetchModels: false,
+      interactive: false,
+      modelsDir: process.env.MODELS_DIR,
+    },
+    { onEvent: (event) => events.push(event) },
+  );
+  store = new S3ObjectStore({ bucket, client: stack.s3 });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function finished(key: string): Promise<DescriptionRecord> {
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const record = parseStoredRecord((await store.getJson(key).catch(() => undefined))?.value);
+    if (record?.status.detailed.state === 'done') return record;
+    if (Date.now() > end)
+      throw new Error(`Expected ${key} to be finished; last: ${JSON.stringify(record?.status)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('restart of the local stack', () => {
+  it('re-queues objects without a sidecar or with the detailed stage pending, and leaves finished ones alone', async () => {
+    // Assess: what the scan decided
+    const scan = events.find((e) => e.type === 'requeued');
+    expect(scan).toMatchObject({
+      reason: 'start',
+      summary: { scanned: 3, fast: 1, detailed: 1, waiting: 0 },
+    });
+
+    // Assess: what the user finds in the bucket
+    const red = await finished('descriptions/lost/red.png.json');
+    expect(red.caption).toBe('a red square');
+    const green = await finished('descriptions/half/green.png.json');
+    expect(green.caption).toBe('a green square');
+    expect(green.detailedDescription).toBeTruthy();
+    const blue = await finished('descriptions/done/blue.png.json');
+    expect(blue.caption).toBe('kept from last run');
+  });
+});
