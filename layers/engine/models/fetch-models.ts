@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -86,6 +87,8 @@ interface PlannedFile {
   readonly file: string;
   readonly url: string;
   readonly size: number | undefined;
+  /** SHA-256 the hub announces for LFS files (X-Linked-Etag); checked after download. */
+  readonly sha256: string | undefined;
 }
 
 interface Plan {
@@ -177,14 +180,19 @@ async function completeLocally(dir: string, spec: ModelSpec, files: readonly str
 }
 
 /** fetch with a deadline for the answer's headers: a dead network fails in seconds, not minutes. */
-async function request(url: string, method: 'HEAD' | 'GET', timeoutMs: number): Promise<Response> {
+async function request(
+  url: string,
+  method: 'HEAD' | 'GET',
+  timeoutMs: number,
+  redirect: RequestRedirect = 'follow',
+): Promise<Response> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
     // identity: the hub may gzip small files, and then Content-Length is not the file's size.
     return await fetch(url, {
       method,
-      redirect: 'follow',
+      redirect,
       signal: controller.signal,
       headers: { 'accept-encoding': 'identity', 'user-agent': 'image-describer-models-fetch' },
     });
@@ -205,18 +213,40 @@ function httpError(spec: ModelSpec, file: string, url: string, response: Respons
   );
 }
 
-/** Remote size from HEAD (HF puts the LFS size in x-linked-size on the redirect; fetch follows it). */
-async function remoteSize(
+/**
+ * What the hub says about a file, as huggingface_hub reads it: HEAD without following the CDN redirect,
+ * because the redirect carries the LFS file's size (X-Linked-Size) and SHA-256 (X-Linked-Etag).
+ * Relative redirects (renamed repositories) are followed; small files answer 200 with Content-Length.
+ */
+async function remoteInfo(
   spec: ModelSpec,
   file: string,
   url: string,
   timeoutMs: number,
-): Promise<number | undefined> {
-  const response = await request(url, 'HEAD', timeoutMs);
-  if (!response.ok) throw httpError(spec, file, url, response);
-  const header = response.headers.get('x-linked-size') ?? response.headers.get('content-length');
-  const size = header === null ? Number.NaN : Number(header);
-  return Number.isSafeInteger(size) && size >= 0 ? size : undefined;
+): Promise<{ size: number | undefined; sha256: string | undefined }> {
+  const count = (value: string | null) => {
+    const n = value === null ? Number.NaN : Number(value);
+    return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+  };
+  const sha = (etag: string | null) => {
+    const bare = etag?.replace(/^W\//, '').replaceAll('"', '').toLowerCase();
+    return bare && /^[0-9a-f]{64}$/.test(bare) ? bare : undefined;
+  };
+  let current = url;
+  for (let hop = 0; hop < 5; hop++) {
+    const response = await request(current, 'HEAD', timeoutMs, 'manual');
+    const linkedSize = count(response.headers.get('x-linked-size'));
+    const linkedSha = sha(response.headers.get('x-linked-etag'));
+    const location = response.headers.get('location');
+    if (response.status >= 300 && response.status < 400 && location) {
+      if (linkedSize !== undefined) return { size: linkedSize, sha256: linkedSha };
+      current = new URL(location, current).href;
+      continue;
+    }
+    if (!response.ok) throw httpError(spec, file, url, response);
+    return { size: linkedSize ?? count(response.headers.get('content-length')), sha256: linkedSha };
+  }
+  throw new ModelDownloadError(`Too many redirects for ${file} of ${spec.id} (${url})`);
 }
 
 async function download(
@@ -230,6 +260,7 @@ async function download(
   await mkdir(dirname(dest), { recursive: true });
   const temp = `${dest}.part-${process.pid}`;
   let received = 0;
+  const hash = createHash('sha256');
   let idle: NodeJS.Timeout | undefined;
   const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
   const resetIdle = () => {
@@ -242,6 +273,7 @@ async function download(
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       received += chunk.length;
+      hash.update(chunk);
       resetIdle();
       options.onBytes(chunk.length);
       callback(null, chunk);
@@ -257,6 +289,12 @@ async function download(
     if (Number.isFinite(announced) && received !== announced) {
       throw new ModelDownloadError(
         expected(`${announced} bytes`, `${planned.file} of ${spec.id} (${planned.url})`, `${received} bytes`),
+      );
+    }
+    const digest = hash.digest('hex');
+    if (planned.sha256 && !encoded && digest !== planned.sha256) {
+      throw new ModelDownloadError(
+        expected(`SHA-256 ${planned.sha256}`, `${planned.file} of ${spec.id} (${planned.url})`, digest),
       );
     }
     await rename(temp, dest);
@@ -342,12 +380,12 @@ export async function fetchMissingModels(
       const toFetch: PlannedFile[] = [];
       for (const file of plan.files) {
         const url = fileUrl(endpoint, plan.spec, file);
-        const size = await offlineAware(endpoint, incomplete, url, () =>
-          remoteSize(plan.spec, file, url, connectTimeoutMs),
+        const { size, sha256 } = await offlineAware(endpoint, incomplete, url, () =>
+          remoteInfo(plan.spec, file, url, connectTimeoutMs),
         );
         const local = await sizeOf(join(plan.dir, file));
         if (trustLocal && local !== undefined && size !== undefined && local === size) continue;
-        toFetch.push({ file, url, size });
+        toFetch.push({ file, url, size, sha256 });
       }
       plan.toFetch = toFetch;
     }

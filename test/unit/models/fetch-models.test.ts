@@ -201,6 +201,21 @@ describe('fetchMissingModels against a fake hub on loopback', () => {
     expect(await listFiles(join(dir, ID))).toEqual([]);
   });
 
+  test('a file whose bytes do not match the SHA-256 the hub announced is refused and not kept', async () => {
+    await hub.close();
+    hub = await startFakeHub({ [ID]: { revision: REVISION, files: hubFiles } }, { corruptCdn: true });
+    dir = await modelSet();
+
+    const failure = fetchMissingModels(dir, { endpoint: hub.endpoint });
+
+    await expect(failure).rejects.toThrow(
+      /Expected SHA-256 [0-9a-f]{64} for onnx\/\w+\.onnx of test-org\/smolvlm-colour/,
+    );
+    expect(
+      (await listFiles(join(dir, ID))).filter((f) => f.endsWith('.onnx') || f.includes('.part')),
+    ).toEqual([]);
+  });
+
   test('a manifest whose files lack the chosen dtype is refused before any request', async () => {
     dir = await modelSet((spec) => ({ ...spec, files: FILES.filter((f) => !f.includes('decoder')) }));
 

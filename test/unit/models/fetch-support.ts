@@ -10,10 +10,12 @@ export interface HubRequest {
 /**
  * A fake Hugging Face hub on 127.0.0.1: serves `/<id>/resolve/<revision>/<file>` for the files it
  * holds, answers 404 for anything else, and — like the real hub for LFS files — redirects `.onnx`
- * files to a CDN path carrying `x-linked-size`. Records every request.
+ * files to a CDN path, the redirect carrying `x-linked-size` and the SHA-256 in `x-linked-etag`
+ * (`corruptCdn` flips the CDN's bytes). Records every request.
  */
 export async function startFakeHub(
   repos: Record<string, { revision: string; files: Record<string, Uint8Array> }>,
+  options: { corruptCdn?: boolean } = {},
 ) {
   const requests: HubRequest[] = [];
   const blobs = new Map<string, Uint8Array>();
@@ -26,7 +28,7 @@ export async function startFakeHub(
     };
     const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(path);
     const blob = cdn?.[1] ? blobs.get(cdn[1]) : undefined;
-    if (blob) return send(blob);
+    if (blob) return send(options.corruptCdn ? blob.map((b) => b ^ 0xff) : blob);
     const match = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
     const repo = match?.[1] ? repos[match[1]] : undefined;
     const body = match?.[3] && repo && repo.revision === match[2] ? repo.files[match[3]] : undefined;
@@ -37,7 +39,11 @@ export async function startFakeHub(
     if (path.endsWith('.onnx')) {
       const sha = createHash('sha256').update(body).digest('hex');
       blobs.set(sha, body);
-      res.writeHead(302, { location: `/cdn/${sha}`, 'x-linked-size': body.length });
+      res.writeHead(302, {
+        location: `/cdn/${sha}`,
+        'x-linked-size': body.length,
+        'x-linked-etag': `"${sha}"`,
+      });
       return res.end();
     }
     send(body);
