@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LOCAL_OPTIONS, type LocalOptions } from '../../functions/local/options.ts';
 import { type LocalStack, startLocalStack } from '../../functions/local/stack.ts';
 import { imageFixture } from '../fixtures/images.ts';
+import { renderTextImage, textImage } from '../fixtures/text-images.ts';
 import { launchBrowser } from './browser.ts';
 
 const SCREENSHOTS = resolve('test-output/screenshots');
@@ -120,6 +121,33 @@ describe('web page on the local stack (chromium, tiny known-answer models)', () 
     await expect.poll(() => page.locator('.card').count()).toBe(2);
   });
 
+  it('shows the text found in an image and finds the image by a word of it', async () => {
+    // Prepare
+    const sign = await renderTextImage(textImage('clearHeading'));
+
+    // Act
+    await upload([{ name: 'sale.png', mimeType: 'image/png', buffer: sign.png }]);
+    const saleCard = card('sale.png');
+    await expect
+      .poll(
+        () =>
+          saleCard
+            .locator('.text-found')
+            .textContent({ timeout: 1000 })
+            .catch(() => null),
+        {
+          timeout: RESULT_TIMEOUT,
+        },
+      )
+      .toBe('GRAND OPENING SALE');
+    await page.fill('#search', 'opening');
+
+    // Assess
+    await expect.poll(() => page.locator('.card h3').allTextContents()).toEqual(['sale.png']);
+    await page.screenshot({ path: join(SCREENSHOTS, 'text-found.png'), fullPage: true });
+    await page.fill('#search', '');
+  });
+
   it('shows why a file was rejected: a text file named .png, and a file over the size limit', async () => {
     // Prepare
     const text = await imageFixture('textFile');
@@ -168,7 +196,7 @@ describe('web page on the local stack (chromium, tiny known-answer models)', () 
     // After a reload the list comes from GET /records, named by the original file names.
     await expect
       .poll(async () => (await page.locator('.card h3').allTextContents()).sort(), { timeout: 10_000 })
-      .toEqual(['blue.png', 'notes.png', 'red.png']);
+      .toEqual(['blue.png', 'notes.png', 'red.png', 'sale.png']);
 
     // Act: tab through the controls from the top
     const focused: string[] = [];

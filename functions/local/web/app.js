@@ -8,7 +8,7 @@ const STATUS_TEXT = {
   selected: 'Preparing upload…',
   uploading: 'Uploading…',
   describing: 'Describing…',
-  'fast-done': 'Caption ready, detailed description on its way…',
+  'fast-done': 'Caption ready · details coming…',
   done: 'Done',
   failed: 'Failed',
   rejected: 'Rejected',
@@ -248,16 +248,18 @@ async function upload(file) {
     return;
   }
   upsert(key, { status: 'describing' });
-  await poll(key, ticket.id);
+  // The status keeps updating on the card; the upload itself is over.
+  void poll(key, ticket.id);
 }
 
-function uploadAll(files) {
-  const images = [...files];
+function uploadAll(selected) {
+  const images = [...selected];
   if (images.length === 0) return;
   els.notice.hidden = false;
-  els.notice.textContent = `Uploading ${images.length} file${images.length === 1 ? '' : 's'}…`;
+  const files = `${images.length} file${images.length === 1 ? '' : 's'}`;
+  els.notice.textContent = `Uploading ${files}…`;
   Promise.allSettled(images.map(upload)).then(() => {
-    els.notice.textContent = `${images.length} file${images.length === 1 ? '' : 's'} handled.`;
+    els.notice.textContent = `${files} sent; the cards below update as descriptions arrive.`;
   });
 }
 
