@@ -89,3 +89,19 @@ export class PreconditionFailedError extends DescribeError {
     super(`Expected ${condition} for ${key} but the stored object did not match`, options);
   }
 }
+
+/** An object that should go through the fast stage (as if S3 had just notified its creation). */
+export interface ObjectToDescribe {
+  readonly bucket: string;
+  readonly key: string;
+  readonly etag: string;
+  readonly size: number;
+}
+
+/**
+ * Starts the fast stage for an object: in AWS an asynchronous invoke of the fast function with
+ * the S3 event S3 would have sent (same retries and on-failure DLQ); locally, the use case itself.
+ */
+export interface FastStageTrigger {
+  trigger(object: ObjectToDescribe): Promise<void>;
+}

@@ -49,3 +49,40 @@ export function objectsCreated(event: unknown): ObjectCreated[] {
   }
   return created;
 }
+
+/** A key as S3 writes it into event records: form-encoded, `/` kept (`my photo(1).jpg` → `my+photo%281%29.jpg`). */
+export function encodeEventKey(key: string): string {
+  return encodeURIComponent(key)
+    .replace(/%2F/g, '/')
+    .replace(/%20/g, '+')
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** The ObjectCreated notification S3 sends for stored objects (backfill, local stack). */
+export function s3EventFor(
+  objects: ReadonlyArray<{ bucket: string; key: string; etag: string; size: number }>,
+  now: Date = new Date(),
+) {
+  return {
+    Records: objects.map((object) => ({
+      eventVersion: '2.1',
+      eventSource: 'aws:s3',
+      awsRegion: process.env.AWS_REGION ?? 'us-east-1',
+      eventTime: now.toISOString(),
+      eventName: 'ObjectCreated:Put',
+      userIdentity: { principalId: 'image-describer-backfill' },
+      requestParameters: { sourceIPAddress: '127.0.0.1' },
+      responseElements: { 'x-amz-request-id': 'backfill', 'x-amz-id-2': 'backfill' },
+      s3: {
+        s3SchemaVersion: '1.0',
+        configurationId: 'image-describer-backfill',
+        bucket: {
+          name: object.bucket,
+          ownerIdentity: { principalId: 'backfill' },
+          arn: `arn:aws:s3:::${object.bucket}`,
+        },
+        object: { key: encodeEventKey(object.key), size: object.size, eTag: object.etag, sequencer: '0' },
+      },
+    })),
+  };
+}
