@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -153,6 +153,12 @@ function fileUrl(endpoint: string, spec: ModelSpec, file: string): string {
 async function sizeOf(path: string): Promise<number | undefined> {
   const info = await stat(path).catch(() => undefined);
   return info?.isFile() ? info.size : undefined;
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 async function readMarker(dir: string): Promise<Marker | undefined> {
@@ -384,7 +390,13 @@ export async function fetchMissingModels(
           remoteInfo(plan.spec, file, url, connectTimeoutMs),
         );
         const local = await sizeOf(join(plan.dir, file));
-        if (trustLocal && local !== undefined && size !== undefined && local === size) continue;
+        // Same size (and, for LFS files, same SHA-256): a file copied by hand or left by an earlier run.
+        const same =
+          trustLocal &&
+          local === size &&
+          size !== undefined &&
+          (!sha256 || (await sha256Of(join(plan.dir, file))) === sha256);
+        if (same) continue;
         toFetch.push({ file, url, size, sha256 });
       }
       plan.toFetch = toFetch;

@@ -169,6 +169,28 @@ describe('fetchMissingModels against a fake hub on loopback', () => {
     expect(existsSync(join(dir, ID, 'onnx/embed_tokens.onnx'))).toBe(true);
   });
 
+  test('when a marker-less folder is incomplete, a file of the right size but the wrong bytes is fetched again', async () => {
+    dir = await modelSet();
+    await fetchMissingModels(dir, { endpoint: hub.endpoint });
+    await rm(join(dir, ID, REVISION_MARKER));
+    await rm(join(dir, ID, 'onnx/embed_tokens.onnx'));
+    const damaged = join(dir, ID, 'onnx/vision_encoder.onnx');
+    const bytes = await readFile(damaged);
+    await writeFile(
+      damaged,
+      bytes.map((b) => b ^ 0xff),
+    );
+    hub.requests.length = 0;
+
+    const fetched = await fetchMissingModels(dir, { endpoint: hub.endpoint });
+
+    expect(fetched.find((m) => m.id === ID)?.downloaded).toEqual([
+      'onnx/vision_encoder.onnx',
+      'onnx/embed_tokens.onnx',
+    ]);
+    expect(new Uint8Array(await readFile(damaged))).toEqual(hubFiles['onnx/vision_encoder.onnx']);
+  });
+
   test('a new pinned revision re-downloads everything, even files of the same size', async () => {
     const next = 'fedcba9876543210fedcba9876543210fedcba98';
     dir = await modelSet();
