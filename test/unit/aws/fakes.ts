@@ -243,13 +243,7 @@ export function s3Event(
   };
 }
 
-/** `key` as S3 writes it into events: form-encoded (space → +, then percent-encoding). */
-export function encodeEventKey(key: string): string {
-  return encodeURIComponent(key)
-    .replace(/%2F/g, '/')
-    .replace(/%20/g, '+')
-    .replace(/[()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
+export { encodeEventKey } from '#engine/pipeline/s3-event.ts';
 
 export function sqsRecord(messageId: string, body: unknown): SQSRecord {
   return {
