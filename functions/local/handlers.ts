@@ -10,6 +10,7 @@ import { ModelRegistry } from '#engine/models/registry.ts';
 import { readEngineSettings } from '#engine/settings.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { toNodeHandler } from './http-api-adapter.ts';
+import { lambdaContext } from './lambda-context.ts';
 import type { LocalHandlers } from './stack.ts';
 
 type FastLambda = (event: S3Event, context?: Context) => Promise<void>;
@@ -53,24 +54,37 @@ async function lazyHandlers(): Promise<{ fast: FastLambda; detailed: DetailedLam
   return { fast, detailed };
 }
 
+/** The detailed worker's handler alone (for the worker child process). */
+export async function loadDetailedHandler(): Promise<DetailedLambda> {
+  try {
+    return (await import('../aws/describe-detailed.ts')).handler as DetailedLambda;
+  } catch (error) {
+    if (!isModelMissing(error)) throw error;
+    return (await lazyHandlers()).detailed;
+  }
+}
+
 /**
  * The Lambda handlers themselves, imported after the stack has set the environment they read at
  * module load (bucket, prefixes, queue URL, endpoints): each is the exact module infra/ deploys.
  */
-export async function loadHandlers(): Promise<LocalHandlers> {
-  const { lambdaContext } = await import('./stack.ts');
+export async function loadHandlers(
+  options: { detailed: boolean } = { detailed: true },
+): Promise<LocalHandlers> {
   let fast: FastLambda;
-  let detailed: DetailedLambda;
+  let detailed: DetailedLambda | undefined;
   try {
     const [fastModule, detailedModule] = await Promise.all([
       import('../aws/describe-fast.ts'),
-      import('../aws/describe-detailed.ts'),
+      options.detailed ? import('../aws/describe-detailed.ts') : undefined,
     ]);
     fast = fastModule.handler as FastLambda;
-    detailed = detailedModule.handler as DetailedLambda;
+    detailed = detailedModule?.handler as DetailedLambda | undefined;
   } catch (error) {
     if (!isModelMissing(error)) throw error;
-    ({ fast, detailed } = await lazyHandlers());
+    const lazy = await lazyHandlers();
+    fast = lazy.fast;
+    detailed = options.detailed ? lazy.detailed : undefined;
   }
   const api = await import('../aws/upload-api.ts');
   const settings = readEngineSettings();
@@ -81,7 +95,9 @@ export async function loadHandlers(): Promise<LocalHandlers> {
   const openRegistry = () => ModelRegistry.open({ modelsDir: settings.modelsDir, threads: settings.threads });
   return {
     describeFast: (event) => fast(event, lambdaContext('describe-fast')),
-    describeDetailed: (event) => detailed(event, lambdaContext('describe-detailed')),
+    describeDetailed: detailed
+      ? (event) => (detailed as DetailedLambda)(event, lambdaContext('describe-detailed'))
+      : undefined,
     uploadApi: toNodeHandler(api.handler, {
       routes: ['POST /uploads', 'GET /uploads/{id}'],
       functionName: 'upload-api',

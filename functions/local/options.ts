@@ -44,6 +44,8 @@ export interface LocalOptions {
   readonly uploadMaxBytes: number | undefined;
   /** Print the banner and progress bars (off in tests). */
   readonly interactive: boolean;
+  /** Run the detailed worker in a child process (as a separate Lambda is); default in this one. */
+  readonly workerProcess: boolean;
 }
 
 export const DEFAULT_LOCAL_OPTIONS: LocalOptions = Object.freeze({
@@ -68,6 +70,7 @@ export const DEFAULT_LOCAL_OPTIONS: LocalOptions = Object.freeze({
   modelRecheckMs: 5_000,
   uploadMaxBytes: undefined,
   interactive: true,
+  workerProcess: false,
 });
 
 export const USAGE = `Usage: npm start -- [options]
@@ -83,6 +86,7 @@ Starts the whole pipeline on 127.0.0.1: S3 (s3rver), SQS (fauxqs), the upload AP
   --mirror              also write each sidecar next to the file in the inbox (<file>.json)
   --models <dir>        model set to use (default env ${ENV.MODELS_DIR} or ./models)
   --no-fetch            do not download missing models at start
+  --worker-process      run the detailed worker in its own process (less memory shared, more total)
   --help                this text
 `;
 
@@ -117,6 +121,7 @@ export function readLocalOptions(
       mirror: { type: 'boolean', default: false },
       models: { type: 'string' },
       'no-fetch': { type: 'boolean', default: false },
+      'worker-process': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -135,6 +140,7 @@ export function readLocalOptions(
     mirror: values.mirror,
     modelsDir: values.models ? resolve(values.models) : env[ENV.MODELS_DIR] || undefined,
     fetchModels: !values['no-fetch'],
+    workerProcess: values['worker-process'],
     inputPrefix: prefix(env[ENV.INPUT_PREFIX], d.inputPrefix),
     sidecarPrefix: prefix(env[ENV.SIDECAR_PREFIX], d.sidecarPrefix),
     uploadMaxBytes: env[ENV.UPLOAD_MAX_BYTES] ? readIntegerEnv(env, ENV.UPLOAD_MAX_BYTES, 0, 1) : undefined,

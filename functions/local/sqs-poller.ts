@@ -18,6 +18,20 @@ export interface PollerOptions {
   /** Long-poll wait; short in tests so that stop() is quick. */
   readonly waitTimeSeconds?: number;
   readonly onError?: (error: unknown) => void;
+  /** Told when a batch is handed over and when it is settled (the child worker reports these). */
+  readonly onBatch?: (state: { busy: number; batches: number; redelivered: number }) => void;
+}
+
+/** What the stack (and the soak bench) sees of a detailed worker, in this process or a child. */
+export interface DetailedWorker {
+  /** Messages received and not yet settled. */
+  readonly busy: number;
+  readonly batches: number;
+  readonly redelivered: number;
+  /** Graceful: finish the batch in flight, then stop. */
+  stop(): Promise<void>;
+  /** Crash: nothing in flight is deleted; its messages come back after the visibility timeout. */
+  kill(): void;
 }
 
 export function toSqsRecord(message: Message, queueArn: string): SQSRecord {
@@ -50,7 +64,7 @@ export function toSqsRecord(message: Message, queueArn: string): SQSRecord {
  * `kill()` is a crash: it stops at once and abandons the batch in flight (nothing is deleted, the
  * handler's result is ignored), so its messages are redelivered after the visibility timeout.
  */
-export class SqsPoller {
+export class SqsPoller implements DetailedWorker {
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly abort = new AbortController();
@@ -119,6 +133,7 @@ export class SqsPoller {
       this.redelivered += messages.filter(
         (m) => Number(m.Attributes?.ApproximateReceiveCount ?? 1) > 1,
       ).length;
+      this.report();
       let failedIds = new Set<string>();
       try {
         const response = await handler({ Records: messages.map((m) => toSqsRecord(m, queueArn)) });
@@ -143,6 +158,11 @@ export class SqsPoller {
         }
       }
       this.inFlight = 0;
+      this.report();
     }
+  }
+
+  private report(): void {
+    this.options.onBatch?.({ busy: this.inFlight, batches: this.batches, redelivered: this.redelivered });
   }
 }

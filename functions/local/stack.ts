@@ -1,6 +1,6 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, S3Event } from 'aws-lambda';
+import type { S3Event } from 'aws-lambda';
 import { ConfigError, expected } from '#engine/errors.ts';
 import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
 import { inputKeyFor, keyLayout } from '#engine/pipeline/key-layout.ts';
@@ -8,6 +8,7 @@ import type { CurrentModels } from '#engine/pipeline/staleness.ts';
 import type { ObjectStore } from '#engine/ports.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { ENV } from '#engine/settings.ts';
+import { ChildWorker } from './child-worker.ts';
 import { loadHandlers } from './handlers.ts';
 import { type NodeHandler, startLocalHttp } from './http-server.ts';
 import { InboxWatcher } from './inbox.ts';
@@ -16,7 +17,7 @@ import { RecordLister } from './records.ts';
 import { type RequeueSummary, requeueUnfinished } from './requeue.ts';
 import { AsyncInvoker, notificationFor, type S3Handler } from './s3-notifications.ts';
 import { createDetailedQueues, startEmbeddedS3, startEmbeddedSqs } from './servers.ts';
-import { type SqsHandler, SqsPoller } from './sqs-poller.ts';
+import { type DetailedWorker, type SqsHandler, SqsPoller } from './sqs-poller.ts';
 
 /** Credentials the embedded servers accept (they check none); never real ones. */
 // s3rver accepts only its own access key id (it does not verify signatures).
@@ -25,7 +26,8 @@ const REGION = 'us-east-1';
 
 export interface LocalHandlers {
   readonly describeFast: S3Handler;
-  readonly describeDetailed: SqsHandler;
+  /** Absent when the detailed worker runs in its own process. */
+  readonly describeDetailed?: SqsHandler;
   readonly uploadApi: NodeHandler;
   /** Object store port (the aws engineer's S3 adapter) for the start-up scan. */
   readonly store: ObjectStore;
@@ -53,31 +55,13 @@ export interface LocalStack {
   readonly sqs: SQSClient;
   readonly invoker: AsyncInvoker;
   /** The current detailed worker (replaced by restartWorker). */
-  readonly worker: SqsPoller;
+  readonly worker: DetailedWorker;
   readonly inbox: InboxWatcher | undefined;
   /** Crash the detailed worker mid-batch and start a fresh one (soak bench). */
   restartWorker(options?: { crash?: boolean }): Promise<void>;
   /** Run the start-up scan again. */
   requeue(reason?: 'start' | 'models-ready'): Promise<RequeueSummary>;
   stop(): Promise<void>;
-}
-
-export function lambdaContext(functionName: string): Context {
-  const started = Date.now();
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${REGION}:000000000000:function:${functionName}`,
-    memoryLimitInMB: '3008',
-    awsRequestId: crypto.randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, 900_000 - (Date.now() - started)),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
 }
 
 /**
@@ -117,14 +101,14 @@ let loadedFor: string | undefined;
  * The handler modules read their configuration once, at import, like a Lambda cold start: a second
  * stack in the same process would talk to the first one's servers. Refuse that instead.
  */
-async function loadHandlersOnce(s3Endpoint: string): Promise<LocalHandlers> {
+async function loadHandlersOnce(s3Endpoint: string, detailed: boolean): Promise<LocalHandlers> {
   if (loadedFor !== undefined) {
     throw new ConfigError(
       expected('one local stack per process', 'startLocalStack', `a second one (${s3Endpoint})`),
     );
   }
   loadedFor = s3Endpoint;
-  return loadHandlers();
+  return loadHandlers({ detailed });
 }
 
 /**
@@ -178,7 +162,7 @@ export async function startLocalStack(
         queueUrl: queues.queueUrl,
       }),
     );
-    const handlers = hooks.handlers ?? (await loadHandlersOnce(s3Server.endpoint));
+    const handlers = hooks.handlers ?? (await loadHandlersOnce(s3Server.endpoint, !options.workerProcess));
 
     const invoker = new AsyncInvoker({
       handler: (event: S3Event) => handlers.describeFast(event),
@@ -187,17 +171,26 @@ export async function startLocalStack(
     });
     closers.push(() => invoker.stop());
 
-    const newWorker = () =>
-      new SqsPoller({
+    const waitTimeSeconds = options.interactive ? 10 : 1;
+    const onWorkerError = (error: unknown) => emit({ type: 'error', where: 'describe-detailed', error });
+    const newWorker = async (): Promise<DetailedWorker> => {
+      if (options.workerProcess) {
+        return ChildWorker.start({ batchSize: options.batchSize, waitTimeSeconds, onError: onWorkerError });
+      }
+      const describeDetailed = handlers.describeDetailed;
+      if (!describeDetailed)
+        throw new ConfigError('Expected the detailed handler in this process but it was not loaded');
+      return new SqsPoller({
         sqs,
         queueUrl: queues.queueUrl,
         queueArn,
         batchSize: options.batchSize,
-        handler: (event) => handlers.describeDetailed(event),
-        waitTimeSeconds: options.interactive ? 10 : 1,
-        onError: (error) => emit({ type: 'error', where: 'describe-detailed', error }),
+        handler: describeDetailed,
+        waitTimeSeconds,
+        onError: onWorkerError,
       }).start();
-    let worker = newWorker();
+    };
+    let worker = await newWorker();
     closers.push(() => worker.stop());
 
     const inbox = options.inboxDir
@@ -329,7 +322,7 @@ export async function startLocalStack(
       restartWorker: async ({ crash = true } = {}) => {
         if (crash) worker.kill();
         else await worker.stop();
-        worker = newWorker();
+        worker = await newWorker();
       },
       requeue,
       stop: stopAll,

@@ -82,6 +82,8 @@ async function main(): Promise<void> {
     modelsDir,
     // Short, so that the crashed batch comes back within the bench.
     visibilityTimeoutSeconds: 5,
+    // A real process, so that the crash is a SIGKILL mid-batch.
+    workerProcess: true,
   };
 
   const sidecarWrites = new Map<string, number>();
@@ -208,7 +210,7 @@ async function main(): Promise<void> {
 
     const lines = [
       `soak: ${UPLOADS} uploads through the local stack (upload API + presigned POST, ${CONCURRENCY} at a time), tiny models`,
-      `  injected: ${DUPLICATE_EVENTS} duplicate S3 events, ${DUPLICATE_JOBS} duplicate detailed jobs, worker crashed once at ${(
+      `  injected: ${DUPLICATE_EVENTS} duplicate S3 events, ${DUPLICATE_JOBS} duplicate detailed jobs, worker process SIGKILLed once at ${(
         (crashAt ?? 0) / 1000
       ).toFixed(
         1,

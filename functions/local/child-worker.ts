@@ -1,0 +1,75 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { DetailedWorker } from './sqs-poller.ts';
+
+export const WORKER_ENV = {
+  BATCH_SIZE: 'LOCAL_WORKER_BATCH_SIZE',
+  WAIT_SECONDS: 'LOCAL_WORKER_WAIT_SECONDS',
+} as const;
+
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'batch'; busy: number; batches: number; redelivered: number }
+  | { type: 'error'; message: string };
+
+const WORKER_SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
+
+/** The parent's view of a detailed worker running in a child process. */
+export class ChildWorker implements DetailedWorker {
+  busy = 0;
+  batches = 0;
+  redelivered = 0;
+
+  private constructor(private readonly child: ChildProcess) {}
+
+  /** Fork the worker (it inherits the handlers' environment) and wait until it polls. */
+  static async start(options: {
+    batchSize: number;
+    waitTimeSeconds: number;
+    onError?: (error: unknown) => void;
+  }): Promise<ChildWorker> {
+    const child = fork(WORKER_SCRIPT, [], {
+      env: {
+        ...process.env,
+        [WORKER_ENV.BATCH_SIZE]: String(options.batchSize),
+        [WORKER_ENV.WAIT_SECONDS]: String(options.waitTimeSeconds),
+      },
+      // Run the TypeScript entry with the same loader as `npm start`.
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const worker = new ChildWorker(child);
+    await new Promise<void>((resolve, reject) => {
+      const onExit = (code: number | null) =>
+        reject(new Error(`Detailed worker process exited (${code}) before it was ready`));
+      child.once('exit', onExit);
+      child.on('message', (message: WorkerMessage) => {
+        if (message.type === 'ready') {
+          child.off('exit', onExit);
+          resolve();
+        } else if (message.type === 'batch') {
+          worker.busy = message.busy;
+          worker.batches = message.batches;
+          worker.redelivered = message.redelivered;
+        } else if (message.type === 'error') {
+          options.onError?.(new Error(message.message));
+        }
+      });
+    });
+    return worker;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.send('stop');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** SIGKILL: the batch in flight is neither finished nor deleted. */
+  kill(): void {
+    this.child.kill('SIGKILL');
+  }
+}
