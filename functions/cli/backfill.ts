@@ -127,7 +127,7 @@ export async function runBackfillCommand(
     const fast = dryRun
       ? { trigger: async () => {} }
       : values['in-process']
-        ? await inProcessTrigger({
+        ? inProcessTrigger({
             ...env,
             [ENV.BUCKET_NAME]: bucket,
             [ENV.DETAILED_QUEUE_URL]: queueUrl,
@@ -150,13 +150,17 @@ export async function runBackfillCommand(
   }
 }
 
-/** The fast stage in this process, with the local models: the use case the fast Lambda runs. */
-async function inProcessTrigger(env: Env): Promise<FastStageTrigger> {
-  const runtime = await createFastRuntime(readAwsConfig(env, 'fast'));
+/**
+ * The fast stage in this process, with the local models: the use case the fast Lambda runs. The
+ * models load on the first image that needs it, so a run with nothing stale loads nothing.
+ */
+function inProcessTrigger(env: Env): FastStageTrigger {
+  let runtime: ReturnType<typeof createFastRuntime> | undefined;
   return {
     trigger: async (object) => {
-      for (const created of objectsCreated(s3EventFor([object])))
-        await describeUploadedObject(runtime.deps, created);
+      runtime ??= createFastRuntime(readAwsConfig(env, 'fast'));
+      const { deps } = await runtime;
+      for (const created of objectsCreated(s3EventFor([object]))) await describeUploadedObject(deps, created);
     },
   };
 }
