@@ -49,6 +49,11 @@ export const OCR_DEFAULTS = {
   /** Longest recogniser input; longer crops are squeezed (bounds time on 10000-pixel strips). */
   recMaxWidth: 2400,
   recBatch: 6,
+  /**
+   * Total recogniser input columns per image (≈ 150 standard 320-wide lines): with maxLines this
+   * bounds the time on an all-text page; boxes beyond it (the smallest text) are not recognised.
+   */
+  recColumnBudget: 48_000,
   /** Space probability in a blank gap that puts a dropped space back (see ctcGreedyDecode). */
   spaceThreshold: 0.1,
   clsHeight: 48,
@@ -82,6 +87,9 @@ async function openSession(path: string, threads: number): Promise<ort.Inference
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      // Spinning worker threads burn the CPU they wait on; on shared or busy cores (Lambda, a
+      // laptop running other work) that halved throughput in our measurements.
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
   } catch (error) {
     throw new ModelLoadError(`Could not load OCR model ${path}`, { cause: error });
@@ -127,13 +135,13 @@ class PaddleTextReader implements TextReader {
 
     const boxes = await this.detect(image);
     if (boxes.length === 0) return EMPTY;
-    const kept = this.capBoxes(boxes);
-
-    const crops = kept.map((box) => {
-      const crop = cropQuad(image, box.quad);
-      const tall = crop.height >= crop.width * OCR_DEFAULTS.tallRatio;
-      return { quad: box.quad, tall, image: tall ? rotate90CounterClockwise(crop) : crop };
-    });
+    const crops = this.withinBudget(
+      this.capBoxes(boxes).map((box) => {
+        const crop = cropQuad(image, box.quad);
+        const tall = crop.height >= crop.width * OCR_DEFAULTS.tallRatio;
+        return { quad: box.quad, tall, image: tall ? rotate90CounterClockwise(crop) : crop };
+      }),
+    );
     const flipped = await this.classify(crops.map((c) => c.image));
     const upright = crops.map((c, i) => (flipped[i] ? rotate180(c.image) : c.image));
     const decoded = await this.recognise(upright);
@@ -193,6 +201,25 @@ class PaddleTextReader implements TextReader {
     return [...boxes].sort((a, b) => shortSide(b.quad) - shortSide(a.quad)).slice(0, this.maxLines);
   }
 
+  /** Drop the smallest text once the recogniser's column budget is spent. */
+  private withinBudget<T extends { image: RgbImage }>(crops: T[]): T[] {
+    const columns = crops.map((c) => recWidth(c.image));
+    const total = columns.reduce((s, w) => s + Math.max(w, OCR_DEFAULTS.recMinWidth), 0);
+    if (total <= OCR_DEFAULTS.recColumnBudget) return crops;
+    const bySize = crops
+      .map((_crop, i) => i)
+      .sort((a, b) => (crops[b]?.image.height ?? 0) - (crops[a]?.image.height ?? 0));
+    const keep = new Set<number>();
+    let spent = 0;
+    for (const i of bySize) {
+      const cost = Math.max(columns[i] as number, OCR_DEFAULTS.recMinWidth);
+      if (spent + cost > OCR_DEFAULTS.recColumnBudget) continue;
+      spent += cost;
+      keep.add(i);
+    }
+    return crops.filter((_, i) => keep.has(i));
+  }
+
   /** The mobile v2 angle classifier: true where a crop is upside down. */
   private async classify(crops: readonly RgbImage[]): Promise<boolean[]> {
     const { clsHeight, clsWidth, clsThreshold } = OCR_DEFAULTS;
@@ -216,15 +243,23 @@ class PaddleTextReader implements TextReader {
 
   /** Recognise crops in batches of similar aspect ratio (fewer padded columns), CTC-decode each. */
   private async recognise(crops: readonly RgbImage[]) {
-    const { recHeight, recMinWidth, recMaxWidth, recBatch } = OCR_DEFAULTS;
-    const widthOf = (crop: RgbImage) =>
-      Math.min(recMaxWidth, Math.max(1, Math.ceil((recHeight * crop.width) / crop.height)));
+    const { recHeight, recMinWidth, recBatch } = OCR_DEFAULTS;
+    const widthOf = recWidth;
     const order = crops
       .map((_, i) => i)
       .sort((a, b) => widthOf(crops[a] as RgbImage) - widthOf(crops[b] as RgbImage));
     const results: { text: string; confidence: number }[] = new Array(crops.length);
-    for (let start = 0; start < order.length; start += recBatch) {
-      const indices = order.slice(start, start + recBatch);
+    // Batches of up to recBatch crops and recBatch × 320 columns: wide crops run alone (batching
+    // them padded to the widest cost more than it saved).
+    const batches: number[][] = [];
+    for (const index of order) {
+      const last = batches.at(-1);
+      const columns = (n: number) => n * Math.max(recMinWidth, widthOf(crops[index] as RgbImage));
+      if (last && last.length < recBatch && columns(last.length + 1) <= recBatch * recMinWidth)
+        last.push(index);
+      else batches.push([index]);
+    }
+    for (const indices of batches) {
       const resized = indices.map((i) => {
         const crop = crops[i] as RgbImage;
         return resizeRgb(crop, widthOf(crop), recHeight);
@@ -277,6 +312,12 @@ function dominantOrientation(
   const wide = crops.map((c, i) => (c.tall ? -1 : i)).filter((i) => i >= 0);
   const flips = wide.filter((i) => flipped[i]).length;
   return flips * 2 > wide.length ? 'rotated-180' : 'upright';
+}
+
+/** Recogniser input width of a crop: height 48, width by aspect ratio, at most recMaxWidth. */
+function recWidth(crop: RgbImage): number {
+  const { recHeight, recMaxWidth } = OCR_DEFAULTS;
+  return Math.min(recMaxWidth, Math.max(1, Math.ceil((recHeight * crop.width) / crop.height)));
 }
 
 const round4 = (v: number) => Math.round(v * 10_000) / 10_000;
