@@ -121,6 +121,36 @@ describe('web page on the local stack (chromium, tiny known-answer models)', () 
     await expect.poll(() => page.locator('.card').count()).toBe(2);
   });
 
+  it('takes images dropped onto the drop zone', async () => {
+    // Prepare
+    const green = await imageFixture('solidGreen');
+    const dataTransfer = await page.evaluateHandle(
+      (bytes) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(bytes)], 'green.png', { type: 'image/png' }));
+        return transfer;
+      },
+      [...green],
+    );
+
+    // Act
+    await page.dispatchEvent('#drop-zone', 'drop', { dataTransfer });
+
+    // Assess
+    await expect
+      .poll(
+        () =>
+          card('green.png')
+            .locator('.caption')
+            .textContent({ timeout: 1000 })
+            .catch(() => null),
+        {
+          timeout: RESULT_TIMEOUT,
+        },
+      )
+      .toBe('a green square');
+  });
+
   it('shows the text found in an image and finds the image by a word of it', async () => {
     // Prepare
     const sign = await renderTextImage(textImage('clearHeading'));
@@ -196,7 +226,7 @@ describe('web page on the local stack (chromium, tiny known-answer models)', () 
     // After a reload the list comes from GET /records, named by the original file names.
     await expect
       .poll(async () => (await page.locator('.card h3').allTextContents()).sort(), { timeout: 10_000 })
-      .toEqual(['blue.png', 'notes.png', 'red.png', 'sale.png']);
+      .toEqual(['blue.png', 'green.png', 'notes.png', 'red.png', 'sale.png']);
 
     // Act: tab through the controls from the top
     const focused: string[] = [];
