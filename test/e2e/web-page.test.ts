@@ -239,6 +239,9 @@ describe('web page on the local stack (chromium, tiny known-answer models)', () 
 
     // Assess: skip link, file picker, search, colour family — in reading order; nothing overflows
     expect(focused).toEqual(['skip', 'file-input', 'search', 'family']);
+    await page.focus('#file-input');
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
+    expect(chooser.isMultiple()).toBe(true);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     const labels = await page.evaluate(() =>
