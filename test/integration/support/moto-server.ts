@@ -33,7 +33,12 @@ export async function startMotoServer(timeoutMs = 30_000): Promise<MotoServer> {
     child.stderr?.on('data', onData);
     child.once('error', (error) => {
       clearTimeout(timer);
-      reject(error);
+      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+      reject(
+        missing
+          ? new Error("moto_server is not on PATH: pip install 'moto[server]'", { cause: error })
+          : error,
+      );
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
