@@ -32,7 +32,7 @@ import { photoLikeRaw } from '#test/fixtures/images.ts';
 const SIZES = [
   { label: '0.3 MP', width: 640, height: 480, runs: 9 },
   { label: '3 MP', width: 2000, height: 1500, runs: 7 },
-  { label: '12 MP', width: 4000, height: 3000, runs: 7 },
+  { label: '12 MP', width: 4000, height: 3000, runs: 11 },
   { label: '24 MP', width: 6000, height: 4000, runs: 5 },
 ] as const;
 const FORMATS = ['jpeg', 'png'] as const;
@@ -103,8 +103,8 @@ const cpuMs = () => {
   return (usage.user + usage.system) / 1000;
 };
 /**
- * A full GC before every timed run, so garbage left by one run (a 72 MB naive decode) is not
- * collected on the next run's clock. Exposed at runtime because `npm run bench` runs through tsx.
+ * A full GC before every timed run (not every stage), so garbage left by one run (a 72 MB naive
+ * decode) is not collected on the next run's clock. Exposed at runtime because `npm run bench` runs through tsx.
  */
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
@@ -112,7 +112,6 @@ const collectGarbage = runInNewContext('gc') as () => void;
 const peakRssMb = () => round(process.resourceUsage().maxRSS / 1024, 0);
 
 async function timed<T>(work: () => Promise<T> | T): Promise<{ value: T } & Sample> {
-  collectGarbage();
   const cpu = cpuMs();
   const wall = performance.now();
   const value = await work();
@@ -234,6 +233,7 @@ export async function runEngineBench(
         Sample[]
       >;
       for (let run = -1; run < item.runs; run++) {
+        collectGarbage();
         const read = await timed(() => readFile(item.path));
         const intake = await timed(() =>
           intakeImage(read.value, { ...LIMITS, workingSize: item.workingSize }),
@@ -266,7 +266,9 @@ export async function runEngineBench(
       const naive: Sample[] = [];
       const ours: Sample[] = [];
       for (let run = -1; run < item.runs; run++) {
+        collectGarbage();
         const n = await timed(async () => naiveDecode(await readFile(item.path), item.workingSize));
+        collectGarbage();
         const o = await timed(async () =>
           intakeImage(await readFile(item.path), { ...LIMITS, workingSize: item.workingSize }),
         );
