@@ -195,7 +195,8 @@ function upsert(key, patch) {
 }
 
 async function poll(key, id) {
-  for (;;) {
+  // Every second at first; images waiting for models can wait long, so slow down to every 10 s.
+  for (let attempt = 0; ; attempt += 1) {
     try {
       const response = await fetch(api(`/uploads/${encodeURIComponent(id)}`));
       if (response.ok) {
@@ -206,7 +207,7 @@ async function poll(key, id) {
     } catch {
       // The stack may be restarting: keep polling.
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await new Promise((resolve) => setTimeout(resolve, attempt < 60 ? POLL_MS : 10 * POLL_MS));
   }
 }
 
@@ -296,16 +297,17 @@ els.input.addEventListener('change', () => {
   uploadAll(els.input.files ?? []);
   els.input.value = '';
 });
+// The whole page takes drops (a file dropped beside the zone must not replace the page with it).
 for (const name of ['dragenter', 'dragover']) {
-  els.drop.addEventListener(name, (event) => {
+  window.addEventListener(name, (event) => {
     event.preventDefault();
     els.drop.classList.add('dragging');
   });
 }
 for (const name of ['dragleave', 'drop']) {
-  els.drop.addEventListener(name, () => els.drop.classList.remove('dragging'));
+  window.addEventListener(name, () => els.drop.classList.remove('dragging'));
 }
-els.drop.addEventListener('drop', (event) => {
+window.addEventListener('drop', (event) => {
   event.preventDefault();
   uploadAll(event.dataTransfer?.files ?? []);
 });
