@@ -145,6 +145,44 @@ describe('fast → queue → detailed on moto_server', () => {
     expect((await receive(stack.sqs, stack.detailed.url, 0)).length).toBe(0);
   });
 
+  it('an overwritten object is described once, as its newest version, whatever order the events come in', async () => {
+    // Prepare: two uploads to one key; both notifications are collected before any runs
+    const key = 'images/overwritten.png';
+    const first = await upload(key, await imageFixture('solidRed'));
+    const second = await upload(key, await imageFixture('solidBlue'));
+    const events: unknown[] = [];
+    for (let polls = 0; polls < 10 && events.length < 2; polls++) {
+      for (const message of await receive(stack.sqs, stack.notifications.url)) {
+        const event: unknown = JSON.parse(message.Body ?? '{}');
+        if (objectsCreated(event).some((created) => created.key === key)) events.push(event);
+        await stack.sqs.send(
+          new DeleteMessageCommand({
+            QueueUrl: stack.notifications.url,
+            ReceiptHandle: message.ReceiptHandle,
+          }),
+        );
+      }
+    }
+    expect(events.flatMap((event) => objectsCreated(event).map((created) => created.etag))).toEqual([
+      first,
+      second,
+    ]);
+
+    // Act: the newer event first, then the late older one
+    await fast(events[1]);
+    await fast(events[0]);
+
+    // Assess: the sidecar describes the newest bytes; one job, for them
+    const described = await sidecar('descriptions/overwritten.png.json');
+    expect(described?.caption).toBe('a blue square');
+    expect(described?.source.etag).toBe(second);
+    const { messages } = await pollOnce(stack.sqs, stack.detailed.url, stack.detailed.arn, detailed);
+    expect(messages.map((job) => JSON.parse(job.Body ?? '').etag)).toEqual([second]);
+    expect((await sidecar('descriptions/overwritten.png.json'))?.detailedDescription).toBe(
+      'the image shows a blue square',
+    );
+  });
+
   it('redelivers a job after the visibility timeout when the worker died before finishing', async () => {
     // Prepare: the fast stage ran; the first receive of the job is "lost" (no delete, no handler)
     await upload('images/green.png', await imageFixture('solidGreen'));
