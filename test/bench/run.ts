@@ -5,9 +5,11 @@ import { printEngineBench, runEngineBench } from './engine-bench.ts';
 /**
  * `npm run bench`: the engine bench, then the OCR bench when test/bench/ocr-bench.ts exists
  * (imported dynamically so this file does not depend on it). Progress goes to stderr, results to
- * stdout. `npm run bench -- --engine-only` skips OCR.
+ * stdout. `npm run bench -- --engine-only` skips OCR; `-- --json` also prints the engine report as JSON.
  */
-printEngineBench(await runEngineBench());
+const engineReport = await runEngineBench();
+printEngineBench(engineReport);
+if (process.argv.includes('--json')) console.log(JSON.stringify(engineReport));
 
 const ocrBench = fileURLToPath(new URL('./ocr-bench.ts', import.meta.url));
 if (!process.argv.includes('--engine-only') && existsSync(ocrBench)) {
