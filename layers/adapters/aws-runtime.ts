@@ -43,9 +43,19 @@ export interface DetailedRuntime {
   readonly modelLoadMs: number;
 }
 
+/**
+ * Each function runs one stage: the OCR reader is only opened where text is read (OCR_STAGE), so
+ * the other function neither loads the OCR sessions nor holds their memory. The engine behaves
+ * the same: a stage reads text only when ocrStage names it.
+ */
+export function settingsForStage(settings: EngineSettings, stage: 'fast' | 'detailed'): EngineSettings {
+  return settings.ocrStage === stage ? settings : Object.freeze({ ...settings, ocrStage: 'off' as const });
+}
+
 async function engineWithModel(settings: EngineSettings, mode: ModelMode) {
   const start = performance.now();
-  const engine = await createEngine(settings, { preload: [mode] });
+  const stage = mode === 'fast' ? 'fast' : 'detailed';
+  const engine = await createEngine(settingsForStage(settings, stage), { preload: [mode] });
   return { engine, modelLoadMs: Math.round(performance.now() - start) };
 }
 

@@ -27,7 +27,8 @@ beforeAll(async () => {
   await bundleHandlers({ outDir: bundleDir, handlers: ['describe-fast'] });
   moto = await startMotoServer();
   stack = await createLocalStack(moto.endpoint, 'describer-bundle');
-  for (const [name, value] of Object.entries(stack.env)) {
+  // The image's default: OCR in the fast stage, so the bundle must find the packaged OCR models too.
+  for (const [name, value] of Object.entries({ ...stack.env, OCR_STAGE: 'fast' })) {
     saved[name] = process.env[name];
     process.env[name] = value;
   }
@@ -98,6 +99,8 @@ describe('bundled describe-fast handler (dist/functions/describe-fast.mjs)', () 
     );
     const sidecar = JSON.parse((await out.Body?.transformToString()) ?? '') as DescriptionRecord;
     expect(sidecar.caption).toBe('a red square');
+    expect(sidecar.text).toEqual({ full: '', lines: [] });
+    expect(sidecar.models.ocr?.id).toBeDefined();
     expect(sidecar.status.fast.state).toBe('done');
     expect(sidecar.status.detailed.state).toBe('pending');
     const jobs = await receive(stack.sqs, stack.detailed.url);

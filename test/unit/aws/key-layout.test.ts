@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readAwsConfig } from '#adapters/aws-runtime.ts';
+import { readAwsConfig, settingsForStage } from '#adapters/aws-runtime.ts';
 import {
   DEFAULT_KEY_LAYOUT,
   decodeEventKey,
@@ -92,5 +92,16 @@ describe('handler configuration (read once at cold start)', () => {
       sqsEndpoint: 'http://127.0.0.1:4566',
     });
     expect(config.engine.ocrStage).toBe('off');
+  });
+});
+
+describe('settingsForStage', () => {
+  it('opens the OCR reader only in the function whose stage reads text', () => {
+    const settings = readAwsConfig({ BUCKET_NAME: 'b', OCR_STAGE: 'fast' }, 'detailed').engine;
+    expect(settingsForStage(settings, 'fast').ocrStage).toBe('fast');
+    expect(settingsForStage(settings, 'detailed').ocrStage).toBe('off');
+    const detailedOcr = { ...settings, ocrStage: 'detailed' as const };
+    expect(settingsForStage(detailedOcr, 'detailed').ocrStage).toBe('detailed');
+    expect(settingsForStage(detailedOcr, 'fast').ocrStage).toBe('off');
   });
 });
