@@ -188,6 +188,15 @@ describe('intakeImage: bad input gives a code and a message the user can act on'
     );
   });
 
+  it('refuses a truncated PNG as corrupt', async () => {
+    const whole = await imageFixture('gradient');
+
+    const error = await rejectionOf(intakeImage(whole.subarray(0, whole.length >> 1), LIMITS));
+
+    expect(error.code).toBe('CORRUPT_IMAGE');
+    expect(error.message).toMatch(/^The png image is damaged or truncated/);
+  });
+
   it('refuses JPEG magic bytes followed by garbage as corrupt', async () => {
     const bytes = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(200, 0x42)]);
 
