@@ -83,7 +83,7 @@ Starts the whole pipeline on 127.0.0.1: S3 (s3rver), SQS (fauxqs), the upload AP
   --data <dir>          where uploaded objects and sidecars are kept (default .local-data)
   --inbox <dir>         watched folder, files dropped here are uploaded (default ./inbox)
   --no-inbox            do not watch a folder
-  --mirror              also write each sidecar next to the file in the inbox (<file>.json)
+  --mirror              also write each sidecar next to its file (<file>.description.json)
   --models <dir>        model set to use (default env ${ENV.MODELS_DIR} or ./models)
   --no-fetch            do not download missing models at start
   --worker-process      run the detailed worker in its own process (less memory shared, more total)

@@ -16,5 +16,9 @@ declare module 's3rver' {
     constructor(options?: S3rverOptions);
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
+    /** Creates the configured buckets (and their CORS rules) in the store. */
+    configureBuckets(): Promise<void>;
+    /** Koa's request listener: s3rver is a Koa app. */
+    callback(): (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
   }
 }

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -40,8 +41,15 @@ export async function startEmbeddedS3(options: {
     silent: true,
     configureBuckets: [{ name: options.bucket, configs: [CORS_XML] }],
   });
-  // s3rver warns through its own logger when the bucket already exists: expected on restart.
-  const address = (await server.run()) as AddressInfo;
+  await server.configureBuckets();
+  // Our own listener rather than s3rver's run(): its listen error (a port in use) is an unhandled
+  // 'error' event that kills the process instead of a rejection we can explain.
+  const http = createServer(server.callback());
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port, options.host, () => resolve());
+  });
+  const address = http.address() as AddressInfo;
   const endpoint = `http://${options.host}:${address.port}`;
   return {
     endpoint,
@@ -49,7 +57,8 @@ export async function startEmbeddedS3(options: {
     onEvent: (listener) => server.on('event', listener),
     close: async () => {
       server.removeAllListeners('event');
-      await server.close();
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
 }
