@@ -83,6 +83,13 @@ describe('intakeImage: accepted formats, detected from content', () => {
     expect(pixel(image, 31, 31)).toEqual(COLOURS.red);
   });
 
+  it('describes the first frame of an animated WebP and records that it is animated', async () => {
+    const { facts, image } = await intakeImage(await imageFixture('animatedWebp'), LIMITS);
+
+    expect(facts).toMatchObject({ format: 'webp', pages: 3, animated: true, width: 32, height: 32 });
+    expect(pixel(image, 16, 16)).toEqual(COLOURS.red);
+  });
+
   it('describes the first page of a multi-page TIFF, which is not an animation', async () => {
     const { facts, image } = await intakeImage(await imageFixture('multiPageTiff'), LIMITS);
 
