@@ -149,6 +149,11 @@ export class ImageDescriberStack extends Stack {
       this.fastDescribe.deadLetterQueue.queueUrl,
       'S3 events the fast function gave up on',
     );
+    output(
+      'FastFunctionName',
+      this.fastDescribe.fn.functionName,
+      'Fast-stage function (backfill --fast-function invokes it to re-describe stale captions)',
+    );
     output('ApiUrl', this.uploadApi.url, 'Upload API base URL (POST /uploads, GET /uploads/{id})');
     if (this.uploadApi.invokePolicy) {
       output(

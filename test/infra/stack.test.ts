@@ -381,7 +381,7 @@ describe('observability', () => {
     }
   });
 
-  it('outputs the bucket, the queue URLs and the API URL', () => {
+  it('outputs the bucket, the queue URLs, the fast function (for backfill) and the API URL', () => {
     const outputs = synth.template.toJSON().Outputs;
     expect(Object.keys(outputs).sort()).toEqual([
       'ApiInvokePolicyArn',
@@ -390,9 +390,13 @@ describe('observability', () => {
       'DetailedDeadLetterQueueUrl',
       'DetailedQueueUrl',
       'FastDeadLetterQueueUrl',
+      'FastFunctionName',
       'InputPrefix',
       'SidecarPrefix',
     ]);
+    expect(outputs.FastFunctionName.Value).toEqual({
+      Ref: logicalId(synth.stack, synth.stack.fastDescribe.fn),
+    });
     expect(outputs.BucketName.Value).toEqual({
       Ref: logicalId(synth.stack, synth.stack.descriptionBucket.bucket),
     });
