@@ -179,6 +179,7 @@ export async function runEngineBench(
 ): Promise<EngineBenchReport> {
   const log = options.log ?? ((line: string) => console.error(line));
   const started = performance.now();
+  const previousConcurrency = sharp.concurrency();
   sharp.concurrency(1);
   const work = await mkdtemp(join(tmpdir(), 'engine-bench-'));
   try {
@@ -334,6 +335,8 @@ export async function runEngineBench(
       seconds: round((performance.now() - started) / 1000),
     };
   } finally {
+    // Later benches (OCR) run with sharp's usual thread count.
+    sharp.concurrency(previousConcurrency);
     await rm(work, { recursive: true, force: true });
   }
 }
