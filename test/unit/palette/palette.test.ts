@@ -77,6 +77,19 @@ describe('dominantColours', () => {
     expect(colours).toEqual([{ hex: '#ffffff', name: 'White', family: 'white', fraction: 1 }]);
   });
 
+  it('handles a single pixel and a one-pixel-high strip', () => {
+    const strip = new Uint8Array(3000 * 3);
+    strip.fill(255, 0, 1500 * 3);
+
+    expect(dominantColours({ data: new Uint8Array([0, 0, 255]), width: 1, height: 1 })).toEqual([
+      { hex: '#0000ff', name: 'Blue', family: 'blue', fraction: 1 },
+    ]);
+    expect(dominantColours({ data: strip, width: 3000, height: 1 })).toEqual([
+      { hex: '#000000', name: 'Black', family: 'black', fraction: 0.5 },
+      { hex: '#ffffff', name: 'White', family: 'white', fraction: 0.5 },
+    ]);
+  });
+
   it('respects maxColours and still accounts for every pixel', async () => {
     const { image } = await intakeImage(await imageFixture('gradient'), LIMITS);
 
