@@ -38,6 +38,9 @@ export interface OcrBenchReport {
     medianCpuMs: number;
     lines: number;
   }>;
+  /** Process RSS right after the three sessions loaded (before any image was rendered or read). */
+  readonly rssAfterLoadMb: number;
+  /** Includes rendering the evaluation set with sharp in the same process. */
   readonly peakRssMb: number;
   readonly loadAverage: number;
 }
@@ -77,6 +80,7 @@ export async function runOcrBench(
   const loadStart = performance.now();
   const reader = await createTextReader({ threads });
   const loadMs = round(performance.now() - loadStart);
+  const rssAfterLoadMb = round(process.memoryUsage().rss / 1024 / 1024);
   let peakRss = process.memoryUsage().rss;
   const sample = () => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
@@ -153,6 +157,7 @@ export async function runOcrBench(
       accuracy,
       cases: cases.map(({ clear: _clear, ...rest }) => rest),
       speed,
+      rssAfterLoadMb,
       peakRssMb: round(peakRss / 1024 / 1024),
       loadAverage: round((await import('node:os')).loadavg()[0] as number, 2),
     };
@@ -163,7 +168,9 @@ export async function runOcrBench(
 
 export function printOcrBench(report: OcrBenchReport): void {
   console.log(`\nOCR (PP-OCRv4, ${report.threads} threads; 1-min load average ${report.loadAverage})`);
-  console.log(`model load ${report.loadMs} ms, peak RSS ${report.peakRssMb} MB`);
+  console.log(
+    `model load ${report.loadMs} ms, RSS after load ${report.rssAfterLoadMb} MB, peak RSS ${report.peakRssMb} MB`,
+  );
   console.table(
     report.accuracy.map((a) => ({
       ...a,
