@@ -1,6 +1,6 @@
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { parseStoredRecord } from '#engine/pipeline/staleness.ts';
@@ -8,17 +8,20 @@ import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { DEFAULT_LOCAL_OPTIONS } from '../../functions/local/options.ts';
 import { type LocalStack, startLocalStack } from '../../functions/local/stack.ts';
 import { imageFixture } from '../fixtures/images.ts';
+import { launchBrowser } from './browser.ts';
 
 /**
  * First run without models (offline): the stack starts, describes what needs no model (colours,
  * facts, text), marks the caption stages waiting-for-models, and completes those images by itself
  * once the model files appear — no restart. Images go in through the inbox folder, with mirroring.
  */
+const SCREENSHOTS = resolve('test-output/screenshots');
 let dir: string;
 let modelsDir: string;
 let inbox: string;
 let stack: LocalStack;
 let store: S3ObjectStore;
+let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
 // The known-answer set from test/global-setup.ts (the stack repoints MODELS_DIR at its own dir).
 const FIXTURE_MODELS = process.env.MODELS_DIR as string;
 
@@ -27,6 +30,7 @@ beforeAll(async () => {
   modelsDir = join(dir, 'models');
   inbox = join(dir, 'inbox');
   await mkdir(modelsDir, { recursive: true });
+  await mkdir(SCREENSHOTS, { recursive: true });
   // The manifest of the known-answer set, but none of its model folders.
   await cp(join(FIXTURE_MODELS, 'manifest.json'), join(modelsDir, 'manifest.json'));
   stack = await startLocalStack({
@@ -46,6 +50,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await browser?.close();
   await stack?.stop();
   await rm(dir, { recursive: true, force: true });
 });
@@ -83,6 +88,26 @@ describe('local stack without models', () => {
     expect(waiting.caption).toBeUndefined();
     expect(waiting.errors.fast?.code).toBe('MODEL_NOT_FOUND');
     expect(waiting.status.detailed.state).toBe('waiting-for-models');
+    browser = await launchBrowser();
+    const page = await browser.context.newPage();
+    await page.goto(stack.webUrl);
+    const redCard = page.locator('.card', { has: page.locator('h3', { hasText: 'red.png' }) });
+    await expect
+      .poll(
+        () =>
+          redCard
+            .locator('.hint')
+            .first()
+            .textContent({ timeout: 1000 })
+            .catch(() => null),
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBe('Caption waits for the models to be installed.');
+    expect(await redCard.locator('.swatch-meta').first().textContent()).toBe('red · 100% · #ff0000');
+    expect(await redCard.locator('.badge').textContent()).toBe('Waiting for models');
+    await page.screenshot({ path: join(SCREENSHOTS, 'waiting-for-models.png'), fullPage: true });
 
     // Act: the models arrive (as `npm run models:fetch` would put them)
     for (const entry of await readdir(FIXTURE_MODELS)) {
@@ -99,6 +124,19 @@ describe('local stack without models', () => {
     expect(done.errors).toEqual({});
     const mirrored = await sidecarWhenMirrored(join(inbox, 'red.png.description.json'));
     expect(mirrored.caption).toBe('a red square');
+    // The page's list refresh (every 5 s) shows the caption without a reload.
+    await expect
+      .poll(
+        () =>
+          redCard
+            .locator('.caption')
+            .textContent({ timeout: 1000 })
+            .catch(() => null),
+        {
+          timeout: 15_000,
+        },
+      )
+      .toBe('a red square');
   });
 });
 

@@ -66,6 +66,11 @@ function errorOf(record) {
   return error ? `${error.message} (${error.code})` : undefined;
 }
 
+/** The API counts waiting-for-models as describing; the page says which it is. */
+function waitingForModels(record) {
+  return ['fast', 'detailed'].some((stage) => record?.status?.[stage]?.state === 'waiting-for-models');
+}
+
 function itemStatus(item) {
   return item.status;
 }
@@ -128,7 +133,10 @@ function renderCard(item) {
   body.append(el('h3', { class: 'name', text: item.name }));
   body.append(
     el('p', { class: 'status', role: 'status', 'aria-live': 'polite' }, [
-      el('span', { class: 'badge', text: STATUS_TEXT[status] ?? status }),
+      el('span', {
+        class: 'badge',
+        text: waitingForModels(r) ? 'Waiting for models' : (STATUS_TEXT[status] ?? status),
+      }),
     ]),
   );
   const problem = item.error ?? (status === 'failed' ? errorOf(r) : undefined);
