@@ -19,6 +19,7 @@ Options:
   --recursive          also describe images in subfolders
   -h, --help           show this help
 
+Text in the image is read in both modes (OCR_STAGE=off turns it off).
 Exit status: 0 when every file was described, 1 when any failed, 2 on a usage or set-up error.`;
 
 class UsageError extends Error {}
@@ -83,9 +84,15 @@ export async function runCli(
       output.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    const settings = readEngineSettings(env, {
+    const configured = readEngineSettings(env, {
       ...(args.modelsDir ? { modelsDir: args.modelsDir } : {}),
       ...(args.threads !== undefined ? { threads: args.threads } : {}),
+    });
+    // OCR_STAGE splits the work between two deployed functions; the CLI runs the stages itself,
+    // so it reads text in every mode unless OCR is turned off.
+    const settings = Object.freeze({
+      ...configured,
+      ocrStage: configured.ocrStage === 'off' ? ('off' as const) : ('fast' as const),
     });
     engine = await createEngine(settings);
     const needed = args.mode === 'normal' ? ['fast', 'normal'] : ['fast'];

@@ -27,7 +27,7 @@ beforeAll(async () => {
   await bundleHandlers({ outDir: bundleDir, handlers: ['describe-fast'] });
   moto = await startMotoServer();
   stack = await createLocalStack(moto.endpoint, 'describer-bundle');
-  // The image's default: OCR in the fast stage, so the bundle must find the packaged OCR models too.
+  // OCR in the fast stage (OCR_STAGE=fast, a deploy option), so the bundle must find the packaged OCR models too.
   for (const [name, value] of Object.entries({ ...stack.env, OCR_STAGE: 'fast' })) {
     saved[name] = process.env[name];
     process.env[name] = value;

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { validateRecord } from '#engine/record/record.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { type ImageFixtureName, imageFixture } from '#test/fixtures/images.ts';
+import { renderTextImage, textImage } from '#test/fixtures/text-images.ts';
 import { captureOutput } from '#test/support/capture-output.ts';
 import { fixtureModelsDir } from '#test/support/fixture-models.ts';
 import { runCli } from '../../../functions/cli/cli.ts';
@@ -72,6 +73,29 @@ describe('image-describer describe <file>', () => {
     expect(record.caption).toBe('a green square');
     expect(record.detailedDescription).toBe('the image shows a green square');
     expect(record.status.detailed.state).toBe('done');
+  });
+
+  it('shows the text found in the image, in fast mode too', async () => {
+    const path = join(workDir, 'bakery.png');
+    await writeFile(path, (await renderTextImage(textImage('clearSans'))).png);
+    const { output, stdout } = captureOutput();
+
+    const status = await runCli(['describe', path], env, output);
+
+    expect(status).toBe(0);
+    expect(stdout()).toContain('text:        Fresh bread every morning');
+  });
+
+  it('reads no text when OCR_STAGE=off', async () => {
+    const path = join(workDir, 'bakery-off.png');
+    await writeFile(path, (await renderTextImage(textImage('clearSans'))).png);
+    const { output, stdout } = captureOutput();
+
+    await runCli(['describe', path, '--json'], { ...env, OCR_STAGE: 'off' }, output);
+
+    const record = validateRecord(JSON.parse(stdout()));
+    expect(record.text).toBeUndefined();
+    expect(record.models.ocr).toBeUndefined();
   });
 
   it('describes a JPEG whose EXIF orientation rotates it, reporting the displayed size', async () => {
