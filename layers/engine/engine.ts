@@ -107,28 +107,30 @@ export class DescribeEngine {
     const decoded = await this.intake(input.bytes);
     let record: DescriptionRecord = { ...previous, image: previous.image ?? decoded.facts };
 
+    // Text first: it needs no downloaded model, so it is worth having even while the model is missing.
+    let ocrMs: number | undefined;
+    if (this.deps.settings.ocrStage === 'detailed')
+      ({ record, ocrMs } = await this.readText(record, decoded));
+
     const modelStart = performance.now();
+    let detailedState: 'done' | 'waiting-for-models' = 'done';
+    const { detailed: _previousError, ...otherErrors } = record.errors;
+    record = { ...record, errors: otherErrors };
     try {
       const runner = await this.deps.models.runner('normal');
       record = { ...record, detailedDescription: await runner.describe(decoded.image) };
       record = { ...record, models: { ...record.models, detailed: runner.provenance } };
     } catch (error) {
       if (!(error instanceof ModelNotFoundError)) throw error;
-      record = withStageState(record, 'detailed', 'waiting-for-models', this.now());
+      detailedState = 'waiting-for-models';
       record = {
         ...record,
         errors: { ...record.errors, detailed: { code: error.code, message: error.message } },
       };
-      return validateRecord(record);
     }
     const modelMs = elapsedSince(modelStart);
 
-    let ocrMs: number | undefined;
-    if (this.deps.settings.ocrStage === 'detailed')
-      ({ record, ocrMs } = await this.readText(record, decoded));
-
-    const { detailed: _cleared, ...otherErrors } = record.errors;
-    record = withStageState({ ...record, errors: otherErrors }, 'detailed', 'done', this.now());
+    record = withStageState(record, 'detailed', detailedState, this.now());
     record = {
       ...record,
       timings: {

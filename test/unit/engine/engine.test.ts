@@ -7,6 +7,7 @@ import { ImageRejectedError } from '#engine/errors.ts';
 import { readEngineSettings } from '#engine/settings.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { imageFixture } from '#test/fixtures/images.ts';
+import { renderTextImage, textImage } from '#test/fixtures/text-images.ts';
 import { fixtureModelsDir } from '#test/support/fixture-models.ts';
 
 const source = { kind: 'file' as const, path: 'red-blue.png' };
@@ -85,6 +86,19 @@ describe('DescribeEngine without downloaded models', () => {
     expect(record.colours?.[0]?.family).toBe('green');
     expect(record.errors.fast?.code).toBe('MODEL_NOT_FOUND');
     expect(record.errors.fast?.message).toContain('npm run models:fetch');
+  });
+
+  it('reads the text in the detailed stage even while its model is missing', async () => {
+    const withOcr = await createEngine(readEngineSettings({ MODELS_DIR: modelsDir, OCR_STAGE: 'detailed' }));
+    const bytes = (await renderTextImage(textImage('clearSans'))).png;
+    const fast = await withOcr.describeFast({ bytes, source });
+
+    const record = await withOcr.describeDetailed({ bytes, source }, fast);
+
+    expect(record.status.detailed.state).toBe('waiting-for-models');
+    expect(record.text?.full).toBe('Fresh bread every morning');
+    expect(record.detailedDescription).toBeUndefined();
+    await withOcr.models.dispose();
   });
 
   it('describes fully once the models appear, without restarting', async () => {
