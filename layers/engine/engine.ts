@@ -26,6 +26,12 @@ export interface EngineDependencies {
 const elapsedSince = (start: number) => Math.round((performance.now() - start) * 10) / 10;
 
 /**
+ * Florence-2 takes 768×768 and SmolVLM 512 px: a stage that reads no text needs no more pixels, and
+ * decoding fewer is what JPEG shrink-on-load makes cheap (a 12 MP photo decodes at 1/4 scale).
+ */
+export const CAPTION_WORKING_SIZE = 768;
+
+/**
  * The one engine every entry point runs: image bytes in, description record out.
  *
  * - describeFast: intake → colours → caption (fast model) → text (when OCR runs in the fast stage).
@@ -64,7 +70,7 @@ export class DescribeEngine {
     const started = performance.now();
     let record = this.startRecord(input);
 
-    const decoded = await this.intake(input.bytes);
+    const decoded = await this.intake(input.bytes, 'fast');
     record = { ...record, image: decoded.facts };
 
     const paletteStart = performance.now();
@@ -104,7 +110,7 @@ export class DescribeEngine {
 
   async describeDetailed(input: DescribeInput, previous: DescriptionRecord): Promise<DescriptionRecord> {
     const started = performance.now();
-    const decoded = await this.intake(input.bytes);
+    const decoded = await this.intake(input.bytes, 'detailed');
     let record: DescriptionRecord = { ...previous, image: previous.image ?? decoded.facts };
 
     // Text first: it needs no downloaded model, so it is worth having even while the model is missing.
@@ -161,9 +167,19 @@ export class DescribeEngine {
     return isPermanent(error);
   }
 
-  private async intake(bytes: Uint8Array): Promise<IntakeResult & { decodeMs: number }> {
+  /** The working size of a stage: full size where OCR reads text, the caption models' size elsewhere. */
+  workingSizeFor(stage: 'fast' | 'detailed'): number {
+    const { workingSize, ocrStage } = this.deps.settings;
+    return ocrStage === stage ? workingSize : Math.min(workingSize, CAPTION_WORKING_SIZE);
+  }
+
+  private async intake(
+    bytes: Uint8Array,
+    stage: 'fast' | 'detailed',
+  ): Promise<IntakeResult & { decodeMs: number }> {
     const start = performance.now();
-    const { maxInputBytes, maxInputPixels, workingSize } = this.deps.settings;
+    const { maxInputBytes, maxInputPixels } = this.deps.settings;
+    const workingSize = this.workingSizeFor(stage);
     const result = await intakeImage(bytes, { maxInputBytes, maxInputPixels, workingSize });
     return { ...result, decodeMs: elapsedSince(start) };
   }

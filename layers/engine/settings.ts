@@ -33,7 +33,7 @@ export interface EngineSettings {
   readonly maxInputBytes: number;
   /** sharp limitInputPixels: refuse images declaring more pixels (decompression bombs). */
   readonly maxInputPixels: number;
-  /** Longest side of the pixels handed to the models and OCR. */
+  /** Longest side of the pixels OCR reads; a stage without OCR uses at most the caption models' 768. */
   readonly workingSize: number;
   /**
    * Which stage reads text. Measured: ~900 ms CPU for a 1 MP image with ten lines on 2 cores, over

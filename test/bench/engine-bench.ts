@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import sharp from 'sharp';
+import { CAPTION_WORKING_SIZE } from '#engine/engine.ts';
 import { intakeImage } from '#engine/image/intake.ts';
 import type { RgbImage } from '#engine/image/types.ts';
 import { ModelRegistry } from '#engine/models/registry.ts';
@@ -212,13 +213,13 @@ export async function runEngineBench(
           runs: format === 'png' ? Math.min(size.runs, size.width >= 4000 ? 3 : 5) : size.runs,
           workingSize: LIMITS.workingSize,
         });
-    // The models take ~768 px; the same 12 MP JPEG at that working size shows the shrink-on-load effect.
+    // A stage without OCR (the fast stage by default) decodes only to the caption models' size.
     const twelve = SIZES[2];
     cases.push({
-      label: `12 MP JPEG @768`,
+      label: `12 MP JPEG @${CAPTION_WORKING_SIZE}`,
       path: join(imagesDir, fileName(twelve, 'jpeg')),
       runs: twelve.runs,
-      workingSize: 768,
+      workingSize: CAPTION_WORKING_SIZE,
     });
 
     // Phase 1: the engine path only, so the peak RSS is ours.
@@ -302,11 +303,16 @@ export async function runEngineBench(
     }
     await model.runner?.dispose();
 
-    const target = rows.find((row) => row.image === '12 MP JPEG');
+    // Judged at the working size the fast stage really uses with the default settings.
+    const fastStageSize =
+      DEFAULT_ENGINE_SETTINGS.ocrStage === 'fast' ? LIMITS.workingSize : CAPTION_WORKING_SIZE;
+    const target = rows.find(
+      (row) => row.image.startsWith('12 MP JPEG') && row.workingSize === fastStageSize,
+    );
     const targets = target
       ? [
           {
-            name: `overhead outside the model <= ${OVERHEAD_TARGET_MS} ms per 12 MP JPEG (one core, CPU time)`,
+            name: `overhead outside the model <= ${OVERHEAD_TARGET_MS} ms per 12 MP JPEG, fast stage at ${fastStageSize} px (one core, CPU time)`,
             value: `${target.overheadCpuMs} ms`,
             pass: target.overheadCpuMs <= OVERHEAD_TARGET_MS,
           },
@@ -316,7 +322,7 @@ export async function runEngineBench(
             pass: target.overheadMs <= OVERHEAD_TARGET_MS,
           },
           {
-            name: `>= ${RATIO_TARGET}x faster than naive decode + resize (12 MP JPEG, CPU time)`,
+            name: `>= ${RATIO_TARGET}x faster than naive decode + resize (12 MP JPEG at ${fastStageSize} px, CPU time)`,
             value: `${round(target.naiveCpuMs / target.oursCpuMs, 2)}x`,
             pass: target.naiveCpuMs / target.oursCpuMs >= RATIO_TARGET,
           },

@@ -64,6 +64,32 @@ describe('DescribeEngine with the known-answer models', () => {
   });
 });
 
+describe('DescribeEngine working size', () => {
+  it.each([
+    ['detailed', 'fast', 768],
+    ['detailed', 'detailed', 1024],
+    ['fast', 'fast', 1024],
+    ['fast', 'detailed', 768],
+    ['off', 'fast', 768],
+  ] as const)('with OCR_STAGE=%s the %s stage decodes to %i px', async (ocrStage, stage, size) => {
+    const engine = await createEngine(
+      readEngineSettings({ MODELS_DIR: fixtureModelsDir(), OCR_STAGE: ocrStage }),
+    );
+
+    expect(engine.workingSizeFor(stage)).toBe(size);
+    await engine.models.dispose();
+  });
+
+  it('never enlarges past a smaller configured working size', async () => {
+    const engine = await createEngine(
+      readEngineSettings({ MODELS_DIR: fixtureModelsDir(), OCR_STAGE: 'off', WORKING_SIZE: '512' }),
+    );
+
+    expect(engine.workingSizeFor('fast')).toBe(512);
+    await engine.models.dispose();
+  });
+});
+
 describe('DescribeEngine without downloaded models', () => {
   let engine: DescribeEngine;
   let modelsDir: string;
