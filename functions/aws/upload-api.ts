@@ -1,7 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { awsClientConfig } from '#adapters/aws-config.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { S3UploadSigner } from '#adapters/s3-upload-signer.ts';
 import { createUploadApiHandler } from '#engine/uploads/http-api.ts';
@@ -15,12 +13,16 @@ import { readUploadSettings } from '#engine/uploads/settings.ts';
 const settings = readUploadSettings(process.env);
 const logger = new Logger({ serviceName: 'upload-api' });
 // AWS_ENDPOINT_URL_S3 is set only by the local stack (loopback S3); in Lambda the SDK defaults apply.
-const s3 = new S3Client(awsClientConfig({ endpoint: process.env.AWS_ENDPOINT_URL_S3 || undefined }));
+const store = new S3ObjectStore({
+  bucket: settings.bucket,
+  endpoint: process.env.AWS_ENDPOINT_URL_S3 || undefined,
+});
 
 const api = createUploadApiHandler({
   settings,
-  store: new S3ObjectStore({ bucket: settings.bucket, client: s3 }),
-  signer: new S3UploadSigner({ bucket: settings.bucket, client: s3 }),
+  store,
+  // One S3 client per process: the signer shares the store's.
+  signer: new S3UploadSigner({ bucket: settings.bucket, client: store.client }),
   logger,
 });
 

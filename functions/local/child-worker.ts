@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { DetailedWorker } from './sqs-poller.ts';
+import type { DetailedWorker } from '#adapters/sqs-poller.ts';
 
 export const WORKER_ENV = {
   BATCH_SIZE: 'LOCAL_WORKER_BATCH_SIZE',

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
+import type { ObjectStore } from '#engine/ports.ts';
 import type { RecordLister } from './records.ts';
 
 const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
@@ -24,8 +24,8 @@ export interface LocalHttpOptions {
   /** The upload API handler behind the HTTP adapter: POST /uploads, GET /uploads/{id}. */
   readonly uploadApi: NodeHandler;
   readonly records: RecordLister;
-  readonly s3: S3Client;
-  readonly bucket: string;
+  /** The bucket, behind the object store port (thumbnails). */
+  readonly store: ObjectStore;
   readonly inputPrefix: string;
   readonly onError?: (error: unknown, req: IncomingMessage) => void;
 }
@@ -64,10 +64,7 @@ export async function startLocalHttp(options: LocalHttpOptions): Promise<{ serve
     }
     let bytes: Uint8Array;
     try {
-      const object = await options.s3.send(
-        new GetObjectCommand({ Bucket: options.bucket, Key: `${options.inputPrefix}${relative}` }),
-      );
-      bytes = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+      bytes = (await options.store.get(`${options.inputPrefix}${relative}`)).bytes;
     } catch {
       return sendJson(res, 404, { message: 'No such image' });
     }

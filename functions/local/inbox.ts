@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type FSWatcher, watch } from 'chokidar';
+import type { ObjectStore } from '#engine/ports.ts';
 
 /** Same suffix as the CLI's sidecars, so a mirrored folder looks like one the CLI described. */
 export const MIRROR_SUFFIX = '.description.json';
@@ -20,8 +20,8 @@ const CONTENT_TYPES: Record<string, string> = {
 
 export interface InboxOptions {
   readonly dir: string;
-  readonly s3: S3Client;
-  readonly bucket: string;
+  /** The bucket, behind the object store port. */
+  readonly store: ObjectStore;
   readonly inputPrefix: string;
   readonly sidecarPrefix: string;
   readonly onUpload?: (path: string, key: string) => void;
@@ -91,25 +91,17 @@ export class InboxWatcher {
   }
 
   private async upload(path: string): Promise<void> {
-    const { s3, bucket } = this.options;
+    const { store } = this.options;
     const bytes = await readFile(path);
     const key = this.keyFor(path);
     const md5 = createHash('md5').update(bytes).digest('hex');
     try {
-      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-      if (head.ETag?.replace(/"/g, '') === md5) return;
+      if ((await store.head(key)).etag === md5) return;
     } catch {
       // Not there yet: upload.
     }
     const extension = path.split('.').pop()?.toLowerCase() ?? '';
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: bytes,
-        ContentType: CONTENT_TYPES[extension] ?? 'application/octet-stream',
-      }),
-    );
+    await store.putBytes(key, bytes, { contentType: CONTENT_TYPES[extension] ?? 'application/octet-stream' });
     this.options.onUpload?.(path, key);
   }
 }

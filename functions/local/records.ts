@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { ListedObject, ObjectStore } from '#engine/ports.ts';
 import { validateRecord } from '#engine/record/record.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { statusOfRecord, type UploadStatus } from '#engine/uploads/upload-status.ts';
@@ -16,8 +16,8 @@ export interface ListedRecord {
 }
 
 export interface RecordListerOptions {
-  readonly s3: S3Client;
-  readonly bucket: string;
+  /** The bucket, behind the object store port. */
+  readonly store: ObjectStore;
   readonly inputPrefix: string;
   readonly sidecarPrefix: string;
   /** Newest first, at most this many (the page is a demo, not a gallery for 100k images). */
@@ -46,7 +46,7 @@ export class RecordLister {
         const sidecar = sidecars.get(`${sidecarPrefix}${relative}.json`);
         const record = sidecar ? await this.read(sidecar.key, sidecar.etag) : undefined;
         const upload = /^uploads\/([0-9a-f-]{36})$/.exec(relative);
-        const imageUrl = `/thumbnails/${relative.split('/').map(encodeURIComponent).join('/')}?v=${object.etag.replace(/"/g, '')}`;
+        const imageUrl = `/thumbnails/${relative.split('/').map(encodeURIComponent).join('/')}?v=${object.etag}`;
         return {
           key: object.key,
           id: upload?.[1],
@@ -67,10 +67,8 @@ export class RecordLister {
     if (cached?.etag === etag) return cached.name;
     let name: string | undefined;
     try {
-      const head = await this.options.s3.send(
-        new HeadObjectCommand({ Bucket: this.options.bucket, Key: key }),
-      );
-      name = head.Metadata?.['original-filename'] || undefined;
+      const head = await this.options.store.head(key);
+      name = head.metadata?.['original-filename'] || undefined;
     } catch {
       name = undefined;
     }
@@ -83,12 +81,7 @@ export class RecordLister {
     if (cached?.etag === etag) return cached.record;
     let record: DescriptionRecord | undefined;
     try {
-      const object = await this.options.s3.send(
-        new GetObjectCommand({ Bucket: this.options.bucket, Key: key }),
-      );
-      record = validateRecord(
-        JSON.parse(await (object.Body?.transformToString() ?? Promise.resolve('null'))),
-      );
+      record = validateRecord((await this.options.store.getJson(key))?.value ?? null);
     } catch {
       // A sidecar being replaced or not matching the schema: show the object without it.
       record = undefined;
@@ -97,20 +90,9 @@ export class RecordLister {
     return record;
   }
 
-  private async listAll(
-    prefix: string,
-  ): Promise<Array<{ key: string; etag: string; lastModified?: string }>> {
-    const out: Array<{ key: string; etag: string; lastModified?: string }> = [];
-    let token: string | undefined;
-    do {
-      const page = await this.options.s3.send(
-        new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ContinuationToken: token }),
-      );
-      for (const o of page.Contents ?? []) {
-        if (o.Key) out.push({ key: o.Key, etag: o.ETag ?? '', lastModified: o.LastModified?.toISOString() });
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+  private async listAll(prefix: string): Promise<ListedObject[]> {
+    const out: ListedObject[] = [];
+    for await (const object of this.options.store.list(prefix)) out.push(object);
     return out;
   }
 }

@@ -2,7 +2,6 @@ import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
 import { buildApp } from 'fauxqs';
 import S3rver from 's3rver';
@@ -86,39 +85,4 @@ export async function startEmbeddedSqs(options: { host: string; port: number }):
       await app.close();
     },
   };
-}
-
-export interface DetailedQueues {
-  readonly queueUrl: string;
-  readonly dlqUrl: string;
-}
-
-/** The detailed queue and its DLQ, with the redrive policy infra/ deploys. Idempotent. */
-export async function createDetailedQueues(
-  sqs: SQSClient,
-  options: { queueName: string; visibilityTimeoutSeconds: number; maxReceiveCount: number },
-): Promise<DetailedQueues> {
-  const dlq = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: `${options.queueName}-dlq`,
-      Attributes: { MessageRetentionPeriod: '1209600' },
-    }),
-  );
-  const dlqUrl = dlq.QueueUrl as string;
-  const dlqAttributes = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }),
-  );
-  const queue = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: options.queueName,
-      Attributes: {
-        VisibilityTimeout: String(options.visibilityTimeoutSeconds),
-        RedrivePolicy: JSON.stringify({
-          deadLetterTargetArn: dlqAttributes.Attributes?.QueueArn,
-          maxReceiveCount: options.maxReceiveCount,
-        }),
-      },
-    }),
-  );
-  return { queueUrl: queue.QueueUrl as string, dlqUrl };
 }

@@ -1,6 +1,14 @@
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
+import {
+  createDetailedQueues,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type LocalClients,
+  localClients,
+} from '#adapters/local-servers.ts';
+import { S3ObjectStore } from '#adapters/s3-object-store.ts';
+import { SqsJobQueue } from '#adapters/sqs-job-queue.ts';
+import { type DetailedWorker, type SqsHandler, SqsPoller } from '#adapters/sqs-poller.ts';
 import { ConfigError, expected } from '#engine/errors.ts';
 import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
 import { inputKeyFor, keyLayout } from '#engine/pipeline/key-layout.ts';
@@ -16,13 +24,7 @@ import type { LocalOptions } from './options.ts';
 import { RecordLister } from './records.ts';
 import { type RequeueSummary, requeueUnfinished } from './requeue.ts';
 import { AsyncInvoker, notificationFor, type S3Handler } from './s3-notifications.ts';
-import { createDetailedQueues, startEmbeddedS3, startEmbeddedSqs } from './servers.ts';
-import { type DetailedWorker, type SqsHandler, SqsPoller } from './sqs-poller.ts';
-
-/** Credentials the embedded servers accept (they check none); never real ones. */
-// s3rver accepts only its own access key id (it does not verify signatures).
-const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-const REGION = 'us-east-1';
+import { startEmbeddedS3, startEmbeddedSqs } from './servers.ts';
 
 export interface LocalHandlers {
   readonly describeFast: S3Handler;
@@ -51,8 +53,8 @@ export interface LocalStack {
   readonly bucket: string;
   readonly queueUrl: string;
   readonly dlqUrl: string;
-  readonly s3: S3Client;
-  readonly sqs: SQSClient;
+  readonly s3: LocalClients['s3'];
+  readonly sqs: LocalClients['sqs'];
   readonly invoker: AsyncInvoker;
   /** The current detailed worker (replaced by restartWorker). */
   readonly worker: DetailedWorker;
@@ -73,8 +75,8 @@ export function localEnvironment(
   endpoints: { s3: string; sqs: string; queueUrl: string },
 ): Record<string, string> {
   const env: Record<string, string> = {
-    AWS_REGION: REGION,
-    AWS_DEFAULT_REGION: REGION,
+    AWS_REGION: LOCAL_REGION,
+    AWS_DEFAULT_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     AWS_ENDPOINT_URL_S3: endpoints.s3,
@@ -140,19 +142,12 @@ export async function startLocalStack(
     const sqsServer = await startEmbeddedSqs({ host: options.host, port: options.sqsPort });
     closers.push(() => sqsServer.close());
 
-    const clientConfig = { region: REGION, credentials: LOCAL_CREDENTIALS };
-    const s3 = new S3Client({ ...clientConfig, endpoint: s3Server.endpoint, forcePathStyle: true });
-    const sqs = new SQSClient({ ...clientConfig, endpoint: sqsServer.endpoint });
-    closers.push(async () => {
-      s3.destroy();
-      sqs.destroy();
-    });
+    const clients = localClients({ s3: s3Server.endpoint, sqs: sqsServer.endpoint });
+    const { s3, sqs } = clients;
+    closers.push(async () => clients.destroy());
+    const store = new S3ObjectStore({ bucket: options.bucket, client: s3 });
     const queues = await createDetailedQueues(sqs, options);
-    const queueArn = (
-      await sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: queues.queueUrl, AttributeNames: ['QueueArn'] }),
-      )
-    ).Attributes?.QueueArn;
+    const detailedQueue = new SqsJobQueue<DetailedJob>({ queueUrl: queues.queueUrl, client: sqs });
 
     Object.assign(
       process.env,
@@ -183,7 +178,7 @@ export async function startLocalStack(
       return new SqsPoller({
         sqs,
         queueUrl: queues.queueUrl,
-        queueArn,
+        queueArn: queues.queueArn,
         batchSize: options.batchSize,
         handler: describeDetailed,
         waitTimeSeconds,
@@ -196,8 +191,7 @@ export async function startLocalStack(
     const inbox = options.inboxDir
       ? new InboxWatcher({
           dir: options.inboxDir,
-          s3,
-          bucket: options.bucket,
+          store,
           inputPrefix: options.inputPrefix,
           sidecarPrefix: options.sidecarPrefix,
           onError: (error, path) => emit({ type: 'error', where: `inbox ${path}`, error }),
@@ -220,8 +214,7 @@ export async function startLocalStack(
       }
     });
     const onSidecar = async (key: string) => {
-      const object = await s3.send(new GetObjectCommand({ Bucket: options.bucket, Key: key }));
-      const json = (await object.Body?.transformToString()) ?? '';
+      const json = Buffer.from((await store.get(key)).bytes).toString('utf8');
       const record = JSON.parse(json) as DescriptionRecord;
       if (
         record.status.fast.state === 'waiting-for-models' ||
@@ -234,9 +227,6 @@ export async function startLocalStack(
       if (options.mirror && inbox && inputKey) await inbox.mirror(inputKey, json);
     };
 
-    const sendDetailed = async (job: DetailedJob) => {
-      await sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: JSON.stringify(job) }));
-    };
     const requeue = async (reason: 'start' | 'models-ready' = 'start') => {
       const summary = await requeueUnfinished(
         handlers.store,
@@ -245,7 +235,7 @@ export async function startLocalStack(
         await handlers.currentModels(),
         {
           fast: (event) => invoker.invoke(event),
-          detailed: sendDetailed,
+          detailed: (job) => detailedQueue.send(job),
         },
       );
       // At start, anything waiting arms the model check; after models-ready it was just re-queued.
@@ -276,8 +266,7 @@ export async function startLocalStack(
     closers.push(async () => clearInterval(modelTimer));
 
     const lister = new RecordLister({
-      s3,
-      bucket: options.bucket,
+      store,
       inputPrefix: options.inputPrefix,
       sidecarPrefix: options.sidecarPrefix,
     });
@@ -286,8 +275,7 @@ export async function startLocalStack(
       port: options.httpPort,
       uploadApi: handlers.uploadApi,
       records: lister,
-      s3,
-      bucket: options.bucket,
+      store,
       inputPrefix: options.inputPrefix,
       onError: (error, req) => emit({ type: 'error', where: `http ${req.method} ${req.url}`, error }),
     });

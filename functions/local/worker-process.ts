@@ -1,9 +1,8 @@
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { SqsPoller } from '#adapters/sqs-poller.ts';
 import { ENV, readIntegerEnv, readRequiredEnv } from '#engine/settings.ts';
 import { WORKER_ENV, type WorkerMessage } from './child-worker.ts';
 import { loadDetailedHandler } from './handlers.ts';
 import { lambdaContext } from './lambda-context.ts';
-import { SqsPoller } from './sqs-poller.ts';
 
 /**
  * The detailed worker as its own process (forked by the local stack with `--worker-process`, and by
@@ -14,7 +13,7 @@ const send = (message: WorkerMessage) => process.send?.(message);
 
 const handler = await loadDetailedHandler();
 const poller = new SqsPoller({
-  sqs: new SQSClient({ endpoint: process.env.AWS_ENDPOINT_URL_SQS }),
+  endpoint: process.env.AWS_ENDPOINT_URL_SQS,
   queueUrl: readRequiredEnv(process.env, ENV.DETAILED_QUEUE_URL),
   batchSize: readIntegerEnv(process.env, WORKER_ENV.BATCH_SIZE, 1, 1),
   waitTimeSeconds: readIntegerEnv(process.env, WORKER_ENV.WAIT_SECONDS, 5, 0),

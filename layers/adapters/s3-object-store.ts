@@ -13,6 +13,7 @@ import {
   ObjectNotFoundError,
   type ObjectStore,
   PreconditionFailedError,
+  type PutBytesOptions,
   type PutCondition,
   StorageUnavailableError,
   type StoredJson,
@@ -151,6 +152,23 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async putBytes(key: string, bytes: Uint8Array, options: PutBytesOptions = {}): Promise<{ etag: string }> {
+    try {
+      const out = await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: bytes,
+          ContentType: options.contentType,
+          Metadata: options.metadata ? { ...options.metadata } : undefined,
+        }),
+      );
+      return { etag: bareEtag(out.ETag) };
+    } catch (error) {
+      throw translate(error, key, 'no condition');
+    }
+  }
+
   async *list(prefix: string): AsyncIterable<ListedObject> {
     let token: string | undefined;
     do {
@@ -163,7 +181,9 @@ export class S3ObjectStore implements ObjectStore {
         throw translate(error, prefix, 'no condition');
       }
       for (const item of out.Contents ?? []) {
-        if (item.Key) yield { key: item.Key, etag: bareEtag(item.ETag), size: item.Size ?? 0 };
+        if (!item.Key) continue;
+        const listed = { key: item.Key, etag: bareEtag(item.ETag), size: item.Size ?? 0 };
+        yield item.LastModified ? { ...listed, lastModified: item.LastModified.toISOString() } : listed;
       }
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token);

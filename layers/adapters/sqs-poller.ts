@@ -2,14 +2,16 @@ import {
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
-  type SQSClient,
+  SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { type AwsClientOptions, awsClientConfig } from './aws-config.ts';
 
 export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
 
-export interface PollerOptions {
-  readonly sqs: SQSClient;
+export interface PollerOptions extends AwsClientOptions {
+  /** Share one client per process; created from the options when absent. */
+  readonly sqs?: SQSClient;
   readonly queueUrl: string;
   readonly queueArn?: string;
   /** Lambda's event source mapping BatchSize. */
@@ -74,7 +76,11 @@ export class SqsPoller implements DetailedWorker {
   /** Messages received more than once (visibility timeout ran out, or a crash abandoned them). */
   redelivered = 0;
 
-  constructor(private readonly options: PollerOptions) {}
+  private readonly sqs: SQSClient;
+
+  constructor(private readonly options: PollerOptions) {
+    this.sqs = options.sqs ?? new SQSClient(awsClientConfig(options));
+  }
 
   start(): this {
     if (this.running) return this;
@@ -103,7 +109,8 @@ export class SqsPoller implements DetailedWorker {
   }
 
   private async run(): Promise<void> {
-    const { sqs, queueUrl, batchSize, handler } = this.options;
+    const { queueUrl, batchSize, handler } = this.options;
+    const { sqs } = this;
     const queueArn =
       this.options.queueArn ?? `arn:aws:sqs:us-east-1:000000000000:${queueUrl.split('/').pop()}`;
     while (this.running) {

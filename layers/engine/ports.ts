@@ -29,6 +29,13 @@ export interface ListedObject {
   readonly key: string;
   readonly etag: string;
   readonly size: number;
+  /** ISO 8601, when the store reports it. */
+  readonly lastModified?: string;
+}
+
+export interface PutBytesOptions {
+  readonly contentType?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 export interface PutCondition {
@@ -50,6 +57,8 @@ export interface ObjectStore {
   getJson<T = unknown>(key: string): Promise<StoredJson<T> | undefined>;
   /** Write JSON; with a condition, throws PreconditionFailedError when it does not hold. */
   putJson(key: string, value: unknown, condition?: PutCondition): Promise<{ etag: string }>;
+  /** Write raw bytes (an image), unconditionally. */
+  putBytes(key: string, bytes: Uint8Array, options?: PutBytesOptions): Promise<{ etag: string }>;
   /** Every object under the prefix, in key order, page by page. */
   list(prefix: string): AsyncIterable<ListedObject>;
 }

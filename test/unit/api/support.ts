@@ -134,6 +134,11 @@ export class MemoryObjectStore implements ObjectStore {
     return { etag: this.objects.get(key)?.etag ?? '' };
   }
 
+  async putBytes(key: string, bytes: Uint8Array): Promise<{ etag: string }> {
+    this.put(key, bytes);
+    return { etag: this.objects.get(key)?.etag ?? '' };
+  }
+
   async *list(prefix: string) {
     for (const [key, object] of [...this.objects].sort(([a], [b]) => a.localeCompare(b))) {
       if (key.startsWith(prefix)) yield { key, etag: object.etag, size: object.bytes.length };

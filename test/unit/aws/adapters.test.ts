@@ -77,6 +77,51 @@ describe('S3ObjectStore', () => {
     });
   });
 
+  it('writes raw bytes with their content type and metadata, and returns the bare ETag', async () => {
+    // Prepare
+    s3.on(PutObjectCommand).resolves({ ETag: '"abc"' });
+    const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47]);
+
+    // Act
+    const written = await store.putBytes('images/cat.png', bytes, {
+      contentType: 'image/png',
+      metadata: { 'original-filename': 'cat.png' },
+    });
+
+    // Assess
+    expect(written).toEqual({ etag: 'abc' });
+    expect(s3.commandCalls(PutObjectCommand)[0]?.args[0].input).toEqual({
+      Bucket: 'b',
+      Key: 'images/cat.png',
+      Body: bytes,
+      ContentType: 'image/png',
+      Metadata: { 'original-filename': 'cat.png' },
+    });
+  });
+
+  it('turns a failed byte write into a transient StorageUnavailableError', async () => {
+    s3.on(PutObjectCommand).rejects(error('InternalError', 500));
+
+    await expect(store.putBytes('images/cat.png', new Uint8Array([1]))).rejects.toMatchObject({
+      name: 'StorageUnavailableError',
+    });
+  });
+
+  it('lists the last-modified time when S3 reports it', async () => {
+    s3.on(ListObjectsV2Command).resolves({
+      Contents: [
+        { Key: 'images/a.jpg', ETag: '"e1"', Size: 1, LastModified: new Date('2026-01-02T03:04:05Z') },
+      ],
+    });
+
+    const listed = [];
+    for await (const item of store.list('images/')) listed.push(item);
+
+    expect(listed).toEqual([
+      { key: 'images/a.jpg', etag: 'e1', size: 1, lastModified: '2026-01-02T03:04:05.000Z' },
+    ]);
+  });
+
   it('lists every page, ETags without quotes', async () => {
     s3.on(ListObjectsV2Command, { ContinuationToken: undefined }).resolves({
       Contents: [{ Key: 'images/a.jpg', ETag: '"e1"', Size: 1 }],

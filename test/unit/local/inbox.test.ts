@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { InboxWatcher } from '../../../functions/local/inbox.ts';
 import { type EmbeddedS3, startEmbeddedS3 } from '../../../functions/local/servers.ts';
 
@@ -39,8 +40,7 @@ const until = async (check: () => boolean, ms = 10_000) => {
 function watcher(inbox: string, uploaded: string[]) {
   return new InboxWatcher({
     dir: inbox,
-    s3,
-    bucket: BUCKET,
+    store: new S3ObjectStore({ bucket: BUCKET, client: s3 }),
     inputPrefix: 'images/',
     sidecarPrefix: 'descriptions/',
     onUpload: (_path, key) => uploaded.push(key),

@@ -1,12 +1,9 @@
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createDetailedQueues,
-  type EmbeddedSqs,
-  startEmbeddedSqs,
-} from '../../../functions/local/servers.ts';
-import { SqsPoller } from '../../../functions/local/sqs-poller.ts';
+import { createDetailedQueues } from '#adapters/local-servers.ts';
+import { SqsPoller } from '#adapters/sqs-poller.ts';
+import { type EmbeddedSqs, startEmbeddedSqs } from '../../../functions/local/servers.ts';
 
 let server: EmbeddedSqs;
 let sqs: SQSClient;
