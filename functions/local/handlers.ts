@@ -1,14 +1,10 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { currentModels, readAwsConfig } from '#adapters/aws-runtime.ts';
-import { detailedHandler, fastHandler } from '#adapters/lambda-handlers.ts';
+import { createDetailedRuntime, createFastRuntime, readAwsConfig } from '#adapters/aws-runtime.ts';
+import { detailedHandler, fastHandler, stageObservability } from '#adapters/lambda-handlers.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
-import { SqsJobQueue } from '#adapters/sqs-job-queue.ts';
 import { ModelNotFoundError } from '#engine/errors.ts';
 import { ModelRegistry } from '#engine/models/registry.ts';
 import { readEngineSettings } from '#engine/settings.ts';
-import { createEngine } from '#engine/wiring.ts';
 import { toNodeHandler } from './http-api-adapter.ts';
 import { lambdaContext } from './lambda-context.ts';
 import type { LocalHandlers } from './stack.ts';
@@ -25,33 +21,18 @@ function isModelMissing(error: unknown): boolean {
 
 /**
  * Offline start only: the deployed entry points preload their model during init and (rightly) fail
- * a cold start without it. Here the same handler bodies and use cases are wired with an engine that
- * loads models on first use, so colours, facts and text are described now and the caption stages are
- * marked waiting-for-models until the files appear.
+ * a cold start without it. Here the same runtime wiring and handler bodies run with `preload: false`,
+ * so colours, facts and text are described now and the caption stages are marked waiting-for-models
+ * until the files appear.
  */
-async function lazyHandlers(): Promise<{ fast: FastLambda; detailed: DetailedLambda }> {
-  const tools = (stage: string) => ({
-    logger: new Logger({ serviceName: 'image-describer', persistentKeys: { stage } }),
-    metrics: new Metrics({ namespace: 'ImageDescriber', serviceName: `describe-${stage}` }),
-  });
-  const fastConfig = readAwsConfig(process.env, 'fast');
-  const engine = await createEngine(fastConfig.engine);
-  const { bucket, detailedQueueUrl, s3Endpoint, sqsEndpoint } = fastConfig.targets;
-  const store = new S3ObjectStore({ bucket, endpoint: s3Endpoint });
-  const models = currentModels(engine);
-  const fast = fastHandler(
-    {
-      engine,
-      store,
-      queue: new SqsJobQueue({ queueUrl: detailedQueueUrl ?? '', endpoint: sqsEndpoint }),
-      layout: fastConfig.layout,
-      models,
-      bucket,
-    },
-    tools('fast'),
-  );
-  const detailed = detailedHandler({ engine, store, models, bucket }, tools('detailed'));
-  return { fast, detailed };
+async function lazyFast(): Promise<FastLambda> {
+  const runtime = await createFastRuntime(readAwsConfig(process.env, 'fast'), { preload: false });
+  return fastHandler(runtime.deps, stageObservability('fast'));
+}
+
+async function lazyDetailed(): Promise<DetailedLambda> {
+  const runtime = await createDetailedRuntime(readAwsConfig(process.env, 'detailed'), { preload: false });
+  return detailedHandler(runtime.deps, stageObservability('detailed'));
 }
 
 /** The detailed worker's handler alone (for the worker child process). */
@@ -60,7 +41,7 @@ export async function loadDetailedHandler(): Promise<DetailedLambda> {
     return (await import('../aws/describe-detailed.ts')).handler as DetailedLambda;
   } catch (error) {
     if (!isModelMissing(error)) throw error;
-    return (await lazyHandlers()).detailed;
+    return lazyDetailed();
   }
 }
 
@@ -82,9 +63,8 @@ export async function loadHandlers(
     detailed = detailedModule?.handler as DetailedLambda | undefined;
   } catch (error) {
     if (!isModelMissing(error)) throw error;
-    const lazy = await lazyHandlers();
-    fast = lazy.fast;
-    detailed = options.detailed ? lazy.detailed : undefined;
+    fast = await lazyFast();
+    detailed = options.detailed ? await lazyDetailed() : undefined;
   }
   const api = await import('../aws/upload-api.ts');
   const settings = readEngineSettings();

@@ -52,16 +52,30 @@ export function settingsForStage(settings: EngineSettings, stage: 'fast' | 'deta
   return settings.ocrStage === stage ? settings : Object.freeze({ ...settings, ocrStage: 'off' as const });
 }
 
-async function engineWithModel(settings: EngineSettings, mode: ModelMode) {
+export interface RuntimeOptions {
+  /**
+   * Load the stage's model during init, so a cold start without it fails and the first image does
+   * not pay for the load. `false` (the local stack's offline start): the model loads on first use,
+   * and a missing one marks the stage waiting-for-models instead of failing the start.
+   * @default true
+   */
+  readonly preload?: boolean;
+}
+
+async function engineWithModel(settings: EngineSettings, mode: ModelMode, options: RuntimeOptions) {
   const start = performance.now();
   const stage = mode === 'fast' ? 'fast' : 'detailed';
-  const engine = await createEngine(settingsForStage(settings, stage), { preload: [mode] });
+  const preload = options.preload === false ? [] : [mode];
+  const engine = await createEngine(settingsForStage(settings, stage), { preload });
   return { engine, modelLoadMs: Math.round(performance.now() - start) };
 }
 
 /** Clients, engine and the fast model, once per process (Lambda init, local stack start). */
-export async function createFastRuntime(config: AwsConfig): Promise<FastRuntime> {
-  const { engine, modelLoadMs } = await engineWithModel(config.engine, 'fast');
+export async function createFastRuntime(
+  config: AwsConfig,
+  options: RuntimeOptions = {},
+): Promise<FastRuntime> {
+  const { engine, modelLoadMs } = await engineWithModel(config.engine, 'fast', options);
   const { bucket, detailedQueueUrl, s3Endpoint, sqsEndpoint } = config.targets;
   return {
     modelLoadMs,
@@ -77,8 +91,11 @@ export async function createFastRuntime(config: AwsConfig): Promise<FastRuntime>
 }
 
 /** Clients, engine and the normal-mode model, once per process. */
-export async function createDetailedRuntime(config: AwsConfig): Promise<DetailedRuntime> {
-  const { engine, modelLoadMs } = await engineWithModel(config.engine, 'normal');
+export async function createDetailedRuntime(
+  config: AwsConfig,
+  options: RuntimeOptions = {},
+): Promise<DetailedRuntime> {
+  const { engine, modelLoadMs } = await engineWithModel(config.engine, 'normal', options);
   const { bucket, s3Endpoint } = config.targets;
   return {
     modelLoadMs,

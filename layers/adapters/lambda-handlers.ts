@@ -1,6 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import type { Logger } from '@aws-lambda-powertools/logger';
-import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { LogLevel } from '@aws-lambda-powertools/logger/types';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { errorCodeOf } from '#engine/errors.ts';
 import {
@@ -14,6 +15,7 @@ import {
   type FastStageDependencies,
 } from '#engine/pipeline/describe-uploaded-object.ts';
 import { isS3TestEvent, objectsCreated } from '#engine/pipeline/s3-event.ts';
+import { ENV } from '#engine/settings.ts';
 
 /**
  * Lambda handler bodies, built from already-wired dependencies so tests can pass their own. The
@@ -23,6 +25,21 @@ import { isS3TestEvent, objectsCreated } from '#engine/pipeline/s3-event.ts';
 export interface Observability {
   readonly logger: Logger;
   readonly metrics: Metrics;
+}
+
+/** The logger and metrics of one stage's function, named the same wherever it runs. */
+export function stageObservability(
+  stage: 'fast' | 'detailed',
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Observability {
+  return {
+    logger: new Logger({
+      serviceName: 'image-describer',
+      logLevel: (env[ENV.LOG_LEVEL] || undefined) as LogLevel | undefined,
+      persistentKeys: { stage },
+    }),
+    metrics: new Metrics({ namespace: 'ImageDescriber', serviceName: `describe-${stage}` }),
+  };
 }
 
 function countFailure(metrics: Metrics, stage: 'fast' | 'detailed', code: string): void {
