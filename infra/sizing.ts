@@ -1,13 +1,14 @@
 import { ConfigError, expected } from '#engine/errors.ts';
 
+/** AWS guidance for SQS-triggered functions, shared with the local stack's queue. */
+export { VISIBILITY_TO_TIMEOUT_RATIO } from '#engine/pipeline/detailed-worker.ts';
+
 /** Lambda gives one full vCPU per 1769 MB of memory, up to 6 vCPUs at 10240 MB. */
 export const MB_PER_VCPU = 1769;
 export const LAMBDA_MAX_VCPUS = 6;
 export const LAMBDA_MIN_MEMORY_MB = 128;
 export const LAMBDA_MAX_MEMORY_MB = 10_240;
 export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
-/** AWS guidance for SQS-triggered functions: visibility timeout at least 6x the function timeout. */
-export const VISIBILITY_TO_TIMEOUT_RATIO = 6;
 
 /**
  * onnxruntime intra-op threads for a memory size: one per whole vCPU the memory buys (at least one).

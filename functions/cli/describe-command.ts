@@ -3,11 +3,13 @@ import { dirname, join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { DescribeEngine, DescribeInput } from '#engine/engine.ts';
 import { SourceUnreadableError } from '#engine/errors.ts';
+import { contentTypeForFileName } from '#engine/image/content-types.ts';
 import type { ModelMode } from '#engine/models/manifest.ts';
+import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
 import { newRecord } from '#engine/record/record.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { firstError, formatRecord } from './format.ts';
-import { collectTargets, type DescribeTarget, SIDECAR_SUFFIX } from './targets.ts';
+import { collectTargets, type DescribeTarget } from './targets.ts';
 
 export interface DescribeCommandOptions {
   readonly paths: readonly string[];
@@ -28,23 +30,10 @@ export interface DescribeSummary {
   readonly skippedFiles: number;
 }
 
-const MIME_BY_EXTENSION: Record<string, string> = {
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  webp: 'image/webp',
-  gif: 'image/gif',
-  tif: 'image/tiff',
-  tiff: 'image/tiff',
-  avif: 'image/avif',
-  svg: 'image/svg+xml',
-};
-
 async function readSource(path: string): Promise<DescribeInput> {
   try {
     const bytes = await readFile(path);
-    const extension = path.split('.').pop()?.toLowerCase() ?? '';
-    return { bytes, source: { kind: 'file', path, contentType: MIME_BY_EXTENSION[extension] } };
+    return { bytes, source: { kind: 'file', path, contentType: contentTypeForFileName(path) } };
   } catch (error) {
     throw new SourceUnreadableError(`Cannot read ${path}: ${(error as Error).message}`, { cause: error });
   }
@@ -78,7 +67,9 @@ async function describeOne(
 }
 
 function sidecarPath(target: DescribeTarget, outDir: string | undefined): string {
-  return outDir ? join(outDir, `${target.relativePath}${SIDECAR_SUFFIX}`) : `${target.path}${SIDECAR_SUFFIX}`;
+  return outDir
+    ? join(outDir, `${target.relativePath}${FILE_SIDECAR_SUFFIX}`)
+    : `${target.path}${FILE_SIDECAR_SUFFIX}`;
 }
 
 function progressReporter(output: CommandOutput, total: number) {

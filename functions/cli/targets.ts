@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, relative } from 'node:path';
+import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
 
 /** File endings looked at in a folder. The content decides acceptance; HEIC/BMP are listed so the user hears why they fail. */
 export const IMAGE_EXTENSIONS = new Set([
@@ -17,8 +18,6 @@ export const IMAGE_EXTENSIONS = new Set([
   '.svg',
   '.bmp',
 ]);
-
-export const SIDECAR_SUFFIX = '.description.json';
 
 export interface DescribeTarget {
   /** The file to describe. */
@@ -50,7 +49,7 @@ async function walk(root: string, dir: string, recursive: boolean, found: Descri
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
       if (recursive && entry.name !== 'node_modules') skipped += await walk(root, path, recursive, found);
-    } else if (entry.isFile() && !entry.name.endsWith(SIDECAR_SUFFIX)) {
+    } else if (entry.isFile() && !entry.name.endsWith(FILE_SIDECAR_SUFFIX)) {
       if (IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) {
         found.push({ path, relativePath: relative(root, path), fromFolder: true });
       } else {

@@ -2,21 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
+import { contentTypeForFileName } from '#engine/image/content-types.ts';
 import type { ObjectStore } from '#engine/ports.ts';
-
-/** Same suffix as the CLI's sidecars, so a mirrored folder looks like one the CLI described. */
-export const MIRROR_SUFFIX = '.description.json';
-
-const CONTENT_TYPES: Record<string, string> = {
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  webp: 'image/webp',
-  gif: 'image/gif',
-  tif: 'image/tiff',
-  tiff: 'image/tiff',
-  avif: 'image/avif',
-};
+import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
 
 export interface InboxOptions {
   readonly dir: string;
@@ -30,7 +18,7 @@ export interface InboxOptions {
 
 function isIgnored(path: string): boolean {
   const name = basename(path);
-  return name.startsWith('.') || name.endsWith(MIRROR_SUFFIX) || name.endsWith('.tmp');
+  return name.startsWith('.') || name.endsWith(FILE_SIDECAR_SUFFIX) || name.endsWith('.tmp');
 }
 
 /**
@@ -71,7 +59,7 @@ export class InboxWatcher {
     if (!inputKey.startsWith(this.options.inputPrefix)) return undefined;
     const rest = inputKey.slice(this.options.inputPrefix.length);
     if (rest.startsWith('uploads/') || rest.split('/').includes('..')) return undefined;
-    return `${join(this.options.dir, ...rest.split('/'))}${MIRROR_SUFFIX}`;
+    return `${join(this.options.dir, ...rest.split('/'))}${FILE_SIDECAR_SUFFIX}`;
   }
 
   /** Write a sidecar next to its image in the inbox (atomically: the watcher never sees half a file). */
@@ -100,8 +88,9 @@ export class InboxWatcher {
     } catch {
       // Not there yet: upload.
     }
-    const extension = path.split('.').pop()?.toLowerCase() ?? '';
-    await store.putBytes(key, bytes, { contentType: CONTENT_TYPES[extension] ?? 'application/octet-stream' });
+    await store.putBytes(key, bytes, {
+      contentType: contentTypeForFileName(path) ?? 'application/octet-stream',
+    });
     this.options.onUpload?.(path, key);
   }
 }

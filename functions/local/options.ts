@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, expected } from '#engine/errors.ts';
+import { DETAILED_WORKER_DEFAULTS } from '#engine/pipeline/detailed-worker.ts';
 import { ENV, readIntegerEnv } from '#engine/settings.ts';
 
 /** Environment variables only the local stack reads (the shared ones live in settings.ts ENV). */
@@ -62,11 +63,10 @@ export const DEFAULT_LOCAL_OPTIONS: LocalOptions = Object.freeze({
   inputPrefix: 'images/',
   sidecarPrefix: 'descriptions/',
   queueName: 'image-describer-detailed',
-  // As infra/ deploys the detailed worker (DetailedDescribeWorker defaults): batch size 1,
-  // visibility timeout 6 x the 300 s function timeout, 3 receives before the DLQ.
-  batchSize: 1,
-  visibilityTimeoutSeconds: 1800,
-  maxReceiveCount: 3,
+  // As infra/ deploys the detailed worker: batch size, visibility timeout, receives before the DLQ.
+  batchSize: DETAILED_WORKER_DEFAULTS.batchSize,
+  visibilityTimeoutSeconds: DETAILED_WORKER_DEFAULTS.visibilityTimeoutSeconds,
+  maxReceiveCount: DETAILED_WORKER_DEFAULTS.maxReceiveCount,
   modelRecheckMs: 5_000,
   uploadMaxBytes: undefined,
   interactive: true,

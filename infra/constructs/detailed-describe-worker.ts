@@ -4,6 +4,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { DETAILED_WORKER_DEFAULTS } from '#engine/pipeline/detailed-worker.ts';
 import { ENV } from '#engine/settings.ts';
 import {
   assertIntegerInRange,
@@ -68,10 +69,10 @@ export class DetailedDescribeWorker extends Construct {
   constructor(scope: Construct, id: string, props: DetailedDescribeWorkerProps) {
     super(scope, id);
     const memoryMB = props.memoryMB ?? 5307;
-    const timeoutSeconds = props.timeoutSeconds ?? 300;
-    const batchSize = props.batchSize ?? 1;
+    const timeoutSeconds = props.timeoutSeconds ?? DETAILED_WORKER_DEFAULTS.timeoutSeconds;
+    const batchSize = props.batchSize ?? DETAILED_WORKER_DEFAULTS.batchSize;
     const maxConcurrency = props.maxConcurrency ?? 5;
-    this.maxReceiveCount = props.maxReceiveCount ?? 3;
+    this.maxReceiveCount = props.maxReceiveCount ?? DETAILED_WORKER_DEFAULTS.maxReceiveCount;
     assertMemory(memoryMB, 'memoryMB');
     assertTimeoutSeconds(timeoutSeconds, 'timeoutSeconds');
     assertIntegerInRange(batchSize, 1, 10, 'batchSize');
