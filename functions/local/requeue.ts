@@ -1,37 +1,13 @@
 import type { S3Event } from 'aws-lambda';
 import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
 import { isInputKey, type KeyLayout, sidecarKeyFor } from '#engine/pipeline/key-layout.ts';
+import { s3EventFor } from '#engine/pipeline/s3-event.ts';
 import { type CurrentModels, needsDescription, parseStoredRecord } from '#engine/pipeline/staleness.ts';
 import type { ListedObject, ObjectStore } from '#engine/ports.ts';
-import { encodeS3EventKey } from './s3-notifications.ts';
 
 /** An S3 ObjectCreated event exactly as the notification would carry it for a stored object. */
 export function objectCreatedEvent(bucket: string, object: ListedObject): S3Event {
-  return {
-    Records: [
-      {
-        eventVersion: '2.1',
-        eventSource: 'aws:s3',
-        awsRegion: 'us-east-1',
-        eventTime: new Date().toISOString(),
-        eventName: 'ObjectCreated:Put',
-        userIdentity: { principalId: 'local' },
-        requestParameters: { sourceIPAddress: '127.0.0.1' },
-        responseElements: { 'x-amz-request-id': 'local', 'x-amz-id-2': 'local' },
-        s3: {
-          s3SchemaVersion: '1.0',
-          configurationId: 'local-requeue',
-          bucket: { name: bucket, ownerIdentity: { principalId: 'local' }, arn: `arn:aws:s3:::${bucket}` },
-          object: {
-            key: encodeS3EventKey(object.key),
-            size: object.size,
-            eTag: object.etag,
-            sequencer: Date.now().toString(16).toUpperCase(),
-          },
-        },
-      },
-    ],
-  };
+  return s3EventFor([{ bucket, key: object.key, etag: object.etag, size: object.size }]);
 }
 
 export interface RequeueTargets {

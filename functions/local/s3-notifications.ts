@@ -1,26 +1,18 @@
 import type { S3Event, S3EventRecord } from 'aws-lambda';
+import { encodeEventKey } from '#engine/pipeline/s3-event.ts';
 
 export type S3Handler = (event: S3Event) => Promise<unknown>;
 
-/** Real S3 notifications URL-encode keys (spaces as '+'); s3rver does not. The handler decodes. */
-export function encodeS3EventKey(key: string): string {
-  return key
-    .split('/')
-    .map((segment) =>
-      encodeURIComponent(segment)
-        .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-        .replace(/%20/g, '+'),
-    )
-    .join('/');
-}
-
-/** As S3's notification filter: ObjectCreated:* under the input prefix only. */
+/**
+ * As S3's notification filter: ObjectCreated:* under the input prefix only. Real S3 notifications
+ * URL-encode keys (spaces as '+'); s3rver does not, so the keys are encoded here and the handler decodes.
+ */
 export function notificationFor(event: S3Event, inputPrefix: string): S3Event | undefined {
   const records: S3EventRecord[] = event.Records.filter(
     (r) => r.eventName.startsWith('ObjectCreated:') && r.s3.object.key.startsWith(inputPrefix),
   ).map((r) => ({
     ...r,
-    s3: { ...r.s3, object: { ...r.s3.object, key: encodeS3EventKey(r.s3.object.key) } },
+    s3: { ...r.s3, object: { ...r.s3.object, key: encodeEventKey(r.s3.object.key) } },
   }));
   return records.length > 0 ? { Records: records } : undefined;
 }

@@ -1,11 +1,8 @@
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { decodeEventKey } from '#engine/pipeline/key-layout.ts';
-import {
-  AsyncInvoker,
-  encodeS3EventKey,
-  notificationFor,
-} from '../../../functions/local/s3-notifications.ts';
+import { encodeEventKey } from '#engine/pipeline/s3-event.ts';
+import { AsyncInvoker, notificationFor } from '../../../functions/local/s3-notifications.ts';
 
 /** A record as s3rver emits it (key not encoded). */
 function s3rverEvent(key: string, eventName = 'ObjectCreated:Post'): S3Event {
@@ -37,7 +34,7 @@ describe('S3 notifications on the laptop', () => {
     const key = 'images/2026/my photo (1)+ü.jpg';
 
     // Act
-    const encoded = encodeS3EventKey(key);
+    const encoded = encodeEventKey(key);
 
     // Assess
     expect(encoded).toBe('images/2026/my+photo+%281%29%2B%C3%BC.jpg');
