@@ -42,6 +42,15 @@ export function stageObservability(
   };
 }
 
+/** Once per cold start, after the stage's model is loaded: a log line and the ModelLoadMs metric. */
+export function reportModelLoad(
+  tools: Observability,
+  details: { readonly mode: 'fast' | 'normal'; readonly modelLoadMs: number; readonly ocrStage: string },
+): void {
+  tools.logger.info('model loaded', { ...details });
+  tools.metrics.singleMetric().addMetric('ModelLoadMs', MetricUnit.Milliseconds, details.modelLoadMs);
+}
+
 function countFailure(metrics: Metrics, stage: 'fast' | 'detailed', code: string): void {
   const single = metrics.singleMetric();
   single.addDimension('Stage', stage);
