@@ -1,5 +1,10 @@
 import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { createDetailedRuntime, createFastRuntime, readAwsConfig } from '#adapters/aws-runtime.ts';
+import {
+  createDetailedRuntime,
+  createFastRuntime,
+  currentModels,
+  readAwsConfig,
+} from '#adapters/aws-runtime.ts';
 import { detailedHandler, fastHandler, stageObservability } from '#adapters/lambda-handlers.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { ModelNotFoundError } from '#engine/errors.ts';
@@ -84,8 +89,7 @@ export async function loadHandlers(
     }),
     store,
     currentModels: async () => {
-      const registry = await openRegistry();
-      return { caption: registry.provenance('fast'), detailed: registry.provenance('normal') };
+      return currentModels({ models: await openRegistry() });
     },
     modelsReady: async () => {
       try {

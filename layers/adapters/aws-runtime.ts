@@ -29,7 +29,7 @@ export function readAwsConfig(env: Env, stage: 'fast' | 'detailed'): AwsConfig {
 }
 
 /** The models this deployment describes with, from the manifest (no model is loaded for this). */
-export function currentModels(engine: DescribeEngine): CurrentModels {
+export function currentModels(engine: Pick<DescribeEngine, 'models'>): CurrentModels {
   return { caption: engine.models.provenance('fast'), detailed: engine.models.provenance('normal') };
 }
 
