@@ -15,10 +15,11 @@ import sharp from 'sharp';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { sidecarKeyFor } from '#engine/pipeline/key-layout.ts';
 import { parseStoredRecord } from '#engine/pipeline/staleness.ts';
-import { DEFAULT_LOCAL_OPTIONS, type LocalOptions } from '../../functions/local/options.ts';
+import type { LocalOptions } from '../../functions/local/options.ts';
 import { objectCreatedEvent } from '../../functions/local/requeue.ts';
 import { startLocalStack } from '../../functions/local/stack.ts';
 import { buildFixtureModelSet } from '../../models/fixtures/build.ts';
+import { testStackOptions } from '../support/local-stack-options.ts';
 
 const { values } = parseArgs({
   options: {
@@ -70,21 +71,13 @@ async function main(): Promise<void> {
   if (!process.env.MODELS_DIR) await buildFixtureModelSet(modelsDir);
   const dataDir = resolve(`test-output/soak-${process.pid}`);
   await mkdir(dataDir, { recursive: true });
-  const options: LocalOptions = {
-    ...DEFAULT_LOCAL_OPTIONS,
-    httpPort: 0,
-    s3Port: 0,
-    sqsPort: 0,
-    dataDir,
-    inboxDir: undefined,
-    fetchModels: false,
-    interactive: false,
+  const options: LocalOptions = testStackOptions(dataDir, {
     modelsDir,
     // Short, so that the crashed batch comes back within the bench.
     visibilityTimeoutSeconds: 5,
     // A real process, so that the crash is a SIGKILL mid-batch.
     workerProcess: true,
-  };
+  });
 
   const sidecarWrites = new Map<string, number>();
   const errors: string[] = [];

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { parseStoredRecord } from '#engine/pipeline/staleness.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
-import { DEFAULT_LOCAL_OPTIONS } from '../../functions/local/options.ts';
 import { type LocalStack, startLocalStack } from '../../functions/local/stack.ts';
 import { imageFixture } from '../fixtures/images.ts';
+import { testStackOptions } from '../support/local-stack-options.ts';
 import { launchBrowser } from './browser.ts';
 
 /**
@@ -33,19 +33,9 @@ beforeAll(async () => {
   await mkdir(SCREENSHOTS, { recursive: true });
   // The manifest of the known-answer set, but none of its model folders.
   await cp(join(FIXTURE_MODELS, 'manifest.json'), join(modelsDir, 'manifest.json'));
-  stack = await startLocalStack({
-    ...DEFAULT_LOCAL_OPTIONS,
-    httpPort: 0,
-    s3Port: 0,
-    sqsPort: 0,
-    dataDir: join(dir, 'data'),
-    inboxDir: inbox,
-    mirror: true,
-    modelsDir,
-    fetchModels: false,
-    interactive: false,
-    modelRecheckMs: 200,
-  });
+  stack = await startLocalStack(
+    testStackOptions(join(dir, 'data'), { inboxDir: inbox, mirror: true, modelsDir, modelRecheckMs: 200 }),
+  );
   store = new S3ObjectStore({ bucket: stack.bucket, client: stack.s3 });
 });
 

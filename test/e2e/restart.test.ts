@@ -13,6 +13,7 @@ import { DEFAULT_LOCAL_OPTIONS } from '../../functions/local/options.ts';
 import { startEmbeddedS3 } from '../../functions/local/servers.ts';
 import { type LocalStack, type StackEvent, startLocalStack } from '../../functions/local/stack.ts';
 import { imageFixture } from '../fixtures/images.ts';
+import { testStackOptions } from '../support/local-stack-options.ts';
 
 /**
  * Nothing is lost across restarts: a previous run left objects in the bucket (s3rver keeps them on
@@ -76,20 +77,7 @@ beforeAll(async () => {
   await previous.close();
 
   // Act: the next start on the same data directory.
-  stack = await startLocalStack(
-    {
-      ...DEFAULT_LOCAL_OPTIONS,
-      httpPort: 0,
-      s3Port: 0,
-      sqsPort: 0,
-      dataDir,
-      inboxDir: undefined,
-      fetchModels: false,
-      interactive: false,
-      modelsDir: process.env.MODELS_DIR,
-    },
-    { onEvent: (event) => events.push(event) },
-  );
+  stack = await startLocalStack(testStackOptions(dataDir), { onEvent: (event) => events.push(event) });
   store = new S3ObjectStore({ bucket, client: stack.s3 });
 });
 

@@ -3,10 +3,11 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_LOCAL_OPTIONS, type LocalOptions } from '../../functions/local/options.ts';
+import type { LocalOptions } from '../../functions/local/options.ts';
 import { type LocalStack, startLocalStack } from '../../functions/local/stack.ts';
 import { imageFixture } from '../fixtures/images.ts';
 import { renderTextImage, textImage } from '../fixtures/text-images.ts';
+import { testStackOptions } from '../support/local-stack-options.ts';
 import { launchBrowser } from './browser.ts';
 
 const SCREENSHOTS = resolve('test-output/screenshots');
@@ -20,20 +21,10 @@ const dataDir = resolve(`test-output/e2e-data-${process.pid}`);
 
 beforeAll(async () => {
   await mkdir(SCREENSHOTS, { recursive: true });
-  const options: LocalOptions = {
-    ...DEFAULT_LOCAL_OPTIONS,
-    httpPort: 0,
-    s3Port: 0,
-    sqsPort: 0,
-    dataDir,
-    inboxDir: undefined,
-    fetchModels: false,
-    interactive: false,
-    // The tiny known-answer models built by test/global-setup.ts.
-    modelsDir: process.env.MODELS_DIR,
+  const options: LocalOptions = testStackOptions(dataDir, {
     uploadMaxBytes: UPLOAD_MAX_BYTES,
     visibilityTimeoutSeconds: 30,
-  };
+  });
   stack = await startLocalStack(options);
   browser = await launchBrowser();
   page = await browser.context.newPage();
