@@ -20,8 +20,8 @@ export interface FastDescribeFunctionProps {
   /** The container image with the fast-mode models baked in (CMD = the fast handler). */
   readonly code: lambda.DockerImageCode;
   /**
-   * 3538 MB buys 2 vCPUs: the caption model, OCR and the palette run one after another on one
-   * image, each using both cores; the models need well under 1.5 GB resident.
+   * 3538 MB buys 2 vCPUs: the caption model (and OCR, when deployed with ocrStage=fast) and the
+   * palette run one after another on one image, each using both cores; well under 1.5 GB resident.
    * @default 3538
    */
   readonly memoryMB?: number;
@@ -58,7 +58,7 @@ export interface FastDescribeFunctionProps {
 
 /**
  * S3 → container Lambda: every object created under the input prefix (asynchronous invoke) gets a
- * caption, colours and text in its sidecar and a detailed job on the queue. Failed events land in a DLQ.
+ * caption and colours (text too with ocrStage=fast) in its sidecar and a detailed job on the queue. Failed events land in a DLQ.
  */
 export class FastDescribeFunction extends Construct {
   public readonly fn: lambda.DockerImageFunction;
