@@ -1,5 +1,5 @@
 import type { ListedObject, ObjectStore } from '#engine/ports.ts';
-import { validateRecord } from '#engine/record/record.ts';
+import { readStoredRecord } from '#engine/record/record.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { statusOfRecord, type UploadStatus } from '#engine/uploads/upload-status.ts';
 
@@ -81,7 +81,7 @@ export class RecordLister {
     if (cached?.etag === etag) return cached.record;
     let record: DescriptionRecord | undefined;
     try {
-      record = validateRecord((await this.options.store.getJson(key))?.value ?? null);
+      record = readStoredRecord((await this.options.store.getJson(key))?.value ?? null);
     } catch {
       // A sidecar being replaced or not matching the schema: show the object without it.
       record = undefined;

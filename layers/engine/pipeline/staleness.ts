@@ -1,4 +1,5 @@
 import { sameProvenance } from '../models/provenance.ts';
+import { migrateRecord } from '../record/record.ts';
 import type { DescriptionRecord, ModelProvenance } from '../record/schema.ts';
 import { descriptionRecordSchema } from '../record/schema.ts';
 
@@ -26,9 +27,9 @@ export interface DescriptionNeed {
   readonly reason: StaleReason;
 }
 
-/** A stored sidecar parsed leniently: junk or an older schema counts as unreadable (re-describe). */
+/** A stored sidecar parsed leniently (v1 migrated): junk counts as unreadable (re-describe). */
 export function parseStoredRecord(value: unknown): DescriptionRecord | undefined {
-  const parsed = descriptionRecordSchema.safeParse(value);
+  const parsed = descriptionRecordSchema.safeParse(migrateRecord(value));
   return parsed.success ? parsed.data : undefined;
 }
 

@@ -22,6 +22,26 @@ export function validateRecord(candidate: unknown): DescriptionRecord {
   return result.data;
 }
 
+/**
+ * A stored sidecar of any readable version, brought to the current one. v1 is v2 without the new
+ * optional fields, so the version number is all that changes.
+ */
+export function migrateRecord(value: unknown): unknown {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    (value as { schemaVersion?: unknown }).schemaVersion === 1
+  ) {
+    return { ...value, schemaVersion: SCHEMA_VERSION };
+  }
+  return value;
+}
+
+/** A stored sidecar, migrated and validated; throws RecordValidationError when it is not a record. */
+export function readStoredRecord(value: unknown): DescriptionRecord {
+  return validateRecord(migrateRecord(value));
+}
+
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }

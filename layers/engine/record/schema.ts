@@ -1,11 +1,16 @@
 import { z } from 'zod';
 
 /**
- * The description record ("sidecar"), schema version 1. One record per image: written by the
+ * The description record ("sidecar"), schema version 2. One record per image: written by the
  * fast stage, completed by the detailed stage. `npm run schema` regenerates
  * description-record.schema.json from this file; a test fails when the two drift apart.
+ *
+ * v2 adds objects/labels, answers, categories, checks and `stale`; v1 records are a subset and
+ * are read through `migrateRecord` (record.ts), which only bumps the version.
  */
-export const SCHEMA_VERSION = 1 as const;
+export const SCHEMA_VERSION = 2 as const;
+/** Versions `migrateRecord` reads. */
+export const READABLE_SCHEMA_VERSIONS = [1, 2] as const;
 
 const isoTimestamp = z.iso.datetime().describe('ISO 8601 UTC timestamp');
 
@@ -103,6 +108,59 @@ export const modelProvenanceSchema = z.object({
   promptHash: z.string(),
 });
 
+/**
+ * An object found by a detector (Florence-2 `<OD>`). Florence-2 returns no confidence, so `score`
+ * is absent for its objects rather than invented; a detector that scores may fill it.
+ */
+export const detectedObjectSchema = z.object({
+  label: z.string().min(1),
+  box: normalisedBoxSchema,
+  score: z.number().min(0).max(1).optional().describe('Detector confidence; absent for Florence-2'),
+});
+
+export const answerValueSchema = z.union([z.string(), z.number(), z.boolean()]);
+
+/** One answer to a configured question; a wrong-typed answer is an error on that answer only. */
+export const answerSchema = z.object({
+  /** The parsed answer of the question's type; absent when the model's text did not parse. */
+  value: answerValueSchema.optional(),
+  /** The model's text, cleaned. */
+  raw: z.string(),
+  /** Provenance key of the model and this question (id, revision, dtype, prompt hash). */
+  model: modelProvenanceSchema,
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+export const categoryMatchSchema = z.object({
+  id: z.string().min(1),
+  score: z.number().min(0).max(1),
+  /** Where the match came from, e.g. `caption: "a red square"`, `labels: car`. */
+  evidence: z.array(z.string()),
+});
+
+export const checkVerdictSchema = z.enum(['consistent', 'contradicted', 'unverifiable']);
+
+/** A claim in generated text compared with what was measured (palette, OCR, objects). */
+export const consistencyCheckSchema = z.object({
+  kind: z.enum(['colour', 'text', 'object', 'count']),
+  /** Which field made the claim: caption, detailedDescription or answers.<id>. */
+  field: z.string(),
+  claim: z.string(),
+  evidence: z.string(),
+  verdict: checkVerdictSchema,
+});
+
+/**
+ * A field kept from an earlier run because its refresh has not succeeded yet (models missing, a
+ * failed re-run): the last good value stays until a new one is written.
+ */
+export const staleFieldSchema = z.object({
+  reason: z.string().describe('Why the refresh did not replace it, e.g. waiting-for-models'),
+  /** The provenance that would replace the value once it runs. */
+  replacement: modelProvenanceSchema.optional(),
+  since: isoTimestamp,
+});
+
 export const stageErrorSchema = z.object({
   code: z.string(),
   message: z.string(),
@@ -115,7 +173,10 @@ export const fastTimingsSchema = z.object({
   decodeMs: msField.optional(),
   paletteMs: msField.optional(),
   captionMs: msField.optional(),
+  /** Vision encoder time of the shared pass, when the runner reports it separately. */
+  encodeMs: msField.optional(),
   ocrMs: msField.optional(),
+  checksMs: msField.optional(),
   totalMs: msField.optional(),
 });
 
@@ -124,6 +185,9 @@ export const detailedTimingsSchema = z.object({
   decodeMs: msField.optional(),
   modelMs: msField.optional(),
   ocrMs: msField.optional(),
+  answersMs: msField.optional(),
+  categoriesMs: msField.optional(),
+  checksMs: msField.optional(),
   totalMs: msField.optional(),
 });
 
@@ -134,20 +198,40 @@ export const descriptionRecordSchema = z
     image: imageFactsSchema.optional(),
     status: z.object({ fast: stageStatusSchema, detailed: stageStatusSchema }),
     caption: z.string().optional(),
+    objects: z.array(detectedObjectSchema).optional(),
+    labels: z.array(z.string()).optional().describe('Deduplicated lower-case object labels, for filters'),
     detailedDescription: z.string().optional(),
     colours: z.array(colourSchema).optional(),
     text: textSchema.optional(),
+    answers: z
+      .record(z.string(), answerSchema)
+      .optional()
+      .describe('Answers to the configured questions, by id'),
+    categories: z
+      .array(categoryMatchSchema)
+      .optional()
+      .describe('Categories from the configured list this image matches, best first; empty = none'),
+    checks: z
+      .array(consistencyCheckSchema)
+      .optional()
+      .describe('Claims in the generated text compared with the measured palette, text and objects'),
+    stale: z
+      .record(z.string(), staleFieldSchema)
+      .optional()
+      .describe('Fields kept from an earlier run until their refresh succeeds, by field name'),
     models: z
       .object({
         caption: modelProvenanceSchema.optional(),
+        objects: modelProvenanceSchema.optional(),
         detailed: modelProvenanceSchema.optional(),
         ocr: modelProvenanceSchema.optional(),
+        categories: modelProvenanceSchema.optional(),
       })
-      .describe('Models that produced the fields above'),
+      .describe('Models that produced the fields above (answers carry their own)'),
     timings: z.object({ fast: fastTimingsSchema.optional(), detailed: detailedTimingsSchema.optional() }),
     errors: z.object({ fast: stageErrorSchema.optional(), detailed: stageErrorSchema.optional() }),
   })
-  .describe('Image description record (sidecar), schema version 1');
+  .describe('Image description record (sidecar), schema version 2');
 
 export type StageState = z.infer<typeof stageStateSchema>;
 export type StageName = 'fast' | 'detailed';
@@ -158,4 +242,11 @@ export type TextResult = z.infer<typeof textSchema>;
 export type TextLine = z.infer<typeof textLineSchema>;
 export type ModelProvenance = z.infer<typeof modelProvenanceSchema>;
 export type StageError = z.infer<typeof stageErrorSchema>;
+export type DetectedObject = z.infer<typeof detectedObjectSchema>;
+export type Answer = z.infer<typeof answerSchema>;
+export type AnswerValue = z.infer<typeof answerValueSchema>;
+export type CategoryMatch = z.infer<typeof categoryMatchSchema>;
+export type ConsistencyCheck = z.infer<typeof consistencyCheckSchema>;
+export type CheckVerdict = z.infer<typeof checkVerdictSchema>;
+export type StaleField = z.infer<typeof staleFieldSchema>;
 export type DescriptionRecord = z.infer<typeof descriptionRecordSchema>;

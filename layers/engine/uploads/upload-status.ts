@@ -1,7 +1,7 @@
 import { expected } from '../errors.ts';
 import { type KeyLayout, sidecarKeyFor } from '../pipeline/key-layout.ts';
 import { ObjectNotFoundError, type ObjectStore } from '../ports.ts';
-import { validateRecord } from '../record/record.ts';
+import { readStoredRecord } from '../record/record.ts';
 import type { DescriptionRecord } from '../record/schema.ts';
 import { UploadNotFoundError } from './errors.ts';
 import { isUploadId, uploadKeyFor } from './upload-id.ts';
@@ -54,7 +54,7 @@ export async function getUploadStatus(id: unknown, deps: UploadStatusDeps): Prom
   }
   const sidecar = await deps.store.getJson(sidecarKeyFor(deps.layout, key));
   if (!sidecar) return { id, status: 'describing' };
-  const record = validateRecord(sidecar.value);
+  const record = readStoredRecord(sidecar.value);
   if (record.source.etag && etag && record.source.etag !== etag) return { id, status: 'describing' };
   return { id, status: statusOfRecord(record), record };
 }

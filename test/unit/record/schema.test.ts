@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ImageRejectedError } from '#engine/errors.ts';
 import { descriptionRecordJsonSchema } from '#engine/record/json-schema.ts';
-import { failedRecord, newRecord, validateRecord } from '#engine/record/record.ts';
+import { failedRecord, newRecord, readStoredRecord, validateRecord } from '#engine/record/record.ts';
 
 const now = new Date('2026-11-25T12:00:00.000Z');
 const source = { kind: 'file' as const, path: 'photo.jpg', size: 10 };
 
-describe('description record schema v1', () => {
+describe('description record schema v2', () => {
   it('keeps the checked-in JSON Schema identical to the one generated from the TypeScript schema', () => {
     const checkedIn = JSON.parse(
       readFileSync(
@@ -23,9 +23,23 @@ describe('description record schema v1', () => {
   it('starts a record with both stages pending', () => {
     const record = newRecord(source, now);
 
-    expect(record.schemaVersion).toBe(1);
+    expect(record.schemaVersion).toBe(2);
     expect(record.status.fast).toEqual({ state: 'pending', updatedAt: '2026-11-25T12:00:00.000Z' });
     expect(record.status.detailed.state).toBe('pending');
+  });
+
+  it('reads a sidecar written by schema v1 as v2, keeping every field', () => {
+    const v1 = { ...newRecord(source, now), schemaVersion: 1, caption: 'a red square' };
+
+    const read = readStoredRecord(v1);
+
+    expect(read.schemaVersion).toBe(2);
+    expect(read.caption).toBe('a red square');
+    expect(read.source).toEqual(source);
+  });
+
+  it('refuses a sidecar of an unknown schema version', () => {
+    expect(() => readStoredRecord({ ...newRecord(source, now), schemaVersion: 3 })).toThrow(/schemaVersion/);
   });
 
   it('rejects a record that breaks the schema and names the offending field', () => {
