@@ -140,7 +140,8 @@ export class S3ObjectStore implements ObjectStore {
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: key,
-          Body: `${JSON.stringify(value, null, 2)}\n`,
+          // One JSON document per line: Athena's JSON SerDe reads each line as one record.
+          Body: `${JSON.stringify(value)}\n`,
           ContentType: 'application/json',
           IfNoneMatch: condition.ifNoneMatch,
           IfMatch: condition.ifMatch ? quoted(condition.ifMatch) : undefined,
