@@ -5,6 +5,7 @@ import type { DescribeEngine, DescribeInput } from '#engine/engine.ts';
 import { SourceUnreadableError } from '#engine/errors.ts';
 import { contentTypeForFileName } from '#engine/image/content-types.ts';
 import type { ModelMode } from '#engine/models/manifest.ts';
+import { parseStoredRecord } from '#engine/pipeline/staleness.ts';
 import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
 import { newRecord } from '#engine/record/record.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
@@ -39,11 +40,16 @@ async function readSource(path: string): Promise<DescribeInput> {
   }
 }
 
-/** Fast stage, then (normal mode) the detailed stage; an error in either becomes a failed record. */
+/**
+ * Fast stage, then (normal mode) the detailed stage; an error in either becomes a failed record.
+ * `previous` is the sidecar already at the output path: its results survive a run that cannot
+ * redo them (models missing, a failed run), marked stale.
+ */
 async function describeOne(
   engine: DescribeEngine,
   target: DescribeTarget,
   mode: ModelMode,
+  previous: DescriptionRecord | undefined,
 ): Promise<DescriptionRecord> {
   let input: DescribeInput;
   try {
@@ -54,15 +60,24 @@ async function describeOne(
   }
   let fast: DescriptionRecord;
   try {
-    fast = await engine.describeFast(input);
+    fast = await engine.describeFast(input, previous);
   } catch (error) {
-    return engine.failedRecordFor(input, 'fast', error);
+    return engine.failedRecordFor(input, 'fast', error, previous);
   }
   if (mode === 'fast') return fast;
   try {
     return await engine.describeDetailed(input, fast);
   } catch (error) {
     return engine.failedRecordFor(input, 'detailed', error, fast);
+  }
+}
+
+/** The sidecar a previous run wrote at `path`, if it is one (v1 or v2); anything else is ignored. */
+async function readExistingSidecar(path: string): Promise<DescriptionRecord | undefined> {
+  try {
+    return parseStoredRecord(JSON.parse(await readFile(path, 'utf8')));
+  } catch {
+    return undefined;
   }
 }
 
@@ -119,13 +134,16 @@ export async function runDescribeCommand(
   const progress = progressReporter(output, targets.length);
   let described = 0;
   for (const target of targets) {
-    const record = await describeOne(engine, target, options.mode);
+    const path = batch ? sidecarPath(target, options.outDir) : undefined;
+    const previous = path ? await readExistingSidecar(path) : undefined;
+    const record = await describeOne(engine, target, options.mode, previous);
     const error = firstError(record);
     if (error) failed.push({ path: target.path, code: error.code, message: error.message });
     else described += 1;
 
-    if (batch) {
-      const path = sidecarPath(target, options.outDir);
+    // A file that could not be read says nothing about the image: its old sidecar stays as it was.
+    const unreadable = record.errors.fast?.code === 'UNREADABLE_SOURCE' && previous !== undefined;
+    if (path && !unreadable) {
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, `${JSON.stringify(record, null, 2)}\n`);
       if (options.json) output.stdout.write(`${JSON.stringify(record)}\n`);

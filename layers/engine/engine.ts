@@ -5,6 +5,14 @@ import type { IntakeResult } from './image/types.ts';
 import type { ModelRegistry } from './models/registry.ts';
 import type { TextReader } from './ocr/text-reader.ts';
 import { dominantColours } from './palette/palette.ts';
+import {
+  carryDetailedResults,
+  keepLastGood,
+  markFresh,
+  markKeptAfterFailure,
+  previousForSameBytes,
+  STAGE_FIELDS,
+} from './record/last-good.ts';
 import { failedRecord, newRecord, sha256Hex, validateRecord, withStageState } from './record/record.ts';
 import type { DescriptionRecord, Source } from './record/schema.ts';
 import type { EngineSettings } from './settings.ts';
@@ -66,9 +74,15 @@ export class DescribeEngine {
     );
   }
 
-  async describeFast(input: DescribeInput): Promise<DescriptionRecord> {
+  /**
+   * `previous`: the sidecar written before for this object, if any. When it describes the same
+   * bytes, its results are kept wherever this run cannot produce them (see record/last-good.ts).
+   */
+  async describeFast(input: DescribeInput, previous?: DescriptionRecord): Promise<DescriptionRecord> {
     const started = performance.now();
     let record = this.startRecord(input);
+    const earlier = previousForSameBytes(previous, record.source.sha256);
+    record = carryDetailedResults(record, earlier);
 
     const decoded = await this.intake(input.bytes, 'fast');
     record = { ...record, image: decoded.facts };
@@ -83,6 +97,7 @@ export class DescribeEngine {
       const runner = await this.deps.models.runner('fast');
       record = { ...record, caption: await runner.describe(decoded.image) };
       record = { ...record, models: { ...record.models, caption: runner.provenance } };
+      record = markFresh(record, ['caption']);
     } catch (error) {
       // Colours, facts and text are still worth having; the caption follows once models exist.
       if (!(error instanceof ModelNotFoundError)) throw error;
@@ -91,6 +106,14 @@ export class DescribeEngine {
         ...record,
         errors: { ...record.errors, fast: { code: error.code, message: error.message } },
       };
+      const replacement = this.deps.models.provenance('fast');
+      record = keepLastGood(
+        record,
+        earlier,
+        ['caption'],
+        { reason: 'waiting-for-models', replacement },
+        this.now(),
+      );
     }
     const captionMs = elapsedSince(captionStart);
 
@@ -126,6 +149,7 @@ export class DescribeEngine {
       const runner = await this.deps.models.runner('normal');
       record = { ...record, detailedDescription: await runner.describe(decoded.image) };
       record = { ...record, models: { ...record.models, detailed: runner.provenance } };
+      record = markFresh(record, ['detailedDescription']);
     } catch (error) {
       if (!(error instanceof ModelNotFoundError)) throw error;
       detailedState = 'waiting-for-models';
@@ -133,6 +157,18 @@ export class DescribeEngine {
         ...record,
         errors: { ...record.errors, detailed: { code: error.code, message: error.message } },
       };
+      // The record came from `previous`, so the last good description is still in it: say it is stale.
+      if (record.detailedDescription !== undefined) {
+        const since = record.stale?.detailedDescription?.since ?? this.now().toISOString();
+        const replacement = this.deps.models.provenance('normal');
+        record = {
+          ...record,
+          stale: {
+            ...record.stale,
+            detailedDescription: { reason: 'waiting-for-models', replacement, since },
+          },
+        };
+      }
     }
     const modelMs = elapsedSince(modelStart);
 
@@ -148,19 +184,29 @@ export class DescribeEngine {
   }
 
   /** Both stages, one after the other (the CLI in normal mode). */
-  async describe(input: DescribeInput): Promise<DescriptionRecord> {
-    const fast = await this.describeFast(input);
+  async describe(input: DescribeInput, previous?: DescriptionRecord): Promise<DescriptionRecord> {
+    const fast = await this.describeFast(input, previous);
     return this.describeDetailed(input, fast);
   }
 
-  /** The failure sidecar for an error thrown by a stage; only the outermost layer calls this. */
+  /**
+   * The failure sidecar for an error thrown by a stage; only the outermost layer calls this. A
+   * `previous` record of the same bytes keeps its results (marked stale with the error's code);
+   * one of other bytes is not used for a fast failure (its results describe another image).
+   */
   failedRecordFor(
     input: DescribeInput,
     stage: 'fast' | 'detailed',
     error: unknown,
     previous?: DescriptionRecord,
   ) {
-    return failedRecord(previous ?? this.startRecord(input), stage, error, this.now());
+    const fresh = this.startRecord(input);
+    const base = stage === 'detailed' ? previous : previousForSameBytes(previous, fresh.source.sha256);
+    if (!base) return failedRecord(fresh, stage, error, this.now());
+    const record = failedRecord({ ...base, source: fresh.source }, stage, error, this.now());
+    const fields =
+      stage === 'fast' ? [...STAGE_FIELDS.fast, ...STAGE_FIELDS.detailed] : STAGE_FIELDS.detailed;
+    return validateRecord(markKeptAfterFailure(record, fields, error, this.now()));
   }
 
   isPermanent(error: unknown): boolean {

@@ -7,6 +7,7 @@ import {
   PreconditionFailedError,
   type StoredObject,
 } from '../ports.ts';
+import { STAGE_FIELDS } from '../record/last-good.ts';
 import { validateRecord } from '../record/record.ts';
 import type { DescriptionRecord } from '../record/schema.ts';
 import { type DetailedJob, detailedJobSchema } from './detailed-job.ts';
@@ -69,15 +70,34 @@ export function parseDetailedJob(body: string): DetailedJob {
   return parsed.data;
 }
 
+/** The detailed stage's stale marks from `result`, the others from `base`. */
+function mergeStale(base: DescriptionRecord, result: DescriptionRecord): DescriptionRecord['stale'] {
+  const stale = { ...base.stale };
+  for (const field of STAGE_FIELDS.detailed) {
+    const mark = result.stale?.[field];
+    if (mark) stale[field] = mark;
+    else delete stale[field];
+  }
+  return Object.keys(stale).length > 0 ? stale : undefined;
+}
+
 /** The detailed stage's fields of `result`, laid over `base` (a sidecar that changed meanwhile). */
 function mergeDetailed(base: DescriptionRecord, result: DescriptionRecord): DescriptionRecord {
   const { detailed: _dropped, ...baseErrors } = base.errors;
   return validateRecord({
     ...base,
+    stale: mergeStale(base, result),
     image: base.image ?? result.image,
-    detailedDescription: result.detailedDescription,
+    detailedDescription: result.detailedDescription ?? base.detailedDescription,
     text: result.text ?? base.text,
-    models: { ...base.models, detailed: result.models.detailed, ocr: result.models.ocr ?? base.models.ocr },
+    answers: result.answers ?? base.answers,
+    categories: result.categories ?? base.categories,
+    models: {
+      ...base.models,
+      detailed: result.models.detailed ?? base.models.detailed,
+      ocr: result.models.ocr ?? base.models.ocr,
+      categories: result.models.categories ?? base.models.categories,
+    },
     status: { ...base.status, detailed: result.status.detailed },
     timings: { ...base.timings, detailed: result.timings.detailed },
     errors: result.errors.detailed ? { ...baseErrors, detailed: result.errors.detailed } : baseErrors,

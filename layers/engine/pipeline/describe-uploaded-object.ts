@@ -62,8 +62,10 @@ const MAX_WRITE_ATTEMPTS = 3;
  *     write (the detailed job is re-sent while detailed is pending, which heals a lost send).
  *  4. Oversize (HEAD size > MAX_INPUT_BYTES) → failed sidecar INPUT_TOO_LARGE, nothing downloaded.
  *  5. GET with If-Match on the event's ETag (412 → replaced → skip).
- *  6. engine.describeFast; a permanent error (undecodable image…) → failed sidecar, no job;
- *     transient errors are thrown (the async invoke retries, then the on-failure destination).
+ *  6. engine.describeFast, given the old sidecar when it describes the same ETag, so a re-run
+ *     (backfill, model change, redelivery) keeps its results where it cannot produce them; a
+ *     permanent error (undecodable image…) → failed sidecar, no job; transient errors are thrown
+ *     (the async invoke retries, then the on-failure destination).
  *  7. Write the sidecar conditionally: If-None-Match: * when none existed, If-Match on the old
  *     sidecar's ETag when replacing a stale one, so a late duplicate never overwrites a newer one.
  *  8. Send the detailed job { bucket, key, etag, sidecarKey }.
@@ -122,12 +124,14 @@ export async function describeUploadedObject(
     }
     readMs = Math.round((performance.now() - readStart) * 10) / 10;
     const input: DescribeInput = { bytes, source };
+    // The engine keeps this record's results where the new run cannot produce them (same bytes only).
+    const previous = existingRecord?.source.etag === etag ? existingRecord : undefined;
     try {
-      record = await deps.engine.describeFast(input);
+      record = await deps.engine.describeFast(input, previous);
       record = { ...record, timings: { ...record.timings, fast: { ...record.timings.fast, readMs } } };
     } catch (error) {
       if (!isPermanent(error)) throw error;
-      record = deps.engine.failedRecordFor(input, 'fast', error);
+      record = deps.engine.failedRecordFor(input, 'fast', error, previous);
     }
   }
 
