@@ -98,6 +98,16 @@ function matches(item) {
   return query.split(/\s+/).every((word) => haystack.includes(word));
 }
 
+/** A result kept from an earlier run (record.stale): say why it was not refreshed, and with what. */
+function staleNote(mark) {
+  const by = mark.replacement ? ` with ${mark.replacement.id}` : '';
+  const why =
+    mark.reason === 'waiting-for-models'
+      ? `the refresh${by} waits for its models`
+      : `the refresh${by} ${mark.reason}`;
+  return el('p', { class: 'hint stale', text: `Kept from an earlier run: ${why}.` });
+}
+
 function renderSwatches(colours) {
   const list = el('ul', { class: 'swatches', 'aria-label': 'Dominant colours' });
   for (const c of colours) {
@@ -135,14 +145,20 @@ function renderCard(item) {
     el('p', { class: 'status', role: 'status', 'aria-live': 'polite' }, [
       el('span', {
         class: 'badge',
-        text: waitingForModels(r) ? 'Waiting for models' : (STATUS_TEXT[status] ?? status),
+        text: waitingForModels(r)
+          ? r?.stale
+            ? 'Refresh waits for models'
+            : 'Waiting for models'
+          : (STATUS_TEXT[status] ?? status),
       }),
     ]),
   );
   const problem = item.error ?? (status === 'failed' ? errorOf(r) : undefined);
   if (problem) body.append(el('p', { class: 'error', role: 'alert', text: problem }));
-  if (r?.caption) body.append(el('p', { class: 'caption', text: r.caption }));
-  else if (r?.status?.fast?.state === 'waiting-for-models') {
+  if (r?.caption) {
+    body.append(el('p', { class: 'caption', text: r.caption }));
+    if (r.stale?.caption) body.append(staleNote(r.stale.caption));
+  } else if (r?.status?.fast?.state === 'waiting-for-models') {
     body.append(el('p', { class: 'hint', text: 'Caption waits for the models to be installed.' }));
   }
   if (r?.colours?.length) body.append(renderSwatches(r.colours));
@@ -154,6 +170,7 @@ function renderCard(item) {
       el('h4', { text: 'Detailed description' }),
       el('p', { class: 'detailed', text: r.detailedDescription }),
     );
+    if (r.stale?.detailedDescription) body.append(staleNote(r.stale.detailedDescription));
   } else if (r && status === 'fast-done') {
     body.append(el('p', { class: 'hint', text: 'Detailed description pending…' }));
   }
