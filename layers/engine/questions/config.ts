@@ -75,7 +75,9 @@ export type QuestionsConfig = z.infer<typeof questionsConfigSchema>;
 export const EMPTY_QUESTIONS_CONFIG: QuestionsConfig = Object.freeze({ questions: [], categories: [] });
 
 /** The repository's default, shipped with an empty question list (questions need the VLM download). */
-export const DEFAULT_QUESTIONS_FILE = fileURLToPath(new URL('../../../config/questions.json', import.meta.url));
+export const DEFAULT_QUESTIONS_FILE = fileURLToPath(
+  new URL('../../../config/questions.json', import.meta.url),
+);
 
 /** `questions[1].id` for zod's path ['questions', 1, 'id']. */
 export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
@@ -157,7 +159,9 @@ export function loadQuestionsFile(path: string): QuestionsConfig {
 export function readQuestionsConfig(value: string | undefined, name = 'QUESTIONS_CONFIG'): QuestionsConfig {
   const raw = value?.trim();
   if (!raw) {
-    return existsSync(DEFAULT_QUESTIONS_FILE) ? loadQuestionsFile(DEFAULT_QUESTIONS_FILE) : EMPTY_QUESTIONS_CONFIG;
+    return existsSync(DEFAULT_QUESTIONS_FILE)
+      ? loadQuestionsFile(DEFAULT_QUESTIONS_FILE)
+      : EMPTY_QUESTIONS_CONFIG;
   }
   if (raw.startsWith('{')) return parseQuestionsConfig(parseJson(raw, name), name);
   return loadQuestionsFile(raw);

@@ -57,7 +57,12 @@ describe('questions config', () => {
     ],
     [
       'a duplicate category id',
-      { categories: [{ id: 'x', label: 'X' }, { id: 'x', label: 'Y' }] },
+      {
+        categories: [
+          { id: 'x', label: 'X' },
+          { id: 'x', label: 'Y' },
+        ],
+      },
       "categories[1].id in cfg.json: duplicate id 'x'",
     ],
     [
@@ -65,7 +70,11 @@ describe('questions config', () => {
       { categories: [{ id: 'x' }] },
       'categories[0].label in cfg.json: expected a string but received nothing',
     ],
-    ['an unknown top-level key', { question: [] }, "the questions config in cfg.json: unknown field(s) 'question'"],
+    [
+      'an unknown top-level key',
+      { question: [] },
+      "the questions config in cfg.json: unknown field(s) 'question'",
+    ],
   ])('refuses %s, naming the field', (_what, raw, message) => {
     expect(() => parseQuestionsConfig(raw, 'cfg.json')).toThrow(ConfigError);
     expect(() => parseQuestionsConfig(raw, 'cfg.json')).toThrow(message);
