@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import type { Category } from '../questions/config.ts';
+import type { CategoryMatch, DescriptionRecord, ModelProvenance } from '../record/schema.ts';
+
+/**
+ * Categories by scoring, not by a model: each category's terms (its keywords and the words of its
+ * label) are looked up in what the record already holds — caption, detector labels, detailed
+ * description, answers, OCR text and the dominant colour families. Measured against asking the VLM
+ * to pick a category (docs/questions.md): scoring needs no download, costs well under a millisecond
+ * and explains itself through `evidence`; the constrained VLM answer costs one generation per image.
+ */
+
+/** Bump when the scoring rules change: records then count as stale and are re-scored. */
+export const CATEGORISER_REVISION = 'scoring-v1';
+
+/**
+ * How much one source's match counts. Combined as a noisy OR (1 - Π(1 - w)), so two independent
+ * sources agreeing count more than either, and no number of sources reaches 1.
+ */
+export const SOURCE_WEIGHTS = {
+  caption: 0.6,
+  labels: 0.6,
+  detailedDescription: 0.4,
+  answers: 0.5,
+  colours: 0.4,
+  text: 0.3,
+} as const;
+
+/** A category needs at least this score; one caption or detector match is enough, OCR text alone is. */
+export const MIN_CATEGORY_SCORE = 0.3;
+
+/** A palette family counts as a colour source term when it covers at least this share of the pixels. */
+export const DOMINANT_COLOUR_FRACTION = 0.25;
+
+/** Label words that carry no meaning of their own ("Red things", "Food and drink"). */
+const STOPWORDS = new Set([
+  'a',
+  'an',
+  'the',
+  'and',
+  'or',
+  'of',
+  'with',
+  'in',
+  'on',
+  'for',
+  'to',
+  'things',
+  'stuff',
+  'other',
+  'images',
+  'image',
+  'photos',
+  'photo',
+  'pictures',
+  'picture',
+]);
+
+type Source = keyof typeof SOURCE_WEIGHTS;
+
+const words = (text: string) =>
+  text
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9]+/g, ' ')
+    .trim();
+
+/** The category's search terms: keywords as phrases, plus the meaningful words of its label. */
+export function categoryTerms(category: Category): string[] {
+  const terms = new Set<string>();
+  for (const keyword of category.keywords ?? []) {
+    const term = words(keyword);
+    if (term) terms.add(term);
+  }
+  for (const word of words(category.label).split(' ')) {
+    if (word && !STOPWORDS.has(word)) terms.add(word);
+  }
+  return [...terms];
+}
+
+/** Whole-word match, allowing a plural ("dog" finds "dogs", "bus" finds "buses", "puppy" "puppies"). */
+function mentions(haystack: string, term: string): boolean {
+  const stem = term.endsWith('y') ? `${term.slice(0, -1)}(?:y|ies)` : `${escape(term)}(?:s|es)?`;
+  return new RegExp(`(?:^| )${stem}(?: |$)`).test(haystack);
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function sourcesOf(record: DescriptionRecord): Array<[Source, string]> {
+  const sources: Array<[Source, string]> = [];
+  if (record.caption) sources.push(['caption', words(record.caption)]);
+  const labels = record.labels ?? record.objects?.map((o) => o.label) ?? [];
+  if (labels.length > 0) sources.push(['labels', labels.map(words).join(' ')]);
+  if (record.detailedDescription) sources.push(['detailedDescription', words(record.detailedDescription)]);
+  const answers = Object.values(record.answers ?? {})
+    .filter((a) => a.error === undefined && a.value !== undefined && typeof a.value !== 'boolean')
+    .map((a) => words(String(a.value)));
+  if (answers.length > 0) sources.push(['answers', answers.join(' ')]);
+  const dominant = new Map<string, number>();
+  for (const colour of record.colours ?? []) {
+    dominant.set(colour.family, (dominant.get(colour.family) ?? 0) + colour.fraction);
+  }
+  const families = [...dominant].filter(([, share]) => share >= DOMINANT_COLOUR_FRACTION).map(([f]) => f);
+  if (families.length > 0) sources.push(['colours', families.join(' ')]);
+  if (record.text?.full) sources.push(['text', words(record.text.full)]);
+  return sources;
+}
+
+/**
+ * The categories of the list this record matches, best first (ties by list order); empty when none
+ * reaches MIN_CATEGORY_SCORE. Evidence names each source and the term it matched.
+ */
+export function categorise(record: DescriptionRecord, categories: readonly Category[]): CategoryMatch[] {
+  const sources = sourcesOf(record);
+  const matches: Array<CategoryMatch & { order: number }> = [];
+  categories.forEach((category, order) => {
+    const terms = categoryTerms(category);
+    const evidence: string[] = [];
+    let miss = 1;
+    for (const [source, text] of sources) {
+      const found = terms.filter((term) => mentions(text, term));
+      if (found.length === 0) continue;
+      miss *= 1 - SOURCE_WEIGHTS[source];
+      evidence.push(...found.map((term) => `${source}: ${term}`));
+    }
+    const score = Math.round((1 - miss) * 1000) / 1000;
+    if (score >= MIN_CATEGORY_SCORE) matches.push({ id: category.id, score, evidence, order });
+  });
+  return matches
+    .sort((a, b) => b.score - a.score || a.order - b.order)
+    .map(({ order: _order, ...match }) => match);
+}
+
+/** The provenance key of a scoring run: the rules' revision and the category list's hash. */
+export function categoriesProvenance(categories: readonly Category[]): ModelProvenance {
+  return {
+    id: 'image-describer/category-scoring',
+    revision: CATEGORISER_REVISION,
+    architecture: 'scoring',
+    dtype: 'none',
+    promptHash: createHash('sha256').update(JSON.stringify(categories)).digest('hex').slice(0, 16),
+  };
+}
