@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { ConfigError, expected } from './errors.ts';
+import { type QuestionsConfig, readQuestionsConfig } from './questions/config.ts';
 
 /**
  * Environment variable names, shared by infra/ (which sets them) and the entry points (which read
@@ -12,6 +13,8 @@ export const ENV = {
   MAX_INPUT_PIXELS: 'MAX_INPUT_PIXELS',
   WORKING_SIZE: 'WORKING_SIZE',
   OCR_STAGE: 'OCR_STAGE',
+  /** The deployment's questions and categories: inline JSON or a file path (questions/config.ts). */
+  QUESTIONS_CONFIG: 'QUESTIONS_CONFIG',
   BUCKET_NAME: 'BUCKET_NAME',
   INPUT_PREFIX: 'INPUT_PREFIX',
   SIDECAR_PREFIX: 'SIDECAR_PREFIX',
@@ -40,6 +43,8 @@ export interface EngineSettings {
    * the 500 ms the fast stage may spend, so text comes with the detailed stage (see README).
    */
   readonly ocrStage: OcrStage;
+  /** Questions the detailed stage asks and categories every record is scored against; absent = none. */
+  readonly questions?: QuestionsConfig;
 }
 
 export const DEFAULT_ENGINE_SETTINGS: Omit<EngineSettings, 'modelsDir'> = {
@@ -89,6 +94,7 @@ export function readEngineSettings(
     maxInputPixels: readIntegerEnv(env, ENV.MAX_INPUT_PIXELS, DEFAULT_ENGINE_SETTINGS.maxInputPixels, 1),
     workingSize: readIntegerEnv(env, ENV.WORKING_SIZE, DEFAULT_ENGINE_SETTINGS.workingSize, 64),
     ocrStage: readOcrStage(env),
+    questions: readQuestionsConfig(env[ENV.QUESTIONS_CONFIG], ENV.QUESTIONS_CONFIG),
     ...overrides,
   });
 }
