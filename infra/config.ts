@@ -1,6 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
 import { ConfigError, expected } from '#engine/errors.ts';
+import { DEFAULT_QUESTIONS_FILE, loadQuestionsFile } from '#engine/questions/config.ts';
 import type { OcrStage } from '#engine/settings.ts';
 import type { ImageDescriberStackProps } from './image-describer-stack.ts';
 
@@ -25,7 +26,32 @@ export const CONTEXT_KEYS = {
   ocrStage: 'ocrStage',
   alarmTopicArn: 'alarmTopicArn',
   bucketRemovalPolicy: 'bucketRemovalPolicy',
+  /** Path of the questions/categories file. @default config/questions.json */
+  questions: 'questions',
 } as const;
+
+/**
+ * Lambda allows 4 KB of environment variables in all; the questions config travels in one of them
+ * (a bundled function has no repo files), so it gets at most 3 KB of that.
+ */
+export const MAX_QUESTIONS_CONFIG_BYTES = 3072;
+
+/** The questions file validated at synth (a bad one fails `cdk synth`), as compact JSON for both functions. */
+export function questionsConfigFromContext(node: Context): string {
+  const file = text(node, CONTEXT_KEYS.questions) ?? DEFAULT_QUESTIONS_FILE;
+  const json = JSON.stringify(loadQuestionsFile(file));
+  const bytes = Buffer.byteLength(json);
+  if (bytes > MAX_QUESTIONS_CONFIG_BYTES) {
+    throw new ConfigError(
+      expected(
+        `a questions config of at most ${MAX_QUESTIONS_CONFIG_BYTES} bytes as compact JSON (Lambda's environment is 4 KB in all)`,
+        `context ${CONTEXT_KEYS.questions} (${file})`,
+        `${bytes} bytes`,
+      ),
+    );
+  }
+  return json;
+}
 
 type Context = Pick<Node, 'tryGetContext'>;
 
@@ -97,6 +123,7 @@ export function stackPropsFromContext(node: Context): ImageDescriberStackProps {
       uploadMaxBytes: integer(node, k.uploadMaxBytes),
     },
     ocrStage: ocrStage as OcrStage | undefined,
+    questionsConfig: questionsConfigFromContext(node),
     alarmTopicArn: text(node, k.alarmTopicArn),
     bucketRemovalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
   };

@@ -43,6 +43,8 @@ export interface ImageDescriberStackProps extends StackProps {
   readonly maxInputBytes?: number;
   /** Which stage reads text. @default - the engine's default */
   readonly ocrStage?: OcrStage;
+  /** The questions config as JSON, passed to both functions as QUESTIONS_CONFIG. @default - none asked, no categories */
+  readonly questionsConfig?: string;
   /** SNS topic for alarm notifications. @default - none */
   readonly alarmTopicArn?: string;
   /** @default RemovalPolicy.RETAIN */
@@ -79,6 +81,7 @@ export class ImageDescriberStack extends Stack {
     const engineEnvironment: Record<string, string> = props.ocrStage
       ? { [ENV.OCR_STAGE]: props.ocrStage }
       : {};
+    if (props.questionsConfig) engineEnvironment[ENV.QUESTIONS_CONFIG] = props.questionsConfig;
     const corsOrigins = props.api?.corsOrigins ?? [];
 
     this.descriptionBucket = new DescriptionBucket(this, 'Descriptions', {
