@@ -42,3 +42,230 @@ export function assertIntegerInRange(value: number, min: number, max: number, na
     throw new ConfigError(expected(`an integer from ${min} to ${max}`, name, value));
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sizing of the two describe functions, derived from the model lineup of issue 9 (Florence-2 for
+// caption + objects in the fast stage and <MORE_DETAILED_CAPTION> in the detailed stage; SmolVLM
+// only as an optional questions model). docs/cost.md is generated from these figures
+// (`npx tsx infra/cost.ts --write`) and a test keeps it in step.
+// ---------------------------------------------------------------------------------------------
+
+/** Where a figure comes from: every duration that is not `public` or `here` is an assumption. */
+export type FigureSource = 'public' | 'here' | 'assumed';
+
+export interface Figure {
+  readonly value: number;
+  readonly unit: string;
+  readonly source: FigureSource;
+  /** What the figure is and why it has this value. */
+  readonly note: string;
+}
+
+export const FIGURE_SOURCES: Readonly<Record<FigureSource, string>> = {
+  public:
+    'public measurements quoted in issue 9, transformers.js 4.2/4.3 on CPU (Node, q4); the CPU and thread count behind them were not given',
+  here: "measured on this repository's 2-core build machine (docs/benchmarks.md: `npm run bench`, `npm run bench:ocr`)",
+  assumed: 'assumption: not measured anywhere; replace with a Lambda measurement when there is one',
+};
+
+const figure = (value: number, unit: string, source: FigureSource, note: string): Figure => ({
+  value,
+  unit,
+  source,
+  note,
+});
+
+/** Public figures for the lineup (issue 9), and what was measured here. */
+export const LINEUP_FIGURES = Object.freeze({
+  florenceDetailedCaptionS: figure(
+    1.33,
+    's',
+    'public',
+    'Florence-2-base-ft <DETAILED_CAPTION>, upper end of 1.08-1.33 s',
+  ),
+  florenceMoreDetailedCaptionS: figure(
+    1.35,
+    's',
+    'public',
+    'Florence-2-base-ft <MORE_DETAILED_CAPTION>, upper end of 1.19-1.35 s',
+  ),
+  florenceEncoderShare: figure(0.9, '', 'public', "share of a caption's time spent in the vision encoder"),
+  florenceMsPerToken: figure(12, 'ms', 'public', 'Florence-2 decoder, per generated token'),
+  florencePeakRssMB: figure(1800, 'MB', 'public', 'Florence-2-base-ft q4, peak RSS of the Node process'),
+  smolvlmSecondsPerImage: figure(10.8, 's', 'public', 'SmolVLM-256M q4, upper end of 7.0-10.8 s per image'),
+  smolvlmPeakRssMB: figure(4301, 'MB', 'public', 'SmolVLM-256M q4, peak RSS about 4.2 GiB'),
+  ocrRssMB: figure(430, 'MB', 'here', 'PP-OCRv4 reader, RSS after reading pages of text (164 MB after load)'),
+  ocrTypicalCpuS: figure(0.92, 's', 'here', 'OCR of a 1 MP image with ten lines, CPU time at 2 threads'),
+  ocrPageCpuS: figure(4.72, 's', 'here', 'OCR of a page of small print (hits the 100-box cap), CPU time'),
+  intakePeakMB: figure(80, 'MB', 'here', 'intake peak for a 24 MP PNG (a JPEG adds 13 MB)'),
+});
+
+/** What sizing needs that nobody has measured. Each is marked `assumed` in docs/cost.md. */
+export const SIZING_ASSUMPTIONS = Object.freeze({
+  lambdaSlowdown: figure(
+    2,
+    'x',
+    'assumed',
+    'a 2-vCPU arm64 Lambda is taken as 2x slower than the machine behind the public figures (its CPU, threads and beam settings are unknown)',
+  ),
+  fp32VisionEncoderExtraMB: figure(
+    300,
+    'MB',
+    'assumed',
+    'our manifest keeps the vision encoder fp32 (367 MB file) where the public run was q4',
+  ),
+  captionStandsInForDetailedS: figure(
+    1.33,
+    's',
+    'assumed',
+    '<CAPTION> has no public figure; <DETAILED_CAPTION> (1.33 s) is used as its upper bound',
+  ),
+  objectsTokens: figure(
+    60,
+    'tokens',
+    'assumed',
+    '<OD> answer of ~10 objects x (label + 4 location tokens + separator); it shares the encoder pass',
+  ),
+  ioSeconds: figure(
+    0.3,
+    's',
+    'assumed',
+    'S3 GET/PUT, intake and palette per invocation (intake + palette ≈ 60 ms here)',
+  ),
+  coldLoadSeconds: figure(
+    10,
+    's',
+    'assumed',
+    'a cold start loading ~620 MB of ONNX from the container image (the tiny test models load in ~0.1 s here)',
+  ),
+  coldShare: figure(0.1, '', 'assumed', 'share of invocations that are cold starts'),
+  memoryHeadroom: figure(1.2, 'x', 'assumed', 'above the summed peak RSS (fragmentation, large inputs)'),
+  timeoutSafety: figure(1.5, 'x', 'assumed', 'above the worst case (every generation at its token cap)'),
+});
+
+/**
+ * Decoder steps at the generation caps (max_new_tokens x num_beams), per Florence-2 task: the worst
+ * case a timeout must cover. A test checks them against models/manifest.json.
+ */
+export const WORST_CASE_DECODE_STEPS: Readonly<Record<string, number>> = Object.freeze({
+  '<CAPTION>': 40 * 3,
+  '<OD>': 256 * 3,
+  '<MORE_DETAILED_CAPTION>': 256 * 3,
+});
+
+export interface FunctionSizing {
+  readonly memoryMB: number;
+  readonly threads: number;
+  readonly timeoutSeconds: number;
+  /** Summed peak RSS before headroom, MB. */
+  readonly needMB: number;
+  /** Expected warm duration of one image (assumed: built on `lambdaSlowdown`), s. */
+  readonly warmSeconds: number;
+  /** One image with every generation at its cap, plus a cold start, s. */
+  readonly worstSeconds: number;
+  /** One line per term, for the docs. */
+  readonly derivation: readonly string[];
+}
+
+export interface LineupSizing {
+  readonly fast: FunctionSizing;
+  readonly detailed: FunctionSizing;
+}
+
+const r2 = (value: number) => Math.round(value * 100) / 100;
+
+/**
+ * At least `minVcpus` vCPUs and `needMB` x headroom, rounded up to whole vCPUs: a fraction of a vCPU
+ * is paid for but gets no onnxruntime thread (threadsForMemory counts whole ones).
+ */
+function memoryFor(needMB: number, minVcpus: number): number {
+  const wanted = Math.ceil(needMB * SIZING_ASSUMPTIONS.memoryHeadroom.value);
+  const vcpus = Math.max(minVcpus, Math.ceil(wanted / MB_PER_VCPU));
+  return vcpus >= LAMBDA_MAX_VCPUS ? LAMBDA_MAX_MEMORY_MB : vcpus * MB_PER_VCPU;
+}
+
+function timeoutFor(worstSeconds: number): number {
+  // Whole half-minutes: the timeout is a bound on a stuck run, not a latency promise.
+  const seconds = Math.ceil((worstSeconds * SIZING_ASSUMPTIONS.timeoutSafety.value) / 30) * 30;
+  return Math.min(LAMBDA_MAX_TIMEOUT_SECONDS, seconds);
+}
+
+/**
+ * Memory, threads and timeout of both functions for the lineup. `questions`: how many SmolVLM
+ * answers the detailed stage produces per image (0 in the default lineup; SmolVLM then also needs its
+ * ~4.2 GiB). Both functions get 2 vCPUs: the vision encoder (≈ 90% of a task) parallelises over
+ * onnxruntime's threads, and 2 threads at 3538 MB cost less per image than 1 thread at the ~3.1 GB
+ * the models need if the second thread speeds the image up by more than 13% (assumed it does).
+ */
+export function deriveSizing(options: { questions?: number } = {}): LineupSizing {
+  const questions = options.questions ?? 0;
+  assertIntegerInRange(questions, 0, 20, 'questions');
+  const F = LINEUP_FIGURES;
+  const A = SIZING_ASSUMPTIONS;
+  const slow = A.lambdaSlowdown.value;
+  const tokenS = F.florenceMsPerToken.value / 1000;
+  const encoderS = F.florenceEncoderShare.value * F.florenceDetailedCaptionS.value;
+  const steps = (task: string) => WORST_CASE_DECODE_STEPS[task] ?? 0;
+  const florenceMB = F.florencePeakRssMB.value + A.fp32VisionEncoderExtraMB.value;
+  const ocrMB = F.ocrRssMB.value;
+  // OCR wall time on 2 vCPUs is taken as its CPU time at 2 threads here (conservative).
+  const ocrPageS = F.ocrPageCpuS.value;
+
+  // Fast: caption + objects from ONE encoder pass. Sized for OCR too (deploy with ocrStage=fast)
+  // although OCR runs in the detailed stage by default, so switching the stage needs no resize.
+  const fastNeed = florenceMB + ocrMB + F.intakePeakMB.value;
+  const fastModelS = A.captionStandsInForDetailedS.value + A.objectsTokens.value * tokenS;
+  const fastWarm = fastModelS * slow + A.ioSeconds.value;
+  const fastWorst =
+    A.coldLoadSeconds.value +
+    (encoderS + (steps('<CAPTION>') + steps('<OD>')) * tokenS) * slow +
+    ocrPageS +
+    A.ioSeconds.value;
+  const fastMemory = memoryFor(fastNeed, 2);
+
+  // Detailed: its own encoder pass (another process) for <MORE_DETAILED_CAPTION>, then OCR.
+  const smolMB = questions > 0 ? F.smolvlmPeakRssMB.value : 0;
+  const detailedNeed = florenceMB + ocrMB + F.intakePeakMB.value + smolMB;
+  const questionS = questions * F.smolvlmSecondsPerImage.value * slow;
+  const detailedWarm =
+    F.florenceMoreDetailedCaptionS.value * slow + F.ocrTypicalCpuS.value + questionS + A.ioSeconds.value;
+  const detailedWorst =
+    A.coldLoadSeconds.value * (questions > 0 ? 2 : 1) +
+    (encoderS + steps('<MORE_DETAILED_CAPTION>') * tokenS) * slow +
+    ocrPageS +
+    questionS +
+    A.ioSeconds.value;
+  const detailedMemory = memoryFor(detailedNeed, 2);
+
+  return {
+    fast: {
+      memoryMB: fastMemory,
+      threads: threadsForMemory(fastMemory),
+      timeoutSeconds: timeoutFor(fastWorst),
+      needMB: fastNeed,
+      warmSeconds: r2(fastWarm),
+      worstSeconds: r2(fastWorst),
+      derivation: [
+        `need ${florenceMB} MB Florence-2 (1800 public + 300 assumed fp32 encoder) + ${ocrMB} MB OCR (here, for ocrStage=fast) + ${F.intakePeakMB.value} MB intake (here) = ${fastNeed} MB; x ${A.memoryHeadroom.value} headroom = ${Math.ceil(fastNeed * A.memoryHeadroom.value)} MB; at least 2 vCPUs, whole vCPUs of ${MB_PER_VCPU} MB → ${fastMemory} MB`,
+        `warm: (${A.captionStandsInForDetailedS.value} s caption [assumed = <DETAILED_CAPTION> public] + ${A.objectsTokens.value} tokens x ${F.florenceMsPerToken.value} ms objects [assumed count, public rate]) x ${slow} Lambda [assumed] + ${A.ioSeconds.value} s I/O [assumed] = ${r2(fastWarm)} s`,
+        `worst: ${A.coldLoadSeconds.value} s cold load [assumed] + (${r2(encoderS)} s encoder + ${steps('<CAPTION>') + steps('<OD>')} decoder steps x ${F.florenceMsPerToken.value} ms) x ${slow} + ${ocrPageS} s OCR page (here) + ${A.ioSeconds.value} s = ${r2(fastWorst)} s; x ${A.timeoutSafety.value}, whole half-minutes → ${timeoutFor(fastWorst)} s`,
+      ],
+    },
+    detailed: {
+      memoryMB: detailedMemory,
+      threads: threadsForMemory(detailedMemory),
+      timeoutSeconds: timeoutFor(detailedWorst),
+      needMB: detailedNeed,
+      warmSeconds: r2(detailedWarm),
+      worstSeconds: r2(detailedWorst),
+      derivation: [
+        `need ${florenceMB} MB Florence-2 + ${ocrMB} MB OCR + ${F.intakePeakMB.value} MB intake${smolMB ? ` + ${smolMB} MB SmolVLM (public)` : ''} = ${detailedNeed} MB; x ${A.memoryHeadroom.value} = ${Math.ceil(detailedNeed * A.memoryHeadroom.value)} MB; at least 2 vCPUs, whole vCPUs → ${detailedMemory} MB`,
+        `warm: ${F.florenceMoreDetailedCaptionS.value} s <MORE_DETAILED_CAPTION> (public) x ${slow} [assumed] + ${F.ocrTypicalCpuS.value} s OCR (here)${questions ? ` + ${questions} x ${F.smolvlmSecondsPerImage.value} s SmolVLM (public) x ${slow}` : ''} + ${A.ioSeconds.value} s I/O [assumed] = ${r2(detailedWarm)} s`,
+        `worst: ${A.coldLoadSeconds.value * (questions > 0 ? 2 : 1)} s cold load [assumed] + (${r2(encoderS)} s encoder + ${steps('<MORE_DETAILED_CAPTION>')} decoder steps x ${F.florenceMsPerToken.value} ms) x ${slow} + ${ocrPageS} s OCR page (here)${questions ? ` + ${r2(questionS)} s questions` : ''} + ${A.ioSeconds.value} s = ${r2(detailedWorst)} s; x ${A.timeoutSafety.value}, whole half-minutes → ${timeoutFor(detailedWorst)} s`,
+      ],
+    },
+  };
+}
+
+/** The default lineup's sizing: the constructs' defaults. */
+export const DEFAULT_SIZING: LineupSizing = deriveSizing();

@@ -10,6 +10,7 @@ import {
   assertIntegerInRange,
   assertMemory,
   assertTimeoutSeconds,
+  DEFAULT_SIZING,
   threadsForMemory,
   VISIBILITY_TO_TIMEOUT_RATIO,
 } from '../sizing.ts';
@@ -22,14 +23,17 @@ export interface DetailedDescribeWorkerProps {
   /** The container image with the normal-mode model baked in (CMD = the detailed handler). */
   readonly code: lambda.DockerImageCode;
   /**
-   * 5307 MB buys 3 vCPUs: the detailed model generates a long text token by token, which scales with
-   * cores; beyond 3 the per-token matrix products are too small to keep more cores busy.
-   * @default 5307
+   * 3538 MB buys 2 vCPUs. The worker runs Florence-2 <MORE_DETAILED_CAPTION> and OCR, no longer
+   * SmolVLM (~4.2 GiB): resident need ≈ 2.6 GB (same terms as the fast function). An optional SmolVLM
+   * questions model needs 8845 MB (deriveSizing({ questions: 1 }) in infra/sizing.ts).
+   * @default 3538
    */
   readonly memoryMB?: number;
   /**
-   * One detailed description per invocation (batch size 1) must fit; generous for a cold start.
-   * @default 300 (seconds)
+   * One detailed description per invocation (batch size 1) with a cold start, its generation at the
+   * token cap and a page of OCR, x 1.5 (infra/sizing.ts; durations assumed). The local stack's queue
+   * uses the same value (DETAILED_WORKER_DEFAULTS).
+   * @default 60 (seconds)
    */
   readonly timeoutSeconds?: number;
   /**
@@ -68,8 +72,8 @@ export class DetailedDescribeWorker extends Construct {
 
   constructor(scope: Construct, id: string, props: DetailedDescribeWorkerProps) {
     super(scope, id);
-    const memoryMB = props.memoryMB ?? 5307;
-    const timeoutSeconds = props.timeoutSeconds ?? DETAILED_WORKER_DEFAULTS.timeoutSeconds;
+    const memoryMB = props.memoryMB ?? DEFAULT_SIZING.detailed.memoryMB;
+    const timeoutSeconds = props.timeoutSeconds ?? DEFAULT_SIZING.detailed.timeoutSeconds;
     const batchSize = props.batchSize ?? DETAILED_WORKER_DEFAULTS.batchSize;
     const maxConcurrency = props.maxConcurrency ?? 5;
     this.maxReceiveCount = props.maxReceiveCount ?? DETAILED_WORKER_DEFAULTS.maxReceiveCount;

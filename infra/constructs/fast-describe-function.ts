@@ -8,7 +8,13 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ConfigError, expected } from '#engine/errors.ts';
 import { DEFAULT_ENGINE_SETTINGS, ENV } from '#engine/settings.ts';
-import { assertIntegerInRange, assertMemory, assertTimeoutSeconds, threadsForMemory } from '../sizing.ts';
+import {
+  assertIntegerInRange,
+  assertMemory,
+  assertTimeoutSeconds,
+  DEFAULT_SIZING,
+  threadsForMemory,
+} from '../sizing.ts';
 import type { DescriptionBucket } from './description-bucket.ts';
 import { deadLetterQueue, FunctionIdentity, observabilityEnvironment } from './lambda-basics.ts';
 
@@ -20,13 +26,16 @@ export interface FastDescribeFunctionProps {
   /** The container image with the fast-mode models baked in (CMD = the fast handler). */
   readonly code: lambda.DockerImageCode;
   /**
-   * 3538 MB buys 2 vCPUs: the caption model (and OCR, when deployed with ocrStage=fast) and the
-   * palette run one after another on one image, each using both cores; well under 1.5 GB resident.
+   * 3538 MB buys 2 vCPUs for one Florence-2 vision pass (caption + objects), which parallelises over
+   * both cores. Resident need ≈ 2.6 GB: Florence-2 ~1.8 GB (public figure, issue 9) + fp32 encoder
+   * (assumed +0.3 GB) + OCR 0.43 GB (measured here) — OCR runs in the detailed stage by default, but
+   * the memory still covers ocrStage=fast. Derived in infra/sizing.ts (deriveSizing).
    * @default 3538
    */
   readonly memoryMB?: number;
   /**
-   * Covers a cold start's model load that spills past Lambda's 10 s init phase, plus one image.
+   * A cold start (model load past Lambda's 10 s init phase, assumed 10 s) plus one image with every
+   * generation at its token cap and a page of OCR, x 1.5 (infra/sizing.ts; durations assumed).
    * @default 60 (seconds)
    */
   readonly timeoutSeconds?: number;
@@ -67,8 +76,8 @@ export class FastDescribeFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: FastDescribeFunctionProps) {
     super(scope, id);
-    const memoryMB = props.memoryMB ?? 3538;
-    const timeoutSeconds = props.timeoutSeconds ?? 60;
+    const memoryMB = props.memoryMB ?? DEFAULT_SIZING.fast.memoryMB;
+    const timeoutSeconds = props.timeoutSeconds ?? DEFAULT_SIZING.fast.timeoutSeconds;
     const reservedConcurrency = props.reservedConcurrency ?? 10;
     const maxEventAge = props.maxEventAge ?? Duration.hours(6);
     const retryAttempts = props.retryAttempts ?? 2;

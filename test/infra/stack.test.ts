@@ -171,8 +171,8 @@ describe('detailed queue and worker', () => {
     const resources = synth.template.toJSON().Resources;
     const queue = resources[logicalId(synth.stack, synth.stack.detailedWorker.queue)];
     const fn = resources[logicalId(synth.stack, synth.stack.detailedWorker.fn)];
-    expect(fn.Properties.Timeout).toBe(300);
-    expect(queue.Properties.VisibilityTimeout).toBe(1800);
+    expect(fn.Properties.Timeout).toBe(60);
+    expect(queue.Properties.VisibilityTimeout).toBe(360);
     expect(queue.Properties.VisibilityTimeout / fn.Properties.Timeout).toBeGreaterThanOrEqual(6);
   });
 
@@ -221,16 +221,16 @@ describe('detailed queue and worker', () => {
     );
   });
 
-  it('is an arm64 container image with 3 vCPUs and ORT_THREADS to match', () => {
+  it('is an arm64 container image with 2 vCPUs (Florence-2 + OCR, no SmolVLM) and ORT_THREADS to match', () => {
     const fnId = logicalId(synth.stack, synth.stack.detailedWorker.fn);
     synth.template.hasResourceProperties('AWS::Lambda::Function', {
       PackageType: 'Image',
       Architectures: ['arm64'],
-      MemorySize: 5307,
-      Timeout: 300,
+      MemorySize: 3538,
+      Timeout: 60,
     });
     expect(envOf(fnId)).toMatchObject({
-      ORT_THREADS: '3',
+      ORT_THREADS: '2',
       INPUT_PREFIX: 'images/',
       SIDECAR_PREFIX: 'descriptions/',
     });

@@ -9,9 +9,12 @@ export const VISIBILITY_TO_TIMEOUT_RATIO = 6;
 export const DETAILED_WORKER_DEFAULTS = Object.freeze({
   /** One image per invocation: each gets the whole timeout, and a slow image never delays others. */
   batchSize: 1,
-  /** One detailed description (batch size 1) must fit; generous for a cold start. */
-  timeoutSeconds: 300,
+  /**
+   * One detailed description (batch size 1) plus a cold start, derived in infra/sizing.ts
+   * (deriveSizing: Florence-2 + OCR at their caps x 1.5; a test keeps the two equal).
+   */
+  timeoutSeconds: 60,
   /** Receives before a job moves to the DLQ. */
   maxReceiveCount: 3,
-  visibilityTimeoutSeconds: 300 * VISIBILITY_TO_TIMEOUT_RATIO,
+  visibilityTimeoutSeconds: 60 * VISIBILITY_TO_TIMEOUT_RATIO,
 });
