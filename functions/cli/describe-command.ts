@@ -87,11 +87,12 @@ function sidecarPath(target: DescribeTarget, outDir: string | undefined): string
     : `${target.path}${FILE_SIDECAR_SUFFIX}`;
 }
 
-function progressReporter(output: CommandOutput, total: number) {
+/** Progress on stderr: a bar on a terminal, one `[n/total] file` line per file otherwise. */
+export function progressReporter(output: CommandOutput, total: number, verb = 'describing') {
   if (output.stderr.isTTY && total > 1) {
     const bar = new SingleBar({
       stream: output.stderr as NodeJS.WriteStream,
-      format: 'describing [{bar}] {value}/{total} | {eta_formatted} left | {file}',
+      format: `${verb} [{bar}] {value}/{total} | {eta_formatted} left | {file}`,
       hideCursor: true,
     });
     bar.start(total, 0, { file: '' });
