@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, expected } from '#engine/errors.ts';
 import { DETAILED_WORKER_DEFAULTS } from '#engine/pipeline/detailed-worker.ts';
+import { loadQuestionsFile } from '#engine/questions/config.ts';
 import { ENV, readIntegerEnv } from '#engine/settings.ts';
 
 /** Environment variables only the local stack reads (the shared ones live in settings.ts ENV). */
@@ -47,6 +48,8 @@ export interface LocalOptions {
   readonly interactive: boolean;
   /** Run the detailed worker in a child process (as a separate Lambda is); default in this one. */
   readonly workerProcess: boolean;
+  /** Questions/categories file (validated at start); undefined = env QUESTIONS_CONFIG or config/questions.json. */
+  readonly questionsFile: string | undefined;
 }
 
 export const DEFAULT_LOCAL_OPTIONS: LocalOptions = Object.freeze({
@@ -71,6 +74,7 @@ export const DEFAULT_LOCAL_OPTIONS: LocalOptions = Object.freeze({
   uploadMaxBytes: undefined,
   interactive: true,
   workerProcess: false,
+  questionsFile: undefined,
 });
 
 export const USAGE = `Usage: npm start -- [options]
@@ -86,6 +90,7 @@ Starts the whole pipeline on 127.0.0.1: S3 (s3rver), SQS (fauxqs), the upload AP
   --mirror              also write each sidecar next to its file (<file>.description.json)
   --models <dir>        model set to use (default env ${ENV.MODELS_DIR} or ./models)
   --no-fetch            do not download missing models at start
+  --questions <file>    questions and categories (default env ${ENV.QUESTIONS_CONFIG} or config/questions.json)
   --worker-process      run the detailed worker in its own process (less memory shared, more total)
   --help                this text
 `;
@@ -122,6 +127,7 @@ export function readLocalOptions(
       models: { type: 'string' },
       'no-fetch': { type: 'boolean', default: false },
       'worker-process': { type: 'boolean', default: false },
+      questions: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -130,6 +136,9 @@ export function readLocalOptions(
   if (values.help) return 'help';
   const d = DEFAULT_LOCAL_OPTIONS;
   const inbox = values.inbox ?? env[LOCAL_ENV.INBOX_DIR];
+  const questionsFile = values.questions ? resolve(values.questions) : undefined;
+  // Read now so that a bad file fails the start with the field's name, not the first image.
+  if (questionsFile) loadQuestionsFile(questionsFile);
   return Object.freeze({
     ...d,
     httpPort: port(values.port ?? env[LOCAL_ENV.HTTP_PORT], '--port', d.httpPort),
@@ -141,6 +150,7 @@ export function readLocalOptions(
     modelsDir: values.models ? resolve(values.models) : env[ENV.MODELS_DIR] || undefined,
     fetchModels: !values['no-fetch'],
     workerProcess: values['worker-process'],
+    questionsFile,
     inputPrefix: prefix(env[ENV.INPUT_PREFIX], d.inputPrefix),
     sidecarPrefix: prefix(env[ENV.SIDECAR_PREFIX], d.sidecarPrefix),
     uploadMaxBytes: env[ENV.UPLOAD_MAX_BYTES] ? readIntegerEnv(env, ENV.UPLOAD_MAX_BYTES, 0, 1) : undefined,

@@ -93,6 +93,7 @@ export function localEnvironment(
     POWERTOOLS_DEV: 'true',
   };
   if (options.modelsDir) env[ENV.MODELS_DIR] = options.modelsDir;
+  if (options.questionsFile) env[ENV.QUESTIONS_CONFIG] = options.questionsFile;
   if (options.uploadMaxBytes) env[ENV.UPLOAD_MAX_BYTES] = String(options.uploadMaxBytes);
   return env;
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_QUESTIONS_FILE, loadQuestionsFile } from '#engine/questions/config.ts';
 import { ENV, readEngineSettings } from '#engine/settings.ts';
+import { readLocalOptions } from '../../../functions/local/options.ts';
 import { MAX_QUESTIONS_CONFIG_BYTES, questionsConfigFromContext } from '../../../infra/config.ts';
 
 const context = (values: Record<string, unknown>) => ({ tryGetContext: (key: string) => values[key] });
@@ -60,6 +61,17 @@ describe('questions config at start-up', () => {
 
     expect(() => questionsConfigFromContext(context({ questions: big }))).toThrow(
       `a questions config of at most ${MAX_QUESTIONS_CONFIG_BYTES} bytes`,
+    );
+  });
+
+  it('npm start --questions <file> is read at start: a bad file stops the start naming the field', async () => {
+    const good = await file({ categories: [{ id: 'red-things', label: 'Red things' }] });
+    const options = readLocalOptions(['--questions', good], {});
+    expect(options !== 'help' && options.questionsFile).toBe(good);
+
+    const empty = await file({ questions: [{ id: 'a', prompt: '', type: 'text' }] });
+    expect(() => readLocalOptions(['--questions', empty], {})).toThrow(
+      `questions[0].prompt in ${empty}: must not be empty`,
     );
   });
 });
