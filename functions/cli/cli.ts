@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { DescribeError, expected } from '#engine/errors.ts';
 import { modeSchema } from '#engine/models/manifest.ts';
+import { loadQuestionsFile } from '#engine/questions/config.ts';
 import { ENV, readEngineSettings } from '#engine/settings.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { type CommandOutput, runDescribeCommand } from './describe-command.ts';
@@ -16,6 +17,7 @@ Options:
   --out <dir>          write sidecars into <dir> instead of beside the images
   --models <dir>       model set to use (manifest.json + model folders); default $${ENV.MODELS_DIR} or ./models
   --threads <n>        onnxruntime intra-op threads (default: one per core)
+  --questions <file>   questions and categories (default $${ENV.QUESTIONS_CONFIG} or config/questions.json)
   --recursive          also describe images in subfolders
   -h, --help           show this help
 
@@ -30,6 +32,7 @@ const OPTIONS = {
   out: { type: 'string' },
   models: { type: 'string' },
   threads: { type: 'string' },
+  questions: { type: 'string' },
   recursive: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -67,6 +70,7 @@ function parseCommandLine(argv: readonly string[]) {
     outDir: values.out,
     modelsDir: values.models,
     threads,
+    questionsFile: values.questions,
     recursive: values.recursive,
   };
 }
@@ -87,6 +91,7 @@ export async function runCli(
     const configured = readEngineSettings(env, {
       ...(args.modelsDir ? { modelsDir: args.modelsDir } : {}),
       ...(args.threads !== undefined ? { threads: args.threads } : {}),
+      ...(args.questionsFile ? { questions: loadQuestionsFile(args.questionsFile) } : {}),
     });
     // OCR_STAGE splits the work between two deployed functions; the CLI runs the stages itself,
     // so it reads text in every mode unless OCR is turned off.

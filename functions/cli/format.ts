@@ -30,6 +30,20 @@ export function formatRecord(name: string, record: DescriptionRecord): string {
     const text = record.text.full.trim();
     lines.push(`  text:        ${text ? text.split('\n').join(' / ') : '(none found)'}`);
   }
+  for (const [id, answer] of Object.entries(record.answers ?? {})) {
+    const shown = answer.error ? `(${answer.error.code}) ${answer.raw}`.trim() : String(answer.value);
+    lines.push(`  answer ${id}: ${shown}`);
+  }
+  if (record.categories) {
+    const categories = record.categories.map((c) => `${c.id} ${percent(c.score)}`);
+    lines.push(`  categories:  ${categories.length ? categories.join(', ') : '(none matched)'}`);
+  }
+  // Contradicted claims are shown next to the text they question, never edited out of it.
+  for (const check of record.checks ?? []) {
+    if (check.verdict === 'contradicted') {
+      lines.push(`  contradicted: ${check.field} says ${check.claim}; measured ${check.evidence}`);
+    }
+  }
   const timings = [
     record.timings.fast?.totalMs !== undefined
       ? `fast ${Math.round(record.timings.fast.totalMs)} ms`

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_QUESTIONS_FILE, loadQuestionsFile } from '#engine/questions/config.ts';
 import { ENV, readEngineSettings } from '#engine/settings.ts';
+import { captureOutput } from '#test/support/capture-output.ts';
+import { runCli } from '../../../functions/cli/cli.ts';
 import { readLocalOptions } from '../../../functions/local/options.ts';
 import { MAX_QUESTIONS_CONFIG_BYTES, questionsConfigFromContext } from '../../../infra/config.ts';
 
@@ -72,6 +74,18 @@ describe('questions config at start-up', () => {
     const empty = await file({ questions: [{ id: 'a', prompt: '', type: 'text' }] });
     expect(() => readLocalOptions(['--questions', empty], {})).toThrow(
       `questions[0].prompt in ${empty}: must not be empty`,
+    );
+  });
+
+  it('image-describer describe --questions <file>: a bad file exits 2 before any image, naming the field', async () => {
+    const bad = await file({ questions: [{ id: 'kind', prompt: 'What is it?', type: 'free text' }] });
+    const { output, stderr } = captureOutput();
+
+    const status = await runCli(['describe', 'no-such-image.png', '--questions', bad], {}, output);
+
+    expect(status).toBe(2);
+    expect(stderr()).toContain(
+      `INVALID_CONFIG: questions[0].type in ${bad}: expected one of "text", "yes-no"`,
     );
   });
 });
