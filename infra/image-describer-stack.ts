@@ -6,6 +6,7 @@ import { DEFAULT_ENGINE_SETTINGS, ENV, type OcrStage } from '#engine/settings.ts
 import { DEFAULT_UPLOAD_MAX_BYTES } from '#engine/uploads/settings.ts';
 import { DescriberAlarms } from './constructs/describer-alarms.ts';
 import { DescriptionBucket } from './constructs/description-bucket.ts';
+import { DescriptionSearch, type DescriptionSearchProps } from './constructs/description-search.ts';
 import {
   DetailedDescribeWorker,
   type DetailedDescribeWorkerProps,
@@ -51,6 +52,16 @@ export interface ImageDescriberStackProps extends StackProps {
   readonly bucketRemovalPolicy?: RemovalPolicy;
   /** @default true (see the README for the decision) */
   readonly versioned?: boolean;
+  /**
+   * Athena search (`GET /search` on the upload API), or false for none. See docs/search.md.
+   * @default - on, with the construct's defaults (10 GiB scanned per query, results kept 1 day)
+   */
+  readonly search?:
+    | Pick<
+        DescriptionSearchProps,
+        'databaseName' | 'tableName' | 'workGroupName' | 'bytesScannedCutoffPerQuery' | 'resultRetention'
+      >
+    | false;
 }
 
 /**
@@ -62,6 +73,7 @@ export class ImageDescriberStack extends Stack {
   public readonly fastDescribe: FastDescribeFunction;
   public readonly detailedWorker: DetailedDescribeWorker;
   public readonly uploadApi: UploadApi;
+  public readonly search?: DescriptionSearch;
   public readonly alarms: DescriberAlarms;
 
   constructor(scope: Construct, id: string, props: ImageDescriberStackProps = {}) {
@@ -108,11 +120,20 @@ export class ImageDescriberStack extends Stack {
       environment: engineEnvironment,
     });
 
+    if (props.search !== false) {
+      this.search = new DescriptionSearch(this, 'Search', {
+        ...props.search,
+        bucket: this.descriptionBucket,
+        removalPolicy: props.bucketRemovalPolicy,
+      });
+    }
+
     this.uploadApi = new UploadApi(this, 'UploadApi', {
       ...props.api,
       corsOrigins,
       uploadMaxBytes,
       bucket: this.descriptionBucket,
+      search: this.search,
     });
 
     this.alarms = new DescriberAlarms(this, 'Alarms', {
@@ -157,7 +178,19 @@ export class ImageDescriberStack extends Stack {
       this.fastDescribe.fn.functionName,
       'Fast-stage function (backfill --fast-function invokes it to re-describe stale captions)',
     );
-    output('ApiUrl', this.uploadApi.url, 'Upload API base URL (POST /uploads, GET /uploads/{id})');
+    output(
+      'ApiUrl',
+      this.uploadApi.url,
+      'Upload API base URL (POST /uploads, GET /uploads/{id}, GET /search)',
+    );
+    if (this.search) {
+      output('SearchWorkGroup', this.search.workGroupName, 'Athena workgroup of GET /search');
+      output(
+        'SearchTable',
+        `${this.search.databaseName}.${this.search.tableName}`,
+        'Glue table over the sidecars',
+      );
+    }
     if (this.uploadApi.invokePolicy) {
       output(
         'ApiInvokePolicyArn',

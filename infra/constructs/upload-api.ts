@@ -11,10 +11,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ConfigError, expected } from '#engine/errors.ts';
 import { ENV } from '#engine/settings.ts';
-import { UPLOAD_API_ROUTES } from '#engine/uploads/http-api.ts';
+import { SEARCH_API_ROUTE, UPLOAD_API_ROUTES } from '#engine/uploads/http-api.ts';
 import { DEFAULT_UPLOAD_MAX_BYTES } from '#engine/uploads/settings.ts';
 import { assertIntegerInRange } from '../sizing.ts';
 import { assertOrigin, type DescriptionBucket } from './description-bucket.ts';
+import type { DescriptionSearch } from './description-search.ts';
 import { FunctionIdentity, observabilityEnvironment } from './lambda-basics.ts';
 
 /** IAM (SigV4-signed requests) or a JWT authorizer (Cognito or any OIDC issuer). API keys are not auth. */
@@ -52,7 +53,15 @@ export interface UploadApiProps {
   readonly entry?: string;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Athena search over the sidecars: adds `GET /search`, which may query only this workgroup.
+   * @default - no search route
+   */
+  readonly search?: DescriptionSearch;
 }
+
+/** The Lambda timeout with search: the handler's own wait (SEARCH_DEADLINE_MS) plus slack, under API Gateway's 30 s. */
+export const SEARCH_FUNCTION_TIMEOUT_SECONDS = 29;
 
 /** Sub-prefix of the input prefix that API uploads go to (server-generated ids only). */
 export const UPLOADS_SUB_PREFIX = 'uploads/';
@@ -100,7 +109,8 @@ export class UploadApi extends Construct {
       architecture: lambda.Architecture.ARM_64,
       // Signing a policy and reading one small JSON object: no CPU to speak of.
       memorySize: 256,
-      timeout: Duration.seconds(10),
+      // A search waits for Athena (bounded by the handler's deadline); uploads need far less.
+      timeout: Duration.seconds(props.search ? SEARCH_FUNCTION_TIMEOUT_SECONDS : 10),
       role: this.identity.role,
       logGroup: this.identity.logGroup,
       bundling: {
@@ -122,6 +132,7 @@ export class UploadApi extends Construct {
         [ENV.INPUT_PREFIX]: props.bucket.inputPrefix,
         [ENV.SIDECAR_PREFIX]: props.bucket.sidecarPrefix,
         [ENV.UPLOAD_MAX_BYTES]: String(uploadMaxBytes),
+        ...props.search?.environment(),
       },
     });
     Validations.of(this.fn).acknowledge({
@@ -146,6 +157,10 @@ export class UploadApi extends Construct {
           reason: `Scoped to the "${pattern}" key prefix: upload ids are generated per request.`,
         });
       }
+    }
+    if (props.search) {
+      props.search.grantSearch(this.fn);
+      if (policy) props.search.acknowledgeSearchWildcards(policy);
     }
 
     this.api = new apigw.HttpApi(this, 'Api', {
@@ -173,7 +188,7 @@ export class UploadApi extends Construct {
     });
     const integration = new HttpLambdaIntegration('UploadIntegration', this.fn);
     // The route keys the handler dispatches on, from the handler's own module.
-    for (const route of UPLOAD_API_ROUTES) {
+    for (const route of props.search ? [...UPLOAD_API_ROUTES, SEARCH_API_ROUTE] : UPLOAD_API_ROUTES) {
       const [method, path] = route.split(' ') as [keyof typeof apigw.HttpMethod, string];
       this.api.addRoutes({ path, methods: [apigw.HttpMethod[method]], integration });
     }
@@ -194,13 +209,16 @@ export class UploadApi extends Construct {
 
     if (auth.kind === 'iam') {
       this.invokePolicy = new iam.ManagedPolicy(this, 'InvokePolicy', {
-        description: 'Allows calling the image-describer upload API (POST /uploads, GET /uploads/{id})',
+        description: props.search
+          ? 'Allows calling the image-describer upload API (POST /uploads, GET /uploads/{id}, GET /search)'
+          : 'Allows calling the image-describer upload API (POST /uploads, GET /uploads/{id})',
         statements: [
           new iam.PolicyStatement({
             actions: ['execute-api:Invoke'],
             resources: [
               this.api.arnForExecuteApi('POST', '/uploads', '$default'),
               this.api.arnForExecuteApi('GET', '/uploads/*', '$default'),
+              ...(props.search ? [this.api.arnForExecuteApi('GET', '/search', '$default')] : []),
             ],
           }),
         ],

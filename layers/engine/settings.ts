@@ -21,6 +21,10 @@ export const ENV = {
   DETAILED_QUEUE_URL: 'DETAILED_QUEUE_URL',
   UPLOAD_MAX_BYTES: 'UPLOAD_MAX_BYTES',
   LOG_LEVEL: 'LOG_LEVEL',
+  /** Athena search (upload API): workgroup, Glue database and table. */
+  SEARCH_WORKGROUP: 'SEARCH_WORKGROUP',
+  SEARCH_DATABASE: 'SEARCH_DATABASE',
+  SEARCH_TABLE: 'SEARCH_TABLE',
 } as const;
 
 export const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));

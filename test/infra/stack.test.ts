@@ -265,12 +265,13 @@ describe('detailed queue and worker', () => {
 });
 
 describe('upload API', () => {
-  it('routes POST /uploads and GET /uploads/{id} to the upload function, IAM-authorized', () => {
+  it('routes POST /uploads, GET /uploads/{id} and GET /search to the upload function, IAM-authorized', () => {
     const routes = Object.values(synth.template.findResources('AWS::ApiGatewayV2::Route')).map((r) => ({
       key: r.Properties.RouteKey,
       auth: r.Properties.AuthorizationType,
     }));
     expect(routes.sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+      { key: 'GET /search', auth: 'AWS_IAM' },
       { key: 'GET /uploads/{id}', auth: 'AWS_IAM' },
       { key: 'POST /uploads', auth: 'AWS_IAM' },
     ]);
@@ -321,22 +322,27 @@ describe('upload API', () => {
       synth.template,
       logicalId(synth.stack, synth.stack.uploadApi.identity.role),
     );
-    expect(allowed.get('s3:PutObject')).toEqual([`${bucket}/images/uploads/*`]);
+    // Search (Athena) adds the whole sidecar prefix and its results bucket: test/infra/search.test.ts.
+    const results = `<${logicalId(synth.stack, synth.stack.search?.resultsBucket ?? synth.stack)}.Arn>`;
+    expect(allowed.get('s3:PutObject')).toEqual([`${bucket}/images/uploads/*`, `${results}/results/*`]);
     expect(allowed.get('s3:GetObject')).toEqual([
+      `${bucket}/descriptions/*`,
       `${bucket}/descriptions/uploads/*`,
       `${bucket}/images/uploads/*`,
+      `${results}/results/*`,
     ]);
-    expect(allowed.get('s3:ListBucket')).toEqual([bucket]);
+    expect(allowed.get('s3:ListBucket')).toEqual([bucket, results]);
     expect([...allowed.keys()].filter((a) => a.startsWith('sqs:'))).toEqual([]);
   });
 
-  it('offers a managed policy that allows calling exactly the two routes', () => {
+  it('offers a managed policy that allows calling exactly the three routes', () => {
     const apiId = logicalId(synth.stack, synth.stack.uploadApi.api);
     const [policy, ...others] = Object.values(synth.template.findResources('AWS::IAM::ManagedPolicy'));
     expect(others).toHaveLength(0);
     const [statement] = policy?.Properties.PolicyDocument.Statement ?? [];
     expect(statement.Action).toBe('execute-api:Invoke');
     expect(statement.Resource.map(renderArn).sort()).toEqual([
+      `arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${apiId}>/$default/GET/search`,
       `arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${apiId}>/$default/GET/uploads/*`,
       `arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${apiId}>/$default/POST/uploads`,
     ]);
@@ -392,6 +398,8 @@ describe('observability', () => {
       'FastDeadLetterQueueUrl',
       'FastFunctionName',
       'InputPrefix',
+      'SearchTable',
+      'SearchWorkGroup',
       'SidecarPrefix',
     ]);
     expect(outputs.FastFunctionName.Value).toEqual({

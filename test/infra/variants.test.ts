@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allowedActions, logicalId, type Synthesized, synthesize } from './synth.ts';
+import { allowedActions, logicalId, renderArn, type Synthesized, synthesize } from './synth.ts';
 
 const ISSUER = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_example';
 const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:image-describer-alerts';
@@ -34,14 +34,14 @@ describe('configured stack', () => {
     expect(synth.nagViolations).toEqual([]);
   });
 
-  it('uses a JWT authorizer with the configured issuer and audience on both routes', () => {
+  it('uses a JWT authorizer with the configured issuer and audience on every route', () => {
     synth.template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'JWT',
       IdentitySource: ['$request.header.Authorization'],
       JwtConfiguration: { Issuer: ISSUER, Audience: ['web-client'] },
     });
     const routes = Object.values(synth.template.findResources('AWS::ApiGatewayV2::Route'));
-    expect(routes.map((r) => r.Properties.AuthorizationType)).toEqual(['JWT', 'JWT']);
+    expect(routes.map((r) => r.Properties.AuthorizationType)).toEqual(['JWT', 'JWT', 'JWT']);
     expect(routes.every((r) => r.Properties.AuthorizerId !== undefined)).toBe(true);
     synth.template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
     expect(synth.template.toJSON().Outputs).not.toHaveProperty('ApiInvokePolicyArn');
@@ -84,8 +84,18 @@ describe('configured stack', () => {
     expect(fast.get('s3:GetObject')).toEqual([`${bucket}/inbox/*`, `${bucket}/sidecars/*`]);
     expect(fast.get('s3:PutObject')).toEqual([`${bucket}/sidecars/*`]);
     const api = allowedActions(synth.template, logicalId(synth.stack, synth.stack.uploadApi.identity.role));
-    expect(api.get('s3:PutObject')).toEqual([`${bucket}/inbox/uploads/*`]);
-    expect(api.get('s3:GetObject')).toEqual([`${bucket}/inbox/uploads/*`, `${bucket}/sidecars/uploads/*`]);
+    const results = `<${logicalId(synth.stack, synth.stack.search?.resultsBucket ?? synth.stack)}.Arn>`;
+    expect(api.get('s3:PutObject')).toEqual([`${bucket}/inbox/uploads/*`, `${results}/results/*`]);
+    expect(api.get('s3:GetObject')).toEqual([
+      `${bucket}/inbox/uploads/*`,
+      `${bucket}/sidecars/*`,
+      `${bucket}/sidecars/uploads/*`,
+      `${results}/results/*`,
+    ]);
+    const table = Object.values(synth.template.findResources('AWS::Glue::Table'))[0];
+    expect(renderArn(table?.Properties.TableInput.StorageDescriptor.Location)).toBe(
+      `s3://<${logicalId(synth.stack, synth.stack.descriptionBucket.bucket)}>/sidecars/`,
+    );
     const env =
       synth.template.toJSON().Resources[logicalId(synth.stack, synth.stack.detailedWorker.fn)].Properties
         .Environment.Variables;

@@ -26,6 +26,8 @@ export type UploadApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGat
 
 /** The routes infra/ declares on the HTTP API (and the local adapter mirrors). */
 export const UPLOAD_API_ROUTES = Object.freeze(['POST /uploads', 'GET /uploads/{id}'] as const);
+/** Declared only where a search engine is wired (the Athena search in AWS). */
+export const SEARCH_API_ROUTE = 'GET /search' as const;
 
 /** Request bodies are a few hundred bytes; anything far larger is not an upload request. */
 export const MAX_REQUEST_BODY_BYTES = 16 * 1024;

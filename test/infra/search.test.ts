@@ -1,0 +1,223 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { descriptionRecordJsonSchema } from '#engine/record/json-schema.ts';
+import { DescriptionBucket } from '../../infra/constructs/description-bucket.ts';
+import { DescriptionSearch, JSON_SERDE } from '../../infra/constructs/description-search.ts';
+import { descriptionTableColumns, glueTypeOf } from '../../infra/glue-columns.ts';
+import { allowedActions, logicalId, renderArn, type Synthesized, synthesize } from './synth.ts';
+
+// One synthesis without bundling (the handler bundle is checked in stack.test.ts).
+let synth: Synthesized;
+beforeAll(() => {
+  synth = synthesize({}, { bundle: false });
+});
+afterAll(() => synth?.cleanup());
+
+const resourcesOf = (type: string) => Object.values(synth.template.findResources(type));
+const searchOf = () => {
+  const search = synth.stack.search;
+  if (!search) throw new Error('the stack has no search');
+  return search;
+};
+
+describe('Glue table over the sidecars', () => {
+  it('reads every sidecar under descriptions/ with the OpenX JSON SerDe', () => {
+    const bucketId = logicalId(synth.stack, synth.stack.descriptionBucket.bucket);
+    const [table, ...others] = resourcesOf('AWS::Glue::Table');
+    expect(others).toHaveLength(0);
+    const input = table?.Properties.TableInput;
+    expect(input.Name).toBe('descriptions');
+    expect(table?.Properties.DatabaseName).toBe('test_search');
+    expect(input.TableType).toBe('EXTERNAL_TABLE');
+    expect(renderArn(input.StorageDescriptor.Location)).toBe(`s3://<${bucketId}>/descriptions/`);
+    expect(input.StorageDescriptor.SerdeInfo).toEqual({
+      SerializationLibrary: JSON_SERDE,
+      Parameters: { 'ignore.malformed.json': 'TRUE', 'case.insensitive': 'TRUE' },
+    });
+    synth.template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'test_search' } });
+  });
+
+  it('has one lower-case column per top-level record field, typed as the search SQL reads them', () => {
+    const input = resourcesOf('AWS::Glue::Table')[0]?.Properties.TableInput;
+    const columns = new Map<string, string>(
+      input.StorageDescriptor.Columns.map((c: { Name: string; Type: string }) => [c.Name, c.Type]),
+    );
+    const fields = Object.keys((descriptionRecordJsonSchema() as { properties: object }).properties);
+    expect([...columns.keys()]).toEqual(fields.map((f) => f.toLowerCase()));
+    expect(columns.get('caption')).toBe('string');
+    expect(columns.get('detaileddescription')).toBe('string');
+    expect(columns.get('labels')).toBe('array<string>');
+    expect(columns.get('colours')).toBe(
+      'array<struct<hex:string,name:string,family:string,fraction:double>>',
+    );
+    expect(columns.get('text')).toMatch(
+      /^struct<full:string,lines:array<struct<text:string,confidence:double,/,
+    );
+    expect(columns.get('status')).toBe(
+      'struct<fast:struct<state:string,updatedat:string>,detailed:struct<state:string,updatedat:string>>',
+    );
+    expect(columns.get('categories')).toBe('array<struct<id:string,score:double,evidence:array<string>>>');
+    // A union (string | number | boolean) has no Hive type: the SerDe hands over its JSON text.
+    expect(columns.get('answers')).toMatch(
+      /^map<string,struct<value:string,raw:string,model:struct<id:string,/,
+    );
+    expect(columns.get('source')).toContain('key:string');
+    expect(columns.get('source')).toContain('size:bigint');
+  });
+
+  it('refuses a schema node it cannot type, naming the field', () => {
+    expect(() => glueTypeOf({ type: 'null' }, 'answers.*.value')).toThrow(/answers\.\*\.value/);
+    expect(descriptionTableColumns({ properties: { schemaVersion: { type: 'number', const: 2 } } })).toEqual([
+      { name: 'schemaversion', type: 'double' },
+    ]);
+  });
+});
+
+describe('Athena workgroup', () => {
+  it('enforces its own SSE-S3 results location, a bytes-scanned limit and engine v3', () => {
+    const resultsId = logicalId(synth.stack, searchOf().resultsBucket);
+    const [group, ...others] = resourcesOf('AWS::Athena::WorkGroup');
+    expect(others).toHaveLength(0);
+    expect(group?.Properties.Name).toBe('Test-search');
+    const config = group?.Properties.WorkGroupConfiguration;
+    expect(config).toMatchObject({
+      EnforceWorkGroupConfiguration: true,
+      BytesScannedCutoffPerQuery: 10 * 1024 ** 3,
+      EngineVersion: { SelectedEngineVersion: 'Athena engine version 3' },
+      ResultConfiguration: { EncryptionConfiguration: { EncryptionOption: 'SSE_S3' } },
+    });
+    expect(renderArn(config.ResultConfiguration.OutputLocation)).toBe(`s3://<${resultsId}>/results/`);
+  });
+
+  it('keeps results in a private, encrypted, logged bucket that expires them after a day', () => {
+    const resultsId = logicalId(synth.stack, searchOf().resultsBucket);
+    const bucket = synth.template.toJSON().Resources[resultsId];
+    expect(bucket.Properties.PublicAccessBlockConfiguration.BlockPublicPolicy).toBe(true);
+    expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration).toEqual([
+      { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+    ]);
+    expect(bucket.Properties.LoggingConfiguration.LogFilePrefix).toBe('search-results/');
+    expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual(
+      expect.arrayContaining([expect.objectContaining({ Id: 'expire-query-results', ExpirationInDays: 1 })]),
+    );
+  });
+});
+
+describe('GET /search on the upload API', () => {
+  it('is a route with the same authorizer as the upload routes', () => {
+    const routes = resourcesOf('AWS::ApiGatewayV2::Route').map((r) => r.Properties);
+    const search = routes.find((r) => r.RouteKey === 'GET /search');
+    const upload = routes.find((r) => r.RouteKey === 'POST /uploads');
+    expect(search?.AuthorizationType).toBe('AWS_IAM');
+    expect(search?.AuthorizationType).toBe(upload?.AuthorizationType);
+  });
+
+  it('passes the workgroup, database and table to the function and gives it time to wait', () => {
+    const fnId = logicalId(synth.stack, synth.stack.uploadApi.fn);
+    const fn = synth.template.toJSON().Resources[fnId];
+    expect(fn.Properties.Environment.Variables).toMatchObject({
+      SEARCH_WORKGROUP: 'Test-search',
+      SEARCH_DATABASE: 'test_search',
+      SEARCH_TABLE: 'descriptions',
+    });
+    expect(fn.Properties.Timeout).toBe(29);
+  });
+
+  it('may query only its workgroup, read only its table, the sidecar prefix, and write only results', () => {
+    const bucket = `<${logicalId(synth.stack, synth.stack.descriptionBucket.bucket)}.Arn>`;
+    const results = `<${logicalId(synth.stack, searchOf().resultsBucket)}.Arn>`;
+    const allowed = allowedActions(
+      synth.template,
+      logicalId(synth.stack, synth.stack.uploadApi.identity.role),
+    );
+    const athena = [...allowed.entries()].filter(([action]) => action.startsWith('athena:'));
+    const workgroup = 'arn:<AWS::Partition>:athena:<AWS::Region>:<AWS::AccountId>:workgroup/Test-search';
+    expect(athena.sort()).toEqual([
+      ['athena:GetQueryExecution', [workgroup]],
+      ['athena:GetQueryResults', [workgroup]],
+      ['athena:StartQueryExecution', [workgroup]],
+      ['athena:StopQueryExecution', [workgroup]],
+    ]);
+    const glue = 'arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>';
+    expect(allowed.get('glue:GetTable')).toEqual(
+      [`${glue}:catalog`, `${glue}:database/test_search`, `${glue}:table/test_search/descriptions`].sort(),
+    );
+    expect([...allowed.keys()].filter((a) => a.startsWith('glue:')).sort()).toEqual([
+      'glue:GetDatabase',
+      'glue:GetPartitions',
+      'glue:GetTable',
+    ]);
+    expect(allowed.get('s3:GetObject')).toEqual(
+      [
+        `${bucket}/descriptions/*`,
+        `${bucket}/descriptions/uploads/*`,
+        `${bucket}/images/uploads/*`,
+        `${results}/results/*`,
+      ].sort(),
+    );
+    expect(allowed.get('s3:PutObject')).toEqual(
+      [`${bucket}/images/uploads/*`, `${results}/results/*`].sort(),
+    );
+  });
+
+  it('conditions its listing of the description bucket on the sidecar prefix', () => {
+    const roleId = logicalId(synth.stack, synth.stack.uploadApi.identity.role);
+    synth.template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: roleId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 's3:ListBucket',
+            Condition: { StringLike: { 's3:prefix': ['descriptions/', 'descriptions/*'] } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('is in the managed invoke policy', () => {
+    const [policy] = resourcesOf('AWS::IAM::ManagedPolicy');
+    const resources = policy?.Properties.PolicyDocument.Statement[0].Resource.map(renderArn) as string[];
+    expect(resources.some((r) => r.endsWith('/$default/GET/search'))).toBe(true);
+  });
+
+  it('leaves no cdk-nag finding unacknowledged', () => {
+    expect(synth.nagViolations).toEqual([]);
+  });
+});
+
+describe('search: false', () => {
+  it('deploys no Glue, no Athena and no search route', () => {
+    const off = synthesize({ search: false }, { bundle: false });
+    try {
+      off.template.resourceCountIs('AWS::Glue::Table', 0);
+      off.template.resourceCountIs('AWS::Athena::WorkGroup', 0);
+      const routes = Object.values(off.template.findResources('AWS::ApiGatewayV2::Route')).map(
+        (r) => r.Properties.RouteKey,
+      );
+      expect(routes.sort()).toEqual(['GET /uploads/{id}', 'POST /uploads']);
+      expect(off.nagViolations).toEqual([]);
+    } finally {
+      off.cleanup();
+    }
+  });
+});
+
+describe('DescriptionSearch props', () => {
+  const scope = () => {
+    const stack = new Stack(new App(), 'Props');
+    return { stack, bucket: new DescriptionBucket(stack, 'Bucket') };
+  };
+
+  it.each([
+    [{ databaseName: 'Bad-Name' }, /databaseName/],
+    [{ tableName: 'a b' }, /tableName/],
+    [{ workGroupName: 'no spaces please' }, /workGroupName/],
+    [{ bytesScannedCutoffPerQuery: 1_000_000 }, /bytesScannedCutoffPerQuery/],
+    [{ resultRetention: Duration.hours(3) }, /resultRetention/],
+  ])('rejects %o', (props, message) => {
+    const { stack, bucket } = scope();
+    expect(() => new DescriptionSearch(stack, 'Search', { bucket, ...props })).toThrow(message);
+  });
+});
