@@ -1,0 +1,161 @@
+import type { Colour, DescriptionRecord, StageState } from '../record/schema.ts';
+import { SEARCH_FIELD_WEIGHTS, type SearchField, type SearchQuery } from './query.ts';
+import { foldPhrase } from './text.ts';
+
+/**
+ * What a search engine stores per image: the text fields it tokenises (colour names are left out
+ * on purpose: "red" must not find "Desired Dawn") and the facts the filters read. Built from a
+ * sidecar by `searchDocument`, the same way for every engine.
+ */
+export interface SearchDocument {
+  /** The image: the object key (local stack, AWS) or the file path (CLI). */
+  readonly key: string;
+  /** The original upload name when known, else the key's last part. */
+  readonly name: string;
+  readonly fields: Readonly<Record<SearchField, string>>;
+  readonly uploadedAt: string;
+  readonly hasText: boolean;
+  readonly record: DescriptionRecord;
+  /** Folded label phrases and category ids, for the filters. */
+  readonly labelPhrases: readonly string[];
+  readonly categoryPhrases: readonly string[];
+}
+
+/** One result, the same JSON from both engines. */
+export interface SearchHit {
+  readonly key: string;
+  readonly name: string;
+  /** Relevance (see query.ts); 0 when the query has no words. */
+  readonly score: number;
+  readonly uploadedAt: string;
+  readonly status: { readonly fast: StageState; readonly detailed: StageState };
+  readonly caption?: string;
+  readonly detailedDescription?: string;
+  /** The text found (text.full), when there is any. */
+  readonly text?: string;
+  readonly colours: readonly Colour[];
+  readonly labels: readonly string[];
+  /** Category ids, best first. */
+  readonly categories: readonly string[];
+}
+
+export interface SearchResponse {
+  readonly results: readonly SearchHit[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  readonly nextCursor?: string;
+  /** Matches in all pages, when the engine counts them. */
+  readonly total?: number;
+}
+
+/**
+ * When an image was uploaded, as the sidecar records it: the time of the fast stage's latest
+ * state (the fast stage starts seconds after an upload). A sidecar holds no other upload time, and
+ * Athena reads only the sidecar, so both engines use this one.
+ */
+export function uploadedAtOf(record: DescriptionRecord): string {
+  return record.status.fast.updatedAt;
+}
+
+/** The image key of a record: the S3 key, else the file path. */
+export function keyOfRecord(record: DescriptionRecord): string {
+  return record.source.key ?? record.source.path ?? '';
+}
+
+function basename(key: string): string {
+  const parts = key.split(/[\\/]/);
+  return parts[parts.length - 1] || key;
+}
+
+/** Answer text searched: each answer's parsed string value and the model's raw text. */
+function answersText(record: DescriptionRecord): string {
+  const out: string[] = [];
+  for (const answer of Object.values(record.answers ?? {})) {
+    if (typeof answer.value === 'string' && answer.value !== answer.raw) out.push(answer.value);
+    out.push(answer.raw);
+  }
+  return out.join('\n');
+}
+
+export function searchDocument(
+  record: DescriptionRecord,
+  options: { key?: string; originalName?: string } = {},
+): SearchDocument {
+  const key = options.key ?? keyOfRecord(record);
+  const fileName = basename(key);
+  const name = options.originalName || fileName;
+  const categories = (record.categories ?? []).map((c) => c.id);
+  const labels = record.labels ?? [];
+  return {
+    key,
+    name,
+    fields: {
+      caption: record.caption ?? '',
+      labels: labels.join('\n'),
+      // Ids like "street-sign" tokenise to "street sign".
+      categories: categories.join('\n'),
+      text: record.text?.full ?? '',
+      name: name === fileName ? fileName : `${name}\n${fileName}`,
+      detailedDescription: record.detailedDescription ?? '',
+      answers: answersText(record),
+    },
+    uploadedAt: uploadedAtOf(record),
+    hasText: (record.text?.full ?? '').trim() !== '',
+    record,
+    labelPhrases: labels.map(foldPhrase),
+    categoryPhrases: categories.map(foldPhrase),
+  };
+}
+
+/** Every filter of the query holds for the document (the text terms are the engine's part). */
+export function matchesFilters(doc: SearchDocument, query: SearchQuery): boolean {
+  const { record } = doc;
+  for (const colour of query.colours) {
+    const share = (record.colours ?? [])
+      .filter((c) => c.family === colour.family)
+      .reduce((sum, c) => sum + c.fraction, 0);
+    // A family present at all passes a 0 minimum; otherwise its summed share must reach it.
+    if (share === 0 || share < colour.minFraction) return false;
+  }
+  for (const label of query.labels) if (!doc.labelPhrases.includes(label)) return false;
+  for (const category of query.categories) if (!doc.categoryPhrases.includes(category)) return false;
+  if (query.hasText !== undefined && doc.hasText !== query.hasText) return false;
+  if (query.uploaded.from && doc.uploadedAt < query.uploaded.from) return false;
+  if (query.uploaded.before && doc.uploadedAt >= query.uploaded.before) return false;
+  if (query.state.fast && record.status.fast.state !== query.state.fast) return false;
+  if (query.state.detailed && record.status.detailed.state !== query.state.detailed) return false;
+  return true;
+}
+
+/** Relevance from which fields hold each term: Σ over terms of the best field weight. */
+export function relevance(fieldsByTerm: ReadonlyMap<string, readonly SearchField[]>): number {
+  let score = 0;
+  for (const fields of fieldsByTerm.values()) {
+    score += Math.max(0, ...fields.map((field) => SEARCH_FIELD_WEIGHTS[field]));
+  }
+  return score;
+}
+
+/** The order both engines return: by score (relevance sort) or not, then newest first, then key. */
+export function compareHits(sort: SearchQuery['sort']) {
+  return (a: { score: number; uploadedAt: string; key: string }, b: typeof a): number =>
+    (sort === 'relevance' ? b.score - a.score : 0) ||
+    (a.uploadedAt < b.uploadedAt ? 1 : a.uploadedAt > b.uploadedAt ? -1 : 0) ||
+    (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+}
+
+export function hitOf(doc: SearchDocument, score: number): SearchHit {
+  const { record } = doc;
+  return {
+    key: doc.key,
+    name: doc.name,
+    score,
+    uploadedAt: doc.uploadedAt,
+    status: { fast: record.status.fast.state, detailed: record.status.detailed.state },
+    ...(record.caption !== undefined ? { caption: record.caption } : {}),
+    ...(record.detailedDescription !== undefined ? { detailedDescription: record.detailedDescription } : {}),
+    ...(doc.hasText ? { text: record.text?.full } : {}),
+    colours: record.colours ?? [],
+    labels: record.labels ?? [],
+    categories: (record.categories ?? []).map((c) => c.id),
+  };
+}
