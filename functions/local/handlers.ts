@@ -89,7 +89,7 @@ export async function loadHandlers(
     }),
     store,
     currentModels: async () => {
-      return currentModels({ models: await openRegistry() });
+      return currentModels({ models: await openRegistry(), settings });
     },
     modelsReady: async () => {
       try {

@@ -5,6 +5,7 @@ import type { DetailedStageDependencies } from '#engine/pipeline/complete-detail
 import type { FastStageDependencies } from '#engine/pipeline/describe-uploaded-object.ts';
 import { type KeyLayout, readKeyLayout } from '#engine/pipeline/key-layout.ts';
 import type { CurrentModels } from '#engine/pipeline/staleness.ts';
+import { currentQuestionKeys } from '#engine/questions/stage.ts';
 import { type EngineSettings, readEngineSettings } from '#engine/settings.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { type AwsTargets, readAwsTargets } from './aws-config.ts';
@@ -29,8 +30,14 @@ export function readAwsConfig(env: Env, stage: 'fast' | 'detailed'): AwsConfig {
 }
 
 /** The models this deployment describes with, from the manifest (no model is loaded for this). */
-export function currentModels(engine: Pick<DescribeEngine, 'models'>): CurrentModels {
-  return { caption: engine.models.provenance('fast'), detailed: engine.models.provenance('normal') };
+export function currentModels(
+  engine: Pick<DescribeEngine, 'models'> & { readonly settings?: EngineSettings },
+): CurrentModels {
+  return {
+    caption: engine.models.provenance('fast'),
+    detailed: engine.models.provenance('normal'),
+    ...currentQuestionKeys(engine.models, engine.settings?.questions),
+  };
 }
 
 export interface FastRuntime {

@@ -5,6 +5,7 @@ import type { IntakeResult } from './image/types.ts';
 import type { ModelRegistry } from './models/registry.ts';
 import type { TextReader } from './ocr/text-reader.ts';
 import { dominantColours } from './palette/palette.ts';
+import { answerStage, categoriseAndCheck } from './questions/stage.ts';
 import {
   carryDetailedResults,
   keepLastGood,
@@ -42,10 +43,11 @@ export const CAPTION_WORKING_SIZE = 768;
 /**
  * The one engine every entry point runs: image bytes in, description record out.
  *
- * - describeFast: intake → colours → caption (fast model) → text (when OCR runs in the fast stage).
- *   The detailed stage is left pending.
- * - describeDetailed: intake → detailed description (normal model) → text (when OCR runs there),
- *   merged into the record the fast stage wrote.
+ * - describeFast: intake → colours → caption (fast model) → text (when OCR runs in the fast stage)
+ *   → categories and consistency checks. The detailed stage is left pending.
+ * - describeDetailed: intake → detailed description (normal model) → text (when OCR runs there)
+ *   → answers to the configured questions → categories and checks over everything, merged into the
+ *   record the fast stage wrote.
  * - describe: both, for the CLI.
  *
  * Input errors (ImageRejectedError…) are thrown; the outermost layer turns them into a failed
@@ -120,12 +122,24 @@ export class DescribeEngine {
     let ocrMs: number | undefined;
     if (this.deps.settings.ocrStage === 'fast') ({ record, ocrMs } = await this.readText(record, decoded));
 
+    let categoriesMs: number | undefined;
+    let checksMs: number;
+    ({ record, categoriesMs, checksMs } = categoriseAndCheck(record, 'fast', this.deps.settings.questions));
+
     record = withStageState(record, 'fast', fastState, this.now());
     record = {
       ...record,
       timings: {
         ...record.timings,
-        fast: { decodeMs: decoded.decodeMs, paletteMs, captionMs, ocrMs, totalMs: elapsedSince(started) },
+        fast: {
+          decodeMs: decoded.decodeMs,
+          paletteMs,
+          captionMs,
+          ocrMs,
+          categoriesMs,
+          checksMs,
+          totalMs: elapsedSince(started),
+        },
       },
     };
     return validateRecord(record);
@@ -172,12 +186,33 @@ export class DescribeEngine {
     }
     const modelMs = elapsedSince(modelStart);
 
+    // Questions wait for their own model without holding up the stage (each answer says why).
+    let answersMs: number | undefined;
+    ({ record, answersMs } = await answerStage(
+      record,
+      decoded.image,
+      this.deps.models,
+      this.deps.settings.questions,
+      this.now(),
+    ));
+    let categoriesMs: number | undefined;
+    let checksMs: number;
+    ({ record, categoriesMs, checksMs } = categoriseAndCheck(record, 'detailed', this.deps.settings.questions));
+
     record = withStageState(record, 'detailed', detailedState, this.now());
     record = {
       ...record,
       timings: {
         ...record.timings,
-        detailed: { decodeMs: decoded.decodeMs, modelMs, ocrMs, totalMs: elapsedSince(started) },
+        detailed: {
+          decodeMs: decoded.decodeMs,
+          modelMs,
+          ocrMs,
+          answersMs,
+          categoriesMs,
+          checksMs,
+          totalMs: elapsedSince(started),
+        },
       },
     };
     return validateRecord(record);

@@ -1,6 +1,7 @@
 import { DescribeEngine } from './engine.ts';
 import { ModelRegistry } from './models/registry.ts';
 import { createTextReader } from './ocr/text-reader.ts';
+import { checkQuestionsModel } from './questions/stage.ts';
 import type { EngineSettings } from './settings.ts';
 
 /**
@@ -13,6 +14,8 @@ export async function createEngine(
   options: { preload?: ReadonlyArray<'fast' | 'normal'> } = {},
 ): Promise<DescribeEngine> {
   const models = await ModelRegistry.open({ modelsDir: settings.modelsDir, threads: settings.threads });
+  // Questions without a questions model in the manifest fail here, not on the first image.
+  checkQuestionsModel(models, settings.questions);
   const textReader =
     settings.ocrStage === 'off' ? undefined : await createTextReader({ threads: settings.threads });
   for (const mode of options.preload ?? []) await models.runner(mode);

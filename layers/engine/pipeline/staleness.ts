@@ -1,4 +1,5 @@
 import { sameProvenance } from '../models/provenance.ts';
+import { isAnswerCurrent } from '../questions/answer.ts';
 import { migrateRecord } from '../record/record.ts';
 import type { DescriptionRecord, ModelProvenance } from '../record/schema.ts';
 import { descriptionRecordSchema } from '../record/schema.ts';
@@ -7,6 +8,10 @@ import { descriptionRecordSchema } from '../record/schema.ts';
 export interface CurrentModels {
   readonly caption: ModelProvenance;
   readonly detailed: ModelProvenance;
+  /** One key per configured question (questions/answer.ts); absent when none are asked. */
+  readonly questions?: Readonly<Record<string, ModelProvenance>>;
+  /** The configured category list's key; absent when there is none. */
+  readonly categories?: ModelProvenance;
 }
 
 export type StaleReason =
@@ -16,6 +21,8 @@ export type StaleReason =
   | 'caption-model-changed'
   | 'fast-incomplete'
   | 'detailed-model-changed'
+  | 'answers-stale'
+  | 'categories-changed'
   | 'detailed-incomplete';
 
 /**
@@ -56,6 +63,13 @@ export function needsDescription(
   if (detailed.state !== 'done') return { stage: 'detailed', reason: 'detailed-incomplete' };
   if (!sameProvenance(record.models.detailed, current.detailed)) {
     return { stage: 'detailed', reason: 'detailed-model-changed' };
+  }
+  // A new or edited question, or one still waiting for its model: the detailed stage asks only those.
+  for (const [id, key] of Object.entries(current.questions ?? {})) {
+    if (!isAnswerCurrent(record.answers?.[id], key)) return { stage: 'detailed', reason: 'answers-stale' };
+  }
+  if (current.categories && !sameProvenance(record.models.categories, current.categories)) {
+    return { stage: 'detailed', reason: 'categories-changed' };
   }
   return undefined;
 }

@@ -176,6 +176,7 @@ export const fastTimingsSchema = z.object({
   /** Vision encoder time of the shared pass, when the runner reports it separately. */
   encodeMs: msField.optional(),
   ocrMs: msField.optional(),
+  categoriesMs: msField.optional(),
   checksMs: msField.optional(),
   totalMs: msField.optional(),
 });

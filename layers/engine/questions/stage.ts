@@ -1,0 +1,142 @@
+import { performance } from 'node:perf_hooks';
+import { categoriesProvenance, categorise } from '../categories/categorise.ts';
+import { ConfigError, expected, ModelNotFoundError } from '../errors.ts';
+import { checkConsistency, type GuardStage } from '../guard/check.ts';
+import type { RgbImage } from '../image/types.ts';
+import type { ImageEncodings, ModelRegistry } from '../models/registry.ts';
+import type { DescriptionRecord, ModelProvenance } from '../record/schema.ts';
+import { answerQuestions, currentAnswerKeys, type QuestionAsker } from './answer.ts';
+import type { QuestionsConfig } from './config.ts';
+
+/**
+ * The engine's steps for questions, categories and the guard, kept out of engine.ts so that the
+ * engine only calls them: answer (detailed stage), then categorise and check (end of each stage).
+ */
+
+type Registry = Pick<ModelRegistry, 'taskSpec' | 'provenance' | 'modelRunner' | 'answer'>;
+
+const elapsedSince = (start: number) => Math.round((performance.now() - start) * 10) / 10;
+
+/** The questions task's provenance, or undefined when the manifest has none. */
+export function questionsModel(
+  registry: Pick<Registry, 'taskSpec' | 'provenance'>,
+): ModelProvenance | undefined {
+  return registry.taskSpec('questions') ? registry.provenance('questions') : undefined;
+}
+
+/**
+ * Start-up check: configured questions need a questions task in the manifest (its files may still be
+ * missing: the answers then wait for `npm run models:fetch -- --all`).
+ */
+export function checkQuestionsModel(
+  registry: Pick<Registry, 'taskSpec' | 'provenance'> & { readonly modelsDir: string },
+  config: QuestionsConfig | undefined,
+): void {
+  if (!config || config.questions.length === 0 || questionsModel(registry)) return;
+  throw new ConfigError(
+    expected(
+      `a tasks.questions entry in ${registry.modelsDir}/manifest.json (a prompt-capable model) for questions[0] '${config.questions[0]?.id}'`,
+      'the model set',
+      'none',
+    ),
+  );
+}
+
+/** What staleness compares: one key per configured question, and the category list's key. */
+export function currentQuestionKeys(
+  registry: Pick<Registry, 'taskSpec' | 'provenance'>,
+  config: QuestionsConfig | undefined,
+): { questions?: Record<string, ModelProvenance>; categories?: ModelProvenance } {
+  const model = questionsModel(registry);
+  return {
+    ...(model && config && config.questions.length > 0
+      ? { questions: currentAnswerKeys(model, config.questions) }
+      : {}),
+    ...(config && config.categories.length > 0
+      ? { categories: categoriesProvenance(config.categories) }
+      : {}),
+  };
+}
+
+/** The registry's questions task as an asker: one model load, the image's vision pass shared. */
+export function registryAsker(
+  registry: Registry,
+  encodings: ImageEncodings = new Map(),
+): () => Promise<QuestionAsker> {
+  return async () => {
+    const task = registry.taskSpec('questions');
+    if (!task)
+      throw new ModelNotFoundError('The model set has no questions task (tasks.questions in manifest.json)');
+    await registry.modelRunner(task.model);
+    return {
+      provenance: registry.provenance('questions'),
+      async ask(image: RgbImage, prompt: string, options = {}) {
+        const generation = options.maxTokens ? { max_new_tokens: options.maxTokens } : undefined;
+        const { answer } = await registry.answer('questions', image, { prompt, encodings, generation });
+        if (answer.kind !== 'text')
+          throw new ConfigError(expected('a text answer', 'the questions task', answer.kind));
+        return answer.text;
+      },
+      dispose: async () => {},
+    };
+  };
+}
+
+/** Detailed stage: answers the questions that have no current answer; earlier answers stay. */
+export async function answerStage(
+  record: DescriptionRecord,
+  image: RgbImage,
+  registry: Registry,
+  config: QuestionsConfig | undefined,
+  now: Date,
+  encodings?: ImageEncodings,
+): Promise<{ record: DescriptionRecord; answersMs?: number }> {
+  const model = questionsModel(registry);
+  if (!config || config.questions.length === 0 || !model) {
+    // No questions configured (any more): old answers go, they answer nothing that is asked.
+    const { answers: _dropped, ...rest } = record;
+    return { record: record.answers ? rest : record };
+  }
+  const started = performance.now();
+  const result = await answerQuestions({
+    questions: config.questions,
+    model,
+    loadAsker: registryAsker(registry, encodings),
+    image,
+    previous: record.answers,
+    now,
+  });
+  const stale = { ...record.stale };
+  for (const key of Object.keys(stale)) if (key.startsWith('answers.')) delete stale[key];
+  Object.assign(stale, result.stale);
+  const { stale: _old, ...rest } = record;
+  return {
+    record: { ...rest, answers: result.answers, ...(Object.keys(stale).length > 0 ? { stale } : {}) },
+    answersMs: elapsedSince(started),
+  };
+}
+
+/**
+ * End of a stage: categories from the configured list (none configured: the field is left out),
+ * then the guard's checks over what the stage produced. Neither needs a model.
+ */
+export function categoriseAndCheck(
+  record: DescriptionRecord,
+  stage: GuardStage,
+  config: QuestionsConfig | undefined,
+): { record: DescriptionRecord; categoriesMs?: number; checksMs: number } {
+  let categoriesMs: number | undefined;
+  let next = record;
+  if (config && config.categories.length > 0) {
+    const started = performance.now();
+    next = {
+      ...next,
+      categories: categorise(next, config.categories),
+      models: { ...next.models, categories: categoriesProvenance(config.categories) },
+    };
+    categoriesMs = elapsedSince(started);
+  }
+  const started = performance.now();
+  next = { ...next, checks: checkConsistency(next, stage) };
+  return { record: next, categoriesMs, checksMs: elapsedSince(started) };
+}
