@@ -28,6 +28,7 @@ const els = {
   results: document.getElementById('results'),
   search: document.getElementById('search'),
   family: document.getElementById('family'),
+  category: document.getElementById('category'),
   count: document.getElementById('match-count'),
   empty: document.getElementById('empty'),
   notice: document.getElementById('notice'),
@@ -93,6 +94,8 @@ function matches(item) {
   const query = els.search.value.trim().toLowerCase();
   const family = els.family.value;
   if (family && !(item.record?.colours ?? []).some((c) => c.family === family)) return false;
+  const category = els.category.value;
+  if (category && !(item.record?.categories ?? []).some((c) => c.id === category)) return false;
   if (!query) return true;
   const haystack = searchableText(item);
   return query.split(/\s+/).every((word) => haystack.includes(word));
@@ -121,6 +124,49 @@ function renderSwatches(colours) {
     );
   }
   return list;
+}
+
+/** The category filter lists every category some record matched (the page has no config of its own). */
+function syncCategoryOptions(all) {
+  const ids = [...new Set(all.flatMap((item) => (item.record?.categories ?? []).map((c) => c.id)))].sort();
+  const shown = [...els.category.options].slice(1).map((o) => o.value);
+  if (JSON.stringify(ids) === JSON.stringify(shown)) return;
+  const chosen = els.category.value;
+  els.category.replaceChildren(
+    el('option', { value: '', text: 'Any category' }),
+    ...ids.map((id) => el('option', { value: id, text: id })),
+  );
+  els.category.value = ids.includes(chosen) ? chosen : '';
+}
+
+/** Answers, categories and the guard's contradicted claims (flagged next to the text, never edited). */
+function renderExtras(r, body) {
+  if (r.categories?.length) {
+    const list = el('ul', { class: 'categories', 'aria-label': 'Categories' });
+    for (const c of r.categories) {
+      list.append(el('li', { class: 'category', title: c.evidence.join(', '), text: c.id }));
+    }
+    body.append(list);
+  }
+  const answers = Object.entries(r.answers ?? {});
+  if (answers.length) {
+    body.append(el('h4', { text: 'Answers' }));
+    const list = el('dl', { class: 'answers' });
+    for (const [id, a] of answers) {
+      const shown = a.error ? `not answered (${a.error.code})` : String(a.value);
+      list.append(el('dt', { text: id }), el('dd', { text: shown }));
+    }
+    body.append(list);
+  }
+  for (const check of r.checks ?? []) {
+    if (check.verdict !== 'contradicted') continue;
+    body.append(
+      el('p', {
+        class: 'hint contradicted',
+        text: `Check: ${check.field} says ${check.claim}, but ${check.evidence}.`,
+      }),
+    );
+  }
 }
 
 function renderCard(item) {
@@ -174,6 +220,7 @@ function renderCard(item) {
   } else if (r && status === 'fast-done') {
     body.append(el('p', { class: 'hint', text: 'Detailed description pending…' }));
   }
+  if (r) renderExtras(r, body);
   card.append(figure, body);
   return card;
 }
@@ -185,6 +232,7 @@ function render() {
   queueMicrotask(() => {
     renderQueued = false;
     const all = [...items.values()].sort((a, b) => b.order - a.order);
+    syncCategoryOptions(all);
     const visible = all.filter(matches);
     // Keep focus where the user is: replace cards in place, by key.
     const existing = new Map([...els.results.children].map((node) => [node.dataset.key, node]));
@@ -205,7 +253,7 @@ function render() {
       previous = node;
     }
     els.empty.hidden = all.length > 0;
-    const filtered = els.search.value.trim() || els.family.value;
+    const filtered = els.search.value.trim() || els.family.value || els.category.value;
     els.count.textContent = filtered ? `${visible.length} of ${all.length} images match` : '';
   });
 }
@@ -338,6 +386,7 @@ window.addEventListener('drop', (event) => {
 });
 els.search.addEventListener('input', render);
 els.family.addEventListener('change', render);
+els.category.addEventListener('change', render);
 document.getElementById('filter-form').addEventListener('submit', (event) => event.preventDefault());
 
 render();
