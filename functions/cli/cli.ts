@@ -5,6 +5,7 @@ import { loadQuestionsFile } from '#engine/questions/config.ts';
 import { ENV, readEngineSettings } from '#engine/settings.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { type CommandOutput, runDescribeCommand } from './describe-command.ts';
+import { runEvalCli } from './eval-command.ts';
 
 export const USAGE = `Usage: image-describer describe <file-or-folder>... [options]
 
@@ -22,7 +23,9 @@ Options:
   -h, --help           show this help
 
 Text in the image is read in both modes (OCR_STAGE=off turns it off).
-Exit status: 0 when every file was described, 1 when any failed, 2 on a usage or set-up error.`;
+Exit status: 0 when every file was described, 1 when any failed, 2 on a usage or set-up error.
+
+Also: image-describer eval <folder>  scores a model set on labelled images (eval --help).`;
 
 class UsageError extends Error {}
 
@@ -51,7 +54,7 @@ function parseCommandLine(argv: readonly string[]) {
   const [command, ...paths] = positionals;
   if (values.help || command === undefined || command === 'help') return { help: true as const };
   if (command !== 'describe')
-    throw new UsageError(expected('the command "describe"', 'the first argument', command));
+    throw new UsageError(expected('the command "describe" or "eval"', 'the first argument', command));
   if (paths.length === 0)
     throw new UsageError('Expected at least one file or folder to describe but received nothing');
   const mode = modeSchema.safeParse(values.mode);
@@ -81,6 +84,7 @@ export async function runCli(
   env: Readonly<Record<string, string | undefined>>,
   output: CommandOutput,
 ): Promise<number> {
+  if (argv[0] === 'eval') return runEvalCli(argv.slice(1), env, output);
   let engine: Awaited<ReturnType<typeof createEngine>> | undefined;
   try {
     const args = parseCommandLine(argv);

@@ -44,6 +44,8 @@ export interface LatencySummary {
 export interface EvalMetrics {
   readonly ciderD: MetricValue;
   readonly bleu4: MetricValue;
+  /** Shown beside BLEU-4: captions under four words have no 4-grams, so their BLEU-4 is near 0. */
+  readonly bleu1: MetricValue;
   /** Character error rate, 0 = perfect (can exceed 1 when much extra text is read). */
   readonly ocrCer: MetricValue;
   /** Share of images whose category ids equal the expected set exactly. */
@@ -223,6 +225,7 @@ export function scoreResults(results: readonly EvalResult[]): EvalMetrics {
   return {
     ciderD: metric(cider?.score, captionPairs.length, captionsMissing),
     bleu4: metric(bleu?.scores[3], captionPairs.length, captionsMissing),
+    bleu1: metric(bleu?.scores[0], captionPairs.length, captionsMissing),
     ocrCer: metric(characterErrorRate(texts.map((t) => t.comparison)), texts.length, textMissing),
     categoryAccuracy: metric(categoryCorrect / categoryScored, categoryScored, categoryMissing),
     answerAccuracy: metric(answersCorrect / answersScored, answersScored, answersMissing),

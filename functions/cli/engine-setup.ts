@@ -1,0 +1,36 @@
+import type { DescribeEngine } from '#engine/engine.ts';
+import type { ModelMode } from '#engine/models/manifest.ts';
+import { loadQuestionsFile } from '#engine/questions/config.ts';
+import { type EngineSettings, readEngineSettings } from '#engine/settings.ts';
+
+/**
+ * Engine settings for a CLI command. OCR_STAGE splits the work between two deployed functions;
+ * the CLI runs the stages itself, so it reads text in every mode unless OCR is turned off.
+ */
+export function cliEngineSettings(
+  env: Readonly<Record<string, string | undefined>>,
+  overrides: { modelsDir?: string; threads?: number; questionsFile?: string },
+): EngineSettings {
+  const configured = readEngineSettings(env, {
+    ...(overrides.modelsDir ? { modelsDir: overrides.modelsDir } : {}),
+    ...(overrides.threads !== undefined ? { threads: overrides.threads } : {}),
+    ...(overrides.questionsFile ? { questions: loadQuestionsFile(overrides.questionsFile) } : {}),
+  });
+  return Object.freeze({
+    ...configured,
+    ocrStage: configured.ocrStage === 'off' ? ('off' as const) : ('fast' as const),
+  });
+}
+
+/** What to tell the user when models a mode needs are not installed; undefined when all are there. */
+export function missingModelsMessage(engine: DescribeEngine, mode: ModelMode): string | undefined {
+  // fast mode runs the fast stage's tasks only; normal mode both stages'.
+  const missing = engine.models.missingModels(mode === 'fast' ? { stage: 'fast' } : {});
+  if (missing.length === 0) return undefined;
+  const list = missing.map((m) => `  - ${m.tasks.join(', ')}: ${m.id} (expected in ${m.dir})`).join('\n');
+  return (
+    `Models are not installed in ${engine.settings.modelsDir}:\n${list}\n` +
+    'Run `npm run models:fetch` to download them, or point --models (or MODELS_DIR) at another model set,\n' +
+    'e.g. the test models: `npm run fixtures -- --out /tmp/fixture-models` then `--models /tmp/fixture-models`.\n'
+  );
+}
