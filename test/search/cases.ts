@@ -98,7 +98,7 @@ export function corpusEntry(e: Entry): CorpusEntry {
 
 export const KEYS = {
   redSign: 'images/red-sign.png',
-  dawn: 'images/dawn.jpg',
+  dawn: 'images/sky.jpg',
   dogs: 'images/dogs.jpg',
   boxes: 'images/boxes.jpg',
   cafe: 'images/cafe.jpg',

@@ -8,22 +8,22 @@ import { foldPhrase } from './text.ts';
  * sidecar by `searchDocument`, the same way for every engine.
  */
 export interface SearchDocument {
-  /** The image: the object key (local stack, AWS) or the file path (CLI). */
-  readonly key: string;
-  /** The original upload name when known, else the key's last part. */
-  readonly name: string;
   readonly fields: Readonly<Record<SearchField, string>>;
-  readonly uploadedAt: string;
-  readonly hasText: boolean;
-  readonly record: DescriptionRecord;
+  /** The result this document gives, without its score; the filters read it too. */
+  readonly hit: Omit<SearchHit, 'score'>;
   /** Folded label phrases and category ids, for the filters. */
   readonly labelPhrases: readonly string[];
   readonly categoryPhrases: readonly string[];
 }
 
+/** What the filters read: a document without its text fields (what an index keeps in memory). */
+export type FilterFacts = Pick<SearchDocument, 'hit' | 'labelPhrases' | 'categoryPhrases'>;
+
 /** One result, the same JSON from both engines. */
 export interface SearchHit {
+  /** The image: the object key (local stack, AWS) or the file path (CLI). */
   readonly key: string;
+  /** The original upload name when known, else the key's last part. */
   readonly name: string;
   /** Relevance (see query.ts); 0 when the query has no words. */
   readonly score: number;
@@ -85,9 +85,8 @@ export function searchDocument(
   const name = options.originalName || fileName;
   const categories = (record.categories ?? []).map((c) => c.id);
   const labels = record.labels ?? [];
+  const text = record.text?.full ?? '';
   return {
-    key,
-    name,
     fields: {
       caption: record.caption ?? '',
       labels: labels.join('\n'),
@@ -98,31 +97,41 @@ export function searchDocument(
       detailedDescription: record.detailedDescription ?? '',
       answers: answersText(record),
     },
-    uploadedAt: uploadedAtOf(record),
-    hasText: (record.text?.full ?? '').trim() !== '',
-    record,
+    hit: {
+      key,
+      name,
+      uploadedAt: uploadedAtOf(record),
+      status: { fast: record.status.fast.state, detailed: record.status.detailed.state },
+      ...(record.caption !== undefined ? { caption: record.caption } : {}),
+      ...(record.detailedDescription !== undefined
+        ? { detailedDescription: record.detailedDescription }
+        : {}),
+      ...(text.trim() !== '' ? { text } : {}),
+      colours: record.colours ?? [],
+      labels,
+      categories,
+    },
     labelPhrases: labels.map(foldPhrase),
     categoryPhrases: categories.map(foldPhrase),
   };
 }
 
 /** Every filter of the query holds for the document (the text terms are the engine's part). */
-export function matchesFilters(doc: SearchDocument, query: SearchQuery): boolean {
-  const { record } = doc;
+export function matchesFilters(doc: FilterFacts, query: SearchQuery): boolean {
+  const { hit } = doc;
   for (const colour of query.colours) {
-    const share = (record.colours ?? [])
-      .filter((c) => c.family === colour.family)
-      .reduce((sum, c) => sum + c.fraction, 0);
-    // A family present at all passes a 0 minimum; otherwise its summed share must reach it.
+    let share = 0;
+    for (const c of hit.colours) if (c.family === colour.family) share += c.fraction;
+    // The family must be in the palette at all, and its summed share must reach the minimum.
     if (share === 0 || share < colour.minFraction) return false;
   }
   for (const label of query.labels) if (!doc.labelPhrases.includes(label)) return false;
   for (const category of query.categories) if (!doc.categoryPhrases.includes(category)) return false;
-  if (query.hasText !== undefined && doc.hasText !== query.hasText) return false;
-  if (query.uploaded.from && doc.uploadedAt < query.uploaded.from) return false;
-  if (query.uploaded.before && doc.uploadedAt >= query.uploaded.before) return false;
-  if (query.state.fast && record.status.fast.state !== query.state.fast) return false;
-  if (query.state.detailed && record.status.detailed.state !== query.state.detailed) return false;
+  if (query.hasText !== undefined && (hit.text !== undefined) !== query.hasText) return false;
+  if (query.uploaded.from && hit.uploadedAt < query.uploaded.from) return false;
+  if (query.uploaded.before && hit.uploadedAt >= query.uploaded.before) return false;
+  if (query.state.fast && hit.status.fast !== query.state.fast) return false;
+  if (query.state.detailed && hit.status.detailed !== query.state.detailed) return false;
   return true;
 }
 
@@ -143,19 +152,6 @@ export function compareHits(sort: SearchQuery['sort']) {
     (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }
 
-export function hitOf(doc: SearchDocument, score: number): SearchHit {
-  const { record } = doc;
-  return {
-    key: doc.key,
-    name: doc.name,
-    score,
-    uploadedAt: doc.uploadedAt,
-    status: { fast: record.status.fast.state, detailed: record.status.detailed.state },
-    ...(record.caption !== undefined ? { caption: record.caption } : {}),
-    ...(record.detailedDescription !== undefined ? { detailedDescription: record.detailedDescription } : {}),
-    ...(doc.hasText ? { text: record.text?.full } : {}),
-    colours: record.colours ?? [],
-    labels: record.labels ?? [],
-    categories: (record.categories ?? []).map((c) => c.id),
-  };
+export function hitOf(doc: Pick<SearchDocument, 'hit'>, score: number): SearchHit {
+  return { ...doc.hit, score };
 }

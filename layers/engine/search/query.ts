@@ -236,7 +236,8 @@ function limitOf(value: string | undefined): number {
 
 /** What a cursor is bound to: the query without its page, so a cursor cannot jump to another query. */
 function fingerprint(query: Omit<SearchQuery, 'offset' | 'limit'>): string {
-  const { text: _text, ...meaning } = query;
+  // The page size may change between pages; the words and filters may not.
+  const { text: _text, limit: _limit, offset: _offset, ...meaning } = query as SearchQuery;
   return createHash('sha256').update(JSON.stringify(meaning)).digest('base64url').slice(0, 12);
 }
 
