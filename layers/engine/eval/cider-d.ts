@@ -28,12 +28,15 @@ interface Vector {
   readonly length: number;
 }
 
+/** pycocoevalcap's defaults: n-grams up to 4, gaussian length penalty σ = 6. */
+export const CIDER_D_DEFAULTS = { n: 4, sigma: 6 } as const;
+
 export function ciderD(
   pairs: readonly ScoredPair[],
   options: { n?: number; sigma?: number } = {},
 ): CiderDResult | undefined {
-  const maxN = options.n ?? 4;
-  const sigma = options.sigma ?? 6;
+  const maxN = options.n ?? CIDER_D_DEFAULTS.n;
+  const sigma = options.sigma ?? CIDER_D_DEFAULTS.sigma;
   if (pairs.length === 0) return undefined;
 
   const documentFrequency = new Map<string, number>();

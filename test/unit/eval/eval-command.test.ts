@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CIDER_D_DEFAULTS } from '#engine/eval/cider-d.ts';
 import { imageFixture } from '#test/fixtures/images.ts';
 import { renderTextImage, textImage } from '#test/fixtures/text-images.ts';
 import { captureOutput } from '#test/support/capture-output.ts';
 import { fixtureModelsDir } from '#test/support/fixture-models.ts';
 import { runCli } from '../../../functions/cli/cli.ts';
+import { EVAL_DEFAULTS } from '../../../functions/cli/eval-command.ts';
 
 const run = promisify(execFile);
 
@@ -234,5 +236,16 @@ describe('image-describer eval: set-up errors', () => {
 
     expect(stdout).toContain('Usage: image-describer eval <folder>');
     expect(stdout).toContain('references.jsonl');
+  });
+});
+
+describe('docs/eval.md', () => {
+  it('states the defaults the code uses', async () => {
+    const page = await readFile('docs/eval.md', 'utf8');
+
+    expect(page).toContain(`| \`--mode fast\\|normal\` | \`${EVAL_DEFAULTS.mode}\` |`);
+    expect(page).toContain(`| \`--references <file>\` | \`<folder>/${EVAL_DEFAULTS.referencesFile}\` |`);
+    expect(page).toContain(`n = 1…${CIDER_D_DEFAULTS.n}`);
+    expect(page).toContain(`σ = ${CIDER_D_DEFAULTS.sigma}`);
   });
 });
