@@ -31,23 +31,24 @@ const SCALARS: Record<string, string> = {
  * boolean, a model's `dtype`: string | map) has no Hive type, so it becomes `string` and the SerDe
  * hands over the value's JSON text; search reads none of those.
  */
-export function glueTypeOf(node: JsonSchema, where: string): string {
+export function glueTypeOf(node: JsonSchema, where: string, options: { keepCase?: boolean } = {}): string {
   if (node.anyOf || Array.isArray(node.type)) return 'string';
+  const fieldName = (name: string) => (options.keepCase ? name : name.toLowerCase());
   switch (node.type) {
     case 'object': {
       if (node.properties && Object.keys(node.properties).length > 0) {
         const fields = Object.entries(node.properties).map(
-          ([name, child]) => `${name.toLowerCase()}:${glueTypeOf(child, `${where}.${name}`)}`,
+          ([name, child]) => `${fieldName(name)}:${glueTypeOf(child, `${where}.${name}`, options)}`,
         );
         return `struct<${fields.join(',')}>`;
       }
       if (node.additionalProperties && typeof node.additionalProperties === 'object') {
-        return `map<string,${glueTypeOf(node.additionalProperties, `${where}.*`)}>`;
+        return `map<string,${glueTypeOf(node.additionalProperties, `${where}.*`, options)}>`;
       }
       break;
     }
     case 'array':
-      if (node.items) return `array<${glueTypeOf(node.items, `${where}[]`)}>`;
+      if (node.items) return `array<${glueTypeOf(node.items, `${where}[]`, options)}>`;
       break;
     default: {
       const scalar = node.type ? SCALARS[node.type] : undefined;
@@ -57,13 +58,17 @@ export function glueTypeOf(node: JsonSchema, where: string): string {
   throw new ConfigError(expected('a JSON schema node with a Hive equivalent', where, JSON.stringify(node)));
 }
 
-/** The description table's columns, generated from the record's JSON schema (one per top-level field). */
+/**
+ * The description table's columns, generated from the record's JSON schema (one per top-level
+ * field). `keepCase` keeps the record's camelCase names, for engines that match JSON keys exactly.
+ */
 export function descriptionTableColumns(
   schema: JsonSchema = descriptionRecordJsonSchema() as JsonSchema,
+  options: { keepCase?: boolean } = {},
 ): GlueColumn[] {
   return Object.entries(schema.properties ?? {}).map(([name, node]) => ({
-    name: name.toLowerCase(),
-    type: glueTypeOf(node, name),
+    name: options.keepCase ? name : name.toLowerCase(),
+    type: glueTypeOf(node, name, options),
     ...(node.description ? { comment: node.description.slice(0, 255) } : {}),
   }));
 }

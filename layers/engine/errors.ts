@@ -23,6 +23,9 @@ export type ErrorCode =
   | 'INVALID_JOB'
   | 'INVALID_REQUEST'
   | 'UPLOAD_NOT_FOUND'
+  | 'SEARCH_TIMEOUT'
+  | 'SEARCH_SCAN_LIMIT'
+  | 'SEARCH_FAILED'
   | 'INTERNAL';
 
 export abstract class DescribeError extends Error {
