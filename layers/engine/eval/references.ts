@@ -1,4 +1,4 @@
-import { isAbsolute, normalize } from 'node:path';
+import { isAbsolute, normalize, sep } from 'node:path';
 import { z } from 'zod';
 import { answerValueSchema } from '../record/schema.ts';
 
@@ -13,9 +13,12 @@ export const referenceLineSchema = z
     file: z
       .string()
       .min(1)
-      .refine((file) => !isAbsolute(file) && !normalize(file).startsWith('..'), {
-        message: 'must be a path inside the folder (relative, no ..)',
-      }),
+      .refine(
+        (file) => !isAbsolute(file) && normalize(file) !== '..' && !normalize(file).startsWith(`..${sep}`),
+        {
+          message: 'must be a path inside the folder (relative, no ..)',
+        },
+      ),
     /** Reference captions, scored with CIDEr-D and BLEU-4. */
     captions: z.array(z.string().trim().min(1)).min(1).optional(),
     /** The text an OCR reader should find (lines may be separated by spaces or newlines). */

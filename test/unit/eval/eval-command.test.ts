@@ -77,6 +77,7 @@ describe('image-describer eval <folder> with the fixture models', () => {
       ],
       true,
     );
+    await writeFile(join(folder, 'unlabelled.png'), await imageFixture('solidGray'));
     const questions = ['--questions', join(workDir, 'questions.json')];
     mixed = await evalJson(folder, questions);
     const captured = captureOutput();
@@ -144,6 +145,9 @@ describe('image-describer eval <folder> with the fixture models', () => {
     expect(mixed.report.referenceProblems.map((p: { line: number }) => p.line)).toEqual([6, 7, 8]);
     expect(mixed.report.images).toEqual({ evaluated: 5, described: 4, failed: 1 });
     expect(table.stdout).toContain('✗ missing.png: UNREADABLE_SOURCE');
+    expect(mixed.stderr).toContain(
+      `1 image in ${join(workDir, 'mixed')} not in the references: not evaluated`,
+    );
   });
 
   it('gives captions equal to their references the best BLEU and says n/a where nothing is referenced', async () => {

@@ -12,6 +12,7 @@ describe('references.jsonl', () => {
       '{"file":"../secret.png","captions":["x"]}',
       '{"file":"red.png","captions":["again"]}',
       '{"file":"gray.png"}',
+      '{"file":"..dots.png"}',
     ].join('\n');
 
     const { lines, problems } = parseReferences(content);
@@ -19,6 +20,7 @@ describe('references.jsonl', () => {
     expect(lines.map((l) => [l.line, l.file])).toEqual([
       [1, 'red.png'],
       [8, 'gray.png'],
+      [9, '..dots.png'],
     ]);
     expect(lines[0]).toMatchObject({ text: '', categories: ['flat'], answers: { colour: 'red' } });
     expect(problems.map((p) => p.line)).toEqual([3, 4, 5, 6, 7]);
