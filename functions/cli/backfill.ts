@@ -1,3 +1,4 @@
+import '../node-support.ts';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';

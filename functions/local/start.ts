@@ -1,3 +1,4 @@
+import '../node-support.ts';
 import { relative } from 'node:path';
 import { DescribeError } from '#engine/errors.ts';
 import { ensureModels } from './models-step.ts';

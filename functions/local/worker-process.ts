@@ -1,3 +1,4 @@
+import '../node-support.ts';
 import { SqsPoller } from '#adapters/sqs-poller.ts';
 import { ENV, readIntegerEnv, readRequiredEnv } from '#engine/settings.ts';
 import { WORKER_ENV, type WorkerMessage } from './child-worker.ts';
