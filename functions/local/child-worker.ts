@@ -12,6 +12,16 @@ export type WorkerMessage =
   | { type: 'batch'; busy: number; batches: number; redelivered: number }
   | { type: 'error'; message: string };
 
+/**
+ * How long a stopping stack lets the image in hand finish before giving it back: the detailed job
+ * to the queue (visibility 0), the fast stage to the next start's scan. Short, so that a signal
+ * frees the ports within a few seconds (start.ts exits anyway after 8 s).
+ */
+export const STOP_GRACE_MS = 3_000;
+
+/** Parent → worker: stop polling (see SqsPoller.stop for graceMs). */
+export type StopMessage = { type: 'stop'; graceMs?: number };
+
 const WORKER_SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
 
 /** The parent's view of a detailed worker running in a child process. */
@@ -59,11 +69,12 @@ export class ChildWorker implements DetailedWorker {
     return worker;
   }
 
-  async stop(): Promise<void> {
+  /** Graceful (see SqsPoller.stop); a child that does not exit 3 s after the grace is killed. */
+  async stop(graceMs?: number): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.send('stop');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    this.child.send({ type: 'stop', graceMs } satisfies StopMessage);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), (graceMs ?? 7_000) + 3_000);
     await exited;
     clearTimeout(timer);
   }

@@ -57,10 +57,17 @@ export class AsyncInvoker {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Drop what is queued (the start-up scan finds it again) and wait for what runs, at most
+   * `graceMs`: an invocation still running then is left to the next start's scan as well.
+   */
+  async stop(graceMs?: number): Promise<void> {
     this.stopped = true;
     this.pending.length = 0;
-    await this.idle();
+    if (graceMs === undefined) return this.idle();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.idle(), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
   }
 
   private pump(): void {

@@ -16,7 +16,7 @@ import type { CurrentModels } from '#engine/pipeline/staleness.ts';
 import type { ObjectStore } from '#engine/ports.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { ENV } from '#engine/settings.ts';
-import { ChildWorker } from './child-worker.ts';
+import { ChildWorker, STOP_GRACE_MS } from './child-worker.ts';
 import { loadHandlers } from './handlers.ts';
 import { type NodeHandler, startLocalHttp } from './http-server.ts';
 import { InboxWatcher } from './inbox.ts';
@@ -63,6 +63,11 @@ export interface LocalStack {
   restartWorker(options?: { crash?: boolean }): Promise<void>;
   /** Run the start-up scan again. */
   requeue(reason?: 'start' | 'models-ready'): Promise<RequeueSummary>;
+  /**
+   * Web server and inbox first (nothing new comes in), then the worker and the fast invoker, each
+   * given STOP_GRACE_MS to finish the image in hand (else the job goes back to the queue, or to the
+   * next start's scan), then the clients, fauxqs and s3rver: every port is free when it resolves.
+   */
   stop(): Promise<void>;
 }
 
@@ -165,7 +170,7 @@ export async function startLocalStack(
       concurrency: 1,
       onError: (error) => emit({ type: 'error', where: 'describe-fast', error }),
     });
-    closers.push(() => invoker.stop());
+    closers.push(() => invoker.stop(STOP_GRACE_MS));
 
     const waitTimeSeconds = options.interactive ? 10 : 1;
     const onWorkerError = (error: unknown) => emit({ type: 'error', where: 'describe-detailed', error });
@@ -187,7 +192,7 @@ export async function startLocalStack(
       }).start();
     };
     let worker = await newWorker();
-    closers.push(() => worker.stop());
+    closers.push(() => worker.stop(STOP_GRACE_MS));
 
     const inbox = options.inboxDir
       ? new InboxWatcher({

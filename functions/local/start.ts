@@ -3,7 +3,7 @@ import { relative } from 'node:path';
 import { DescribeError } from '#engine/errors.ts';
 import { ensureModels } from './models-step.ts';
 import { readLocalOptions, USAGE } from './options.ts';
-import { type StackEvent, startLocalStack } from './stack.ts';
+import { type LocalStack, type StackEvent, startLocalStack } from './stack.ts';
 
 /**
  * `npm start`: the whole pipeline on this machine. Prints one line per thing a user cares about
@@ -52,14 +52,50 @@ function printer() {
   };
 }
 
+/** Longest a stop may take before the process exits anyway (the worker's grace is 3 s of it). */
+const HARD_EXIT_MS = 8_000;
+const SIGNAL_CODES: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Stop on SIGINT, SIGTERM or SIGHUP, and also when the parent goes away: `npm start` runs us under
+ * `sh -c`, and on `kill <npm pid>` npm passes the signal to that shell, which exits without passing
+ * it on — we are orphaned instead of signalled. A second signal, or a stop that hangs, exits at once.
+ */
+function stopOnSignals(stack: () => LocalStack | undefined): void {
+  let stopping = false;
+  const stop = async (why: string) => {
+    const code = SIGNAL_CODES[why] ?? 0;
+    if (stopping) process.exit(code || 1);
+    stopping = true;
+    const running = stack();
+    // Still starting: nothing to finish; exiting frees the ports, and a worker process follows its parent.
+    if (!running) process.exit(code || 1);
+    process.stdout.write(`\nstopping (${why})…\n`);
+    setTimeout(() => {
+      process.stderr.write(`npm start: not stopped after ${HARD_EXIT_MS / 1000} s, exiting anyway\n`);
+      process.exit(1);
+    }, HARD_EXIT_MS).unref();
+    await running.stop();
+    process.exit(0);
+  };
+  for (const signal of Object.keys(SIGNAL_CODES)) process.on(signal, () => void stop(signal));
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void stop('parent exited');
+  }, 250).unref();
+}
+
 async function main(): Promise<void> {
   const options = readLocalOptions(process.argv.slice(2));
   if (options === 'help') {
     process.stdout.write(USAGE);
     return;
   }
+  let started: LocalStack | undefined;
+  stopOnSignals(() => started);
   const models = await ensureModels(options);
   const stack = await startLocalStack(options, { onEvent: printer() });
+  started = stack;
   const shown = (dir: string) => {
     const near = relative(process.cwd(), dir) || '.';
     return near.startsWith('..') ? dir : near;
@@ -80,16 +116,6 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    process.stdout.write('\nstopping…\n');
-    await stack.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }
 
 main().catch((error: unknown) => {

@@ -1,7 +1,7 @@
 import '../node-support.ts';
 import { SqsPoller } from '#adapters/sqs-poller.ts';
 import { ENV, readIntegerEnv, readRequiredEnv } from '#engine/settings.ts';
-import { WORKER_ENV, type WorkerMessage } from './child-worker.ts';
+import { STOP_GRACE_MS, type StopMessage, WORKER_ENV, type WorkerMessage } from './child-worker.ts';
 import { loadDetailedHandler } from './handlers.ts';
 import { lambdaContext } from './lambda-context.ts';
 
@@ -24,9 +24,18 @@ const poller = new SqsPoller({
     send({ type: 'error', message: error instanceof Error ? error.message : String(error) }),
 }).start();
 
-process.on('message', (message) => {
-  if (message === 'stop') void poller.stop().then(() => process.exit(0));
+let stopping = false;
+const stop = (graceMs: number | undefined) => {
+  if (stopping) return;
+  stopping = true;
+  void poller.stop(graceMs).then(() => process.exit(0));
+};
+process.on('message', (message: StopMessage) => {
+  if (message?.type === 'stop') stop(message.graceMs);
 });
+// Ctrl+C reaches the whole process group: finish or give back the batch, as the parent would ask.
+process.on('SIGINT', () => stop(STOP_GRACE_MS));
+process.on('SIGTERM', () => stop(STOP_GRACE_MS));
 // The stack went away without telling us: do not linger.
 process.on('disconnect', () => process.exit(0));
 send({ type: 'ready' });

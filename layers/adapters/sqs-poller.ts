@@ -1,4 +1,5 @@
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
@@ -30,8 +31,11 @@ export interface DetailedWorker {
   readonly busy: number;
   readonly batches: number;
   readonly redelivered: number;
-  /** Graceful: finish the batch in flight, then stop. */
-  stop(): Promise<void>;
+  /**
+   * Graceful: finish the batch in flight, then stop. With `graceMs`, a batch still running after
+   * that long is handed back to the queue (visibility 0) so that it is redelivered at once.
+   */
+  stop(graceMs?: number): Promise<void>;
   /** Crash: nothing in flight is deleted; its messages come back after the visibility timeout. */
   kill(): void;
 }
@@ -71,6 +75,7 @@ export class SqsPoller implements DetailedWorker {
   private loop: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private inFlight = 0;
+  private batch: Message[] = [];
   private killed = false;
   batches = 0;
   /** Messages received more than once (visibility timeout ran out, or a crash abandoned them). */
@@ -94,11 +99,43 @@ export class SqsPoller implements DetailedWorker {
     return this.inFlight;
   }
 
-  /** Graceful: finish the batch in flight, then stop. */
-  async stop(): Promise<void> {
+  /** Graceful: finish the batch in flight, then stop; after `graceMs` give it back to the queue. */
+  async stop(graceMs?: number): Promise<void> {
     this.running = false;
     this.abort.abort();
-    await this.loop;
+    if (graceMs === undefined) return this.loop;
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      this.loop?.then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (finished !== false) return;
+    // The handler cannot be cancelled: its result is ignored, as after kill(), and the messages
+    // become visible now instead of after the visibility timeout.
+    this.killed = true;
+    await this.release(this.batch.splice(0));
+  }
+
+  private async release(messages: Message[]): Promise<void> {
+    if (messages.length === 0) return;
+    try {
+      await this.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: this.options.queueUrl,
+          Entries: messages.map((m, i) => ({
+            Id: String(i),
+            ReceiptHandle: m.ReceiptHandle,
+            VisibilityTimeout: 0,
+          })),
+        }),
+      );
+    } catch (error) {
+      // Not released = redelivered after the visibility timeout instead.
+      this.options.onError?.(error);
+    }
   }
 
   /** Crash: drop the batch in flight without deleting anything. */
@@ -136,6 +173,7 @@ export class SqsPoller implements DetailedWorker {
       // A receive that raced with kill(): those messages are abandoned like the rest.
       if (this.killed) return;
       this.inFlight = messages.length;
+      this.batch = messages;
       this.batches += 1;
       this.redelivered += messages.filter(
         (m) => Number(m.Attributes?.ApproximateReceiveCount ?? 1) > 1,
@@ -165,6 +203,7 @@ export class SqsPoller implements DetailedWorker {
         }
       }
       this.inFlight = 0;
+      this.batch = [];
       this.report();
     }
   }
