@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { ObjectStore } from '#engine/ports.ts';
+import type { LocalSearchIndex } from '#engine/search/local-index.ts';
+import { parseSearchQuery, SearchQueryError } from '#engine/search/query.ts';
 import type { RecordLister } from './records.ts';
 
 const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
@@ -24,6 +26,8 @@ export interface LocalHttpOptions {
   /** The upload API handler behind the HTTP adapter: POST /uploads, GET /uploads/{id}. */
   readonly uploadApi: NodeHandler;
   readonly records: RecordLister;
+  /** GET /search runs here. */
+  readonly search: LocalSearchIndex;
   /** The bucket, behind the object store port (thumbnails). */
   readonly store: ObjectStore;
   readonly inputPrefix: string;
@@ -48,6 +52,7 @@ export async function startLocalHttp(options: LocalHttpOptions): Promise<{ serve
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return sendJson(res, 405, { message: 'Method not allowed' });
     if (path === '/records') return sendJson(res, 200, { records: await options.records.list() });
+    if (path === '/search') return search(res, url.searchParams);
     if (path === '/healthz') return sendJson(res, 200, { ok: true });
     if (path.startsWith('/thumbnails/'))
       return thumbnail(res, decodeURIComponent(path.slice('/thumbnails/'.length)));
@@ -56,6 +61,30 @@ export async function startLocalHttp(options: LocalHttpOptions): Promise<{ serve
     const body = await readFile(`${WEB_DIR}${file.file}`);
     res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-cache' });
     res.end(req.method === 'HEAD' ? undefined : body);
+  };
+
+  /** The shared result shape, plus the local thumbnail route (the page has no other way to it). */
+  const search = (res: ServerResponse, params: URLSearchParams) => {
+    let query: ReturnType<typeof parseSearchQuery>;
+    try {
+      query = parseSearchQuery(params);
+    } catch (error) {
+      if (!(error instanceof SearchQueryError)) throw error;
+      // The upload API's error shape, so the page reads both the same way.
+      return sendJson(res, 400, {
+        error: { code: error.code, message: error.message, parameter: error.parameter },
+      });
+    }
+    const response = options.search.search(query);
+    const results = response.results.map((hit) => ({
+      ...hit,
+      ...(hit.key.startsWith(options.inputPrefix)
+        ? {
+            imageUrl: `/thumbnails/${hit.key.slice(options.inputPrefix.length).split('/').map(encodeURIComponent).join('/')}`,
+          }
+        : {}),
+    }));
+    return sendJson(res, 200, { ...response, results });
   };
 
   const thumbnail = async (res: ServerResponse, relative: string) => {

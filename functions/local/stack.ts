@@ -15,6 +15,8 @@ import { inputKeyFor, keyLayout } from '#engine/pipeline/key-layout.ts';
 import type { CurrentModels } from '#engine/pipeline/staleness.ts';
 import type { ObjectStore } from '#engine/ports.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
+import { LocalSearchIndex } from '#engine/search/local-index.ts';
+import { SidecarIndexer } from '#engine/search/sidecar-index.ts';
 import { ENV } from '#engine/settings.ts';
 import { ChildWorker, STOP_GRACE_MS } from './child-worker.ts';
 import { loadHandlers } from './handlers.ts';
@@ -154,6 +156,14 @@ export async function startLocalStack(
     const store = new S3ObjectStore({ bucket: options.bucket, client: s3 });
     const queues = await createDetailedQueues(sqs, options);
     const detailedQueue = new SqsJobQueue<DetailedJob>({ queueUrl: queues.queueUrl, client: sqs });
+    // GET /search: every sidecar in the bucket, kept current from the sidecar writes below.
+    const searchIndex = new LocalSearchIndex();
+    const indexer = new SidecarIndexer({
+      store,
+      layout,
+      index: searchIndex,
+      onSkipped: (key, error) => emit({ type: 'error', where: `search index ${key}`, error }),
+    });
 
     Object.assign(
       process.env,
@@ -215,7 +225,10 @@ export async function startLocalStack(
       }
       for (const r of event.Records) {
         const key = r.s3.object.key;
+        if (r.eventName.startsWith('ObjectRemoved:') && key.startsWith(options.sidecarPrefix))
+          indexer.remove(key);
         if (!r.eventName.startsWith('ObjectCreated:') || !key.startsWith(options.sidecarPrefix)) continue;
+        void indexer.update(key);
         void onSidecar(key).catch((error) => emit({ type: 'error', where: `sidecar ${key}`, error }));
       }
     });
@@ -276,11 +289,14 @@ export async function startLocalStack(
       inputPrefix: options.inputPrefix,
       sidecarPrefix: options.sidecarPrefix,
     });
+    // Before the web server listens, so the first search already sees what earlier runs described.
+    await indexer.rebuild();
     const http = await startLocalHttp({
       host: options.host,
       port: options.httpPort,
       uploadApi: handlers.uploadApi,
       records: lister,
+      search: searchIndex,
       store,
       inputPrefix: options.inputPrefix,
       onError: (error, req) => emit({ type: 'error', where: `http ${req.method} ${req.url}`, error }),

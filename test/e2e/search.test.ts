@@ -1,0 +1,148 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SearchHit, SearchResponse } from '#engine/search/document.ts';
+import { loadHandlers } from '../../functions/local/handlers.ts';
+import { type LocalStack, type StackEvent, startLocalStack } from '../../functions/local/stack.ts';
+import { renderTextImage, textImage } from '../fixtures/text-images.ts';
+import { testStackOptions } from '../support/local-stack-options.ts';
+
+/**
+ * Search on the local stack, end to end: images go in through the upload API, the stages describe
+ * them (OCR included, with the tiny caption models), and GET /search finds them by the words of
+ * their text and by colour family — and not through a colour name that merely contains the word.
+ * A restart on the same data directory rebuilds the index and answers the same.
+ */
+const TIMEOUT = 60_000;
+let dir: string;
+let stack: LocalStack;
+const events: StackEvent[] = [];
+
+/** White "OPEN 24 HOURS" on red: the sign a user photographs. */
+async function redSign(): Promise<Buffer> {
+  const spec = {
+    ...textImage('clearHeading'),
+    name: 'openSign',
+    lines: ['OPEN 24 HOURS'],
+    colour: '#ffffff',
+    background: { kind: 'flat' as const, colour: '#d01818' },
+  };
+  return (await renderTextImage(spec)).png;
+}
+
+/** A plain light grey whose colour-name-list name is "Desired Dawn": it holds "red" as a substring. */
+const dawnGrey = () =>
+  sharp({ create: { width: 64, height: 64, channels: 3, background: '#d8d7d9' } })
+    .png()
+    .toBuffer();
+
+async function upload(name: string, bytes: Buffer): Promise<string> {
+  const response = await fetch(`${stack.webUrl}/uploads`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ filename: name, contentType: 'image/png', size: bytes.length }),
+  });
+  expect(response.status).toBe(201);
+  const ticket = (await response.json()) as { id: string; url: string; fields: Record<string, string> };
+  const form = new FormData();
+  for (const [field, value] of Object.entries(ticket.fields)) form.append(field, value);
+  form.append('file', new Blob([new Uint8Array(bytes)], { type: 'image/png' }), name);
+  const stored = await fetch(ticket.url, { method: 'POST', body: form });
+  expect(stored.ok).toBe(true);
+  return ticket.id;
+}
+
+/** The shared shape; the local API adds each image's thumbnail route. */
+type LocalResponse = SearchResponse & { results: Array<SearchHit & { imageUrl?: string }>; error?: unknown };
+
+async function search(query: string): Promise<{ status: number; body: LocalResponse }> {
+  const response = await fetch(`${stack.webUrl}/search?${query}`);
+  return { status: response.status, body: (await response.json()) as LocalResponse };
+}
+
+const names = (body: SearchResponse) => body.results.map((hit) => hit.name);
+
+/** Until both images have both stages done (the text arrives with the detailed stage). */
+async function describedBoth(): Promise<void> {
+  const end = Date.now() + TIMEOUT;
+  for (;;) {
+    const { body } = await search('detailed=done');
+    if (body.results.length === 2) return;
+    if (Date.now() > end)
+      throw new Error(`Expected 2 described images, found ${JSON.stringify(body.results)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'local-search-'));
+  stack = await startLocalStack(testStackOptions(join(dir, 'data')), { onEvent: (e) => events.push(e) });
+  await upload('open-sign.png', await redSign());
+  await upload('dawn.png', await dawnGrey());
+  await describedBoth();
+}, TIMEOUT + 30_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('GET /search on the local stack', () => {
+  it('finds the red sign by a word of its text, and by its colour family', async () => {
+    const open = await search('q=open');
+    expect(open.status).toBe(200);
+    expect(names(open.body)).toEqual(['open-sign.png']);
+    expect(open.body.results[0]?.text).toMatch(/OPEN 24 HOURS/);
+    expect(open.body.results[0]?.imageUrl).toMatch(/^\/thumbnails\/uploads\//);
+    expect(names((await search('q=24+hours')).body)).toEqual(['open-sign.png']);
+    expect(names((await search('colour=red')).body)).toEqual(['open-sign.png']);
+  });
+
+  it('"red" does not find the grey image through its colour name "Desired Dawn"', async () => {
+    // Prepare: the grey image really carries a colour name with "red" inside it.
+    const dawn = (await search('q=dawn.png')).body.results[0];
+    expect(dawn?.colours.map((c) => c.name)).toContain('Desired Dawn');
+
+    // Act
+    const red = await search('q=red');
+
+    // Assess
+    expect(names(red.body)).not.toContain('dawn.png');
+    expect(names((await search('colour=gray')).body)).toEqual(['dawn.png']);
+  });
+
+  it('answers hostile input with results or a 400 naming the parameter', async () => {
+    const quote = await search(`q=${encodeURIComponent("'")}`);
+    expect(quote.status).toBe(400);
+    expect(quote.body.error).toMatchObject({ code: 'INVALID_REQUEST', parameter: 'q' });
+    const injection = await search(`q=${encodeURIComponent("open' OR '1'='1")}`);
+    expect(injection.status).toBe(200);
+    expect(injection.body.results).toEqual([]);
+    expect((await search(`q=${'x'.repeat(10_240)}`)).status).toBe(400);
+    expect((await search('q=%E0%A4%A')).status).toBeLessThan(500);
+    expect((await search('colour=teal')).body.error).toMatchObject({ parameter: 'colour' });
+    expect(events.filter((e) => e.type === 'error')).toEqual([]);
+  });
+
+  it('a restart on the same data directory finds the same results', async () => {
+    // Prepare: the same ports, so the handler modules (configured once at import) reach the new servers.
+    const before = await Promise.all(['q=open', 'colour=red', 'q=red', ''].map(search));
+    const handlers = await loadHandlers({ detailed: true });
+    const port = (url: string) => Number(new URL(url).port);
+    const options = testStackOptions(join(dir, 'data'), {
+      s3Port: port(stack.s3Endpoint),
+      sqsPort: port(stack.sqsEndpoint),
+    });
+    await stack.stop();
+
+    // Act
+    stack = await startLocalStack(options, { handlers, onEvent: (e) => events.push(e) });
+
+    // Assess
+    const after = await Promise.all(['q=open', 'colour=red', 'q=red', ''].map(search));
+    expect(after.map((r) => r.body)).toEqual(before.map((r) => r.body));
+    expect(names(after[0]?.body as SearchResponse)).toEqual(['open-sign.png']);
+  }, 30_000);
+});
