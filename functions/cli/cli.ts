@@ -6,6 +6,7 @@ import { ENV, readEngineSettings } from '#engine/settings.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { type CommandOutput, runDescribeCommand } from './describe-command.ts';
 import { runEvalCli } from './eval-command.ts';
+import { runSearchCli } from './search-command.ts';
 
 export const USAGE = `Usage: image-describer describe <file-or-folder>... [options]
 
@@ -25,7 +26,8 @@ Options:
 Text in the image is read in both modes (OCR_STAGE=off turns it off).
 Exit status: 0 when every file was described, 1 when any failed, 2 on a usage or set-up error.
 
-Also: image-describer eval <folder>  scores a model set on labelled images (eval --help).`;
+Also: image-describer eval <folder>  scores a model set on labelled images (eval --help).
+      image-describer search <words>  finds described images in a folder of sidecars (search --help).`;
 
 class UsageError extends Error {}
 
@@ -54,7 +56,9 @@ function parseCommandLine(argv: readonly string[]) {
   const [command, ...paths] = positionals;
   if (values.help || command === undefined || command === 'help') return { help: true as const };
   if (command !== 'describe')
-    throw new UsageError(expected('the command "describe" or "eval"', 'the first argument', command));
+    throw new UsageError(
+      expected('the command "describe", "eval" or "search"', 'the first argument', command),
+    );
   if (paths.length === 0)
     throw new UsageError('Expected at least one file or folder to describe but received nothing');
   const mode = modeSchema.safeParse(values.mode);
@@ -85,6 +89,7 @@ export async function runCli(
   output: CommandOutput,
 ): Promise<number> {
   if (argv[0] === 'eval') return runEvalCli(argv.slice(1), env, output);
+  if (argv[0] === 'search') return runSearchCli(argv.slice(1), output);
   let engine: Awaited<ReturnType<typeof createEngine>> | undefined;
   try {
     const args = parseCommandLine(argv);

@@ -1,0 +1,199 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
+import { readStoredRecord } from '#engine/record/record.ts';
+import type { SearchHit, SearchResponse } from '#engine/search/document.ts';
+import { LocalSearchIndex } from '#engine/search/local-index.ts';
+import {
+  DEFAULT_COLOUR_MIN_FRACTION,
+  parseSearchQuery,
+  SEARCH_LIMITS,
+  SearchQueryError,
+} from '#engine/search/query.ts';
+import type { CommandOutput } from './describe-command.ts';
+
+export const SEARCH_USAGE = `Usage: image-describer search [words...] [options]
+
+Searches the descriptions in a folder of ${FILE_SIDECAR_SUFFIX} sidecars (what describe writes),
+subfolders included. Words match whole words of the caption, detailed description, text found,
+object labels, categories, answers and file name (case, accents and simple plurals folded);
+every word must match. Colour names are not searched: use --colour.
+
+Options:
+  --dir <folder>        folder of sidecars (default: the current folder)
+  --colour <family>     red, orange, yellow, green, blue, purple, pink, brown, black, white, gray;
+                        repeat for several (all must be there); --color works too
+  --colour-min <0..1>   share of the image the colour must cover (default ${DEFAULT_COLOUR_MIN_FRACTION})
+  --label <label>       an object label the image must have (repeatable)
+  --category <id>       a category the image must match (repeatable)
+  --has-text true|false only images with (or without) text found
+  --from <date>         described on or after (YYYY-MM-DD or ISO date-time)
+  --to <date>           described on or before
+  --fast <state>        fast stage state: pending, waiting-for-models, done, failed
+  --detailed <state>    detailed stage state
+  --sort relevance|date default: relevance with words, date without
+  --limit <n>           results per page, 1-${SEARCH_LIMITS.maxLimit} (default ${SEARCH_LIMITS.defaultLimit})
+  --cursor <cursor>     the next page (printed after a full page)
+  --json                print { results, nextCursor, total } as JSON
+  -h, --help            show this help
+
+Exit status: 0 on a search (with or without results), 2 on a bad option or unreadable folder.`;
+
+const OPTIONS = {
+  dir: { type: 'string', default: '.' },
+  colour: { type: 'string', multiple: true },
+  color: { type: 'string', multiple: true },
+  'colour-min': { type: 'string' },
+  'color-min': { type: 'string' },
+  label: { type: 'string', multiple: true },
+  category: { type: 'string', multiple: true },
+  'has-text': { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  fast: { type: 'string' },
+  detailed: { type: 'string' },
+  sort: { type: 'string' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/** Query parameter → the flag a CLI user typed, for error messages. */
+const FLAG_OF: Record<string, string> = {
+  q: 'the search words',
+  colour: '--colour',
+  colourMin: '--colour-min',
+  label: '--label',
+  category: '--category',
+  hasText: '--has-text',
+  from: '--from',
+  to: '--to',
+  fast: '--fast',
+  detailed: '--detailed',
+  sort: '--sort',
+  limit: '--limit',
+  cursor: '--cursor',
+};
+
+interface LoadSummary {
+  readonly indexed: number;
+  readonly skipped: Array<{ path: string; reason: string }>;
+}
+
+async function sidecarPaths(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith(FILE_SIDECAR_SUFFIX))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+}
+
+/**
+ * Index every sidecar under `dir`. An image is named by the path it was described from
+ * (source.path), else by the sidecar's path without the suffix; a file that is not a record is
+ * skipped and reported, never fatal.
+ */
+export async function indexSidecarFolder(dir: string, index: LocalSearchIndex): Promise<LoadSummary> {
+  const skipped: Array<{ path: string; reason: string }> = [];
+  let indexed = 0;
+  for (const path of await sidecarPaths(dir)) {
+    try {
+      const record = readStoredRecord(JSON.parse(await readFile(path, 'utf8')));
+      const key = record.source.path ?? relative(process.cwd(), path.slice(0, -FILE_SIDECAR_SUFFIX.length));
+      index.upsert({ key, record });
+      indexed += 1;
+    } catch (error) {
+      skipped.push({ path, reason: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return { indexed, skipped };
+}
+
+const percent = (fraction: number) => `${Math.round(fraction * 100)}%`;
+
+function formatHit(hit: SearchHit, rank: number): string {
+  const lines = [`${rank}. ${hit.key}${hit.score > 0 ? `  (score ${hit.score})` : ''}`];
+  if (hit.caption) lines.push(`   caption:  ${hit.caption}`);
+  if (hit.text) lines.push(`   text:     ${hit.text.trim().split('\n').join(' / ')}`);
+  if (hit.colours.length) {
+    lines.push(`   colours:  ${hit.colours.map((c) => `${c.family} ${percent(c.fraction)}`).join(', ')}`);
+  }
+  if (hit.labels.length) lines.push(`   labels:   ${hit.labels.join(', ')}`);
+  if (hit.categories.length) lines.push(`   categories: ${hit.categories.join(', ')}`);
+  if (hit.status.fast !== 'done' || hit.status.detailed !== 'done') {
+    lines.push(`   status:   fast ${hit.status.fast}, detailed ${hit.status.detailed}`);
+  }
+  return lines.join('\n');
+}
+
+function formatResponse(response: SearchResponse, offset: number): string {
+  if (response.results.length === 0) return 'No images match.';
+  const blocks = response.results.map((hit, i) => formatHit(hit, offset + i + 1));
+  const shown = `${offset + 1}-${offset + response.results.length} of ${response.total ?? '?'}`;
+  blocks.push(response.nextCursor ? `${shown}; next page: --cursor ${response.nextCursor}` : shown);
+  return blocks.join('\n');
+}
+
+/** `image-describer search ...` as a function of its arguments and streams; returns the exit status. */
+export async function runSearchCli(argv: readonly string[], output: CommandOutput): Promise<number> {
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof OPTIONS }>
+  >;
+  try {
+    parsed = parseArgs({ args: [...argv], allowPositionals: true, options: OPTIONS });
+  } catch (error) {
+    output.stderr.write(`${(error as Error).message}\n\n${SEARCH_USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    output.stdout.write(`${SEARCH_USAGE}\n`);
+    return 0;
+  }
+  const params: Record<string, string | string[] | undefined> = {
+    q: positionals.length ? positionals.join(' ') : undefined,
+    colour: [...(values.colour ?? []), ...(values.color ?? [])],
+    colourMin: values['colour-min'] ?? values['color-min'],
+    label: values.label,
+    category: values.category,
+    hasText: values['has-text'],
+    from: values.from,
+    to: values.to,
+    fast: values.fast,
+    detailed: values.detailed,
+    sort: values.sort,
+    limit: values.limit,
+    cursor: values.cursor,
+  };
+  let query: ReturnType<typeof parseSearchQuery>;
+  try {
+    query = parseSearchQuery(params);
+  } catch (error) {
+    if (!(error instanceof SearchQueryError)) throw error;
+    const flag = FLAG_OF[error.parameter];
+    const message = flag ? error.message.replace(` for ${error.parameter} `, ` for ${flag} `) : error.message;
+    output.stderr.write(`${message}\n`);
+    return 2;
+  }
+
+  const index = new LocalSearchIndex();
+  let summary: LoadSummary;
+  try {
+    summary = await indexSidecarFolder(values.dir, index);
+  } catch (error) {
+    output.stderr.write(`Cannot read the folder ${values.dir}: ${(error as Error).message}\n`);
+    return 2;
+  }
+  for (const { path, reason } of summary.skipped) output.stderr.write(`skipped ${path}: ${reason}\n`);
+  if (summary.indexed === 0) {
+    output.stderr.write(
+      `No ${FILE_SIDECAR_SUFFIX} sidecars in ${values.dir}: run image-describer describe first.\n`,
+    );
+  }
+
+  const response = index.search(query);
+  output.stdout.write(`${values.json ? JSON.stringify(response) : formatResponse(response, query.offset)}\n`);
+  return 0;
+}
