@@ -112,6 +112,30 @@ describe('web page on the local stack (chromium, tiny known-answer models)', () 
     await expect.poll(() => page.locator('.card').count()).toBe(2);
   });
 
+  it('asks GET /search for what the search box shows, in its order, and shows its errors', async () => {
+    // Act
+    const answered = page.waitForResponse(
+      (r) => r.url().includes('/search?') && r.url().includes('q=square'),
+    );
+    await page.fill('#search', 'square');
+    const body = (await (await answered).json()) as { results: Array<{ name: string }> };
+
+    // Assess: the cards are the API's results, in the API's order
+    expect(body.results.map((hit) => hit.name).sort()).toEqual(['blue.png', 'red.png']);
+    await expect
+      .poll(() => page.locator('.card h3').allTextContents())
+      .toEqual(body.results.map((hit) => hit.name));
+
+    // Act: a query without words gets the API's 400 message, not a crash or every image
+    await page.fill('#search', '%');
+    await expect
+      .poll(() => page.locator('#match-count').textContent())
+      .toMatch(/^Expected words to search for/);
+    expect(await page.locator('.card').count()).toBe(0);
+    await page.fill('#search', '');
+    await expect.poll(() => page.locator('.card').count()).toBe(2);
+  });
+
   it('takes images dropped onto the drop zone', async () => {
     // Prepare
     const green = await imageFixture('solidGreen');

@@ -1,5 +1,6 @@
 // image-describer web page: plain ES module, no build step. Talks to the upload API
-// (POST /uploads, GET /uploads/{id}) and, when the host offers it, GET /records for the list.
+// (POST /uploads, GET /uploads/{id}) and, when the host offers it, GET /records for the list and
+// GET /search for the search box and filters.
 
 const POLL_MS = 1000;
 const LIST_REFRESH_MS = 5000;
@@ -76,29 +77,87 @@ function itemStatus(item) {
   return item.status;
 }
 
-function searchableText(item) {
-  const r = item.record ?? {};
-  return [
-    item.name,
-    r.caption,
-    r.detailedDescription,
-    r.text?.full,
-    ...(r.colours ?? []).flatMap((c) => [c.name, c.family, c.hex]),
-  ]
-    .filter(Boolean)
-    .join('\n')
-    .toLowerCase();
+/** The search the page shows: null = none (every image); else the API's answer, in its order. */
+let searchResult = null;
+let searchSeq = 0;
+let searchTimer;
+const SEARCH_DEBOUNCE_MS = 150;
+const SEARCH_REFRESH_MS = 1500;
+
+function searchParams() {
+  const params = new URLSearchParams();
+  const q = els.search.value.trim();
+  if (q) params.set('q', q);
+  if (els.family.value) params.set('colour', els.family.value);
+  if (els.category.value) params.set('category', els.category.value);
+  return params;
 }
 
-function matches(item) {
-  const query = els.search.value.trim().toLowerCase();
-  const family = els.family.value;
-  if (family && !(item.record?.colours ?? []).some((c) => c.family === family)) return false;
-  const category = els.category.value;
-  if (category && !(item.record?.categories ?? []).some((c) => c.id === category)) return false;
-  if (!query) return true;
-  const haystack = searchableText(item);
-  return query.split(/\s+/).every((word) => haystack.includes(word));
+/** GET /search runs the query on the host's index: the page filters nothing itself. */
+async function runSearch() {
+  const params = searchParams();
+  const seq = ++searchSeq;
+  if ([...params.keys()].length === 0) {
+    searchResult = null;
+    render();
+    return;
+  }
+  params.set('limit', '100');
+  let next;
+  try {
+    const response = await fetch(api(`/search?${params}`));
+    const body = await response.json();
+    next = response.ok
+      ? { hits: body.results ?? [], total: body.total ?? body.results?.length ?? 0 }
+      : { hits: [], total: 0, error: body.error?.message ?? body.message ?? `HTTP ${response.status}` };
+  } catch (error) {
+    next = { hits: [], total: 0, error: `Cannot reach the search API: ${error.message}` };
+  }
+  // A slower answer to an older query must not replace a newer one.
+  if (seq !== searchSeq) return;
+  searchResult = next;
+  render();
+}
+
+function scheduleSearch() {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(runSearch, SEARCH_DEBOUNCE_MS);
+}
+
+/** The object key of an item: from the host's list, or from its record once described. */
+function objectKeyOf(item) {
+  return item.objectKey ?? item.record?.source?.key;
+}
+
+const HIT_STATUS = (hit) => {
+  const { fast, detailed } = hit.status;
+  if (fast === 'failed' || detailed === 'failed') return 'failed';
+  if (fast === 'done' && detailed === 'done') return 'done';
+  return fast === 'done' ? 'fast-done' : 'describing';
+};
+
+/** A card for a result the page has not listed (older than the list): built from the result alone. */
+function itemOfHit(hit) {
+  return {
+    key: hit.key,
+    name: hit.name,
+    status: HIT_STATUS(hit),
+    imageUrl: hit.imageUrl,
+    record: {
+      caption: hit.caption,
+      detailedDescription: hit.detailedDescription,
+      colours: hit.colours,
+      text: hit.text ? { full: hit.text } : undefined,
+      categories: hit.categories.map((id) => ({ id, evidence: [] })),
+      status: { fast: { state: hit.status.fast }, detailed: { state: hit.status.detailed } },
+    },
+  };
+}
+
+function visibleItems(all) {
+  if (!searchResult) return all;
+  const byObjectKey = new Map(all.map((item) => [objectKeyOf(item), item]));
+  return searchResult.hits.map((hit) => byObjectKey.get(hit.key) ?? itemOfHit(hit));
 }
 
 /** A result kept from an earlier run (record.stale): say why it was not refreshed, and with what. */
@@ -233,7 +292,7 @@ function render() {
     renderQueued = false;
     const all = [...items.values()].sort((a, b) => b.order - a.order);
     syncCategoryOptions(all);
-    const visible = all.filter(matches);
+    const visible = visibleItems(all);
     // Keep focus where the user is: replace cards in place, by key.
     const existing = new Map([...els.results.children].map((node) => [node.dataset.key, node]));
     const wanted = new Set(visible.map((item) => item.key));
@@ -253,8 +312,11 @@ function render() {
       previous = node;
     }
     els.empty.hidden = all.length > 0;
-    const filtered = els.search.value.trim() || els.family.value || els.category.value;
-    els.count.textContent = filtered ? `${visible.length} of ${all.length} images match` : '';
+    els.count.textContent = !searchResult
+      ? ''
+      : (searchResult.error ??
+        `${searchResult.total} of ${Math.max(all.length, searchResult.total)} images match`);
+    els.count.classList.toggle('error', Boolean(searchResult?.error));
   });
 }
 
@@ -359,6 +421,7 @@ async function refreshList() {
       status: entry.status,
       record: entry.record,
       imageUrl: current?.imageUrl ?? entry.imageUrl,
+      objectKey: entry.key,
       // Uploads from this page count 1, 2, 3…; listed ones sort by age below them (newest first).
       order: current?.order ?? (Date.parse(entry.lastModified ?? '') || 0) / 1e13,
     });
@@ -384,9 +447,13 @@ window.addEventListener('drop', (event) => {
   event.preventDefault();
   uploadAll(event.dataTransfer?.files ?? []);
 });
-els.search.addEventListener('input', render);
-els.family.addEventListener('change', render);
-els.category.addEventListener('change', render);
+els.search.addEventListener('input', scheduleSearch);
+els.family.addEventListener('change', scheduleSearch);
+els.category.addEventListener('change', scheduleSearch);
+// New descriptions arrive all the time: an open search is asked again, so new matches appear.
+setInterval(() => {
+  if (searchResult) void runSearch();
+}, SEARCH_REFRESH_MS);
 document.getElementById('filter-form').addEventListener('submit', (event) => event.preventDefault());
 
 render();
