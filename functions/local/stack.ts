@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { S3Event } from 'aws-lambda';
 import {
   createDetailedQueues,
@@ -19,6 +20,7 @@ import { LocalSearchIndex } from '#engine/search/local-index.ts';
 import { SidecarIndexer } from '#engine/search/sidecar-index.ts';
 import { ENV } from '#engine/settings.ts';
 import { ChildWorker, STOP_GRACE_MS } from './child-worker.ts';
+import { DescriptionsMirror } from './descriptions-mirror.ts';
 import { loadHandlers } from './handlers.ts';
 import { type NodeHandler, startLocalHttp } from './http-server.ts';
 import { InboxWatcher } from './inbox.ts';
@@ -42,8 +44,10 @@ export interface LocalHandlers {
 }
 
 export type StackEvent =
-  | { type: 'uploaded'; key: string }
-  | { type: 'sidecar'; key: string; record: DescriptionRecord }
+  /** `name`: what a person calls the file (its original name, not the server-made key). */
+  | { type: 'uploaded'; key: string; name: string }
+  /** `file`: the readable copy in `<data dir>/descriptions/`. */
+  | { type: 'sidecar'; key: string; record: DescriptionRecord; name?: string; file?: string }
   | { type: 'requeued'; summary: RequeueSummary; reason: 'start' | 'models-ready' }
   | { type: 'models-ready' }
   | { type: 'error'; where: string; error: unknown };
@@ -214,13 +218,22 @@ export async function startLocalStack(
         })
       : undefined;
 
+    const descriptions = new DescriptionsMirror({
+      dir: join(options.dataDir, 'descriptions'),
+      store,
+      inputPrefix: options.inputPrefix,
+    });
+
     let waitingForModels = false;
     // Real S3 → Lambda: only ObjectCreated under the input prefix reaches the fast handler. The
     // sidecar writes are observed too, for the console, the mirror and the offline case.
     s3Server.onEvent((event) => {
       const notification = notificationFor(event, options.inputPrefix);
       if (notification) {
-        for (const r of event.Records) emit({ type: 'uploaded', key: r.s3.object.key });
+        for (const r of event.Records) {
+          const key = r.s3.object.key;
+          void descriptions.nameFor(key).then((name) => emit({ type: 'uploaded', key, name }));
+        }
         invoker.invoke(notification);
       }
       for (const r of event.Records) {
@@ -241,8 +254,16 @@ export async function startLocalStack(
       ) {
         waitingForModels = true;
       }
-      emit({ type: 'sidecar', key, record });
       const inputKey = inputKeyFor(layout, key);
+      // Under s3rver's internal names a description is hard to find: keep a copy by original name.
+      const file = inputKey
+        ? await descriptions.write(inputKey, json).catch((error: unknown) => {
+            emit({ type: 'error', where: `description copy of ${inputKey}`, error });
+            return undefined;
+          })
+        : undefined;
+      const name = inputKey ? await descriptions.nameFor(inputKey) : undefined;
+      emit({ type: 'sidecar', key, record, name, file });
       if (options.mirror && inbox && inputKey) await inbox.mirror(inputKey, json);
     };
 

@@ -1,54 +1,16 @@
 import '../node-support.ts';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { DescribeError } from '#engine/errors.ts';
+import { formatStackEvent } from './console-printer.ts';
 import { ensureModels } from './models-step.ts';
 import { readLocalOptions, USAGE } from './options.ts';
 import { type LocalStack, type StackEvent, startLocalStack } from './stack.ts';
 
-/**
- * `npm start`: the whole pipeline on this machine. Prints one line per thing a user cares about
- * (an upload arrived, a caption or description was written, something failed) — the handlers'
- * own JSON logs are kept to warnings.
- */
+/** `npm start`: the whole pipeline on this machine; console lines come from console-printer.ts. */
 function printer() {
-  const out = (line: string) => process.stdout.write(`${line}\n`);
   return (event: StackEvent) => {
-    switch (event.type) {
-      case 'uploaded':
-        out(`↑ ${event.key}`);
-        break;
-      case 'sidecar': {
-        const r = event.record;
-        const where = r.source.key ?? event.key;
-        if (r.status.fast.state === 'failed') {
-          out(`✗ ${where}: ${r.errors.fast?.message ?? 'failed'} (${r.errors.fast?.code ?? '?'})`);
-        } else if (r.status.detailed.state === 'done') {
-          out(`✓ ${where}: ${r.detailedDescription ?? ''}`);
-        } else if (r.status.detailed.state === 'failed') {
-          out(`✗ ${where} detailed: ${r.errors.detailed?.message ?? 'failed'}`);
-        } else if (r.status.fast.state === 'waiting-for-models' && r.status.detailed.state === 'pending') {
-          const colours = (r.colours ?? []).map((c) => c.name).join(', ');
-          out(`… ${where}: colours ${colours}; caption waits for the models`);
-        } else if (r.status.fast.state === 'done') {
-          out(`• ${where}: ${r.caption ?? ''}`);
-        }
-        break;
-      }
-      case 'requeued':
-        if (event.summary.fast + event.summary.detailed > 0) {
-          const why = event.reason === 'start' ? 'left unfinished by the last run' : 'that waited for models';
-          out(`↻ re-queued ${event.summary.fast} fast and ${event.summary.detailed} detailed ${why}`);
-        }
-        break;
-      case 'models-ready':
-        out('✓ models found: describing what waited for them');
-        break;
-      case 'error': {
-        const message = event.error instanceof Error ? event.error.message : String(event.error);
-        process.stderr.write(`! ${event.where}: ${message}\n`);
-        break;
-      }
-    }
+    const printed = formatStackEvent(event);
+    if (printed) process[printed.stream].write(`${printed.line}\n`);
   };
 }
 
@@ -106,6 +68,7 @@ async function main(): Promise<void> {
       `image-describer is running on ${options.host}`,
       `  web page + upload API  ${stack.webUrl}`,
       `  S3 (s3rver)            ${stack.s3Endpoint}  bucket ${stack.bucket}, data in ${shown(options.dataDir)}`,
+      `  descriptions           ${shown(join(options.dataDir, 'descriptions'))}/<file name>.description.json`,
       `  SQS (fauxqs)           ${stack.sqsEndpoint}  queue ${stack.queueUrl.split('/').pop()} (+ DLQ)`,
       options.inboxDir
         ? `  inbox                  ${shown(options.inboxDir)}/ → ${options.inputPrefix}${options.mirror ? ' (sidecars mirrored beside the files)' : ''}`
