@@ -31,6 +31,8 @@ export interface LocalHttpOptions {
   /** The bucket, behind the object store port (thumbnails). */
   readonly store: ObjectStore;
   readonly inputPrefix: string;
+  /** `GET /models/status`: the model state the page shows before anything is uploaded. */
+  readonly models?: { view(): Promise<unknown> };
   readonly onError?: (error: unknown, req: IncomingMessage) => void;
 }
 
@@ -54,6 +56,7 @@ export async function startLocalHttp(options: LocalHttpOptions): Promise<{ serve
     if (path === '/records') return sendJson(res, 200, { records: await options.records.list() });
     if (path === '/search') return search(res, url.searchParams);
     if (path === '/healthz') return sendJson(res, 200, { ok: true });
+    if (path === '/models/status' && options.models) return sendJson(res, 200, await options.models.view());
     if (path.startsWith('/thumbnails/'))
       return thumbnail(res, decodeURIComponent(path.slice('/thumbnails/'.length)));
     const file = STATIC_FILES[path];

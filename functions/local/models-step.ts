@@ -1,3 +1,4 @@
+import type { FetchProgressEvent } from '#engine/models/fetch-models.ts';
 import { ModelRegistry } from '#engine/models/registry.ts';
 import { readEngineSettings } from '#engine/settings.ts';
 import type { LocalOptions } from './options.ts';
@@ -26,7 +27,10 @@ async function missingModes(modelsDir: string): Promise<string[] | undefined> {
  * and progress bar as `npm run models:fetch`. When that fails (offline), say how to fix it and go on:
  * the stack still describes colours, facts and text, and captions follow once the models appear.
  */
-export async function ensureModels(options: LocalOptions): Promise<ModelsState> {
+export async function ensureModels(
+  options: LocalOptions,
+  hooks: { onProgress?: (event: FetchProgressEvent) => void; onDownloadEnd?: () => void } = {},
+): Promise<ModelsState> {
   const modelsDir = options.modelsDir ?? readEngineSettings().modelsDir;
   const missing = await missingModes(modelsDir);
   if (missing && missing.length === 0) return { dir: modelsDir, ready: true };
@@ -34,11 +38,14 @@ export async function ensureModels(options: LocalOptions): Promise<ModelsState> 
     process.stdout.write(`Models missing in ${modelsDir}: ${missing?.join(', ') ?? 'all'}. Downloading…\n`);
     try {
       const { fetchMissingModels } = await import('#engine/models/fetch-models.ts');
-      await fetchMissingModels({ modelsDir, progress: options.interactive });
+      await fetchMissingModels({ modelsDir, progress: options.interactive, onProgress: hooks.onProgress });
       const after = await missingModes(modelsDir);
       if (after && after.length === 0) return { dir: modelsDir, ready: true };
     } catch (error) {
       process.stderr.write(`\nCould not download the models: ${(error as Error).message}\n`);
+    } finally {
+      // The page stops showing progress; the files on disk decide what it says from here.
+      hooks.onDownloadEnd?.();
     }
   }
   process.stderr.write(

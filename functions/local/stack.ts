@@ -18,12 +18,13 @@ import type { ObjectStore } from '#engine/ports.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { LocalSearchIndex } from '#engine/search/local-index.ts';
 import { SidecarIndexer } from '#engine/search/sidecar-index.ts';
-import { ENV } from '#engine/settings.ts';
+import { ENV, readEngineSettings } from '#engine/settings.ts';
 import { ChildWorker, STOP_GRACE_MS } from './child-worker.ts';
 import { DescriptionsMirror } from './descriptions-mirror.ts';
 import { loadHandlers } from './handlers.ts';
 import { type NodeHandler, startLocalHttp } from './http-server.ts';
 import { InboxWatcher } from './inbox.ts';
+import { ModelStatus } from './model-status.ts';
 import type { LocalOptions } from './options.ts';
 import { RecordLister } from './records.ts';
 import { type RequeueSummary, requeueUnfinished } from './requeue.ts';
@@ -65,6 +66,8 @@ export interface LocalStack {
   /** The current detailed worker (replaced by restartWorker). */
   readonly worker: DetailedWorker;
   readonly inbox: InboxWatcher | undefined;
+  /** What `GET /models/status` reports: ready, downloading (fed by the caller) or missing. */
+  readonly models: ModelStatus;
   /** Crash the detailed worker mid-batch and start a fresh one (soak bench). */
   restartWorker(options?: { crash?: boolean }): Promise<void>;
   /** Run the start-up scan again. */
@@ -218,6 +221,7 @@ export async function startLocalStack(
         })
       : undefined;
 
+    const models = new ModelStatus(options.modelsDir ?? readEngineSettings().modelsDir);
     const descriptions = new DescriptionsMirror({
       dir: join(options.dataDir, 'descriptions'),
       store,
@@ -320,6 +324,7 @@ export async function startLocalStack(
       search: searchIndex,
       store,
       inputPrefix: options.inputPrefix,
+      models,
       onError: (error, req) => emit({ type: 'error', where: `http ${req.method} ${req.url}`, error }),
     });
     closers.push(
@@ -350,6 +355,7 @@ export async function startLocalStack(
         return worker;
       },
       inbox,
+      models,
       restartWorker: async ({ crash = true } = {}) => {
         if (crash) worker.kill();
         else await worker.stop();

@@ -55,9 +55,10 @@ async function main(): Promise<void> {
   }
   let started: LocalStack | undefined;
   stopOnSignals(() => started);
-  const models = await ensureModels(options);
+  // The page is up first, so it can show the model state (and a download's progress) at once.
   const stack = await startLocalStack(options, { onEvent: printer() });
   started = stack;
+  const modelState = await stack.models.view();
   const shown = (dir: string) => {
     const near = relative(process.cwd(), dir) || '.';
     return near.startsWith('..') ? dir : near;
@@ -73,12 +74,18 @@ async function main(): Promise<void> {
       options.inboxDir
         ? `  inbox                  ${shown(options.inboxDir)}/ → ${options.inputPrefix}${options.mirror ? ' (sidecars mirrored beside the files)' : ''}`
         : '  inbox                  off',
-      `  models                 ${models.dir}${models.ready ? '' : '  — NOT INSTALLED: captions wait (see above)'}`,
+      `  models                 ${modelState.modelsDir}${modelState.state === 'ready' ? '' : '  — not installed yet: captions wait (the page shows the state)'}`,
       '',
       'Press Ctrl+C to stop; uploads and descriptions are kept for the next start.',
       '',
     ].join('\n'),
   );
+  if (modelState.state !== 'ready') {
+    await ensureModels(options, {
+      onProgress: (event) => stack.models.onProgress(event),
+      onDownloadEnd: () => stack.models.downloadEnded(),
+    });
+  }
 }
 
 main().catch((error: unknown) => {

@@ -456,7 +456,47 @@ setInterval(() => {
 }, SEARCH_REFRESH_MS);
 document.getElementById('filter-form').addEventListener('submit', (event) => event.preventDefault());
 
+/**
+ * The model state before anything is uploaded (local stack only: `GET /models/status`): missing
+ * with the command to run, downloading with progress, or ready. Asked again until ready.
+ */
+const MODEL_STATUS_MS = 3000;
+async function refreshModelStatus() {
+  const box = document.getElementById('model-status');
+  let view;
+  try {
+    const response = await fetch(api('/models/status'));
+    if (!response.ok) return false; // AWS: no such route, nothing to show.
+    view = await response.json();
+  } catch {
+    return true;
+  }
+  box.dataset.state = view.state;
+  const parts = [
+    el('strong', {
+      text:
+        view.state === 'ready'
+          ? 'Models ready'
+          : view.state === 'downloading'
+            ? 'Downloading models'
+            : 'Models missing',
+    }),
+  ];
+  parts.push(el('span', { text: ` ${view.message}` }));
+  if (view.command) parts.push(el('p', {}, ['Run: ', el('code', { text: view.command })]));
+  if (view.download) {
+    parts.push(
+      el('progress', { max: '100', value: String(view.download.percent), 'aria-label': 'Model download' }),
+    );
+  }
+  box.replaceChildren(...parts);
+  box.hidden = false;
+  if (view.state !== 'ready') setTimeout(refreshModelStatus, MODEL_STATUS_MS);
+  return true;
+}
+
 render();
+void refreshModelStatus();
 refreshList().then((available) => {
   if (available) setInterval(refreshList, LIST_REFRESH_MS);
 });
