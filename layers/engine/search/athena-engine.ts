@@ -1,5 +1,6 @@
-import { DescribeError } from '../errors.ts';
+import { ConfigError, DescribeError, expected } from '../errors.ts';
 import type { Colour, DescriptionRecord, StageState } from '../record/schema.ts';
+import { ENV, readRequiredEnv } from '../settings.ts';
 import {
   ATHENA_DIALECT,
   type CompiledSearch,
@@ -155,4 +156,31 @@ export function createAthenaSearch(
       ...(total !== undefined ? { total } : {}),
     };
   };
+}
+
+export interface AthenaSearchSettings {
+  readonly workGroup: string;
+  readonly table: SearchTable;
+}
+
+/**
+ * Read once at cold start: SEARCH_WORKGROUP, SEARCH_DATABASE, SEARCH_TABLE (infra sets all three,
+ * or none when search is off). Absent workgroup: no search; a half-set or malformed one fails fast.
+ */
+export function readAthenaSearchSettings(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): AthenaSearchSettings | undefined {
+  const workGroup = env[ENV.SEARCH_WORKGROUP];
+  if (!workGroup) return undefined;
+  const glueName = (name: string) => {
+    const value = readRequiredEnv(env, name);
+    if (!/^[a-z0-9_]{1,255}$/.test(value)) {
+      throw new ConfigError(expected('a Glue name (lower-case letters, digits, _)', name, value));
+    }
+    return value;
+  };
+  return Object.freeze({
+    workGroup,
+    table: Object.freeze({ database: glueName(ENV.SEARCH_DATABASE), table: glueName(ENV.SEARCH_TABLE) }),
+  });
 }

@@ -1,6 +1,9 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { DescribeError, expected } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
+import { SearchFailedError, SearchScanLimitError, SearchTimeoutError } from '../search/athena-engine.ts';
+import type { SearchResponse } from '../search/document.ts';
+import { parseSearchQuery, type SearchQuery, SearchQueryError } from '../search/query.ts';
 import { createUpload } from './create-upload.ts';
 import { UploadNotFoundError, UploadRequestError } from './errors.ts';
 import type { UploadSigner } from './ports.ts';
@@ -20,6 +23,8 @@ export interface UploadApiDeps {
   readonly signer: UploadSigner;
   readonly logger: ApiLogger;
   readonly now?: () => Date;
+  /** The search engine behind `GET /search` (Athena in AWS); absent: the route is a 404. */
+  readonly search?: (query: SearchQuery) => Promise<SearchResponse>;
 }
 
 export type UploadApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -44,7 +49,11 @@ function errorBody(code: string, message: string, requestId?: string) {
 
 const NOT_FOUND = (message: string) => json(404, errorBody('NOT_FOUND', message));
 
-type Route = { kind: 'create' } | { kind: 'status'; id: string | undefined } | { kind: 'none' };
+type Route =
+  | { kind: 'create' }
+  | { kind: 'status'; id: string | undefined }
+  | { kind: 'search' }
+  | { kind: 'none' };
 
 /**
  * The route of an event: by routeKey when API Gateway matched one of ours, else (a `$default`
@@ -53,7 +62,9 @@ type Route = { kind: 'create' } | { kind: 'status'; id: string | undefined } | {
 function routeOf(event: APIGatewayProxyEventV2): Route {
   if (event.routeKey === 'POST /uploads') return { kind: 'create' };
   if (event.routeKey === 'GET /uploads/{id}') return { kind: 'status', id: event.pathParameters?.id };
+  if (event.routeKey === SEARCH_API_ROUTE) return { kind: 'search' };
   const method = event.requestContext?.http?.method ?? '';
+  if (method === 'GET' && /(?:^|\/)search\/?$/.test(event.rawPath ?? '')) return { kind: 'search' };
   const match = /(?:^|\/)uploads(?:\/([^/]*))?\/?$/.exec(event.rawPath ?? '');
   if (!match) return { kind: 'none' };
   if (method === 'POST' && match[1] === undefined) return { kind: 'create' };
@@ -116,6 +127,18 @@ export function createUploadApiHandler(deps: UploadApiDeps): UploadApiHandler {
           const view = await getUploadStatus(route.id, { store, layout: settings.layout });
           return json(200, view);
         }
+        case 'search': {
+          if (!deps.search) return NOT_FOUND('Search is not enabled on this API');
+          // rawQueryString keeps repeated names apart (queryStringParameters joins them with commas).
+          const query = parseSearchQuery(new URLSearchParams(event.rawQueryString ?? ''));
+          const response = await deps.search(query);
+          logger.info('search answered', {
+            requestId,
+            terms: query.terms.length,
+            results: response.results.length,
+          });
+          return json(200, response);
+        }
         default:
           return NOT_FOUND(
             `No route for ${event.requestContext?.http?.method ?? ''} ${event.rawPath ?? ''}`.trim(),
@@ -127,6 +150,22 @@ export function createUploadApiHandler(deps: UploadApiDeps): UploadApiHandler {
         return json(400, errorBody(error.code, error.message));
       }
       if (error instanceof UploadNotFoundError) return json(404, errorBody(error.code, 'No such upload'));
+      if (error instanceof SearchQueryError) {
+        logger.info('search rejected', { requestId, parameter: error.parameter, message: error.message });
+        return json(400, { error: { code: error.code, message: error.message, parameter: error.parameter } });
+      }
+      const searchStatus =
+        error instanceof SearchTimeoutError
+          ? 504
+          : error instanceof SearchScanLimitError
+            ? 503
+            : error instanceof SearchFailedError
+              ? 502
+              : undefined;
+      if (searchStatus && error instanceof DescribeError) {
+        logger.warn('search failed', { requestId, code: error.code, message: error.message });
+        return json(searchStatus, errorBody(error.code, error.message, requestId));
+      }
       logger.error('upload api failed', {
         requestId,
         route: route.kind,
