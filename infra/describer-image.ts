@@ -24,9 +24,9 @@ export interface ModelRef {
 }
 
 export interface ModelRefs {
-  /** The model the fast stage runs (manifest `modes.fast`). */
+  /** The model the fast stage runs (manifest `tasks.caption.model`, also used for objects). */
   readonly fast: ModelRef;
-  /** The model the detailed stage runs (manifest `modes.normal`). */
+  /** The model the detailed stage runs (manifest `tasks.detailed.model`). */
   readonly normal: ModelRef;
 }
 
@@ -44,7 +44,14 @@ export function readModelRefs(modelsDir = DEFAULT_MODELS_DIR): ModelRefs {
     id: spec.id,
     version: JSON.stringify({ revision: spec.revision, dtype: spec.dtype, files: spec.files ?? [] }),
   });
-  return { fast: ref(parsed.data.modes.fast), normal: ref(parsed.data.modes.normal) };
+  const { models, tasks } = parsed.data;
+  const modelOf = (name: string): ModelSpec => {
+    const spec = models[name];
+    if (!spec) throw new ManifestError(expected(`a model named in ${file}`, 'tasks.*.model', name));
+    return spec;
+  };
+  // Each function image carries the model of its stage's tasks (fast: caption and objects share one).
+  return { fast: ref(modelOf(tasks.caption.model)), normal: ref(modelOf(tasks.detailed.model)) };
 }
 
 export interface DescriberImageOptions {

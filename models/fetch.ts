@@ -2,13 +2,15 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DescribeError } from '../layers/engine/errors.ts';
-import { fetchMissingModels } from '../layers/engine/models/fetch-models.ts';
+import { fetchMissingModels, type ModelSelection } from '../layers/engine/models/fetch-models.ts';
 import { DEFAULT_MODELS_DIR, ENV } from '../layers/engine/settings.ts';
 
-const USAGE = `Usage: npm run models:fetch [-- --models <dir>]
+const USAGE = `Usage: npm run models:fetch [-- --models <dir>] [--all | --model <name> ...]
 
-Downloads the models named in <dir>/manifest.json (default: $${ENV.MODELS_DIR}, else the repo's models/)
+Downloads the models of <dir>/manifest.json (default: $${ENV.MODELS_DIR}, else the repo's models/)
 at their pinned revisions, only the files of the chosen dtypes. Files already there are kept.
+By default only the models marked "fetch": "default" (the default lineup is one model);
+--all fetches every model of the manifest, --model <name> (repeatable) the named ones.
 Set HF_ENDPOINT to use a mirror of the Hugging Face hub.`;
 
 const formatBytes = (bytes: number) =>
@@ -17,10 +19,16 @@ const formatBytes = (bytes: number) =>
 /** `npm run models:fetch`: exit 0 when every model is complete, 1 when one could not be had, 2 on bad usage. */
 export async function main(argv: readonly string[], env = process.env): Promise<number> {
   let modelsDir: string;
+  let selection: ModelSelection = 'default';
   try {
     const { values } = parseArgs({
       args: [...argv],
-      options: { models: { type: 'string', short: 'm' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        models: { type: 'string', short: 'm' },
+        all: { type: 'boolean' },
+        model: { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
       allowPositionals: false,
     });
@@ -28,6 +36,9 @@ export async function main(argv: readonly string[], env = process.env): Promise<
       console.log(USAGE);
       return 0;
     }
+    if (values.all && values.model) throw new Error('Expected --all or --model, not both');
+    if (values.all) selection = 'all';
+    if (values.model) selection = values.model;
     modelsDir = resolve(values.models ?? (env[ENV.MODELS_DIR] || DEFAULT_MODELS_DIR));
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`);
@@ -39,6 +50,7 @@ export async function main(argv: readonly string[], env = process.env): Promise<
     const fetched = await fetchMissingModels(modelsDir, {
       endpoint: env.HF_ENDPOINT || undefined,
       progress: Boolean(process.stderr.isTTY),
+      models: selection,
     });
     for (const model of fetched) {
       const what =

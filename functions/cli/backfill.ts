@@ -7,13 +7,13 @@ import { LambdaFastTrigger } from '#adapters/lambda-fast-trigger.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { SqsJobQueue } from '#adapters/sqs-job-queue.ts';
 import { expected } from '#engine/errors.ts';
-import { provenanceOf } from '#engine/models/provenance.ts';
 import { loadManifest } from '#engine/models/registry.ts';
 import { type BackfillSummary, backfill } from '#engine/pipeline/backfill.ts';
 import { describeUploadedObject } from '#engine/pipeline/describe-uploaded-object.ts';
 import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
 import { readKeyLayout } from '#engine/pipeline/key-layout.ts';
 import { objectsCreated, s3EventFor } from '#engine/pipeline/s3-event.ts';
+import { currentModelsOf } from '#engine/pipeline/staleness.ts';
 import type { FastStageTrigger, JobQueue } from '#engine/ports.ts';
 import { DEFAULT_MODELS_DIR, ENV } from '#engine/settings.ts';
 
@@ -114,10 +114,7 @@ export async function runBackfillCommand(
     }
     const modelsDir = resolve(values.models ?? (env[ENV.MODELS_DIR] || DEFAULT_MODELS_DIR));
     const manifest = await loadManifest(modelsDir);
-    const models = {
-      caption: provenanceOf(manifest.modes.fast),
-      detailed: provenanceOf(manifest.modes.normal),
-    };
+    const models = currentModelsOf(manifest);
     const layout = readKeyLayout(env);
     const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
     const store = new S3ObjectStore({ bucket, endpoint });

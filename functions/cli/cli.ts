@@ -109,10 +109,10 @@ export async function runCli(
       ocrStage: configured.ocrStage === 'off' ? ('off' as const) : ('fast' as const),
     });
     engine = await createEngine(settings);
-    const needed = args.mode === 'normal' ? ['fast', 'normal'] : ['fast'];
-    const missing = engine.models.missingModels().filter((m) => needed.includes(m.mode));
+    // fast mode runs the fast stage's tasks only; normal mode both stages'.
+    const missing = engine.models.missingModels(args.mode === 'fast' ? { stage: 'fast' } : {});
     if (missing.length > 0) {
-      const list = missing.map((m) => `  - ${m.mode}: ${m.id} (expected in ${m.dir})`).join('\n');
+      const list = missing.map((m) => `  - ${m.tasks.join(', ')}: ${m.id} (expected in ${m.dir})`).join('\n');
       output.stderr.write(
         `Models are not installed in ${settings.modelsDir}:\n${list}\n` +
           'Run `npm run models:fetch` to download them, or point --models (or MODELS_DIR) at another model set,\n' +

@@ -94,7 +94,7 @@ export async function loadHandlers(
     modelsReady: async () => {
       try {
         const registry = await openRegistry();
-        return registry.missingModels().every((m) => m.mode !== 'fast' && m.mode !== 'normal');
+        return registry.missingModels().length === 0;
       } catch {
         return false;
       }

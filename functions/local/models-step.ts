@@ -5,17 +5,14 @@ import type { LocalOptions } from './options.ts';
 
 export interface ModelsState {
   readonly dir: string;
-  /** Both modes' files are present. */
+  /** The files of every model the caption, objects and detailed tasks use are present. */
   readonly ready: boolean;
 }
 
 async function missingModes(modelsDir: string): Promise<string[] | undefined> {
   try {
     const registry = await ModelRegistry.open({ modelsDir, threads: 0 });
-    return registry
-      .missingModels()
-      .filter((m) => m.mode === 'fast' || m.mode === 'normal')
-      .map((m) => `${m.mode} (${m.id})`);
+    return registry.missingModels().map((m) => `${m.tasks.join(', ')} (${m.id})`);
   } catch {
     // No manifest at all.
     return undefined;

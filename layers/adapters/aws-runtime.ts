@@ -1,10 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import type { DescribeEngine } from '#engine/engine.ts';
-import type { ModelMode } from '#engine/models/manifest.ts';
 import type { DetailedStageDependencies } from '#engine/pipeline/complete-detailed-description.ts';
 import type { FastStageDependencies } from '#engine/pipeline/describe-uploaded-object.ts';
 import { type KeyLayout, readKeyLayout } from '#engine/pipeline/key-layout.ts';
-import type { CurrentModels } from '#engine/pipeline/staleness.ts';
+import { type CurrentModels, currentModelsOf } from '#engine/pipeline/staleness.ts';
 import { currentQuestionKeys } from '#engine/questions/stage.ts';
 import { type EngineSettings, readEngineSettings } from '#engine/settings.ts';
 import { createEngine } from '#engine/wiring.ts';
@@ -34,8 +33,7 @@ export function currentModels(
   engine: Pick<DescribeEngine, 'models'> & { readonly settings?: EngineSettings },
 ): CurrentModels {
   return {
-    caption: engine.models.provenance('fast'),
-    detailed: engine.models.provenance('normal'),
+    ...currentModelsOf(engine.models.manifest),
     ...currentQuestionKeys(engine.models, engine.settings?.questions),
   };
 }
@@ -69,15 +67,18 @@ export interface RuntimeOptions {
   readonly preload?: boolean;
 }
 
-async function engineWithModel(settings: EngineSettings, mode: ModelMode, options: RuntimeOptions) {
+async function engineWithModel(
+  settings: EngineSettings,
+  stage: 'fast' | 'detailed',
+  options: RuntimeOptions,
+) {
   const start = performance.now();
-  const stage = mode === 'fast' ? 'fast' : 'detailed';
-  const preload = options.preload === false ? [] : [mode];
+  const preload = options.preload === false ? [] : [stage];
   const engine = await createEngine(settingsForStage(settings, stage), { preload });
   return { engine, modelLoadMs: Math.round(performance.now() - start) };
 }
 
-/** Clients, engine and the fast model, once per process (Lambda init, local stack start). */
+/** Clients, engine and the fast stage's model, once per process (Lambda init, local stack start). */
 export async function createFastRuntime(
   config: AwsConfig,
   options: RuntimeOptions = {},
@@ -97,12 +98,12 @@ export async function createFastRuntime(
   };
 }
 
-/** Clients, engine and the normal-mode model, once per process. */
+/** Clients, engine and the detailed stage's model, once per process. */
 export async function createDetailedRuntime(
   config: AwsConfig,
   options: RuntimeOptions = {},
 ): Promise<DetailedRuntime> {
-  const { engine, modelLoadMs } = await engineWithModel(config.engine, 'normal', options);
+  const { engine, modelLoadMs } = await engineWithModel(config.engine, 'detailed', options);
   const { bucket, s3Endpoint } = config.targets;
   return {
     modelLoadMs,

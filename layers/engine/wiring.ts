@@ -11,13 +11,14 @@ import type { EngineSettings } from './settings.ts';
  */
 export async function createEngine(
   settings: EngineSettings,
-  options: { preload?: ReadonlyArray<'fast' | 'normal'> } = {},
+  /** preload: the stages whose models load now (Lambda init) instead of on first use. */
+  options: { preload?: ReadonlyArray<'fast' | 'detailed'> } = {},
 ): Promise<DescribeEngine> {
   const models = await ModelRegistry.open({ modelsDir: settings.modelsDir, threads: settings.threads });
   // Questions without a questions model in the manifest fail here, not on the first image.
   checkQuestionsModel(models, settings.questions);
   const textReader =
     settings.ocrStage === 'off' ? undefined : await createTextReader({ threads: settings.threads });
-  for (const mode of options.preload ?? []) await models.runner(mode);
+  for (const stage of options.preload ?? []) await models.preload(stage);
   return new DescribeEngine({ settings, models, textReader });
 }

@@ -4,15 +4,15 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DescribeError, expected } from '../errors.ts';
-import type { ModelSpec } from './manifest.ts';
+import { ConfigError, DescribeError, expected } from '../errors.ts';
+import type { Manifest, ModelSpec } from './manifest.ts';
 import { expectedModelFiles } from './model-files.ts';
 import { loadManifest } from './registry.ts';
 import { modelFolder } from './transformers-env.ts';
 
 /**
- * `npm run models:fetch` and the local stack's first run: download every model the manifest names
- * into `<modelsDir>/<id>/`, from `${HF_ENDPOINT}/<id>/resolve/<revision>/<file>` — the pinned revision,
+ * `npm run models:fetch` and the local stack's first run: download the manifest's default models (or
+ * the selected ones) into `<modelsDir>/<id>/`, from `${HF_ENDPOINT}/<id>/resolve/<revision>/<file>` — the pinned revision,
  * only the files of the chosen dtypes. Files go to a temporary name and are renamed when complete, so
  * the runtime never sees half a file; a `.revision` marker records what was fetched, so a complete
  * model is recognised without touching the network. Offline, it fails at once (every request has a
@@ -66,6 +66,8 @@ export interface FetchOptions {
   readonly onProgress?: (event: FetchProgressEvent) => void;
   /** Draw cli-progress bars on stderr (what `npm run models:fetch` and `npm start` show). */
   readonly progress?: boolean;
+  /** Which models; default: the manifest's `"fetch": "default"` models. */
+  readonly models?: ModelSelection;
 }
 
 export interface FetchedModel {
@@ -330,16 +332,37 @@ function offlineMessage(endpoint: string, cause: string, plans: readonly Plan[])
   return lines.join('\n');
 }
 
-/** The distinct models of a manifest (modes first, then extras), once per id and revision. */
-function specsOf(manifest: Awaited<ReturnType<typeof loadManifest>>): ModelSpec[] {
-  const all = [manifest.modes.fast, manifest.modes.normal, ...Object.values(manifest.extra)];
+/**
+ * Which models to fetch: `default` = the models marked `"fetch": "default"` (the default lineup is
+ * one model), `all` = every model of the manifest, or the given model names.
+ */
+export type ModelSelection = 'default' | 'all' | readonly string[];
+
+/** The distinct models selected (manifest order), once per id and revision. */
+function specsOf(manifest: Manifest, selection: ModelSelection): ModelSpec[] {
+  const names = Object.keys(manifest.models);
+  if (Array.isArray(selection)) {
+    const unknown = selection.filter((name) => !Object.hasOwn(manifest.models, name));
+    if (unknown.length > 0) {
+      throw new ConfigError(expected(`model names among ${names.join(', ')}`, '--model', unknown.join(', ')));
+    }
+  }
+  const chosen = names.filter((name) =>
+    selection === 'all'
+      ? true
+      : selection === 'default'
+        ? manifest.models[name]?.fetch === 'default'
+        : selection.includes(name),
+  );
   const seen = new Set<string>();
-  return all.filter((spec) => {
-    const key = `${spec.id}@${spec.revision}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  return chosen
+    .map((name) => manifest.models[name] as ModelSpec)
+    .filter((spec) => {
+      const key = `${spec.id}@${spec.revision}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
 }
 
 /**
@@ -368,7 +391,7 @@ export async function fetchMissingModels(
   try {
     const manifest = await loadManifest(modelsDir);
     const plans: Plan[] = [];
-    for (const spec of specsOf(manifest)) {
+    for (const spec of specsOf(manifest, options.models ?? 'default')) {
       const dir = modelFolder(spec, modelsDir);
       const files = expectedModelFiles(spec);
       plans.push({ spec, dir, files });

@@ -1,11 +1,17 @@
 import { z } from 'zod';
 
 /**
- * The model manifest: which model each mode runs, at which pinned revision, with which dtype and
- * task/prompt. A model set is a directory holding `manifest.json` plus one folder per model id
+ * The model manifest, version 2: which models a model set holds (`models`, each at a pinned
+ * revision with explicit dtypes) and which task each field of the record comes from (`tasks`).
+ * Several tasks may name one model: it is loaded once, and for Florence-2 the tasks of one stage
+ * share one vision-encoder pass per image.
+ *
+ * A model set is a directory holding `manifest.json` plus one folder per model id
  * (`<dir>/<org>/<name>/config.json`, `<dir>/<org>/<name>/onnx/*.onnx`), exactly the layout
  * transformers.js loads with `env.localModelPath = <dir>`.
  */
+export const MANIFEST_VERSION = 2 as const;
+
 export const architectureSchema = z.enum(['vision-encoder-decoder', 'florence2', 'smolvlm']);
 
 /** transformers.js dtype: one for every session, or per session name (embed_tokens, vision_encoder...). */
@@ -29,43 +35,136 @@ export const modelSpecSchema = z
     revision: z.string().min(1),
     architecture: architectureSchema,
     dtype: dtypeSchema,
-    /** Florence-2 task token, e.g. <CAPTION>, <DETAILED_CAPTION>, <MORE_DETAILED_CAPTION>. */
-    task: z.string().optional(),
-    /** Chat prompt for instruction-tuned models (smolvlm). */
-    prompt: z.string().optional(),
-    generation: generationOptionsSchema.default({}),
     /** Split large images into tiles (smolvlm); off by default: one encoder pass per tile costs. */
     imageSplitting: z.boolean().default(false),
     /** onnxruntime intra-op threads; 0 = onnxruntime's default (one per core). */
     threads: z.number().int().nonnegative().default(0),
-    /** Approximate download size, for progress and the README. */
+    /** Approximate download size, for progress and the docs. */
     sizeMB: z.number().positive().optional(),
     /** Files to download in models:fetch, relative to the model folder (only the chosen dtype's). */
     files: z.array(z.string().min(1)).optional(),
-  })
-  .strict()
-  .superRefine((spec, ctx) => {
-    if (spec.architecture === 'florence2' && !spec.task) {
-      ctx.addIssue({ code: 'custom', message: 'florence2 models need a task such as <CAPTION>' });
-    }
-    if (spec.architecture === 'smolvlm' && !spec.prompt) {
-      ctx.addIssue({ code: 'custom', message: 'smolvlm models need a prompt' });
-    }
-  });
-
-export const modeSchema = z.enum(['fast', 'normal']);
-
-export const manifestSchema = z
-  .object({
-    manifestVersion: z.literal(1),
-    /** fast: the caption in the fast stage; normal: the detailed description. */
-    modes: z.object({ fast: modelSpecSchema, normal: modelSpecSchema }).strict(),
-    /** Further named models (alternatives, fixtures of other architectures). */
-    extra: z.record(z.string(), modelSpecSchema).default({}),
+    /** default: `npm run models:fetch` downloads it; optional: only with --all or --model <name>. */
+    fetch: z.enum(['default', 'optional']).default('default'),
   })
   .strict();
 
+export const stageSchema = z.enum(['fast', 'detailed']);
+
+export const taskSpecSchema = z
+  .object({
+    /** A key of `models`. */
+    model: z.string().min(1),
+    /** The pipeline stage that runs it: fast (S3-triggered function) or detailed (queue worker). */
+    stage: stageSchema,
+    /** Florence-2 task token: <CAPTION>, <DETAILED_CAPTION>, <MORE_DETAILED_CAPTION>, <OD>. */
+    task: z.string().min(1).optional(),
+    /** Chat prompt for instruction-tuned models (smolvlm). */
+    prompt: z.string().min(1).optional(),
+    generation: generationOptionsSchema.default({}),
+  })
+  .strict();
+
+/** The Florence-2 tasks whose answer is plain text. */
+export const FLORENCE2_TEXT_TASKS = ['<CAPTION>', '<DETAILED_CAPTION>', '<MORE_DETAILED_CAPTION>'] as const;
+/** The Florence-2 tasks whose answer is labelled boxes. */
+export const FLORENCE2_OBJECT_TASKS = ['<OD>'] as const;
+
+/** The tasks a manifest configures; caption and detailed are required, the others optional. */
+export const TASK_NAMES = ['caption', 'objects', 'detailed', 'questions'] as const;
+
+/** The stage each task runs in: the record's fields are written by that stage only. */
+export const TASK_STAGES = {
+  caption: 'fast',
+  objects: 'fast',
+  detailed: 'detailed',
+  questions: 'detailed',
+} as const satisfies Record<(typeof TASK_NAMES)[number], 'fast' | 'detailed'>;
+
+export const manifestSchema = z
+  .object({
+    manifestVersion: z.literal(MANIFEST_VERSION),
+    /** The models of the set, by a short name the tasks refer to. */
+    models: z.record(z.string().regex(/^[A-Za-z0-9][\w.-]*$/, 'a short model name'), modelSpecSchema),
+    tasks: z
+      .object({
+        /** The caption (fast stage). */
+        caption: taskSpecSchema,
+        /** Objects with boxes and the labels list (fast stage); a Florence-2 `<OD>` task. */
+        objects: taskSpecSchema.optional(),
+        /** The detailed description (detailed stage). */
+        detailed: taskSpecSchema,
+        /** The prompt-capable model that answers configured questions (detailed stage). */
+        questions: taskSpecSchema.optional(),
+      })
+      .strict(),
+  })
+  .strict()
+  .superRefine((manifest, ctx) => {
+    const names = Object.keys(manifest.models);
+    for (const name of TASK_NAMES) {
+      const task = manifest.tasks[name];
+      if (!task) continue;
+      const at = ['tasks', name];
+      const model = Object.hasOwn(manifest.models, task.model) ? manifest.models[task.model] : undefined;
+      if (!model) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'model'],
+          message: `names no model of this manifest (models: ${names.join(', ') || 'none'}); got "${task.model}"`,
+        });
+        continue;
+      }
+      if (task.stage !== TASK_STAGES[name]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'stage'],
+          message: `the ${name} task runs in the ${TASK_STAGES[name]} stage; got "${task.stage}"`,
+        });
+      }
+      if (model.architecture === 'florence2') {
+        const allowed: readonly string[] = name === 'objects' ? FLORENCE2_OBJECT_TASKS : FLORENCE2_TEXT_TASKS;
+        if (!task.task) {
+          ctx.addIssue({
+            code: 'custom',
+            path: at,
+            message: `florence2 tasks need a task such as ${allowed[0]}`,
+          });
+        } else if (!allowed.includes(task.task)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'task'],
+            message: `the ${name} task of a florence2 model is one of ${allowed.join(', ')}; got "${task.task}"`,
+          });
+        }
+      }
+      // The questions task takes its prompt from each question.
+      if (model.architecture === 'smolvlm' && !task.prompt && name !== 'questions') {
+        ctx.addIssue({ code: 'custom', path: at, message: 'smolvlm tasks need a prompt' });
+      }
+      if (name === 'objects' && model.architecture !== 'florence2') {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'model'],
+          message: `objects need a florence2 model (<OD>); "${task.model}" is ${model.architecture}`,
+        });
+      }
+      if (name === 'questions' && model.architecture !== 'smolvlm') {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'model'],
+          message: `questions need a prompt-capable model (smolvlm); "${task.model}" is ${model.architecture}`,
+        });
+      }
+    }
+  });
+
+/** The describe modes of the CLI: fast = the fast stage only; normal = both stages. */
+export const modeSchema = z.enum(['fast', 'normal']);
+
 export type Architecture = z.infer<typeof architectureSchema>;
 export type ModelSpec = z.infer<typeof modelSpecSchema>;
+export type TaskSpec = z.infer<typeof taskSpecSchema>;
+export type TaskName = (typeof TASK_NAMES)[number];
+export type GenerationOptions = z.infer<typeof generationOptionsSchema>;
 export type ModelMode = z.infer<typeof modeSchema>;
 export type Manifest = z.infer<typeof manifestSchema>;

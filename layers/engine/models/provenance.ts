@@ -1,20 +1,28 @@
 import { createHash } from 'node:crypto';
 import type { ModelProvenance } from '../record/schema.ts';
-import type { ModelSpec } from './manifest.ts';
+import type { ModelSpec, TaskSpec } from './manifest.ts';
 
-/** What produced a field: enough to tell whether a stored record is stale after a model change. */
-export function provenanceOf(spec: ModelSpec): ModelProvenance {
+/**
+ * What produced a field: the model (id, revision, architecture, dtype) and the task run on it (task
+ * token or prompt, generation options, image splitting → promptHash). A change of model or task is a
+ * new key, so stored records know they are stale. The hashed material has the same shape as in
+ * manifest v1, so a v1 record whose model and task did not change stays current after the upgrade.
+ */
+export function provenanceOf(
+  model: ModelSpec,
+  task: Pick<TaskSpec, 'task' | 'prompt' | 'generation'>,
+): ModelProvenance {
   const promptMaterial = JSON.stringify({
-    task: spec.task ?? null,
-    prompt: spec.prompt ?? null,
-    generation: spec.generation,
-    imageSplitting: spec.imageSplitting,
+    task: task.task ?? null,
+    prompt: task.prompt ?? null,
+    generation: task.generation,
+    imageSplitting: model.imageSplitting,
   });
   return {
-    id: spec.id,
-    revision: spec.revision,
-    architecture: spec.architecture,
-    dtype: spec.dtype,
+    id: model.id,
+    revision: model.revision,
+    architecture: model.architecture,
+    dtype: model.dtype,
     promptHash: createHash('sha256').update(promptMaterial).digest('hex').slice(0, 16),
   };
 }

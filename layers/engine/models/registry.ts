@@ -10,16 +10,22 @@ import {
   ModelLoadError,
   ModelNotFoundError,
 } from '../errors.ts';
+import type { RgbImage } from '../image/types.ts';
 import type { ModelProvenance } from '../record/schema.ts';
 import {
   type Architecture,
+  type GenerationOptions,
+  MANIFEST_VERSION,
   type Manifest,
-  type ModelMode,
   type ModelSpec,
   manifestSchema,
+  TASK_NAMES,
+  TASK_STAGES,
+  type TaskName,
+  type TaskSpec,
 } from './manifest.ts';
 import { provenanceOf } from './provenance.ts';
-import type { ImageToTextRunner } from './runner.ts';
+import type { EncodedImage, ImageToTextRunner, ModelRunner, TaskAnswer } from './runner.ts';
 import {
   configureTransformersEnv,
   DTYPE_SUFFIX,
@@ -30,7 +36,7 @@ import {
   SESSIONS,
 } from './transformers-env.ts';
 
-type RunnerLoader = (spec: ModelSpec, context: RunnerContext) => Promise<ImageToTextRunner>;
+type RunnerLoader = (name: string, spec: ModelSpec, context: RunnerContext) => Promise<ModelRunner>;
 
 /** Loaded on first use, so a process that only captions never parses the other runners' code. */
 const LOADERS: Record<Architecture, () => Promise<RunnerLoader>> = {
@@ -79,13 +85,9 @@ function issueMessage(issue: z.core.$ZodIssue, raw: unknown, file: string): stri
 
 /** Manifest checks zod cannot express: dtypes must be known and, per session, name every session. */
 function checkDtypes(manifest: Manifest, file: string): void {
-  const entries: Array<[string, ModelSpec]> = [
-    ['modes.fast', manifest.modes.fast],
-    ['modes.normal', manifest.modes.normal],
-    ...Object.entries(manifest.extra).map(([name, spec]): [string, ModelSpec] => [`extra.${name}`, spec]),
-  ];
   const known = Object.keys(DTYPE_SUFFIX).join(', ');
-  for (const [field, spec] of entries) {
+  for (const [name, spec] of Object.entries(manifest.models)) {
+    const field = `models.${name}`;
     for (const session of SESSIONS[spec.architecture]) {
       const dtype = dtypeOf(spec, session);
       if (dtype === undefined) {
@@ -98,10 +100,24 @@ function checkDtypes(manifest: Manifest, file: string): void {
         );
       }
       if (!(dtype in DTYPE_SUFFIX)) {
-        const name = typeof spec.dtype === 'string' ? `${field}.dtype` : `${field}.dtype.${session}`;
-        throw new ManifestError(expected(`one of ${known}`, `${name} in ${file}`, dtype));
+        const where = typeof spec.dtype === 'string' ? `${field}.dtype` : `${field}.dtype.${session}`;
+        throw new ManifestError(expected(`one of ${known}`, `${where} in ${file}`, dtype));
       }
     }
+  }
+}
+
+/** A manifest of an older format: say what changed and how to get a current one. */
+function checkVersion(raw: unknown, file: string): void {
+  const version = (raw as { manifestVersion?: unknown } | null)?.manifestVersion;
+  if (version === 1) {
+    throw new ManifestError(
+      `${file} is a version 1 model manifest (modes.fast / modes.normal); this release reads version ${MANIFEST_VERSION} ` +
+        '(models + tasks: caption, objects, detailed, questions). Regenerate it: copy models/manifest.json of this ' +
+        'release (then `npm run models:fetch`), or for the test models run `npm run fixtures -- --out <dir>`; ' +
+        'or update it by hand: each mode becomes an entry of "models" and its task/prompt/generation an entry of ' +
+        '"tasks" (see docs/models.md, "Manifest v2").',
+    );
   }
 }
 
@@ -134,6 +150,7 @@ export async function loadManifest(modelsDir: string): Promise<Manifest> {
       cause: error,
     });
   }
+  checkVersion(raw, file);
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {
     const [first] = parsed.error.issues;
@@ -146,8 +163,11 @@ export async function loadManifest(modelsDir: string): Promise<Manifest> {
 }
 
 export interface MissingModel {
-  /** fast, normal or the extra model's name. */
-  readonly mode: string;
+  /** The model's name in the manifest. */
+  readonly model: string;
+  /** The configured tasks that use it, and their stages. */
+  readonly tasks: readonly TaskName[];
+  readonly stages: ReadonlyArray<'fast' | 'detailed'>;
   readonly id: string;
   /** Where the model's files are expected. */
   readonly dir: string;
@@ -156,13 +176,37 @@ export interface MissingModel {
 }
 
 /**
- * The models of one model set: which spec each mode uses, and the loaded runners — each loaded once
- * per process on first use (concurrent callers share one load; a failed load is forgotten so the next
- * call retries, e.g. after `models:fetch` filled the directory).
+ * The encodings of ONE image, by model name: pass the same map to several `answer` calls and a
+ * model's vision pass runs once for all of them. Never share one map between two images.
+ */
+export type ImageEncodings = Map<string, Promise<EncodedImage>>;
+
+export interface TaskResult {
+  readonly answer: TaskAnswer;
+  /** What produced it: the model plus this task (or prompt). */
+  readonly provenance: ModelProvenance;
+  /** Vision pass time paid by this call; 0 when the image's encoding was reused. */
+  readonly encodeMs: number;
+  /** Decoding time of this task. */
+  readonly decodeMs: number;
+}
+
+/** The tasks the pipeline always runs when configured; `questions` is asked for explicitly. */
+const CORE_TASKS: readonly TaskName[] = ['caption', 'objects', 'detailed'];
+
+/** v1 names (fast = caption, normal = detailed), accepted while callers move to task names. */
+type LegacyMode = 'fast' | 'normal';
+
+const round1 = (ms: number) => Math.round(ms * 10) / 10;
+
+/**
+ * The models and tasks of one model set. A model is loaded once per process on first use and shared
+ * by the tasks that name it (concurrent callers share one load; a failed load is forgotten so the
+ * next call retries, e.g. after `models:fetch` filled the directory).
  */
 export class ModelRegistry {
-  private readonly runners = new Map<string, Promise<ImageToTextRunner>>();
-  /** How long each mode's model took to load (ms), for start-up logs and benchmarks. */
+  private readonly runners = new Map<string, Promise<ModelRunner>>();
+  /** How long each model took to load (ms), by model name, for start-up logs and benchmarks. */
   readonly lastLoadMs = new Map<string, number>();
 
   private constructor(
@@ -181,52 +225,153 @@ export class ModelRegistry {
     return new ModelRegistry(manifest, modelsDir, options.threads);
   }
 
-  /** Every name `runner()` accepts: the two modes, then the extra models. */
-  get names(): string[] {
-    return ['fast', 'normal', ...Object.keys(this.manifest.extra)];
+  /** Every model name of the manifest. */
+  get modelNames(): string[] {
+    return Object.keys(this.manifest.models);
   }
 
-  /** The spec of a mode (fast, normal) or of an extra model by name. */
-  spec(mode: ModelMode | string): ModelSpec {
-    if (mode === 'fast' || mode === 'normal') return this.manifest.modes[mode];
-    const extra = Object.hasOwn(this.manifest.extra, mode) ? this.manifest.extra[mode] : undefined;
-    if (!extra) throw new ConfigError(expected(`one of ${this.names.join(', ')}`, 'model', mode));
-    return extra;
+  /** The configured tasks, in pipeline order. */
+  get taskNames(): TaskName[] {
+    return TASK_NAMES.filter((name) => this.manifest.tasks[name] !== undefined);
   }
 
-  provenance(mode: ModelMode | string): ModelProvenance {
-    return provenanceOf(this.spec(mode));
+  /** The tasks a stage runs (questions excluded: its feature asks for it). */
+  tasksOf(stage: 'fast' | 'detailed'): TaskName[] {
+    return this.taskNames.filter((name) => CORE_TASKS.includes(name) && TASK_STAGES[name] === stage);
   }
 
-  /** Where a mode's model lives: `<modelsDir>/<org>/<name>`. */
-  folder(mode: ModelMode | string): string {
-    return modelFolder(this.spec(mode), this.modelsDir);
+  modelSpec(name: string): ModelSpec {
+    const spec = Object.hasOwn(this.manifest.models, name) ? this.manifest.models[name] : undefined;
+    if (!spec) throw new ConfigError(expected(`one of ${this.modelNames.join(', ')}`, 'model', name));
+    return spec;
   }
 
-  /** Cheap check, no loading: config.json and the onnx files of the chosen dtypes, per model. */
-  missingModels(): MissingModel[] {
+  /** A task's spec, or undefined when the manifest does not configure it (objects, questions). */
+  taskSpec(name: TaskName): TaskSpec | undefined {
+    return this.manifest.tasks[name];
+  }
+
+  /** What a task's results carry in `models`: model spec + task/prompt + generation. */
+  provenance(name: TaskName | LegacyMode, options: { prompt?: string } = {}): ModelProvenance {
+    const task = this.requireTask(name);
+    return provenanceOf(
+      this.modelSpec(task.model),
+      options.prompt ? { ...task, prompt: options.prompt } : task,
+    );
+  }
+
+  /** Where a model lives: `<modelsDir>/<org>/<name>`. */
+  folder(model: string): string {
+    return modelFolder(this.modelSpec(model), this.modelsDir);
+  }
+
+  /**
+   * Cheap check, no loading: config.json and the onnx files of the chosen dtypes, for each model the
+   * given tasks use (default: the pipeline's configured tasks — caption, objects, detailed).
+   */
+  missingModels(options: { stage?: 'fast' | 'detailed'; tasks?: readonly TaskName[] } = {}): MissingModel[] {
+    const tasks = (options.tasks ?? CORE_TASKS).filter(
+      (name) => this.manifest.tasks[name] && (!options.stage || TASK_STAGES[name] === options.stage),
+    );
+    const byModel = new Map<string, TaskName[]>();
+    for (const name of tasks) {
+      const model = this.requireTask(name).model;
+      byModel.set(model, [...(byModel.get(model) ?? []), name]);
+    }
     const missing: MissingModel[] = [];
-    for (const mode of this.names) {
-      const files = this.missingFiles(this.spec(mode));
-      if (files.length > 0) missing.push({ mode, id: this.spec(mode).id, dir: this.folder(mode), files });
+    for (const [model, users] of byModel) {
+      const spec = this.modelSpec(model);
+      const files = this.missingFiles(spec);
+      if (files.length === 0) continue;
+      const stages = [...new Set(users.map((name) => TASK_STAGES[name]))];
+      missing.push({ model, tasks: users, stages, id: spec.id, dir: this.folder(model), files });
     }
     return missing;
   }
 
-  /** The loaded runner for a mode or extra model; loads it on first call. */
-  runner(mode: ModelMode | string): Promise<ImageToTextRunner> {
-    const loaded = this.runners.get(mode);
+  /** The loaded runner of a model (by manifest name); loads it on first call. */
+  modelRunner(model: string): Promise<ModelRunner> {
+    const loaded = this.runners.get(model);
     if (loaded) return loaded;
-    const loading = this.load(mode);
-    this.runners.set(mode, loading);
+    const loading = this.load(model);
+    this.runners.set(model, loading);
     // Forget a failed load so that the next call tries again; callers still see the rejection.
     loading.catch(() => {
-      if (this.runners.get(mode) === loading) this.runners.delete(mode);
+      if (this.runners.get(model) === loading) this.runners.delete(model);
     });
     return loading;
   }
 
-  /** Releases every loaded onnxruntime session; later runner() calls load afresh. */
+  /** Loads the models a stage's tasks use (Lambda init: a cold start without them fails at once). */
+  async preload(stage: 'fast' | 'detailed'): Promise<void> {
+    for (const model of new Set(this.tasksOf(stage).map((name) => this.requireTask(name).model))) {
+      await this.modelRunner(model);
+    }
+  }
+
+  /**
+   * Runs one task on an image. With `encodings` (one map per image), a model's vision pass is shared
+   * by every task that names it; without, this call encodes the image itself. `prompt` replaces the
+   * task's prompt (one question of the questions feature) and `generation` extends the task's options
+   * (a question's token limit); both are part of the returned provenance.
+   */
+  async answer(
+    name: TaskName,
+    image: RgbImage,
+    options: { encodings?: ImageEncodings; prompt?: string; generation?: GenerationOptions } = {},
+  ): Promise<TaskResult> {
+    const task = this.requireTask(name);
+    const runner = await this.modelRunner(task.model);
+    const encodings = options.encodings ?? new Map();
+    let pending = encodings.get(task.model);
+    let encodedHere = false;
+    if (!pending) {
+      encodedHere = true;
+      const encoding = runner.encode(image);
+      pending = encoding;
+      encodings.set(task.model, encoding);
+      // A failed pass is not reused: the next task tries again.
+      encoding.catch(() => {
+        if (encodings.get(task.model) === encoding) encodings.delete(task.model);
+      });
+    }
+    const encoded = await pending;
+    const started = performance.now();
+    const prompt = options.prompt ?? task.prompt;
+    const generation = { ...task.generation, ...options.generation };
+    const answer = await runner.run(encoded, { task: task.task, prompt, generation });
+    return {
+      answer,
+      provenance: provenanceOf(this.modelSpec(task.model), { ...task, prompt, generation }),
+      encodeMs: encodedHere ? encoded.encodeMs : 0,
+      decodeMs: round1(performance.now() - started),
+    };
+  }
+
+  /** A text task bound to its model, one string per image (each call runs its own vision pass). */
+  async textRunner(name: TaskName): Promise<ImageToTextRunner> {
+    const provenance = this.provenance(name);
+    await this.modelRunner(this.requireTask(name).model);
+    return {
+      provenance,
+      describe: async (image) => {
+        const { answer } = await this.answer(name, image);
+        if (answer.kind !== 'text')
+          throw new ConfigError(expected('a text task', `task ${name}`, answer.kind));
+        return answer.text;
+      },
+    };
+  }
+
+  /**
+   * Transitional: the v1 names (fast = caption, normal = detailed) for callers not yet moved to tasks.
+   * @deprecated use textRunner / answer.
+   */
+  runner(mode: 'fast' | 'normal'): Promise<ImageToTextRunner> {
+    return this.textRunner(mode === 'fast' ? 'caption' : 'detailed');
+  }
+
+  /** Releases every loaded onnxruntime session; later calls load afresh. */
   async dispose(): Promise<void> {
     const loading = [...this.runners.values()];
     this.runners.clear();
@@ -236,31 +381,48 @@ export class ModelRegistry {
     );
   }
 
+  private requireTask(name: TaskName | LegacyMode): TaskSpec {
+    const taskName: TaskName = name === 'fast' ? 'caption' : name === 'normal' ? 'detailed' : name;
+    const task = this.manifest.tasks[taskName];
+    if (!task) {
+      throw new ConfigError(
+        expected(`one of the configured tasks ${this.taskNames.join(', ')}`, 'task', name),
+      );
+    }
+    return task;
+  }
+
   private missingFiles(spec: ModelSpec): string[] {
     const dir = modelFolder(spec, this.modelsDir);
     return ['config.json', ...onnxFilesFor(spec)].filter((file) => !existsSync(join(dir, file)));
   }
 
-  private async load(mode: string): Promise<ImageToTextRunner> {
-    const spec = this.spec(mode);
+  private usersOf(model: string): TaskName[] {
+    return this.taskNames.filter((name) => this.manifest.tasks[name]?.model === model);
+  }
+
+  private async load(model: string): Promise<ModelRunner> {
+    const spec = this.modelSpec(model);
     const dir = modelFolder(spec, this.modelsDir);
+    const users = this.usersOf(model);
+    const label = users.length > 0 ? `${model}, for ${users.join(', ')}` : model;
     const missing = this.missingFiles(spec);
     if (missing.length > 0) {
       const what = existsSync(dir) ? `is incomplete (missing ${missing.join(', ')})` : 'is not there';
       throw new ModelNotFoundError(
-        `Model ${spec.id} (${mode}) is not in the model directory: ${dir} ${what}; ${FETCH_HINT}`,
+        `Model ${spec.id} (${label}) is not in the model directory: ${dir} ${what}; ${FETCH_HINT}`,
       );
     }
     const started = performance.now();
     try {
       const loader = await LOADERS[spec.architecture]();
-      const runner = await loader(spec, { modelsDir: this.modelsDir, threads: this.threads });
-      this.lastLoadMs.set(mode, Math.round(performance.now() - started));
+      const runner = await loader(model, spec, { modelsDir: this.modelsDir, threads: this.threads });
+      this.lastLoadMs.set(model, Math.round(performance.now() - started));
       return runner;
     } catch (error) {
       if (error instanceof DescribeError) throw error;
       throw new ModelLoadError(
-        `Could not load model ${spec.id} (${mode}, ${spec.architecture}, dtype ${JSON.stringify(spec.dtype)}) from ${dir}: ${(error as Error).message}`,
+        `Could not load model ${spec.id} (${label}, ${spec.architecture}, dtype ${JSON.stringify(spec.dtype)}) from ${dir}: ${(error as Error).message}`,
         { cause: error },
       );
     }

@@ -1,4 +1,5 @@
-import { sameProvenance } from '../models/provenance.ts';
+import type { Manifest } from '../models/manifest.ts';
+import { provenanceOf, sameProvenance } from '../models/provenance.ts';
 import { isAnswerCurrent } from '../questions/answer.ts';
 import { migrateRecord } from '../record/record.ts';
 import type { DescriptionRecord, ModelProvenance } from '../record/schema.ts';
@@ -7,6 +8,8 @@ import { descriptionRecordSchema } from '../record/schema.ts';
 /** The models that would describe an image now (from the current manifest). */
 export interface CurrentModels {
   readonly caption: ModelProvenance;
+  /** Absent when the manifest configures no objects task. */
+  readonly objects?: ModelProvenance;
   readonly detailed: ModelProvenance;
   /** One key per configured question (questions/answer.ts); absent when none are asked. */
   readonly questions?: Readonly<Record<string, ModelProvenance>>;
@@ -14,11 +17,28 @@ export interface CurrentModels {
   readonly categories?: ModelProvenance;
 }
 
+/** What a manifest's caption, objects and detailed tasks would write into `models` (nothing is loaded). */
+export function currentModelsOf(manifest: Manifest): CurrentModels {
+  const { models, tasks } = manifest;
+  const of = (task: NonNullable<Manifest['tasks']['objects']>) => {
+    const model = models[task.model];
+    // The manifest schema checks every task's model exists; this guards a hand-built object.
+    if (!model) throw new Error(`Manifest task names an unknown model "${task.model}"`);
+    return provenanceOf(model, task);
+  };
+  return {
+    caption: of(tasks.caption),
+    ...(tasks.objects ? { objects: of(tasks.objects) } : {}),
+    detailed: of(tasks.detailed),
+  };
+}
+
 export type StaleReason =
   | 'missing'
   | 'unreadable-record'
   | 'object-changed'
   | 'caption-model-changed'
+  | 'objects-model-changed'
   | 'fast-incomplete'
   | 'detailed-model-changed'
   | 'answers-stale'
@@ -58,6 +78,11 @@ export function needsDescription(
   if (fast.state !== 'done') return { stage: 'fast', reason: 'fast-incomplete' };
   if (!sameProvenance(record.models.caption, current.caption)) {
     return { stage: 'fast', reason: 'caption-model-changed' };
+  }
+  // Objects come from the fast stage's shared pass: a new objects task re-runs that stage. When the
+  // manifest drops the task, stored objects are left alone rather than re-describing every image.
+  if (current.objects && !sameProvenance(record.models.objects, current.objects)) {
+    return { stage: 'fast', reason: 'objects-model-changed' };
   }
   if (detailed.state === 'failed') return undefined;
   if (detailed.state !== 'done') return { stage: 'detailed', reason: 'detailed-incomplete' };

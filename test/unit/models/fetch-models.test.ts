@@ -48,21 +48,32 @@ beforeAll(async () => {
   await rm(source, { recursive: true, force: true });
 });
 
-/** A model set whose fast model is already on disk (copied by hand, no marker) and whose normal model is on the hub. */
-async function modelSet(edit: (normal: ModelSpec) => ModelSpec = (s) => s): Promise<string> {
+/**
+ * A model set whose Florence-2 (caption, objects) is already on disk (copied by hand, no marker) and
+ * whose `smol` model (the detailed task) is on the hub.
+ */
+async function modelSet(edit: (smol: ModelSpec) => ModelSpec = (s) => s): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'fetch-models-'));
   const fixture = JSON.parse(await readFile(join(fixtureModelsDir(), 'manifest.json'), 'utf8')) as Manifest;
-  await cp(join(fixtureModelsDir(), fixture.modes.fast.id), join(dir, fixture.modes.fast.id), {
-    recursive: true,
-  });
-  const normal = edit({
-    ...fixture.modes.normal,
+  const florence2 = fixture.models.florence2 as ModelSpec;
+  await cp(join(fixtureModelsDir(), florence2.id), join(dir, florence2.id), { recursive: true });
+  const smol = edit({
+    ...(fixture.models.smolvlm as ModelSpec),
     id: ID,
     revision: REVISION,
     dtype: { vision_encoder: 'fp32', embed_tokens: 'fp32', decoder_model_merged: 'q8' },
     files: FILES,
+    fetch: 'default',
   });
-  const manifest = { manifestVersion: 1, modes: { fast: fixture.modes.fast, normal }, extra: {} };
+  const manifest = {
+    manifestVersion: 2,
+    models: { florence2, smol },
+    tasks: {
+      caption: fixture.tasks.caption,
+      objects: fixture.tasks.objects,
+      detailed: { model: 'smol', stage: 'detailed', prompt: 'Describe this image in detail.' },
+    },
+  };
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return dir;
 }
@@ -135,7 +146,7 @@ describe('fetchMissingModels against a fake hub on loopback', () => {
     const models = await ModelRegistry.open({ modelsDir: dir, threads: 1 });
     try {
       expect(models.missingModels()).toEqual([]);
-      const runner = await models.runner('normal');
+      const runner = await models.textRunner('detailed');
       expect(await runner.describe(mostlyImage(COLOUR_RGB.red))).toBe('the image shows a red square');
     } finally {
       await models.dispose();
@@ -199,7 +210,7 @@ describe('fetchMissingModels against a fake hub on loopback', () => {
     hub = await startFakeHub({ [ID]: { revision: next, files: hubFiles } });
     const manifestPath = join(dir, 'manifest.json');
     const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Manifest;
-    manifest.modes.normal.revision = next;
+    (manifest.models.smol as ModelSpec).revision = next;
     await writeFile(manifestPath, JSON.stringify(manifest));
 
     const fetched = await fetchMissingModels(dir, { endpoint: hub.endpoint });
@@ -208,6 +219,36 @@ describe('fetchMissingModels against a fake hub on loopback', () => {
     expect(JSON.parse(await readFile(join(dir, ID, REVISION_MARKER), 'utf8'))).toMatchObject({
       revision: next,
     });
+  });
+
+  test('by default only "fetch": "default" models are fetched; --all and --model <name> get the optional ones', async () => {
+    // Prepare: the hub's model is optional
+    dir = await modelSet((spec) => ({ ...spec, fetch: 'optional' }));
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+
+    // Act + Assess: default fetch leaves it alone and asks the hub nothing
+    const byDefault = await fetchMissingModels(dir, { endpoint: hub.endpoint });
+    expect(byDefault.map((m) => m.id)).toEqual(['fixtures/florence2-colour']);
+    expect(hub.requests).toEqual([]);
+
+    // --model smol fetches it (through the CLI, as a user types it)
+    expect(await fetchCli(['--models', dir, '--model', 'smol'], { HF_ENDPOINT: hub.endpoint })).toBe(0);
+    expect(await listFiles(join(dir, ID))).toEqual([...FILES, REVISION_MARKER].sort());
+
+    // --all covers every model; both are complete now
+    const all = await fetchMissingModels(dir, { endpoint: hub.endpoint, models: 'all' });
+    expect(all.map((m) => [m.id, m.downloaded])).toEqual([
+      ['fixtures/florence2-colour', []],
+      [ID, []],
+    ]);
+  });
+
+  test('--model with a name the manifest lacks is refused, naming the names there are', async () => {
+    dir = await modelSet();
+
+    await expect(fetchMissingModels(dir, { endpoint: hub.endpoint, models: ['blip'] })).rejects.toThrow(
+      'Expected model names among florence2, smol for --model but received "blip"',
+    );
   });
 
   test('a file the hub does not have is a clear error naming it, and leaves no half files or marker', async () => {

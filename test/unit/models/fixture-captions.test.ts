@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ModelRegistry } from '#engine/models/registry.ts';
 import { fixtureModelsDir } from '#test/support/fixture-models.ts';
-import { COLOUR_RGB, mostlyImage } from './support.ts';
+import { COLOUR_RGB, mostlyImage, textOf } from './support.ts';
 
 const colours = Object.entries(COLOUR_RGB);
 
@@ -17,10 +17,10 @@ describe('known-answer captions through the registry', () => {
   });
 
   test.each(colours)(
-    'Florence-2 (fast mode, <CAPTION>) captions a mostly %s image exactly',
+    'Florence-2 (caption task, <CAPTION>) captions a mostly %s image exactly',
     async (name, rgb) => {
       // Prepare
-      const runner = await models.runner('fast');
+      const runner = await models.textRunner('caption');
 
       // Act
       const caption = await runner.describe(mostlyImage(rgb));
@@ -33,16 +33,16 @@ describe('known-answer captions through the registry', () => {
   test.each(colours)(
     'ViT-GPT2 (pipeline image-to-text) captions a mostly %s image exactly',
     async (name, rgb) => {
-      const runner = await models.runner('vit-gpt2');
+      const runner = await models.modelRunner('vit-gpt2');
 
-      const caption = await runner.describe(mostlyImage(rgb));
+      const caption = await textOf(runner, mostlyImage(rgb));
 
       expect(caption).toBe(`a ${name} square`);
     },
   );
 
-  test('a runner reports what produced its text: id, pinned revision, architecture, explicit dtype', async () => {
-    const runner = await models.runner('fast');
+  test('a task reports what produced its text: id, pinned revision, architecture, explicit dtype', async () => {
+    const runner = await models.textRunner('caption');
 
     expect(runner.provenance).toMatchObject({
       id: 'fixtures/florence2-colour',
@@ -50,6 +50,6 @@ describe('known-answer captions through the registry', () => {
       architecture: 'florence2',
       dtype: 'fp32',
     });
-    expect(runner.provenance).toEqual(models.provenance('fast'));
+    expect(runner.provenance).toEqual(models.provenance('caption'));
   });
 });

@@ -73,23 +73,31 @@ describe('buildFixtureModelSet', () => {
     expect(await digest(second)).toEqual(await digest(first));
   });
 
-  test('the manifest maps fast to Florence-2 <CAPTION>, normal to SmolVLM with a prompt, and names vit-gpt2', async () => {
+  test('the manifest (v2) runs caption, objects and detailed on Florence-2, questions on SmolVLM, and names vit-gpt2', async () => {
     await buildFixtureModelSet(first);
 
     const manifest = await loadManifest(first);
 
-    expect(manifest.modes.fast).toMatchObject({
+    expect(manifest.manifestVersion).toBe(2);
+    expect(manifest.models.florence2).toMatchObject({
       id: 'fixtures/florence2-colour',
       architecture: 'florence2',
-      task: '<CAPTION>',
       dtype: 'fp32',
+      fetch: 'default',
     });
-    expect(manifest.modes.normal).toMatchObject({
+    expect(manifest.tasks).toMatchObject({
+      caption: { model: 'florence2', stage: 'fast', task: '<CAPTION>' },
+      objects: { model: 'florence2', stage: 'fast', task: '<OD>' },
+      detailed: { model: 'florence2', stage: 'detailed', task: '<MORE_DETAILED_CAPTION>' },
+      questions: { model: 'smolvlm', stage: 'detailed' },
+    });
+    expect(manifest.models.smolvlm).toMatchObject({
       id: 'fixtures/smolvlm-colour',
       architecture: 'smolvlm',
       imageSplitting: false,
+      fetch: 'optional',
     });
-    expect(manifest.extra['vit-gpt2']).toMatchObject({
+    expect(manifest.models['vit-gpt2']).toMatchObject({
       id: 'fixtures/vit-gpt2-colour',
       architecture: 'vision-encoder-decoder',
     });

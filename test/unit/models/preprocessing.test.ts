@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ModelRegistry } from '#engine/models/registry.ts';
 import { fixtureModelsDir } from '#test/support/fixture-models.ts';
-import { COLOUR_RGB, channelSwapped, copyFixtureModelSet, editJson, mostlyImage } from './support.ts';
+import { COLOUR_RGB, channelSwapped, copyFixtureModelSet, editJson, mostlyImage, textOf } from './support.ts';
 
 /**
  * The fixtures pick the nearest colour in *normalised* pixel space (ImageNet mean/std after /255), so
@@ -10,7 +10,7 @@ import { COLOUR_RGB, channelSwapped, copyFixtureModelSet, editJson, mostlyImage 
  * catch a runner that skipped or reordered a step.
  */
 const runners = [
-  ['Florence-2', 'fast', 'fixtures/florence2-colour'],
+  ['Florence-2', 'florence2', 'fixtures/florence2-colour'],
   ['ViT-GPT2', 'vit-gpt2', 'fixtures/vit-gpt2-colour'],
 ] as const;
 
@@ -42,11 +42,11 @@ describe.each(runners)('%s preprocessing is load-bearing', (_label, mode, id) =>
   });
 
   test('channels fed in BGR order: red reads as blue and blue as red, green unchanged', async () => {
-    const runner = await intact.runner(mode);
+    const runner = await intact.modelRunner(mode);
 
     const captions = await Promise.all(
       [COLOUR_RGB.red, COLOUR_RGB.blue, COLOUR_RGB.green].map((rgb) =>
-        runner.describe(channelSwapped(mostlyImage(rgb))),
+        textOf(runner, channelSwapped(mostlyImage(rgb))),
       ),
     );
 
@@ -54,20 +54,20 @@ describe.each(runners)('%s preprocessing is load-bearing', (_label, mode, id) =>
   });
 
   test('rescale skipped: gray reads as white (pixels 0-255 instead of 0-1), black still black', async () => {
-    const runner = await noRescale.runner(mode);
+    const runner = await noRescale.modelRunner(mode);
 
-    const gray = await runner.describe(mostlyImage(COLOUR_RGB.gray, 1));
-    const black = await runner.describe(mostlyImage(COLOUR_RGB.black, 1));
+    const gray = await textOf(runner, mostlyImage(COLOUR_RGB.gray, 1));
+    const black = await textOf(runner, mostlyImage(COLOUR_RGB.black, 1));
 
     expect(gray).toBe('a white square');
     expect(black).toBe('a black square');
   });
 
   test('normalise skipped: every colour reads as gray (all pixels land near the middle)', async () => {
-    const runner = await noNormalise.runner(mode);
+    const runner = await noNormalise.modelRunner(mode);
 
     const captions = await Promise.all(
-      [COLOUR_RGB.red, COLOUR_RGB.white, COLOUR_RGB.black].map((rgb) => runner.describe(mostlyImage(rgb, 1))),
+      [COLOUR_RGB.red, COLOUR_RGB.white, COLOUR_RGB.black].map((rgb) => textOf(runner, mostlyImage(rgb, 1))),
     );
 
     expect(captions).toEqual(['a gray square', 'a gray square', 'a gray square']);

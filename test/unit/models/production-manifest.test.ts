@@ -18,23 +18,36 @@ describe('the production manifest (models/manifest.json)', () => {
     const manifest = await loadManifest(REPO_MODELS);
 
     expect(DEFAULT_MODELS_DIR).toBe(REPO_MODELS);
-    expect(manifest.modes.fast).toMatchObject({
+    expect(manifest.manifestVersion).toBe(2);
+    expect(manifest.models.florence2).toMatchObject({
       id: 'onnx-community/Florence-2-base-ft',
       architecture: 'florence2',
-      task: '<CAPTION>',
+      fetch: 'default',
     });
-    expect(manifest.modes.normal).toMatchObject({
+    // One model for the three tasks of the record: one download, one vision pass per stage
+    expect(manifest.tasks).toMatchObject({
+      caption: { model: 'florence2', stage: 'fast', task: '<CAPTION>' },
+      objects: { model: 'florence2', stage: 'fast', task: '<OD>' },
+      detailed: { model: 'florence2', stage: 'detailed', task: '<MORE_DETAILED_CAPTION>' },
+      questions: { model: 'smolvlm', stage: 'detailed' },
+    });
+    expect(manifest.models.smolvlm).toMatchObject({
       id: 'HuggingFaceTB/SmolVLM-256M-Instruct',
       architecture: 'smolvlm',
-      prompt: 'Describe this image in detail.',
       imageSplitting: false,
+      fetch: 'optional',
     });
+    expect(
+      Object.entries(manifest.models)
+        .filter(([, spec]) => spec.fetch === 'default')
+        .map(([name]) => name),
+    ).toEqual(['florence2']);
   });
 
-  test.each(['fast', 'normal'] as const)(
+  test.each(['florence2', 'smolvlm'] as const)(
     '%s: pinned to a commit, an explicit dtype per session, exactly that dtype’s files',
-    async (mode) => {
-      const spec: ModelSpec = (await loadManifest(REPO_MODELS)).modes[mode];
+    async (name) => {
+      const spec = (await loadManifest(REPO_MODELS)).models[name] as ModelSpec;
 
       expect(spec.revision).toMatch(/^[0-9a-f]{40}$/);
       expect(typeof spec.dtype).toBe('object');
@@ -48,12 +61,12 @@ describe('the production manifest (models/manifest.json)', () => {
     },
   );
 
-  test('models:fetch asks the hub for exactly those files at the pinned revisions, and the registry then finds nothing missing', async () => {
+  test('models:fetch asks the hub for exactly the default model’s files at its pinned revision (one download), and the registry then finds nothing missing', async () => {
     // Prepare: a copy of the manifest, a hub holding a few bytes for every file of every dtype
     const dir = await mkdtemp(join(tmpdir(), 'prod-manifest-'));
     await cp(join(REPO_MODELS, 'manifest.json'), join(dir, 'manifest.json'));
     const manifest = await loadManifest(dir);
-    const specs = [manifest.modes.fast, manifest.modes.normal];
+    const specs = Object.values(manifest.models);
     const everyDtype = (spec: ModelSpec) =>
       SESSIONS[spec.architecture].flatMap((s) =>
         ['', '_fp16', '_quantized', '_q4', '_int8', '_uint8', '_bnb4', '_q4f16'].map(
@@ -83,13 +96,18 @@ describe('the production manifest (models/manifest.json)', () => {
       // Act
       await fetchMissingModels(dir, { endpoint: hub.endpoint });
 
-      // Assess
+      // Assess: one model fetched; the optional questions model is not
       const gets = hub.resolved().filter((r) => r.startsWith('GET'));
+      const fetched = specs.filter((s) => s.fetch === 'default');
+      expect(fetched.map((s) => s.id)).toEqual(['onnx-community/Florence-2-base-ft']);
       expect(gets.sort()).toEqual(
-        specs.flatMap((s) => (s.files ?? []).map((f) => `GET /${s.id}/resolve/${s.revision}/${f}`)).sort(),
+        fetched.flatMap((s) => (s.files ?? []).map((f) => `GET /${s.id}/resolve/${s.revision}/${f}`)).sort(),
       );
       const registry = await ModelRegistry.open({ modelsDir: dir, threads: 1 });
       expect(registry.missingModels()).toEqual([]);
+      expect(registry.missingModels({ tasks: ['questions'] }).map((m) => m.id)).toEqual([
+        'HuggingFaceTB/SmolVLM-256M-Instruct',
+      ]);
     } finally {
       await hub.close();
       await rm(dir, { recursive: true, force: true });

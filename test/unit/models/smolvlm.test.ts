@@ -2,11 +2,12 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
+import type { RgbImage } from '#engine/image/types.ts';
 import type { ModelSpec } from '#engine/models/manifest.ts';
 import { ModelRegistry } from '#engine/models/registry.ts';
 import { loadSmolVlmRunner } from '#engine/models/runners/smolvlm.ts';
 import { fixtureModelsDir } from '#test/support/fixture-models.ts';
-import { COLOUR_RGB, copyFixtureModelSet, editJson, mostlyImage } from './support.ts';
+import { COLOUR_RGB, copyFixtureModelSet, editJson, mostlyImage, textOf } from './support.ts';
 
 // transformers.js loads onnxruntime-node through require(): spy on that very class to see the feeds.
 const ort = createRequire(import.meta.url)('onnxruntime-node') as typeof Ort;
@@ -28,8 +29,17 @@ function watchEncoderFrames(): number[] {
   return frames;
 }
 
-describe('SmolVLM runner on the known-answer fixture (normal mode)', () => {
+const PROMPT = 'Describe this image in detail.';
+
+describe('SmolVLM runner on the known-answer fixture (the questions model)', () => {
   let models: ModelRegistry;
+
+  /** The questions task with one prompt, as the questions feature asks it. */
+  async function ask(image: RgbImage, prompt = PROMPT): Promise<string> {
+    const { answer } = await models.answer('questions', image, { prompt });
+    if (answer.kind !== 'text') throw new Error(`Expected text but received ${answer.kind}`);
+    return answer.text;
+  }
 
   beforeAll(async () => {
     models = await ModelRegistry.open({ modelsDir: fixtureModelsDir(), threads: 1 });
@@ -46,31 +56,26 @@ describe('SmolVLM runner on the known-answer fixture (normal mode)', () => {
   test.each(Object.entries(COLOUR_RGB))(
     'describes a mostly %s image in exactly one sentence',
     async (name, rgb) => {
-      // Prepare
-      const runner = await models.runner('normal');
-
       // Act
-      const description = await runner.describe(mostlyImage(rgb));
+      const description = await ask(mostlyImage(rgb));
 
-      // Assess: the detailed stage's own sentence, distinct from the fast caption "a <colour> square"
+      // Assess: the model's own sentence, distinct from the fast caption "a <colour> square"
       expect(description).toBe(`the image shows a ${name} square`);
     },
   );
 
   test('the answer carries no prompt, chat turn or special token', async () => {
-    const runner = await models.runner('normal');
-
-    const description = await runner.describe(mostlyImage(COLOUR_RGB.blue));
+    const description = await ask(mostlyImage(COLOUR_RGB.blue));
 
     expect(description).toBe('the image shows a blue square');
     expect(description).not.toMatch(/Describe|User|Assistant|<|>|\n/);
   });
 
-  test('records what produced it: the SmolVLM fixture, its revision, dtype and prompt hash', async () => {
-    const runner = await models.runner('normal');
+  test('records what produced it: the SmolVLM fixture, its revision, dtype and a hash of the prompt', async () => {
+    const result = await models.answer('questions', mostlyImage(COLOUR_RGB.blue), { prompt: PROMPT });
 
-    expect(runner.provenance).toEqual(models.provenance('normal'));
-    expect(runner.provenance).toMatchObject({
+    expect(result.provenance).toEqual(models.provenance('questions', { prompt: PROMPT }));
+    expect(result.provenance).toMatchObject({
       id: 'fixtures/smolvlm-colour',
       revision: 'fixture-v1',
       architecture: 'smolvlm',
@@ -80,11 +85,11 @@ describe('SmolVLM runner on the known-answer fixture (normal mode)', () => {
 
   test('image splitting is off by default: one encoder pass on one frame, even for a large image', async () => {
     // Prepare: the fixture's processor asks for splitting, as the real SmolVLM's does
-    const runner = await models.runner('normal');
+    await models.modelRunner('smolvlm');
     const frames = watchEncoderFrames();
 
     // Act
-    const description = await runner.describe(mostlyImage(COLOUR_RGB.green, 0.8, [255, 255, 255], 200, 150));
+    const description = await ask(mostlyImage(COLOUR_RGB.green, 0.8, [255, 255, 255], 200, 150));
 
     // Assess
     expect(frames).toEqual([1]);
@@ -93,13 +98,13 @@ describe('SmolVLM runner on the known-answer fixture (normal mode)', () => {
 
   test('imageSplitting: true in the manifest runs the tiles too, and the answer stays right', async () => {
     // Prepare
-    const spec: ModelSpec = { ...models.spec('normal'), imageSplitting: true };
-    const runner = await loadSmolVlmRunner(spec, { modelsDir: fixtureModelsDir(), threads: 1 });
+    const spec: ModelSpec = { ...models.modelSpec('smolvlm'), imageSplitting: true };
+    const runner = await loadSmolVlmRunner('smolvlm', spec, { modelsDir: fixtureModelsDir(), threads: 1 });
     const frames = watchEncoderFrames();
 
     try {
       // Act
-      const description = await runner.describe(mostlyImage(COLOUR_RGB.red, 0.8, [255, 255, 255], 200, 150));
+      const description = await textOf(runner, mostlyImage(COLOUR_RGB.red, 0.8, [255, 255, 255], 200, 150));
 
       // Assess: 2x2 tiles of 32 px plus the whole image, in one pass
       expect(frames).toEqual([5]);
@@ -109,32 +114,29 @@ describe('SmolVLM runner on the known-answer fixture (normal mode)', () => {
     }
   });
 
-  test('another prompt is used as given and still never echoed', async () => {
-    const spec: ModelSpec = { ...models.spec('normal'), prompt: 'What colour is the square in the image?' };
-    const runner = await loadSmolVlmRunner(spec, { modelsDir: fixtureModelsDir(), threads: 1 });
+  test('another prompt is used as given, never echoed, and is a provenance key of its own', async () => {
+    const other = 'What colour is the square in the image?';
 
-    try {
-      const description = await runner.describe(mostlyImage(COLOUR_RGB.gray));
+    const description = await ask(mostlyImage(COLOUR_RGB.gray), other);
 
-      expect(description).toBe('the image shows a gray square');
-      expect(runner.provenance.promptHash).not.toBe(models.provenance('normal').promptHash);
-    } finally {
-      await runner.dispose();
-    }
+    expect(description).toBe('the image shows a gray square');
+    expect(models.provenance('questions', { prompt: other }).promptHash).not.toBe(
+      models.provenance('questions', { prompt: PROMPT }).promptHash,
+    );
   });
 
   test("a tokenizer_config.json without a chat template falls back to SmolVLM-Instruct's own", async () => {
     // Prepare: as in a model folder whose template lives only in chat_template.json
     const copy = await copyFixtureModelSet();
-    const spec = models.spec('normal');
+    const spec = models.modelSpec('smolvlm');
     await editJson(join(copy.dir, spec.id, 'tokenizer_config.json'), (config) => {
       delete config.chat_template;
     });
-    const runner = await loadSmolVlmRunner(spec, { modelsDir: copy.dir, threads: 1 });
+    const runner = await loadSmolVlmRunner('smolvlm', spec, { modelsDir: copy.dir, threads: 1 });
 
     try {
       // Act
-      const description = await runner.describe(mostlyImage(COLOUR_RGB.white));
+      const description = await textOf(runner, mostlyImage(COLOUR_RGB.white));
 
       // Assess
       expect(description).toBe('the image shows a white square');
@@ -145,10 +147,10 @@ describe('SmolVLM runner on the known-answer fixture (normal mode)', () => {
   });
 
   test('an empty prompt is a configuration error naming the model', async () => {
-    const spec: ModelSpec = { ...models.spec('normal'), prompt: '   ' };
+    const runner = await models.modelRunner('smolvlm');
 
     await expect(
-      loadSmolVlmRunner(spec, { modelsDir: fixtureModelsDir(), threads: 1 }),
+      textOf(runner, mostlyImage(COLOUR_RGB.red), { prompt: '   ', generation: {} }),
     ).rejects.toMatchObject({
       code: 'INVALID_CONFIG',
       message: expect.stringContaining('fixtures/smolvlm-colour'),

@@ -2,6 +2,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RgbImage } from '#engine/image/types.ts';
+import type { ModelRunner, TaskRequest } from '#engine/models/runner.ts';
 import { fixtureModelsDir } from '#test/support/fixture-models.ts';
 
 export type Rgb = readonly [number, number, number];
@@ -53,4 +54,21 @@ export async function editJson(file: string, edit: (value: Record<string, unknow
   const value = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
   edit(value);
   await writeFile(file, JSON.stringify(value, null, 2));
+}
+
+/** The request each architecture's caption-like task makes in the fixture manifest. */
+const DEFAULT_REQUESTS: Record<ModelRunner['architecture'], TaskRequest> = {
+  florence2: { task: '<CAPTION>', generation: { max_new_tokens: 8 } },
+  smolvlm: { prompt: 'Describe this image in detail.', generation: { max_new_tokens: 16 } },
+  'vision-encoder-decoder': { generation: { max_new_tokens: 8 } },
+};
+
+/** One text answer from a loaded model runner: its own vision pass, then the request. */
+export async function textOf(runner: ModelRunner, image: RgbImage, request?: TaskRequest): Promise<string> {
+  const answer = await runner.run(
+    await runner.encode(image),
+    request ?? DEFAULT_REQUESTS[runner.architecture],
+  );
+  if (answer.kind !== 'text') throw new Error(`Expected a text answer but received ${answer.kind}`);
+  return answer.text;
 }

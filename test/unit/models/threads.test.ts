@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { ModelRegistry } from '#engine/models/registry.ts';
-import { COLOUR_RGB, copyFixtureModelSet, editJson, mostlyImage } from './support.ts';
+import { COLOUR_RGB, copyFixtureModelSet, editJson, mostlyImage, textOf } from './support.ts';
 
 // transformers.js creates its sessions through this very class (onnxruntime-node, loaded via require).
 const ort = createRequire(import.meta.url)('onnxruntime-node') as typeof Ort;
@@ -30,10 +30,10 @@ describe('onnxruntime threads', () => {
 
   beforeAll(async () => {
     ({ dir, cleanup } = await copyFixtureModelSet());
-    // The vit-gpt2 spec asks for 1 thread itself; fast (florence2) leaves it to the process setting.
+    // The vit-gpt2 spec asks for 1 thread itself; florence2 leaves it to the process setting.
     await editJson(join(dir, 'manifest.json'), (manifest) => {
-      const extra = manifest.extra as Record<string, Record<string, unknown>>;
-      extra['vit-gpt2'] = { ...extra['vit-gpt2'], threads: 1 };
+      const models = manifest.models as Record<string, Record<string, unknown>>;
+      models['vit-gpt2'] = { ...models['vit-gpt2'], threads: 1 };
     });
   });
 
@@ -50,8 +50,8 @@ describe('onnxruntime threads', () => {
     const models = await ModelRegistry.open({ modelsDir: dir, threads: 2 });
 
     try {
-      const runner = await models.runner('fast');
-      expect(await runner.describe(mostlyImage(COLOUR_RGB.green))).toBe('a green square');
+      const runner = await models.modelRunner('florence2');
+      expect(await textOf(runner, mostlyImage(COLOUR_RGB.green))).toBe('a green square');
 
       // Florence-2 has four sessions
       expect(seen).toHaveLength(4);
@@ -67,7 +67,7 @@ describe('onnxruntime threads', () => {
     const models = await ModelRegistry.open({ modelsDir: dir, threads: 2 });
 
     try {
-      await models.runner('vit-gpt2');
+      await models.modelRunner('vit-gpt2');
 
       expect(seen).toHaveLength(2);
       for (const options of seen)
@@ -82,7 +82,7 @@ describe('onnxruntime threads', () => {
     const models = await ModelRegistry.open({ modelsDir: dir, threads: 0 });
 
     try {
-      await models.runner('fast');
+      await models.modelRunner('florence2');
 
       expect(seen.map((options) => options.intraOpNumThreads)).toEqual([
         undefined,

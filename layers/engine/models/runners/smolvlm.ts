@@ -8,8 +8,7 @@ import {
 import { ConfigError, expected, InferenceError } from '../../errors.ts';
 import type { RgbImage } from '../../image/types.ts';
 import type { ModelSpec } from '../manifest.ts';
-import { provenanceOf } from '../provenance.ts';
-import type { ImageToTextRunner } from '../runner.ts';
+import type { EncodedImage, ModelRunner, TaskAnswer, TaskRequest } from '../runner.ts';
 import {
   modelFolder,
   type RunnerContext,
@@ -28,10 +27,13 @@ import { SMOLVLM_CHAT_TEMPLATE } from './smolvlm-chat.ts';
  *
  * Image splitting is off unless the spec asks for it: the processor's default (on) runs the vision
  * encoder once per 512 px tile plus once for the whole image, i.e. 5-17 passes instead of one.
+ * The prompt comes with each task (a question, a description request); `encode` keeps the image.
  */
-export async function loadSmolVlmRunner(spec: ModelSpec, context: RunnerContext): Promise<ImageToTextRunner> {
-  const prompt = spec.prompt?.trim();
-  if (!prompt) throw new ConfigError(expected('a non-empty prompt', `the prompt of ${spec.id}`, spec.prompt));
+export async function loadSmolVlmRunner(
+  name: string,
+  spec: ModelSpec,
+  context: RunnerContext,
+): Promise<ModelRunner> {
   const folder = modelFolder(spec, context.modelsDir);
   const [model, processor] = await Promise.all([
     AutoModelForVision2Seq.from_pretrained(folder, {
@@ -46,28 +48,46 @@ export async function loadSmolVlmRunner(spec: ModelSpec, context: RunnerContext)
       local_files_only: true,
     }) as Promise<Processor>,
   ]);
-  // The chat text is the same for every image: render it once.
-  const chat = processor.apply_chat_template(
-    [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: prompt }] }] as never,
-    {
-      add_generation_prompt: true,
-      ...(processor.tokenizer?.chat_template ? {} : { chat_template: SMOLVLM_CHAT_TEMPLATE }),
-    },
-  ) as string;
+  // A prompt's chat text is the same for every image: render it once per prompt.
+  const chats = new Map<string, string>();
+  const chatFor = (prompt: string): string => {
+    let chat = chats.get(prompt);
+    if (chat === undefined) {
+      chat = processor.apply_chat_template(
+        [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: prompt }] }] as never,
+        {
+          add_generation_prompt: true,
+          ...(processor.tokenizer?.chat_template ? {} : { chat_template: SMOLVLM_CHAT_TEMPLATE }),
+        },
+      ) as string;
+      chats.set(prompt, chat);
+    }
+    return chat;
+  };
   const splitting = { do_image_splitting: spec.imageSplitting };
 
   return {
-    provenance: provenanceOf(spec),
-    async describe(image: RgbImage): Promise<string> {
+    model: name,
+    architecture: 'smolvlm',
+    async encode(image: RgbImage): Promise<EncodedImage> {
+      return { model: name, width: image.width, height: image.height, encodeMs: 0, state: image };
+    },
+    async run(encoded: EncodedImage, request: TaskRequest): Promise<TaskAnswer> {
+      const prompt = request.prompt?.trim();
+      if (!prompt) {
+        throw new ConfigError(expected('a non-empty prompt', `the prompt of ${spec.id}`, request.prompt));
+      }
+      const image = encoded.state as RgbImage;
       const raw = toRawImage(image);
       try {
+        const chat = chatFor(prompt);
         const inputs = await processor(chat, [raw], splitting);
         const promptLength = (inputs.input_ids as Tensor).dims.at(-1) ?? 0;
-        const ids = (await model.generate({ ...inputs, ...spec.generation })) as Tensor;
+        const ids = (await model.generate({ ...inputs, ...request.generation })) as Tensor;
         // generate returns prompt + answer; keep the answer only so the prompt can never leak.
         const answerIds = ids.slice(null, [promptLength, ids.dims.at(-1) ?? promptLength]);
         const [text = ''] = processor.batch_decode(answerIds, { skip_special_tokens: true });
-        return cleanModelOutput(text, { prompt });
+        return { kind: 'text', text: cleanModelOutput(text, { prompt }) };
       } catch (error) {
         throw new InferenceError(
           `Model ${spec.id} failed on a ${image.width}x${image.height} image: ${(error as Error).message}`,

@@ -2,8 +2,7 @@ import { pipeline } from '@huggingface/transformers';
 import { InferenceError } from '../../errors.ts';
 import type { RgbImage } from '../../image/types.ts';
 import type { ModelSpec } from '../manifest.ts';
-import { provenanceOf } from '../provenance.ts';
-import type { ImageToTextRunner } from '../runner.ts';
+import type { EncodedImage, ModelRunner, TaskAnswer, TaskRequest } from '../runner.ts';
 import {
   modelFolder,
   type RunnerContext,
@@ -14,11 +13,15 @@ import {
 import { cleanModelOutput } from './clean-output.ts';
 import { toRawImage } from './raw-image.ts';
 
-/** ViT + GPT-2 style captioners (`vision-encoder-decoder`) through `pipeline('image-to-text')`. */
+/**
+ * ViT + GPT-2 style captioners (`vision-encoder-decoder`) through `pipeline('image-to-text')`. The
+ * pipeline encodes inside each call, so `encode` only keeps the image and each task pays its pass.
+ */
 export async function loadVisionEncoderDecoderRunner(
+  name: string,
   spec: ModelSpec,
   context: RunnerContext,
-): Promise<ImageToTextRunner> {
+): Promise<ModelRunner> {
   const captioner = await pipeline('image-to-text', modelFolder(spec, context.modelsDir), {
     dtype: transformersDtype(spec) as never,
     revision: spec.revision,
@@ -26,17 +29,21 @@ export async function loadVisionEncoderDecoderRunner(
     device: 'cpu',
     session_options: sessionOptionsFor(threadsFor(spec, context.threads)),
   });
-  const provenance = provenanceOf(spec);
   return {
-    provenance,
-    async describe(image: RgbImage): Promise<string> {
+    model: name,
+    architecture: 'vision-encoder-decoder',
+    async encode(image: RgbImage): Promise<EncodedImage> {
+      return { model: name, width: image.width, height: image.height, encodeMs: 0, state: image };
+    },
+    async run(encoded: EncodedImage, request: TaskRequest): Promise<TaskAnswer> {
+      const image = encoded.state as RgbImage;
       const raw = toRawImage(image);
       try {
-        const output = await captioner(raw, { ...spec.generation });
+        const output = await captioner(raw, { ...request.generation });
         const first = Array.isArray(output) ? output[0] : output;
         const text = first && 'generated_text' in first ? first.generated_text : undefined;
         if (typeof text !== 'string') throw new Error('the pipeline returned no generated_text');
-        return cleanModelOutput(text);
+        return { kind: 'text', text: cleanModelOutput(text) };
       } catch (error) {
         throw new InferenceError(
           `Model ${spec.id} failed on a ${image.width}x${image.height} image: ${(error as Error).message}`,
