@@ -154,11 +154,12 @@ function documentsSql(table: SearchTable, d: SqlDialect): string {
   const sep = `chr(${ITEM_SEPARATOR.codePointAt(0)})`;
   const categoryIds = d.transform('categories', 'c', 'c.id');
   // A string answer's own text (not true/false/numbers, which text.ts leaves out), then the raw text.
+  // No "?" in any literal of this file: every "?" in the statement is a placeholder.
   const answersText = d.arrayJoin(
     d.transform(
       'map_values(answers)',
       'a',
-      `concat_ws(' ', IF(regexp_like(a.value, '^(true|false|-?[0-9][0-9.eE+-]*)$') OR a.value = a.raw, NULL, a.value), a.raw)`,
+      `concat_ws(' ', IF(regexp_like(a.value, '^(true|false|-{0,1}[0-9][0-9.eE+-]*)$') OR a.value = a.raw, NULL, a.value), a.raw)`,
     ),
     "' '",
   );
@@ -253,6 +254,9 @@ export function compileSearch(
     ...(offset > 0 ? [`OFFSET ${offset}`] : []),
     `LIMIT ${limit}`,
   ].join('\n');
+  if ((sql.match(/\?/g) ?? []).length !== params.length) {
+    throw new TypeError('Compiled search SQL: placeholders and parameters differ in number');
+  }
   return { sql, params, offset, limit };
 }
 
