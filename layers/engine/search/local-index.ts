@@ -37,6 +37,9 @@ export class LocalSearchIndex {
     searchOptions: { prefix: false, fuzzy: false, combineWith: 'AND' },
   });
   private readonly facts = new Map<string, FilterFacts>();
+  /** Every document newest first, then by key (compareHits' tie order); rebuilt after a change. */
+  private byDate: FilterFacts[] | undefined;
+  private rank = new Map<string, number>();
 
   get size(): number {
     return this.facts.size;
@@ -64,13 +67,36 @@ export class LocalSearchIndex {
 
   remove(key: string): void {
     if (this.mini.has(key)) this.mini.discard(key);
-    this.facts.delete(key);
+    if (this.facts.delete(key)) this.byDate = undefined;
+  }
+
+  /**
+   * The date order, sorted once per change rather than per query: a query then filters in this
+   * order (no sort at all for date order) or sorts its matches by score and this rank (numbers).
+   */
+  private dateOrder(): FilterFacts[] {
+    if (!this.byDate) {
+      const sorted = [...this.facts.values()].sort((a, b) =>
+        compareHits('date')({ ...a.hit, score: 0 }, { ...b.hit, score: 0 }),
+      );
+      this.rank = new Map(sorted.map((doc, i) => [doc.hit.key, i]));
+      this.byDate = sorted;
+    }
+    return this.byDate;
   }
 
   search(query: SearchQuery): SearchResponse {
-    const matches: SearchHit[] = [];
+    const order = this.dateOrder();
+    const end = query.offset + query.limit;
+    const page: SearchHit[] = [];
+    let total = 0;
     if (query.terms.length === 0) {
-      for (const doc of this.facts.values()) if (matchesFilters(doc, query)) matches.push(hitOf(doc, 0));
+      // Without words every order is date order: filter in it, keep the page, count the rest.
+      for (const doc of order) {
+        if (!matchesFilters(doc, query)) continue;
+        if (total >= query.offset && total < end) page.push(hitOf(doc, 0));
+        total += 1;
+      }
     } else {
       const found = this.mini.search(query.terms.join(' '), {
         // The terms are folded already; split them as given.
@@ -81,22 +107,26 @@ export class LocalSearchIndex {
           return doc !== undefined && matchesFilters(doc, query);
         },
       });
+      const scored: Array<{ doc: FilterFacts; score: number; rank: number }> = [];
       for (const result of found) {
         const doc = this.facts.get(result.id as string);
         if (!doc) continue;
         const fieldsByTerm = new Map(
           Object.entries(result.match).map(([term, fields]) => [term, fields as SearchField[]]),
         );
-        matches.push(hitOf(doc, relevance(fieldsByTerm)));
+        scored.push({ doc, score: relevance(fieldsByTerm), rank: this.rank.get(doc.hit.key) ?? 0 });
       }
+      // compareHits' order, on numbers: score (relevance sort), then the date order's rank.
+      const byScore = query.sort === 'relevance';
+      scored.sort((a, b) => (byScore ? b.score - a.score : 0) || a.rank - b.rank);
+      total = scored.length;
+      for (const s of scored.slice(query.offset, end)) page.push(hitOf(s.doc, s.score));
     }
-    matches.sort(compareHits(query.sort));
-    const page = matches.slice(query.offset, query.offset + query.limit);
     const next = query.offset + page.length;
     return {
       results: page,
-      total: matches.length,
-      ...(next < matches.length ? { nextCursor: encodeCursor(query, next) } : {}),
+      total,
+      ...(next < total ? { nextCursor: encodeCursor(query, next) } : {}),
     };
   }
 }
