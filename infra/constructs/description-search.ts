@@ -24,8 +24,8 @@ export interface DescriptionSearchProps {
   readonly workGroupName?: string;
   /**
    * Athena cancels a query that would scan more than this (and bills what it scanned so far). At
-   * ~5 KB a sidecar (docs/search.md), the default covers ~2 million sidecars per query, $0.05.
-   * Athena's own floor is 10 MB.
+   * 6.5 KB a full sidecar (docs/search.md), the default covers ~1.65 million sidecars per query,
+   * $0.054 of scanning. Athena's own floor is 10 MB.
    * @default 10 GiB
    */
   readonly bytesScannedCutoffPerQuery?: number;
@@ -44,6 +44,7 @@ export interface DescriptionSearchProps {
 
 export const DEFAULT_SEARCH_TABLE = 'descriptions';
 export const DEFAULT_BYTES_SCANNED_CUTOFF = 10 * 1024 ** 3;
+export const DEFAULT_RESULT_RETENTION_DAYS = 1;
 /** Athena rejects a smaller BytesScannedCutoffPerQuery. */
 export const MIN_BYTES_SCANNED_CUTOFF = 10_000_000;
 /** The OpenX JSON SerDe: one JSON document per line (sidecars are written on one line for it). */
@@ -88,7 +89,7 @@ export class DescriptionSearch extends Construct {
       Number.MAX_SAFE_INTEGER,
       'bytesScannedCutoffPerQuery',
     );
-    const resultRetention = props.resultRetention ?? Duration.days(1);
+    const resultRetention = props.resultRetention ?? Duration.days(DEFAULT_RESULT_RETENTION_DAYS);
     if (resultRetention.toDays({ integral: false }) < 1 || !Number.isInteger(resultRetention.toDays())) {
       throw new ConfigError(
         expected('a whole number of days, at least 1', 'resultRetention', resultRetention.toHumanString()),
