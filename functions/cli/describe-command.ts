@@ -5,6 +5,7 @@ import type { DescribeEngine, DescribeInput } from '#engine/engine.ts';
 import { SourceUnreadableError } from '#engine/errors.ts';
 import { contentTypeForFileName } from '#engine/image/content-types.ts';
 import type { ModelMode } from '#engine/models/manifest.ts';
+import type { ImageEncodings } from '#engine/models/registry.ts';
 import { parseStoredRecord } from '#engine/pipeline/staleness.ts';
 import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
 import { newRecord } from '#engine/record/record.ts';
@@ -58,15 +59,17 @@ async function describeOne(
     const unread = newRecord({ kind: 'file', path: target.path, size: 0 }, new Date());
     return engine.failedRecordFor({ bytes: new Uint8Array(), source: unread.source }, 'fast', error, unread);
   }
+  // One vision pass for the image's caption, objects and detailed description (both stages).
+  const encodings: ImageEncodings = new Map();
   let fast: DescriptionRecord;
   try {
-    fast = await engine.describeFast(input, previous);
+    fast = await engine.describeFast(input, previous, { encodings });
   } catch (error) {
     return engine.failedRecordFor(input, 'fast', error, previous);
   }
   if (mode === 'fast') return fast;
   try {
-    return await engine.describeDetailed(input, fast);
+    return await engine.describeDetailed(input, fast, { encodings });
   } catch (error) {
     return engine.failedRecordFor(input, 'detailed', error, fast);
   }

@@ -1,15 +1,14 @@
 import { performance } from 'node:perf_hooks';
-import { isPermanent, ModelNotFoundError } from './errors.ts';
+import { isPermanent } from './errors.ts';
 import { intakeImage } from './image/intake.ts';
 import type { IntakeResult } from './image/types.ts';
-import type { ModelRegistry } from './models/registry.ts';
+import type { ImageEncodings, ModelRegistry } from './models/registry.ts';
+import { runDetailedTask, runFastTasks } from './models/stage-tasks.ts';
 import type { TextReader } from './ocr/text-reader.ts';
 import { dominantColours } from './palette/palette.ts';
 import { answerStage, categoriseAndCheck } from './questions/stage.ts';
 import {
   carryDetailedResults,
-  keepLastGood,
-  markFresh,
   markKeptAfterFailure,
   previousForSameBytes,
   STAGE_FIELDS,
@@ -32,6 +31,15 @@ export interface EngineDependencies {
   readonly now?: () => Date;
 }
 
+/** Per-call options of a stage. */
+export interface StageOptions {
+  /**
+   * The image's model encodings, to share one vision pass between the stages of one call (the CLI
+   * runs both on the same bytes). Never reuse a map for other bytes.
+   */
+  readonly encodings?: ImageEncodings;
+}
+
 const elapsedSince = (start: number) => Math.round((performance.now() - start) * 10) / 10;
 
 /**
@@ -43,12 +51,12 @@ export const CAPTION_WORKING_SIZE = 768;
 /**
  * The one engine every entry point runs: image bytes in, description record out.
  *
- * - describeFast: intake → colours → caption (fast model) → text (when OCR runs in the fast stage)
+ * - describeFast: intake → colours → caption and objects (one vision pass) → text (when OCR runs in the fast stage)
  *   → categories and consistency checks. The detailed stage is left pending.
- * - describeDetailed: intake → detailed description (normal model) → text (when OCR runs there)
+ * - describeDetailed: intake → text (when OCR runs there) → detailed description
  *   → answers to the configured questions → categories and checks over everything, merged into the
  *   record the fast stage wrote.
- * - describe: both, for the CLI.
+ * - describe: both, for the CLI, sharing the vision pass.
  *
  * Input errors (ImageRejectedError…) are thrown; the outermost layer turns them into a failed
  * record with `failedRecordFor` so that a batch goes on.
@@ -80,7 +88,11 @@ export class DescribeEngine {
    * `previous`: the sidecar written before for this object, if any. When it describes the same
    * bytes, its results are kept wherever this run cannot produce them (see record/last-good.ts).
    */
-  async describeFast(input: DescribeInput, previous?: DescriptionRecord): Promise<DescriptionRecord> {
+  async describeFast(
+    input: DescribeInput,
+    previous?: DescriptionRecord,
+    options: StageOptions = {},
+  ): Promise<DescriptionRecord> {
     const started = performance.now();
     let record = this.startRecord(input);
     const earlier = previousForSameBytes(previous, record.source.sha256);
@@ -93,29 +105,21 @@ export class DescribeEngine {
     record = { ...record, colours: dominantColours(decoded.image) };
     const paletteMs = elapsedSince(paletteStart);
 
+    // Caption and objects from one vision pass (the encodings map), shared with the detailed stage in describe().
     const captionStart = performance.now();
     let fastState: 'done' | 'waiting-for-models' = 'done';
-    try {
-      const runner = await this.deps.models.runner('fast');
-      record = { ...record, caption: await runner.describe(decoded.image) };
-      record = { ...record, models: { ...record.models, caption: runner.provenance } };
-      record = markFresh(record, ['caption']);
-    } catch (error) {
-      // Colours, facts and text are still worth having; the caption follows once models exist.
-      if (!(error instanceof ModelNotFoundError)) throw error;
+    const tasks = await runFastTasks(this.deps.models, decoded.image, record, {
+      encodings: options.encodings ?? new Map(),
+      previous: earlier,
+      now: this.now(),
+    });
+    record = tasks.record;
+    const encodeMs = tasks.encodeMs;
+    if (tasks.waiting) {
+      // Colours, facts and text are still worth having; caption and objects follow once models exist.
       fastState = 'waiting-for-models';
-      record = {
-        ...record,
-        errors: { ...record.errors, fast: { code: error.code, message: error.message } },
-      };
-      const replacement = this.deps.models.provenance('fast');
-      record = keepLastGood(
-        record,
-        earlier,
-        ['caption'],
-        { reason: 'waiting-for-models', replacement },
-        this.now(),
-      );
+      const { code, message } = tasks.waiting;
+      record = { ...record, errors: { ...record.errors, fast: { code, message } } };
     }
     const captionMs = elapsedSince(captionStart);
 
@@ -135,6 +139,7 @@ export class DescribeEngine {
           decodeMs: decoded.decodeMs,
           paletteMs,
           captionMs,
+          encodeMs,
           ocrMs,
           categoriesMs,
           checksMs,
@@ -145,7 +150,11 @@ export class DescribeEngine {
     return validateRecord(record);
   }
 
-  async describeDetailed(input: DescribeInput, previous: DescriptionRecord): Promise<DescriptionRecord> {
+  async describeDetailed(
+    input: DescribeInput,
+    previous: DescriptionRecord,
+    options: StageOptions = {},
+  ): Promise<DescriptionRecord> {
     const started = performance.now();
     const decoded = await this.intake(input.bytes, 'detailed');
     let record: DescriptionRecord = { ...previous, image: previous.image ?? decoded.facts };
@@ -159,30 +168,15 @@ export class DescribeEngine {
     let detailedState: 'done' | 'waiting-for-models' = 'done';
     const { detailed: _previousError, ...otherErrors } = record.errors;
     record = { ...record, errors: otherErrors };
-    try {
-      const runner = await this.deps.models.runner('normal');
-      record = { ...record, detailedDescription: await runner.describe(decoded.image) };
-      record = { ...record, models: { ...record.models, detailed: runner.provenance } };
-      record = markFresh(record, ['detailedDescription']);
-    } catch (error) {
-      if (!(error instanceof ModelNotFoundError)) throw error;
+    const tasks = await runDetailedTask(this.deps.models, decoded.image, record, {
+      encodings: options.encodings ?? new Map(),
+      now: this.now(),
+    });
+    record = tasks.record;
+    if (tasks.waiting) {
       detailedState = 'waiting-for-models';
-      record = {
-        ...record,
-        errors: { ...record.errors, detailed: { code: error.code, message: error.message } },
-      };
-      // The record came from `previous`, so the last good description is still in it: say it is stale.
-      if (record.detailedDescription !== undefined) {
-        const since = record.stale?.detailedDescription?.since ?? this.now().toISOString();
-        const replacement = this.deps.models.provenance('normal');
-        record = {
-          ...record,
-          stale: {
-            ...record.stale,
-            detailedDescription: { reason: 'waiting-for-models', replacement, since },
-          },
-        };
-      }
+      const { code, message } = tasks.waiting;
+      record = { ...record, errors: { ...record.errors, detailed: { code, message } } };
     }
     const modelMs = elapsedSince(modelStart);
 
@@ -220,8 +214,10 @@ export class DescribeEngine {
 
   /** Both stages, one after the other (the CLI in normal mode). */
   async describe(input: DescribeInput, previous?: DescriptionRecord): Promise<DescriptionRecord> {
-    const fast = await this.describeFast(input, previous);
-    return this.describeDetailed(input, fast);
+    // One encodings map for both stages: Florence-2 encodes the image once for all three tasks.
+    const encodings: ImageEncodings = new Map();
+    const fast = await this.describeFast(input, previous, { encodings });
+    return this.describeDetailed(input, fast, { encodings });
   }
 
   /**

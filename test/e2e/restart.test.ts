@@ -42,7 +42,11 @@ beforeAll(async () => {
   const put = (Key: string, Body: Buffer | string, ContentType: string) =>
     s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body, ContentType }));
   const registry = await ModelRegistry.open({ modelsDir: process.env.MODELS_DIR as string, threads: 1 });
-  const models = { caption: registry.provenance('fast'), detailed: registry.provenance('normal') };
+  const models = {
+    caption: registry.provenance('caption'),
+    objects: registry.provenance('objects'),
+    detailed: registry.provenance('detailed'),
+  };
   const red = await imageFixture('solidRed');
   const green = await imageFixture('solidGreen');
   const blue = await imageFixture('solidBlue');
@@ -61,7 +65,7 @@ beforeAll(async () => {
   half = {
     ...withStageState(half, 'fast', 'done', at),
     caption: 'a green square',
-    models: { caption: models.caption },
+    models: { caption: models.caption, objects: models.objects },
   };
   let done: DescriptionRecord = newRecord(source('images/done/blue.png', blue), at);
   done = withStageState(withStageState(done, 'fast', 'done', at), 'detailed', 'done', at);
@@ -69,7 +73,7 @@ beforeAll(async () => {
     ...done,
     caption: 'kept from last run',
     detailedDescription: 'kept',
-    models: { caption: models.caption, detailed: models.detailed },
+    models: { caption: models.caption, objects: models.objects, detailed: models.detailed },
   };
   await put('descriptions/half/green.png.json', JSON.stringify(half), 'application/json');
   await put('descriptions/done/blue.png.json', JSON.stringify(done), 'application/json');

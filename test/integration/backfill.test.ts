@@ -105,11 +105,11 @@ describe('npm run backfill on moto_server', () => {
   });
 
   it('after a detailed-model upgrade, queues detailed jobs only (no model loads for the fast stage)', async () => {
-    // Prepare: the same model set with a new revision of the normal-mode model
+    // Prepare: the same model set with new generation options for the detailed task only
     const upgraded = join(process.cwd(), 'test-output', `models-upgraded-${process.pid}`);
     await mkdir(upgraded, { recursive: true });
     const manifest = JSON.parse(await readFile(join(fixtureModelsDir(), 'manifest.json'), 'utf8'));
-    manifest.modes.normal.revision = 'fixture-v2';
+    manifest.tasks.detailed.generation = { max_new_tokens: 12 };
     await writeFile(join(upgraded, 'manifest.json'), JSON.stringify(manifest));
 
     // Act

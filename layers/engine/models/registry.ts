@@ -194,9 +194,6 @@ export interface TaskResult {
 /** The tasks the pipeline always runs when configured; `questions` is asked for explicitly. */
 const CORE_TASKS: readonly TaskName[] = ['caption', 'objects', 'detailed'];
 
-/** v1 names (fast = caption, normal = detailed), accepted while callers move to task names. */
-type LegacyMode = 'fast' | 'normal';
-
 const round1 = (ms: number) => Math.round(ms * 10) / 10;
 
 /**
@@ -252,7 +249,7 @@ export class ModelRegistry {
   }
 
   /** What a task's results carry in `models`: model spec + task/prompt + generation. */
-  provenance(name: TaskName | LegacyMode, options: { prompt?: string } = {}): ModelProvenance {
+  provenance(name: TaskName, options: { prompt?: string } = {}): ModelProvenance {
     const task = this.requireTask(name);
     return provenanceOf(
       this.modelSpec(task.model),
@@ -363,14 +360,6 @@ export class ModelRegistry {
     };
   }
 
-  /**
-   * Transitional: the v1 names (fast = caption, normal = detailed) for callers not yet moved to tasks.
-   * @deprecated use textRunner / answer.
-   */
-  runner(mode: 'fast' | 'normal'): Promise<ImageToTextRunner> {
-    return this.textRunner(mode === 'fast' ? 'caption' : 'detailed');
-  }
-
   /** Releases every loaded onnxruntime session; later calls load afresh. */
   async dispose(): Promise<void> {
     const loading = [...this.runners.values()];
@@ -381,9 +370,8 @@ export class ModelRegistry {
     );
   }
 
-  private requireTask(name: TaskName | LegacyMode): TaskSpec {
-    const taskName: TaskName = name === 'fast' ? 'caption' : name === 'normal' ? 'detailed' : name;
-    const task = this.manifest.tasks[taskName];
+  private requireTask(name: TaskName): TaskSpec {
+    const task = this.manifest.tasks[name];
     if (!task) {
       throw new ConfigError(
         expected(`one of the configured tasks ${this.taskNames.join(', ')}`, 'task', name),

@@ -50,7 +50,7 @@ describe('DescribeEngine with the known-answer models', () => {
     expect(record.caption).toBe('a black square');
     expect(record.detailedDescription).toBe('the image shows a black square');
     expect(record.status.detailed.state).toBe('done');
-    expect(record.models.detailed?.id).toBe('fixtures/smolvlm-colour');
+    expect(record.models.detailed?.id).toBe('fixtures/florence2-colour');
     expect(record.status.fast).toEqual(fast.status.fast);
   });
 

@@ -54,7 +54,7 @@ describe('a re-run without models keeps the last good results', () => {
     expect(rerun.status.fast.state).toBe('waiting-for-models');
     expect(rerun.stale?.caption).toMatchObject({
       reason: 'waiting-for-models',
-      replacement: withoutModels.models.provenance('fast'),
+      replacement: withoutModels.models.provenance('caption'),
     });
   });
 
