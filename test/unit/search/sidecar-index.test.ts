@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_KEY_LAYOUT } from '#engine/pipeline/key-layout.ts';
+import { type ListedObject, type ObjectHead, ObjectNotFoundError, type ObjectStore } from '#engine/ports.ts';
+import { LocalSearchIndex } from '#engine/search/local-index.ts';
+import { parseSearchQuery } from '#engine/search/query.ts';
+import { SidecarIndexer } from '#engine/search/sidecar-index.ts';
+import { CORPUS, corpusEntry } from '#test/search/cases.ts';
+
+/** A bucket in memory with object metadata: just what the indexer reads. */
+class Bucket implements Pick<ObjectStore, 'head' | 'getJson' | 'list'> {
+  readonly objects = new Map<string, { body: string; metadata?: Record<string, string> }>();
+  async head(key: string): Promise<ObjectHead> {
+    const object = this.objects.get(key);
+    if (!object) throw new ObjectNotFoundError(key);
+    return {
+      key,
+      etag: 'e',
+      size: object.body.length,
+      ...(object.metadata ? { metadata: object.metadata } : {}),
+    };
+  }
+  async getJson<T>(key: string) {
+    const object = this.objects.get(key);
+    return object ? { value: JSON.parse(object.body) as T, etag: 'e' } : undefined;
+  }
+  async *list(prefix: string): AsyncIterable<ListedObject> {
+    for (const key of [...this.objects.keys()].sort()) {
+      if (key.startsWith(prefix)) yield { key, etag: 'e', size: 1 };
+    }
+  }
+}
+
+const sidecarKey = (inputKey: string) => `descriptions/${inputKey.slice('images/'.length)}.json`;
+
+function setUp() {
+  const bucket = new Bucket();
+  for (const entry of CORPUS) {
+    bucket.objects.set(sidecarKey(entry.key), { body: JSON.stringify(entry.record) });
+    // The upload API stores the original name percent-encoded.
+    bucket.objects.set(entry.key, {
+      body: 'image',
+      ...(entry.originalName
+        ? { metadata: { 'original-filename': encodeURIComponent(entry.originalName) } }
+        : {}),
+    });
+  }
+  bucket.objects.set('descriptions/half-written.png.json', { body: '{"schemaVersion":2}' });
+  const index = new LocalSearchIndex();
+  const skipped: string[] = [];
+  const indexer = new SidecarIndexer({
+    store: bucket as unknown as ObjectStore,
+    layout: DEFAULT_KEY_LAYOUT,
+    index,
+    onSkipped: (key) => skipped.push(key),
+  });
+  return { bucket, index, indexer, skipped };
+}
+
+const keys = (index: LocalSearchIndex, params: Record<string, string>) =>
+  index.search(parseSearchQuery(params)).results.map((hit) => hit.key);
+
+describe('SidecarIndexer', () => {
+  it('rebuilds the index from the sidecar prefix, skipping and reporting what is not a record', async () => {
+    const { index, indexer, skipped } = setUp();
+
+    const summary = await indexer.rebuild();
+
+    expect(summary).toMatchObject({ indexed: CORPUS.length, skipped: 1 });
+    expect(skipped).toEqual(['descriptions/half-written.png.json']);
+    expect(index.size).toBe(CORPUS.length);
+    expect(keys(index, { q: 'open 24 hours' })).toEqual(['images/red-sign.png']);
+  });
+
+  it('names an upload by its decoded original file name', async () => {
+    const { index, indexer } = setUp();
+    await indexer.rebuild();
+    const [hit] = index.search(parseSearchQuery({ q: 'holiday' })).results;
+    expect(hit?.name).toBe('Holiday Photo.JPG');
+  });
+
+  it('re-reads a rewritten sidecar and drops a removed one', async () => {
+    const { bucket, index, indexer } = setUp();
+    await indexer.rebuild();
+    const rewritten = corpusEntry({
+      key: 'images/dogs.jpg',
+      uploadedAt: '2026-11-01T10:00:00.000Z',
+      caption: 'a cat asleep',
+    });
+    bucket.objects.set(sidecarKey('images/dogs.jpg'), { body: JSON.stringify(rewritten.record) });
+
+    expect(await indexer.update(sidecarKey('images/dogs.jpg'))).toBe(true);
+    expect(keys(index, { q: 'cat' })).toEqual(['images/dogs.jpg']);
+    expect(keys(index, { q: 'ball' })).toEqual([]);
+
+    indexer.remove(sidecarKey('images/dogs.jpg'));
+    expect(keys(index, { q: 'cat' })).toEqual([]);
+  });
+
+  it('ignores keys that are not sidecars', async () => {
+    const { index, indexer } = setUp();
+    expect(await indexer.update('images/dogs.jpg')).toBe(false);
+    expect(index.size).toBe(0);
+  });
+});
