@@ -70,8 +70,9 @@ export const DEFAULT_UPLOAD_API_ENTRY = fileURLToPath(
 );
 
 /**
- * HTTP API → zip Lambda: POST /uploads returns a presigned POST for a server-generated key, and
- * GET /uploads/{id} reports the upload's status from its sidecar. IAM authorization by default.
+ * HTTP API → zip Lambda: POST /uploads returns a presigned POST for a server-generated key,
+ * GET /uploads/{id} reports the upload's status from its sidecar, and (with `search`) GET /search
+ * queries the sidecars through Athena. IAM authorization by default, the same on every route.
  */
 export class UploadApi extends Construct {
   public readonly api: apigw.HttpApi;
@@ -101,7 +102,9 @@ export class UploadApi extends Construct {
 
     this.identity = new FunctionIdentity(this, 'Identity', { logRetention: props.logRetention });
     this.fn = new NodejsFunction(this, 'Function', {
-      description: 'image-describer: presigned upload URLs and upload status',
+      description: props.search
+        ? 'image-describer: presigned upload URLs, upload status and search'
+        : 'image-describer: presigned upload URLs and upload status',
       entry: props.entry ?? DEFAULT_UPLOAD_API_ENTRY,
       handler: 'handler',
       // The same Node major as the container images (public.ecr.aws/lambda/nodejs:22).
