@@ -4,13 +4,14 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { validateRecord } from '#engine/record/record.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { type ImageFixtureName, imageFixture } from '#test/fixtures/images.ts';
 import { renderTextImage, textImage } from '#test/fixtures/text-images.ts';
 import { captureOutput } from '#test/support/capture-output.ts';
 import { fixtureModelsDir } from '#test/support/fixture-models.ts';
+import { countVisionPasses } from '#test/support/vision-passes.ts';
 import { runCli } from '../../../functions/cli/cli.ts';
 
 const run = promisify(execFile);
@@ -73,6 +74,28 @@ describe('image-describer describe <file>', () => {
     expect(record.caption).toBe('a green square');
     expect(record.detailedDescription).toBe('the image shows a green square');
     expect(record.status.detailed.state).toBe('done');
+  });
+
+  it('--json in normal mode: caption, objects and detailed description of the red image from one encoder pass', async () => {
+    const path = await writeFixture(workDir, 'red.png', 'solidRed');
+    const { output, stdout } = captureOutput();
+    const passes = countVisionPasses();
+
+    try {
+      const status = await runCli(['describe', path, '--mode', 'normal', '--json'], env, output);
+
+      const record = validateRecord(JSON.parse(stdout()));
+      expect(status).toBe(0);
+      expect(passes.count).toBe(1);
+      expect(record.caption).toBe('a red square');
+      expect(record.objects).toHaveLength(1);
+      expect(record.objects?.[0]).toMatchObject({ label: 'red square' });
+      expect(record.objects?.[0]?.box.width).toBeCloseTo(1, 2);
+      expect(record.labels).toEqual(['red square']);
+      expect(record.detailedDescription).toBe('the image shows a red square');
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 
   it('shows the text found in the image, in fast mode too', async () => {
@@ -228,7 +251,9 @@ describe('image-describer describe: options and set-up errors', () => {
     const status = await runCli(['describe', join(workDir, 'missing.jpg'), emptyFolder], env, output);
 
     expect(status).toBe(1);
-    expect(stderr()).toContain(`Cannot read ${join(workDir, 'missing.jpg')}: no such file or folder`);
+    expect(stderr()).toContain(
+      `Cannot read ${join(workDir, 'missing.jpg')}: there is no such file or folder; check the path.`,
+    );
     expect(stderr()).toContain(`No images in ${emptyFolder}`);
   });
 
@@ -251,10 +276,10 @@ describe('image-describer describe: options and set-up errors', () => {
   });
 
   it.each([
-    [['describe', 'x.jpg', '--mode', 'slow'], 'Expected fast or normal for --mode but received "slow"'],
-    [['describe'], 'Expected at least one file or folder'],
-    [['summarise', 'x.jpg'], 'Expected the command "describe"'],
-    [['describe', 'x.jpg', '--colour'], "Unknown option '--colour'"],
+    [['describe', 'x.jpg', '--mode', 'slow'], '--mode must be fast or normal (not "slow")'],
+    [['describe'], 'Name at least one image or folder to describe'],
+    [['summarise', 'x.jpg'], 'There is no command "summarise": use describe, eval or search'],
+    [['describe', 'x.jpg', '--colour'], 'There is no option --colour: see the options below.'],
   ])('rejects the command line %j with a usage message', async (argv, message) => {
     const { output, stderr } = captureOutput();
 

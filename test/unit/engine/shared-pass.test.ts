@@ -1,8 +1,6 @@
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type * as Ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DescribeEngine } from '#engine/engine.ts';
@@ -10,29 +8,7 @@ import { readEngineSettings } from '#engine/settings.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { imageFixture } from '#test/fixtures/images.ts';
 import { fixtureModelsDir } from '#test/support/fixture-models.ts';
-
-// transformers.js creates its sessions through this very class (onnxruntime-node, loaded via require).
-const ort = createRequire(import.meta.url)('onnxruntime-node') as typeof Ort;
-
-/** Counts the runs of every vision encoder session (the one fed pixel_values) created from now on. */
-function countVisionPasses(): { readonly count: number } {
-  const counter = { count: 0 };
-  const create = ort.InferenceSession.create.bind(ort.InferenceSession) as (
-    ...args: unknown[]
-  ) => Promise<Ort.InferenceSession>;
-  vi.spyOn(ort.InferenceSession, 'create').mockImplementation((async (...args: unknown[]) => {
-    const session = await create(...args);
-    if (session.inputNames.includes('pixel_values')) {
-      const run = session.run.bind(session) as (...runArgs: unknown[]) => Promise<unknown>;
-      session.run = ((...runArgs: unknown[]) => {
-        counter.count += 1;
-        return run(...runArgs);
-      }) as typeof session.run;
-    }
-    return session;
-  }) as typeof ort.InferenceSession.create);
-  return counter;
-}
+import { countVisionPasses } from '#test/support/vision-passes.ts';
 
 /** A white 64x64 PNG with a red block on its left half. */
 const redOnTheLeft = () =>

@@ -1,33 +1,9 @@
-import { createRequire } from 'node:module';
-import type * as Ort from 'onnxruntime-node';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { RgbImage } from '#engine/image/types.ts';
 import { type ImageEncodings, ModelRegistry } from '#engine/models/registry.ts';
 import { fixtureModelsDir } from '#test/support/fixture-models.ts';
+import { countVisionPasses } from '#test/support/vision-passes.ts';
 import { COLOUR_RGB, mostlyImage, type Rgb } from './support.ts';
-
-// transformers.js creates its sessions through this very class (onnxruntime-node, loaded via require).
-const ort = createRequire(import.meta.url)('onnxruntime-node') as typeof Ort;
-
-/** Counts the runs of every vision encoder session (the one fed pixel_values) created from now on. */
-function countVisionPasses(): { readonly count: number } {
-  const counter = { count: 0 };
-  const create = ort.InferenceSession.create.bind(ort.InferenceSession) as (
-    ...args: unknown[]
-  ) => Promise<Ort.InferenceSession>;
-  vi.spyOn(ort.InferenceSession, 'create').mockImplementation((async (...args: unknown[]) => {
-    const session = await create(...args);
-    if (session.inputNames.includes('pixel_values')) {
-      const run = session.run.bind(session) as (...runArgs: unknown[]) => Promise<unknown>;
-      session.run = ((...runArgs: unknown[]) => {
-        counter.count += 1;
-        return run(...runArgs);
-      }) as typeof session.run;
-    }
-    return session;
-  }) as typeof ort.InferenceSession.create);
-  return counter;
-}
 
 /** `rgb` on the columns [from, to) of a white image (fractions of the width). */
 function columnsImage(rgb: Rgb, from: number, to: number, width = 48, height = 40): RgbImage {

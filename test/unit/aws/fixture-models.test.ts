@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { currentModels } from '#adapters/aws-runtime.ts';
+import { detailedHandler, fastHandler } from '#adapters/lambda-handlers.ts';
+import type { DescribeEngine } from '#engine/engine.ts';
+import { readEngineSettings } from '#engine/settings.ts';
+import { createEngine } from '#engine/wiring.ts';
+import { imageFixture } from '#test/fixtures/images.ts';
+import { fixtureModelsDir } from '#test/support/fixture-models.ts';
+import { countVisionPasses } from '#test/support/vision-passes.ts';
+import {
+  BUCKET,
+  fakeS3,
+  fakeSqs,
+  layout,
+  NOW,
+  quietObservability,
+  s3Event,
+  sqsEvent,
+  sqsRecord,
+} from './fakes.ts';
+
+/**
+ * The two deployed handlers on the real engine and the known-answer models (S3 and SQS faked): what
+ * a user finds in the sidecar after an upload of the red test image.
+ */
+describe('fast function and detailed worker with the fixture models', () => {
+  let passes: { readonly count: number };
+  let fastEngine: DescribeEngine;
+  let detailedEngine: DescribeEngine;
+
+  beforeAll(async () => {
+    passes = countVisionPasses();
+    const settings = readEngineSettings({ MODELS_DIR: fixtureModelsDir(), OCR_STAGE: 'off' });
+    // As at Lambda init: each function loads its stage's model.
+    fastEngine = await createEngine(settings, { preload: ['fast'] });
+    detailedEngine = await createEngine(settings, { preload: ['detailed'] });
+  });
+  afterAll(async () => {
+    await fastEngine.models.dispose();
+    await detailedEngine.models.dispose();
+    vi.restoreAllMocks();
+  });
+
+  it('the fast sidecar has caption, objects and labels from one encoder pass; the worker adds the description from one more', async () => {
+    // Prepare
+    const s3 = fakeS3();
+    const sqs = fakeSqs();
+    const key = 'images/red.png';
+    const etag = s3.put(key, await imageFixture('solidRed'), 'image/png');
+    const fast = fastHandler(
+      {
+        engine: fastEngine,
+        store: s3.store,
+        queue: sqs.queue,
+        layout,
+        models: currentModels(fastEngine),
+        bucket: BUCKET,
+        now: () => NOW,
+      },
+      quietObservability(),
+    );
+    const worker = detailedHandler(
+      { engine: detailedEngine, store: s3.store, models: currentModels(detailedEngine), bucket: BUCKET },
+      quietObservability(),
+    );
+
+    // Act: the upload's event, then the job it queued
+    const before = passes.count;
+    await fast(s3Event([{ key, etag }]));
+    const afterFast = s3.json('descriptions/red.png.json');
+    const fastPasses = passes.count - before;
+    const [job] = sqs.sent;
+    const response = await worker(sqsEvent(sqsRecord('m1', job)));
+
+    // Assess
+    expect(fastPasses).toBe(1);
+    expect(passes.count - before).toBe(2);
+    expect(afterFast?.caption).toBe('a red square');
+    expect(afterFast?.labels).toEqual(['red square']);
+    expect(afterFast?.objects?.[0]).toMatchObject({ label: 'red square' });
+    expect(afterFast?.objects?.[0]?.box.width).toBeCloseTo(1, 2);
+    expect(afterFast?.status.detailed.state).toBe('pending');
+    expect(response).toEqual({ batchItemFailures: [] });
+    const done = s3.json('descriptions/red.png.json');
+    expect(done?.detailedDescription).toBe('the image shows a red square');
+    expect(done?.labels).toEqual(['red square']);
+    expect(done?.models.objects).toEqual(currentModels(fastEngine).objects);
+    expect(done?.status).toMatchObject({ fast: { state: 'done' }, detailed: { state: 'done' } });
+  });
+});
