@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DescribeError, expected } from '#engine/errors.ts';
+import { DescribeError } from '#engine/errors.ts';
 import { modeSchema } from '#engine/models/manifest.ts';
 import { loadQuestionsFile } from '#engine/questions/config.ts';
 import { ENV, readEngineSettings } from '#engine/settings.ts';
@@ -29,7 +29,20 @@ Exit status: 0 when every file was described, 1 when any failed, 2 on a usage or
 Also: image-describer eval <folder>  scores a model set on labelled images (eval --help).
       image-describer search <words>  finds described images in a folder of sidecars (search --help).`;
 
-class UsageError extends Error {}
+/** A command line we cannot run: the message says what was wrong and what to type instead. */
+export class UsageError extends Error {}
+
+/** node:util parseArgs speaks to developers ("Unknown option '--x'. To specify a positional…"). */
+export function usageSentence(parseArgsMessage: string): string {
+  const option = /'(-{1,2}[^']+)'/.exec(parseArgsMessage)?.[1];
+  if (/^Unknown option/.test(parseArgsMessage) && option) {
+    return `There is no option ${option}: see the options below.`;
+  }
+  if (/argument missing/.test(parseArgsMessage) && option) {
+    return `The option ${option} needs a value, e.g. ${option.split(' ')[0]} <value>: see the options below.`;
+  }
+  return `${parseArgsMessage.replace(/\.$/, '')}: see the options below.`;
+}
 
 const OPTIONS = {
   mode: { type: 'string', default: 'fast' },
@@ -46,7 +59,7 @@ function parseRaw(argv: readonly string[]) {
   try {
     return parseArgs({ args: [...argv], allowPositionals: true, options: OPTIONS });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(usageSentence((error as Error).message));
   }
 }
 
@@ -57,17 +70,23 @@ function parseCommandLine(argv: readonly string[]) {
   if (values.help || command === undefined || command === 'help') return { help: true as const };
   if (command !== 'describe')
     throw new UsageError(
-      expected('the command "describe", "eval" or "search"', 'the first argument', command),
+      `There is no command "${command}": use describe, eval or search, e.g. image-describer describe photo.jpg.`,
     );
   if (paths.length === 0)
-    throw new UsageError('Expected at least one file or folder to describe but received nothing');
+    throw new UsageError(
+      'Name at least one image or folder to describe, e.g. image-describer describe photo.jpg.',
+    );
   const mode = modeSchema.safeParse(values.mode);
-  if (!mode.success) throw new UsageError(expected('fast or normal', '--mode', values.mode));
+  if (!mode.success) {
+    throw new UsageError(
+      `--mode must be fast or normal (not "${values.mode}"), e.g. --mode normal for the detailed description too.`,
+    );
+  }
   let threads: number | undefined;
   if (values.threads !== undefined) {
     threads = Number(values.threads);
     if (!Number.isInteger(threads) || threads < 0)
-      throw new UsageError(expected('a whole number', '--threads', values.threads));
+      throw new UsageError(`--threads must be a whole number (not "${values.threads}"), e.g. --threads 2.`);
   }
   return {
     help: false as const,

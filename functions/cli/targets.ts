@@ -74,8 +74,10 @@ export async function collectTargets(
       info = await stat(path);
     } catch (error) {
       const reason =
-        (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : String(error);
-      problems.push({ path, code: 'UNREADABLE_SOURCE', message: `Cannot read ${path}: ${reason}` });
+        (error as NodeJS.ErrnoException).code === 'ENOENT'
+          ? 'there is no such file or folder; check the path'
+          : `it cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); check that it exists and you may read it`;
+      problems.push({ path, code: 'UNREADABLE_SOURCE', message: `Cannot read ${path}: ${reason}.` });
       continue;
     }
     if (info.isDirectory()) {
@@ -83,7 +85,12 @@ export async function collectTargets(
       try {
         skippedFiles += await walk(path, path, recursive, found);
       } catch (error) {
-        problems.push({ path, code: 'UNREADABLE_SOURCE', message: `Cannot list ${path}: ${String(error)}` });
+        const code = (error as NodeJS.ErrnoException).code ?? String(error);
+        problems.push({
+          path,
+          code: 'UNREADABLE_SOURCE',
+          message: `Cannot list the folder ${path} (${code}): check that you may read it.`,
+        });
         continue;
       }
       if (found.length === 0) {
@@ -91,7 +98,7 @@ export async function collectTargets(
         problems.push({
           path,
           code: 'NO_IMAGES',
-          message: `No images in ${path} (looked for ${looked}${recursive ? ', in subfolders too' : '; add --recursive for subfolders'})`,
+          message: `No images in ${path} (looked for ${looked}${recursive ? ', in subfolders too' : '; add --recursive for subfolders'}).`,
         });
       }
       targets.push(...found);

@@ -178,14 +178,41 @@ export function sendResult(
   res.end(result.isBase64Encoded ? Buffer.from(body, 'base64') : body);
 }
 
+/**
+ * What API Gateway itself answers before any Lambda runs (`{"message":"Not Found"}`), plus the API's
+ * own error shape with a sentence for the person, so the page and scripts read every error one way.
+ */
+export const GATEWAY_ERRORS = {
+  404: {
+    message: 'Not Found',
+    code: 'NOT_FOUND',
+    sentence: 'There is no such address on this API: it has POST /uploads and GET /uploads/{id}.',
+  },
+  413: {
+    message: 'Request Entity Too Large',
+    code: 'INVALID_REQUEST',
+    sentence:
+      "The request is too large: POST /uploads takes only the file's name, type and size; the file itself goes to the returned upload form.",
+  },
+  500: {
+    message: 'Internal Server Error',
+    code: 'INTERNAL',
+    sentence:
+      'Something went wrong on our side: try again in a moment; if it keeps failing, report the request id.',
+  },
+} as const;
+
 function sendPlain(
   res: ServerResponse,
-  status: number,
-  message: string,
+  status: keyof typeof GATEWAY_ERRORS,
   headers: Record<string, string>,
+  requestId?: string,
 ): void {
+  const { message, code, sentence } = GATEWAY_ERRORS[status];
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify({ message }));
+  res.end(
+    JSON.stringify({ message, error: { code, message: sentence, ...(requestId ? { requestId } : {}) } }),
+  );
 }
 
 class BodyTooLarge extends Error {}
@@ -236,7 +263,7 @@ export function toNodeHandler(handler: HttpApiHandler, options: HttpApiAdapterOp
     const route = options.routes ? matchRoute(options.routes, method, path) : { routeKey: '$default' };
     if (!route) {
       req.resume();
-      sendPlain(res, 404, 'Not Found', common);
+      sendPlain(res, 404, common);
       return;
     }
     let body: Buffer;
@@ -245,7 +272,7 @@ export function toNodeHandler(handler: HttpApiHandler, options: HttpApiAdapterOp
     } catch (error) {
       if (error instanceof BodyTooLarge) {
         req.resume();
-        sendPlain(res, 413, 'Request Entity Too Large', common);
+        sendPlain(res, 413, common);
         return;
       }
       throw error;
@@ -258,7 +285,7 @@ export function toNodeHandler(handler: HttpApiHandler, options: HttpApiAdapterOp
       );
     } catch (error) {
       options.onError?.(error, requestId);
-      sendPlain(res, 500, 'Internal Server Error', common);
+      sendPlain(res, 500, common, requestId);
       return;
     }
     sendResult(res, result, common);
@@ -282,7 +309,7 @@ export async function startHttpApiServer(
   const server = createServer((req, res) => {
     listener(req, res).catch((error: unknown) => {
       options.onError?.(error, 'adapter');
-      if (!res.headersSent) sendPlain(res, 500, 'Internal Server Error', {});
+      if (!res.headersSent) sendPlain(res, 500, {});
       else res.end();
     });
   });

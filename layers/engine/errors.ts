@@ -28,13 +28,20 @@ export type ErrorCode =
   | 'SEARCH_FAILED'
   | 'INTERNAL';
 
+/**
+ * `message` is for the person who caused the error: what was wrong and what to do, as a sentence.
+ * `detail` keeps the precise, developer-facing reason ("Expected X for name but received Y") for
+ * programs and logs; API responses and failure sidecars carry both.
+ */
 export abstract class DescribeError extends Error {
   abstract readonly code: ErrorCode;
   abstract readonly permanent: boolean;
+  readonly detail?: string;
 
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(message: string, options?: { cause?: unknown; detail?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
+    if (options?.detail !== undefined) this.detail = options.detail;
   }
 }
 
@@ -47,7 +54,7 @@ export class ImageRejectedError extends DescribeError {
       'EMPTY_INPUT' | 'INPUT_TOO_LARGE' | 'UNSUPPORTED_FORMAT' | 'CORRUPT_IMAGE' | 'TOO_MANY_PIXELS'
     >,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; detail?: string },
   ) {
     super(message, options);
   }
@@ -110,6 +117,11 @@ export function describeReceived(value: unknown): string {
 
 export function expected(what: string, name: string, received: unknown): string {
   return `Expected ${what} for ${name} but received ${describeReceived(received)}`;
+}
+
+/** The developer-facing detail of an error, when it has one. */
+export function detailOf(error: unknown): string | undefined {
+  return error instanceof DescribeError ? error.detail : undefined;
 }
 
 export function errorCodeOf(error: unknown): ErrorCode {

@@ -202,6 +202,7 @@ describe('web page on the local stack (chromium, tiny known-answer models)', () 
     await upload([
       { name: 'notes.png', mimeType: 'image/png', buffer: text },
       { name: 'huge.png', mimeType: 'image/png', buffer: huge },
+      { name: 'empty.png', mimeType: 'image/png', buffer: Buffer.alloc(0) },
     ]);
 
     // Assess: the API refuses the big one at once (400), the engine fails the text file
@@ -215,8 +216,22 @@ describe('web page on the local stack (chromium, tiny known-answer models)', () 
             .catch(() => null),
         { timeout: 10_000 },
       )
-      .toContain(String(UPLOAD_MAX_BYTES));
+      .toBe(
+        `The file is ${(UPLOAD_MAX_BYTES + 1).toLocaleString('en-US')} bytes, over the limit of ${UPLOAD_MAX_BYTES.toLocaleString('en-US')} bytes: make it smaller (for example, export it at a lower resolution or quality) and try again.`,
+      );
     expect(await hugeCard.locator('.badge').textContent()).toBe('Rejected');
+    // Issue 12: an empty file read "Expected an integer number of bytes from 1 to … for size".
+    const emptyCard = card('empty.png');
+    await expect
+      .poll(
+        () =>
+          emptyCard
+            .locator('.error')
+            .textContent({ timeout: 1000 })
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('The file is empty (0 bytes): choose the image file itself and upload it again.');
     const notesCard = card('notes.png');
     await expect
       .poll(

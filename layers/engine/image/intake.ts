@@ -1,5 +1,6 @@
 import sharp, { type Metadata, type SharpOptions } from 'sharp';
 import { ConfigError, expected, ImageRejectedError } from '../errors.ts';
+import { readableMegapixels, tooLargeSentence } from '../user-messages.ts';
 import { type AcceptedFormat, sniffFormat } from './sniff.ts';
 import { svgExternalReference } from './svg-policy.ts';
 import type { ImageFacts, IntakeResult } from './types.ts';
@@ -51,12 +52,17 @@ const ANIMATABLE: ReadonlySet<AcceptedFormat> = new Set(['gif', 'webp', 'avif'])
  */
 export async function intakeImage(bytes: Uint8Array, limits: IntakeLimits): Promise<IntakeResult> {
   checkLimits(limits);
-  if (bytes.length === 0) throw new ImageRejectedError('EMPTY_INPUT', 'The image is empty (0 bytes).');
-  if (bytes.length > limits.maxInputBytes) {
+  if (bytes.length === 0) {
     throw new ImageRejectedError(
-      'INPUT_TOO_LARGE',
-      `${expected(`an image of at most ${formatBytes(limits.maxInputBytes)}`, 'the input', `${formatBytes(bytes.length)}`)}; send a smaller file (or raise MAX_INPUT_BYTES).`,
+      'EMPTY_INPUT',
+      'The image is empty (0 bytes): choose the image file itself and try again.',
+      { detail: 'Expected at least 1 byte for the input but received 0 bytes' },
     );
+  }
+  if (bytes.length > limits.maxInputBytes) {
+    throw new ImageRejectedError('INPUT_TOO_LARGE', tooLargeSentence(bytes.length, limits.maxInputBytes), {
+      detail: `${expected(`an image of at most ${formatBytes(limits.maxInputBytes)}`, 'the input', `${formatBytes(bytes.length)}`)} (MAX_INPUT_BYTES)`,
+    });
   }
 
   const sniffed = sniffFormat(bytes);
@@ -115,7 +121,8 @@ export async function intakeImage(bytes: Uint8Array, limits: IntakeLimits): Prom
   if (info.channels !== 3) {
     throw new ImageRejectedError(
       'CORRUPT_IMAGE',
-      `Expected 3 colour channels after conversion to sRGB but received ${info.channels}; the ${format} image uses an unusual colour layout, re-export it as an RGB JPEG or PNG.`,
+      `The ${format} image uses an unusual colour layout that cannot be converted: re-export it as an RGB JPEG or PNG and try again.`,
+      { detail: `Expected 3 colour channels after conversion to sRGB but received ${info.channels}` },
     );
   }
 
@@ -174,7 +181,10 @@ function tooManyPixels(width: number, height: number, limit: number): ImageRejec
   const declared = `${width} x ${height} = ${formatCount(width * height)} pixels`;
   return new ImageRejectedError(
     'TOO_MANY_PIXELS',
-    `${expected(`an image of at most ${formatCount(limit)} pixels`, 'the input', declared)}; downscale it first (or raise MAX_INPUT_PIXELS).`,
+    `The image is ${width} × ${height} pixels (${readableMegapixels(width * height)}), over the limit of ${readableMegapixels(limit)}: scale it down and try again.`,
+    {
+      detail: `${expected(`an image of at most ${formatCount(limit)} pixels`, 'the input', declared)} (MAX_INPUT_PIXELS)`,
+    },
   );
 }
 
@@ -185,8 +195,8 @@ function rejection(error: unknown, format: AcceptedFormat): ImageRejectedError {
   if (/exceeds pixel limit/i.test(message)) {
     return new ImageRejectedError(
       'TOO_MANY_PIXELS',
-      `The ${format} image declares more pixels than the limit (${firstLine}); downscale it first (or raise MAX_INPUT_PIXELS).`,
-      { cause: error },
+      `The ${format} image has more pixels than allowed: scale it down and try again.`,
+      { cause: error, detail: `${firstLine} (MAX_INPUT_PIXELS)` },
     );
   }
   if (/unsupported image format/i.test(message)) {
@@ -198,8 +208,8 @@ function rejection(error: unknown, format: AcceptedFormat): ImageRejectedError {
   }
   return new ImageRejectedError(
     'CORRUPT_IMAGE',
-    `The ${format} image is damaged or truncated and cannot be decoded (${firstLine}); re-export or re-upload the original file.`,
-    { cause: error },
+    `The ${format} image is damaged or truncated and cannot be decoded: re-export it, or upload the original file again.`,
+    { cause: error, detail: firstLine },
   );
 }
 

@@ -11,6 +11,7 @@ import {
 } from '../ports.ts';
 import { failedRecord, newRecord } from '../record/record.ts';
 import type { DescriptionRecord } from '../record/schema.ts';
+import { tooLargeSentence } from '../user-messages.ts';
 import type { DetailedJob } from './detailed-job.ts';
 import { isInputKey, type KeyLayout, sidecarKeyFor } from './key-layout.ts';
 import type { ObjectCreated } from './s3-event.ts';
@@ -107,10 +108,9 @@ export async function describeUploadedObject(
   let readMs: number | undefined;
   const maxBytes = deps.engine.settings.maxInputBytes;
   if (head.size > maxBytes) {
-    const tooLarge = new ImageRejectedError(
-      'INPUT_TOO_LARGE',
-      `Expected at most ${maxBytes} bytes for ${key} but received ${head.size} bytes`,
-    );
+    const tooLarge = new ImageRejectedError('INPUT_TOO_LARGE', tooLargeSentence(head.size, maxBytes), {
+      detail: `Expected at most ${maxBytes} bytes for ${key} but received ${head.size} bytes (MAX_INPUT_BYTES)`,
+    });
     record = failedRecord(newRecord({ ...source, size: head.size }, now()), 'fast', tooLarge, now());
   } else {
     const readStart = performance.now();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { errorCodeOf, RecordValidationError } from '../errors.ts';
+import { detailOf, errorCodeOf, RecordValidationError } from '../errors.ts';
 import {
   type DescriptionRecord,
   descriptionRecordSchema,
@@ -82,7 +82,8 @@ export function failedRecord(
   error: unknown,
   now: Date,
 ): DescriptionRecord {
-  const stageError = { code: errorCodeOf(error), message: messageOf(error) };
+  const detail = detailOf(error);
+  const stageError = { code: errorCodeOf(error), message: messageOf(error), ...(detail ? { detail } : {}) };
   let record = withStageState(base, stage, 'failed', now);
   record = { ...record, errors: { ...record.errors, [stage]: stageError } };
   if (stage === 'fast') {

@@ -163,7 +163,9 @@ export const staleFieldSchema = z.object({
 
 export const stageErrorSchema = z.object({
   code: z.string(),
+  /** For the person: what was wrong and what to do. */
   message: z.string(),
+  detail: z.string().optional().describe('The precise reason, for programs and logs'),
 });
 
 const msField = z.number().nonnegative();

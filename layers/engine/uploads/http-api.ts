@@ -43,11 +43,26 @@ function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResul
   return { statusCode, headers: { ...HEADERS }, body: JSON.stringify(body) };
 }
 
-function errorBody(code: string, message: string, requestId?: string) {
-  return { error: requestId ? { code, message, requestId } : { code, message } };
+/** `message` for the person, `detail` (the exact rule broken) for programs, `requestId` for the log. */
+function errorBody(code: string, message: string, requestId?: string, detail?: string) {
+  return {
+    error: {
+      code,
+      message,
+      ...(detail === undefined ? {} : { detail }),
+      ...(requestId ? { requestId } : {}),
+    },
+  };
 }
 
 const NOT_FOUND = (message: string) => json(404, errorBody('NOT_FOUND', message));
+
+/** A malformed id names no upload; nothing about other uploads is revealed. */
+export const UPLOAD_NOT_FOUND_MESSAGE =
+  'No upload has this id: use the id POST /uploads returned, or upload the file again.';
+/** Internals stay in the log; the request id finds the line. */
+export const INTERNAL_ERROR_MESSAGE =
+  'Something went wrong on our side: try again in a moment; if it keeps failing, report the request id.';
 
 type Route =
   | { kind: 'create' }
@@ -87,18 +102,23 @@ function parseBody(event: APIGatewayProxyEventV2): unknown {
   if (bytes.length > MAX_REQUEST_BODY_BYTES) {
     // A Buffer reads as "<n> bytes" in the message, never as the body itself.
     throw new UploadRequestError(
-      expected(`a JSON body of at most ${MAX_REQUEST_BODY_BYTES} bytes`, 'request body', bytes),
+      'The upload request is too large: send only "filename", "contentType" and "size" (the file itself goes to the returned form).',
+      { detail: expected(`a JSON body of at most ${MAX_REQUEST_BODY_BYTES} bytes`, 'request body', bytes) },
     );
   }
   if (text.trim() === '') {
     throw new UploadRequestError(
-      expected('a JSON object with filename, contentType and size', 'request body', undefined),
+      'The upload request is empty: send a JSON object with "filename", "contentType" and "size".',
+      { detail: expected('a JSON object with filename, contentType and size', 'request body', undefined) },
     );
   }
   try {
     return JSON.parse(text);
   } catch {
-    throw new UploadRequestError(expected('valid JSON', 'request body', text));
+    throw new UploadRequestError(
+      'The upload request is not valid JSON: send a JSON object with "filename", "contentType" and "size".',
+      { detail: expected('valid JSON', 'request body', text) },
+    );
   }
 }
 
@@ -141,15 +161,16 @@ export function createUploadApiHandler(deps: UploadApiDeps): UploadApiHandler {
         }
         default:
           return NOT_FOUND(
-            `No route for ${event.requestContext?.http?.method ?? ''} ${event.rawPath ?? ''}`.trim(),
+            `There is no ${`${event.requestContext?.http?.method ?? ''} ${event.rawPath ?? ''}`.trim()} here: the API has POST /uploads and GET /uploads/{id}.`,
           );
       }
     } catch (error) {
       if (error instanceof UploadRequestError) {
         logger.info('upload request rejected', { requestId, code: error.code, message: error.message });
-        return json(400, errorBody(error.code, error.message));
+        return json(400, errorBody(error.code, error.message, undefined, error.detail));
       }
-      if (error instanceof UploadNotFoundError) return json(404, errorBody(error.code, 'No such upload'));
+      if (error instanceof UploadNotFoundError)
+        return json(404, errorBody(error.code, UPLOAD_NOT_FOUND_MESSAGE));
       if (error instanceof SearchQueryError) {
         logger.info('search rejected', { requestId, parameter: error.parameter, message: error.message });
         return json(400, { error: { code: error.code, message: error.message, parameter: error.parameter } });
@@ -175,7 +196,7 @@ export function createUploadApiHandler(deps: UploadApiDeps): UploadApiHandler {
             ? { name: error.name, message: error.message, stack: error.stack }
             : String(error),
       });
-      return json(500, errorBody('INTERNAL', 'Internal error', requestId));
+      return json(500, errorBody('INTERNAL', INTERNAL_ERROR_MESSAGE, requestId));
     }
   };
 }

@@ -2,7 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { S3UploadSigner } from '#adapters/s3-upload-signer.ts';
 import { keyLayout } from '#engine/pipeline/key-layout.ts';
-import { createUploadApiHandler } from '#engine/uploads/http-api.ts';
+import { createUploadApiHandler, INTERNAL_ERROR_MESSAGE } from '#engine/uploads/http-api.ts';
 import { uploadSettings } from '#engine/uploads/settings.ts';
 import {
   bodyOf,
@@ -206,7 +206,7 @@ describe('POST /uploads when signing fails', () => {
     // Assess
     expect(result.statusCode).toBe(500);
     expect(bodyOf(result)).toEqual({
-      error: { code: 'INTERNAL', message: 'Internal error', requestId: 'req-1' },
+      error: { code: 'INTERNAL', message: INTERNAL_ERROR_MESSAGE, requestId: 'req-1' },
     });
     expect(result.body).not.toContain('secret-admin-profile');
     expect(logger.entries).toEqual([
@@ -321,16 +321,24 @@ describe('POST /uploads rejects', () => {
     ],
   ];
 
-  it.each(cases)('%s with 400 and the reason', async (_name, body, message) => {
-    // Prepare
-    const { handler, logger } = api();
+  it.each(cases)(
+    '%s with 400, a sentence for the person and the exact rule as detail',
+    async (_name, body, detail) => {
+      // Prepare
+      const { handler, logger } = api();
 
-    // Act
-    const result = await handler(postUploadsEvent(body));
+      // Act
+      const result = await handler(postUploadsEvent(body));
 
-    // Assess
-    expect(result.statusCode).toBe(400);
-    expect(bodyOf(result)).toEqual({ error: { code: 'INVALID_REQUEST', message } });
-    expect(logger.entries.map((entry) => entry.level)).toEqual(['info']);
-  });
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(bodyOf(result)).toEqual({
+        error: { code: 'INVALID_REQUEST', message: expect.any(String), detail },
+      });
+      const { message } = (bodyOf(result) as { error: { message: string } }).error;
+      expect(message).not.toMatch(/^Expected|received/);
+      expect(message).toMatch(/[.:]/);
+      expect(logger.entries.map((entry) => entry.level)).toEqual(['info']);
+    },
+  );
 });

@@ -1,9 +1,14 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { keyLayout } from '#engine/pipeline/key-layout.ts';
-import { createUploadApiHandler, UPLOAD_API_ROUTES } from '#engine/uploads/http-api.ts';
+import {
+  createUploadApiHandler,
+  UPLOAD_API_ROUTES,
+  UPLOAD_NOT_FOUND_MESSAGE,
+} from '#engine/uploads/http-api.ts';
 import { uploadSettings } from '#engine/uploads/settings.ts';
 import {
+  GATEWAY_ERRORS,
   type HttpApiHandler,
   type HttpApiServer,
   matchRoute,
@@ -121,7 +126,9 @@ describe('HTTP API adapter on loopback', () => {
 
     // Assess
     expect(response.status).toBe(404);
-    expect(await response.json()).toEqual({ error: { code: 'UPLOAD_NOT_FOUND', message: 'No such upload' } });
+    expect(await response.json()).toEqual({
+      error: { code: 'UPLOAD_NOT_FOUND', message: UPLOAD_NOT_FOUND_MESSAGE },
+    });
     expect(store.reads).toEqual([]);
   });
 
@@ -132,7 +139,10 @@ describe('HTTP API adapter on loopback', () => {
     const response = await fetch(`${server.url}/descriptions/x.json`);
 
     expect(response.status).toBe(404);
-    expect(await response.json()).toEqual({ message: 'Not Found' });
+    expect(await response.json()).toEqual({
+      message: 'Not Found',
+      error: { code: 'NOT_FOUND', message: GATEWAY_ERRORS[404].sentence },
+    });
     expect(calls).toHaveLength(0);
   });
 
@@ -143,6 +153,7 @@ describe('HTTP API adapter on loopback', () => {
     const response = await fetch(`${server.url}/uploads`, { method: 'POST', body: 'x'.repeat(11) });
 
     expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/too large/);
     expect(calls).toHaveLength(0);
   });
 
@@ -161,7 +172,12 @@ describe('HTTP API adapter on loopback', () => {
 
     // Assess
     expect(response.status).toBe(500);
-    expect(await response.text()).toBe('{"message":"Internal Server Error"}');
+    const text = await response.text();
+    expect(text).not.toContain('secret');
+    expect(JSON.parse(text)).toEqual({
+      message: 'Internal Server Error',
+      error: { code: 'INTERNAL', message: GATEWAY_ERRORS[500].sentence, requestId: expect.any(String) },
+    });
     expect(reported[0]?.[1]).toBe(response.headers.get('apigw-requestid'));
   });
 

@@ -3,6 +3,7 @@ import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { newRecord, withStageState } from '#engine/record/record.ts';
+import { INTERNAL_ERROR_MESSAGE } from '#engine/uploads/http-api.ts';
 import { bodyOf, decodePolicy, getUploadEvent, postUploadsEvent } from './support.ts';
 
 /**
@@ -158,7 +159,7 @@ describe('upload-api Lambda handler', () => {
     expect(result.statusCode).toBe(500);
     expect(result.headers?.['content-type']).toBe('application/json; charset=utf-8');
     expect(bodyOf(result)).toEqual({
-      error: { code: 'INTERNAL', message: 'Internal error', requestId: 'Xy1-req' },
+      error: { code: 'INTERNAL', message: INTERNAL_ERROR_MESSAGE, requestId: 'Xy1-req' },
     });
     expect(result.body).not.toMatch(/arn:|role|AccessDenied|S3/);
   });

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { keyLayout } from '#engine/pipeline/key-layout.ts';
 import { newRecord, withStageState } from '#engine/record/record.ts';
 import type { DescriptionRecord, StageState } from '#engine/record/schema.ts';
-import { createUploadApiHandler } from '#engine/uploads/http-api.ts';
+import {
+  createUploadApiHandler,
+  INTERNAL_ERROR_MESSAGE,
+  UPLOAD_NOT_FOUND_MESSAGE,
+} from '#engine/uploads/http-api.ts';
 import { uploadSettings } from '#engine/uploads/settings.ts';
 import { apiEvent, bodyOf, getUploadEvent, MemoryObjectStore, silentLogger } from './support.ts';
 
@@ -116,7 +120,9 @@ describe('GET /uploads/{id}', () => {
 
     // Assess
     expect(result.statusCode).toBe(404);
-    expect(bodyOf(result)).toEqual({ error: { code: 'UPLOAD_NOT_FOUND', message: 'No such upload' } });
+    expect(bodyOf(result)).toEqual({
+      error: { code: 'UPLOAD_NOT_FOUND', message: UPLOAD_NOT_FOUND_MESSAGE },
+    });
     expect(store.reads).toEqual([]);
   });
 
@@ -145,7 +151,10 @@ describe('GET /uploads/{id}', () => {
 
     expect(results.map((result) => result.statusCode)).toEqual([404, 404, 404]);
     expect(bodyOf(results[0] ?? {})).toEqual({
-      error: { code: 'NOT_FOUND', message: `No route for DELETE /uploads/${ID}` },
+      error: {
+        code: 'NOT_FOUND',
+        message: `There is no DELETE /uploads/${ID} here: the API has POST /uploads and GET /uploads/{id}.`,
+      },
     });
   });
 
@@ -176,7 +185,7 @@ describe('GET /uploads/{id}', () => {
     // Assess
     expect(result.statusCode).toBe(500);
     expect(bodyOf(result)).toEqual({
-      error: { code: 'INTERNAL', message: 'Internal error', requestId: 'req-42' },
+      error: { code: 'INTERNAL', message: INTERNAL_ERROR_MESSAGE, requestId: 'req-42' },
     });
     expect(logger.entries).toEqual([
       expect.objectContaining({

@@ -209,7 +209,9 @@ describe('describe-fast handler', () => {
     expect(sidecar?.status).toMatchObject({ fast: { state: 'failed' }, detailed: { state: 'failed' } });
     expect(sidecar?.errors.fast).toEqual({
       code: 'INPUT_TOO_LARGE',
-      message: 'Expected at most 10 bytes for images/huge.tif but received 11 bytes',
+      message:
+        'The file is 11 bytes, over the limit of 10 bytes: make it smaller (for example, export it at a lower resolution or quality) and try again.',
+      detail: 'Expected at most 10 bytes for images/huge.tif but received 11 bytes (MAX_INPUT_BYTES)',
     });
     expect(sidecar?.source.size).toBe(11);
     expect(s3.commands('GetObject').map((call) => call.Key)).toEqual(['descriptions/huge.tif.json']);

@@ -153,7 +153,7 @@ describe('intakeImage: bad input gives a code and a message the user can act on'
     const error = await rejectionOf(intakeImage(await imageFixture('empty'), LIMITS));
 
     expect(error.code).toBe('EMPTY_INPUT');
-    expect(error.message).toBe('The image is empty (0 bytes).');
+    expect(error.message).toBe('The image is empty (0 bytes): choose the image file itself and try again.');
   });
 
   it('refuses input over the byte cap before decoding, naming the cap', async () => {
@@ -162,8 +162,11 @@ describe('intakeImage: bad input gives a code and a message the user can act on'
     const error = await rejectionOf(intakeImage(bytes, { ...LIMITS, maxInputBytes: 10_000 }));
 
     expect(error.code).toBe('INPUT_TOO_LARGE');
-    expect(error.message).toBe(
-      `Expected an image of at most 10000 bytes for the input but received "${bytes.length} bytes"; send a smaller file (or raise MAX_INPUT_BYTES).`,
+    expect(error.message).toMatch(
+      /^The file is \d+ KB, over the limit of 9\.8 KB: make it smaller \(for example, export it at a lower resolution or quality\) and try again\.$/,
+    );
+    expect(error.detail).toBe(
+      `Expected an image of at most 10000 bytes for the input but received "${bytes.length} bytes" (MAX_INPUT_BYTES)`,
     );
   });
 
@@ -190,9 +193,10 @@ describe('intakeImage: bad input gives a code and a message the user can act on'
     const error = await rejectionOf(intakeImage(await imageFixture('truncatedJpeg'), LIMITS));
 
     expect(error.code).toBe('CORRUPT_IMAGE');
-    expect(error.message).toMatch(
-      /^The jpeg image is damaged or truncated and cannot be decoded \(.+\); re-export/,
+    expect(error.message).toBe(
+      'The jpeg image is damaged or truncated and cannot be decoded: re-export it, or upload the original file again.',
     );
+    expect(error.detail).toMatch(/\S/);
   });
 
   it('refuses a truncated PNG as corrupt', async () => {
@@ -219,7 +223,10 @@ describe('intakeImage: bad input gives a code and a message the user can act on'
 
     expect(error.code).toBe('TOO_MANY_PIXELS');
     expect(error.message).toBe(
-      'Expected an image of at most 100,000,000 pixels for the input but received "100000 x 100000 = 10,000,000,000 pixels"; downscale it first (or raise MAX_INPUT_PIXELS).',
+      'The image is 100000 × 100000 pixels (10,000 megapixels), over the limit of 100 megapixels: scale it down and try again.',
+    );
+    expect(error.detail).toBe(
+      'Expected an image of at most 100,000,000 pixels for the input but received "100000 x 100000 = 10,000,000,000 pixels" (MAX_INPUT_PIXELS)',
     );
     // Nothing was decoded: 30 GB of pixels were never allocated.
     expect(process.memoryUsage().rss - before).toBeLessThan(256 * 1024 * 1024);
@@ -231,7 +238,10 @@ describe('intakeImage: bad input gives a code and a message the user can act on'
     );
 
     expect(error.code).toBe('TOO_MANY_PIXELS');
-    expect(error.message).toContain('"640 x 480 = 307,200 pixels"');
+    expect(error.message).toBe(
+      'The image is 640 × 480 pixels (0.3 megapixels), over the limit of 0.1 megapixels: scale it down and try again.',
+    );
+    expect(error.detail).toContain('"640 x 480 = 307,200 pixels"');
   });
 
   it('treats bad limits as a configuration error, not as bad input', async () => {

@@ -1,0 +1,32 @@
+/**
+ * Wording shared by every place that tells a person what went wrong: sizes and counts as people
+ * read them ("30 MB", "10,000 megapixels"), never raw byte counts.
+ */
+
+/** 1 MB = 1024 × 1024 bytes, as file managers show sizes. */
+export function readableBytes(bytes: number): string {
+  const units = ['bytes', 'KB', 'MB', 'GB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const shown = unit === 0 ? String(value) : String(Number(value.toFixed(value < 10 ? 1 : 0)));
+  return `${shown} ${units[unit]}`;
+}
+
+export function readableMegapixels(pixels: number): string {
+  const mp = pixels / 1_000_000;
+  return `${mp >= 10 ? Math.round(mp).toLocaleString('en-US') : Number(mp.toFixed(1))} megapixels`;
+}
+
+/** What to say about a file over the byte limit, wherever it is caught (API, HEAD, intake). */
+export function tooLargeSentence(size: number, limit: number): string {
+  // "98 KB, over the limit of 98 KB" would read as a contradiction: then say the bytes.
+  const [shownSize, shownLimit] =
+    readableBytes(size) === readableBytes(limit)
+      ? [`${size.toLocaleString('en-US')} bytes`, `${limit.toLocaleString('en-US')} bytes`]
+      : [readableBytes(size), readableBytes(limit)];
+  return `The file is ${shownSize}, over the limit of ${shownLimit}: make it smaller (for example, export it at a lower resolution or quality) and try again.`;
+}
