@@ -24,7 +24,12 @@ const TABLE = { database: 'test_search', table: 'descriptions' };
 /** A fake clock the runner's sleeps advance, so the deadline is reached without waiting. */
 function clock() {
   let t = 0;
-  return { now: () => t, sleep: async (ms: number) => void (t += ms) };
+  return {
+    now: () => t,
+    sleep: async (ms: number) => {
+      t += ms;
+    },
+  };
 }
 
 function setup(options: { deadlineMs?: number; search?: boolean } = {}) {
