@@ -144,12 +144,19 @@ export function relevance(fieldsByTerm: ReadonlyMap<string, readonly SearchField
   return score;
 }
 
-/** The order both engines return: by score (relevance sort) or not, then newest first, then key. */
+/** Newest first, then by key: the date order, and the tie order of relevance. */
+export function newestFirst(
+  a: { uploadedAt: string; key: string },
+  b: { uploadedAt: string; key: string },
+): number {
+  if (a.uploadedAt !== b.uploadedAt) return a.uploadedAt < b.uploadedAt ? 1 : -1;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
+/** The order both engines return: by score (relevance sort) or not, then newestFirst. */
 export function compareHits(sort: SearchQuery['sort']) {
   return (a: { score: number; uploadedAt: string; key: string }, b: typeof a): number =>
-    (sort === 'relevance' ? b.score - a.score : 0) ||
-    (a.uploadedAt < b.uploadedAt ? 1 : a.uploadedAt > b.uploadedAt ? -1 : 0) ||
-    (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+    (sort === 'relevance' ? b.score - a.score : 0) || newestFirst(a, b);
 }
 
 export function hitOf(doc: Pick<SearchDocument, 'hit'>, score: number): SearchHit {

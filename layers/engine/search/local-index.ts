@@ -1,10 +1,10 @@
 import MiniSearch from 'minisearch';
 import type { DescriptionRecord } from '../record/schema.ts';
 import {
-  compareHits,
   type FilterFacts,
   hitOf,
   matchesFilters,
+  newestFirst,
   relevance,
   type SearchHit,
   type SearchResponse,
@@ -76,9 +76,7 @@ export class LocalSearchIndex {
    */
   private dateOrder(): FilterFacts[] {
     if (!this.byDate) {
-      const sorted = [...this.facts.values()].sort((a, b) =>
-        compareHits('date')({ ...a.hit, score: 0 }, { ...b.hit, score: 0 }),
-      );
+      const sorted = [...this.facts.values()].sort((a, b) => newestFirst(a.hit, b.hit));
       this.rank = new Map(sorted.map((doc, i) => [doc.hit.key, i]));
       this.byDate = sorted;
     }
