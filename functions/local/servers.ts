@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { S3Event } from 'aws-lambda';
@@ -43,7 +43,7 @@ export async function startEmbeddedS3(options: {
   await server.configureBuckets();
   // Our own listener rather than s3rver's run(): its listen error (a port in use) is an unhandled
   // 'error' event that kills the process instead of a rejection we can explain.
-  const http = createServer(server.callback());
+  const http = createServer(withConditionalPuts(server.store, server.callback()));
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(options.port, options.host, () => resolve());
@@ -59,6 +59,88 @@ export async function startEmbeddedS3(options: {
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },
+  };
+}
+
+type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+
+function s3Error(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+): void {
+  // The body is not wanted; read it so the connection can be reused.
+  req.resume();
+  res.writeHead(status, { 'content-type': 'application/xml' });
+  res.end(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+  );
+}
+
+/**
+ * s3rver ignores If-None-Match and If-Match on PutObject; the engine relies on them (the first
+ * sidecar write wins, a read-modify-write lands only on the version it read). Enforced in front of
+ * s3rver as S3 does: conditional PUTs of one key are serialised and checked against the stored
+ * ETag — 412 PreconditionFailed, or 404 NoSuchKey for If-Match on a missing object.
+ */
+export function withConditionalPuts(store: S3rver['store'], next: Listener): Listener {
+  const queues = new Map<string, Promise<void>>();
+  return (req, res) => {
+    const ifNoneMatch = req.headers['if-none-match'];
+    const ifMatch = req.headers['if-match'];
+    const url = new URL(req.url ?? '/', 'http://s3');
+    const [bucket, ...rest] = url.pathname.slice(1).split('/');
+    const key = rest.map(decodeURIComponent).join('/');
+    if (
+      req.method !== 'PUT' ||
+      (!ifNoneMatch && !ifMatch) ||
+      !bucket ||
+      !key ||
+      url.search.includes('uploadId')
+    ) {
+      next(req, res);
+      return;
+    }
+    const id = `${bucket}/${key}`;
+    const previous = queues.get(id) ?? Promise.resolve();
+    const turn = previous.then(async () => {
+      const done = new Promise<void>((resolve) => res.once('close', () => resolve()));
+      const etag = await store.getMetadata(bucket, key).then(
+        (metadata) => metadata.etag.replaceAll('"', ''),
+        () => undefined,
+      );
+      if (ifNoneMatch === '*' && etag !== undefined) {
+        s3Error(
+          req,
+          res,
+          412,
+          'PreconditionFailed',
+          'At least one of the pre-conditions you specified did not hold',
+        );
+      } else if (ifMatch && etag === undefined) {
+        s3Error(req, res, 404, 'NoSuchKey', 'The specified key does not exist.');
+      } else if (ifMatch && ifMatch.replaceAll('"', '') !== etag) {
+        s3Error(
+          req,
+          res,
+          412,
+          'PreconditionFailed',
+          'At least one of the pre-conditions you specified did not hold',
+        );
+      } else {
+        next(req, res);
+      }
+      await done;
+    });
+    const settled = turn.catch((error: unknown) => {
+      if (!res.headersSent) s3Error(req, res, 500, 'InternalError', String(error));
+    });
+    queues.set(id, settled);
+    void settled.then(() => {
+      if (queues.get(id) === settled) queues.delete(id);
+    });
   };
 }
 
