@@ -182,8 +182,10 @@ describe('upload round trip on loopback', () => {
 
     expect(malformed.status).toBe(404);
     expect(svg.status).toBe(400);
-    expect(((await svg.json()) as { error: { message: string } }).error.message).toContain(
-      'for contentType but received "image/svg+xml"',
+    const { error } = (await svg.json()) as { error: { message: string; detail: string } };
+    expect(error.message).toBe(
+      'SVG drawings cannot be uploaded here: export the drawing as PNG and upload that.',
     );
+    expect(error.detail).toContain('for contentType but received "image/svg+xml"');
   });
 });
