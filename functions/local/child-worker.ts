@@ -15,9 +15,11 @@ export type WorkerMessage =
 /**
  * How long a stopping stack lets the image in hand finish before giving it back: the detailed job
  * to the queue (visibility 0), the fast stage to the next start's scan. Short, so that a signal
- * frees the ports within a few seconds (start.ts exits anyway after 8 s).
+ * frees the ports within a few seconds (start.ts exits anyway after HARD_EXIT_MS).
  */
 export const STOP_GRACE_MS = 3_000;
+/** Longest a stop may take before npm start exits anyway. */
+export const HARD_EXIT_MS = 8_000;
 
 /** Parent → worker: stop polling (see SqsPoller.stop for graceMs). */
 export type StopMessage = { type: 'stop'; graceMs?: number };

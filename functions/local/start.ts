@@ -1,6 +1,7 @@
 import '../node-support.ts';
 import { join, relative } from 'node:path';
 import { DescribeError } from '#engine/errors.ts';
+import { HARD_EXIT_MS } from './child-worker.ts';
 import { formatStackEvent } from './console-printer.ts';
 import { ensureModels } from './models-step.ts';
 import { readLocalOptions, USAGE } from './options.ts';
@@ -14,8 +15,6 @@ function printer() {
   };
 }
 
-/** Longest a stop may take before the process exits anyway (the worker's grace is 3 s of it). */
-const HARD_EXIT_MS = 8_000;
 const SIGNAL_CODES: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 
 /**

@@ -1,10 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { imageFixture } from '#test/fixtures/images.ts';
+import { HARD_EXIT_MS, STOP_GRACE_MS } from '../../functions/local/child-worker.ts';
 import { DEFAULT_LOCAL_OPTIONS } from '../../functions/local/options.ts';
 import { killLeftovers, s3Client, signalAndWait, sleep, startNpm } from './shutdown-support.ts';
 
@@ -84,5 +85,13 @@ describe('stopping npm start with a signal to the npm process', () => {
     expect(record?.caption).toBe('a red square');
     expect(record?.status.detailed.state).toBe('done');
     expect(await signalAndWait(second, 'SIGTERM')).toEqual({ gone: true, free: true });
+  });
+
+  it('docs/local-stack.md states the grace and the hard exit the code uses', async () => {
+    const docs = await readFile(new URL('../../docs/local-stack.md', import.meta.url), 'utf8');
+    const stopping = docs.slice(docs.indexOf('## Stopping'));
+
+    expect(stopping).toContain(`get ${STOP_GRACE_MS / 1000} s to finish`);
+    expect(stopping).toContain(`after ${HARD_EXIT_MS / 1000} s, exits at once`);
   });
 });
