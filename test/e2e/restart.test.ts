@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { currentModels } from '#adapters/aws-runtime.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { ModelRegistry } from '#engine/models/registry.ts';
 import { parseStoredRecord } from '#engine/pipeline/staleness.ts';
 import { newRecord, withStageState } from '#engine/record/record.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
+import { readEngineSettings } from '#engine/settings.ts';
 import { DEFAULT_LOCAL_OPTIONS } from '../../functions/local/options.ts';
 import { startEmbeddedS3 } from '../../functions/local/servers.ts';
 import { type LocalStack, type StackEvent, startLocalStack } from '../../functions/local/stack.ts';
@@ -42,11 +44,8 @@ beforeAll(async () => {
   const put = (Key: string, Body: Buffer | string, ContentType: string) =>
     s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body, ContentType }));
   const registry = await ModelRegistry.open({ modelsDir: process.env.MODELS_DIR as string, threads: 1 });
-  const models = {
-    caption: registry.provenance('caption'),
-    objects: registry.provenance('objects'),
-    detailed: registry.provenance('detailed'),
-  };
+  // What the stack compares a sidecar with: the manifest's tasks and the configured category list.
+  const models = currentModels({ models: registry, settings: readEngineSettings() });
   const red = await imageFixture('solidRed');
   const green = await imageFixture('solidGreen');
   const blue = await imageFixture('solidBlue');
@@ -73,7 +72,12 @@ beforeAll(async () => {
     ...done,
     caption: 'kept from last run',
     detailedDescription: 'kept',
-    models: { caption: models.caption, objects: models.objects, detailed: models.detailed },
+    models: {
+      caption: models.caption,
+      objects: models.objects,
+      detailed: models.detailed,
+      categories: models.categories,
+    },
   };
   await put('descriptions/half/green.png.json', JSON.stringify(half), 'application/json');
   await put('descriptions/done/blue.png.json', JSON.stringify(done), 'application/json');
