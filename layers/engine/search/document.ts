@@ -136,12 +136,33 @@ export function matchesFilters(doc: FilterFacts, query: SearchQuery): boolean {
 }
 
 /** Relevance from which fields hold each term: Σ over terms of the best field weight. */
-export function relevance(fieldsByTerm: ReadonlyMap<string, readonly SearchField[]>): number {
+export function relevance(
+  fieldsByTerm:
+    | ReadonlyMap<string, readonly SearchField[]>
+    | Readonly<Record<string, readonly SearchField[]>>,
+): number {
+  const lists = fieldsByTerm instanceof Map ? fieldsByTerm.values() : Object.values(fieldsByTerm);
   let score = 0;
-  for (const fields of fieldsByTerm.values()) {
-    score += Math.max(0, ...fields.map((field) => SEARCH_FIELD_WEIGHTS[field]));
+  for (const fields of lists as Iterable<readonly SearchField[]>) {
+    let best = 0;
+    for (const field of fields) best = Math.max(best, SEARCH_FIELD_WEIGHTS[field] ?? 0);
+    score += best;
   }
   return score;
+}
+
+/** True when the query has a filter besides its words (the index can skip the filter pass). */
+export function hasFilters(query: SearchQuery): boolean {
+  return (
+    query.colours.length > 0 ||
+    query.labels.length > 0 ||
+    query.categories.length > 0 ||
+    query.hasText !== undefined ||
+    query.uploaded.from !== undefined ||
+    query.uploaded.before !== undefined ||
+    query.state.fast !== undefined ||
+    query.state.detailed !== undefined
+  );
 }
 
 /** Newest first, then by key: the date order, and the tie order of relevance. */

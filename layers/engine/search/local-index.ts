@@ -2,6 +2,7 @@ import MiniSearch from 'minisearch';
 import type { DescriptionRecord } from '../record/schema.ts';
 import {
   type FilterFacts,
+  hasFilters,
   hitOf,
   matchesFilters,
   newestFirst,
@@ -96,23 +97,26 @@ export class LocalSearchIndex {
         total += 1;
       }
     } else {
+      const filtered = hasFilters(query);
       const found = this.mini.search(query.terms.join(' '), {
         // The terms are folded already; split them as given.
         tokenize: (text) => text.split(' '),
         processTerm: (term) => term,
-        filter: (result) => {
-          const doc = this.facts.get(result.id as string);
-          return doc !== undefined && matchesFilters(doc, query);
-        },
+        ...(filtered
+          ? {
+              filter: (result: { id: unknown }) => {
+                const doc = this.facts.get(result.id as string);
+                return doc !== undefined && matchesFilters(doc, query);
+              },
+            }
+          : {}),
       });
       const scored: Array<{ doc: FilterFacts; score: number; rank: number }> = [];
       for (const result of found) {
         const doc = this.facts.get(result.id as string);
         if (!doc) continue;
-        const fieldsByTerm = new Map(
-          Object.entries(result.match).map(([term, fields]) => [term, fields as SearchField[]]),
-        );
-        scored.push({ doc, score: relevance(fieldsByTerm), rank: this.rank.get(doc.hit.key) ?? 0 });
+        const score = relevance(result.match as Record<string, SearchField[]>);
+        scored.push({ doc, score, rank: this.rank.get(doc.hit.key) ?? 0 });
       }
       // compareHits' order, on numbers: score (relevance sort), then the date order's rank.
       const byScore = query.sort === 'relevance';
