@@ -2,6 +2,7 @@ import { CfnOutput, type RemovalPolicy, Stack, type StackProps, Validations } fr
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { ConfigError, expected } from '#engine/errors.ts';
+import { readQuestionsConfig } from '#engine/questions/config.ts';
 import { DEFAULT_ENGINE_SETTINGS, ENV, type OcrStage } from '#engine/settings.ts';
 import { DEFAULT_UPLOAD_MAX_BYTES } from '#engine/uploads/settings.ts';
 import { DescriberAlarms } from './constructs/describer-alarms.ts';
@@ -105,6 +106,10 @@ export class ImageDescriberStack extends Stack {
     });
 
     this.detailedWorker = new DetailedDescribeWorker(this, 'DetailedDescribe', {
+      // Questions load SmolVLM in the worker: its memory and timeout defaults grow with them.
+      questionsPerImage: props.questionsConfig
+        ? readQuestionsConfig(props.questionsConfig, 'questionsConfig').questions.length
+        : 0,
       ...props.detailed,
       bucket: this.descriptionBucket,
       code: describerImageCode(this, { target: 'detailed', model: models.normal }),

@@ -199,7 +199,7 @@ function timeoutFor(worstSeconds: number): number {
  */
 export function deriveSizing(options: { questions?: number } = {}): LineupSizing {
   const questions = options.questions ?? 0;
-  assertIntegerInRange(questions, 0, 20, 'questions');
+  assertIntegerInRange(questions, 0, 100, 'questions');
   const F = LINEUP_FIGURES;
   const A = SIZING_ASSUMPTIONS;
   const slow = A.lambdaSlowdown.value;

@@ -10,7 +10,7 @@ import {
   assertIntegerInRange,
   assertMemory,
   assertTimeoutSeconds,
-  DEFAULT_SIZING,
+  deriveSizing,
   threadsForMemory,
   VISIBILITY_TO_TIMEOUT_RATIO,
 } from '../sizing.ts';
@@ -24,18 +24,24 @@ export interface DetailedDescribeWorkerProps {
   readonly code: lambda.DockerImageCode;
   /**
    * 3538 MB buys 2 vCPUs. The worker runs Florence-2 <MORE_DETAILED_CAPTION> and OCR, no longer
-   * SmolVLM (~4.2 GiB): resident need ≈ 2.6 GB (same terms as the fast function). An optional SmolVLM
-   * questions model needs 8845 MB (deriveSizing({ questions: 1 }) in infra/sizing.ts).
-   * @default 3538
+   * SmolVLM (~4.2 GiB): resident need ≈ 2.6 GB (same terms as the fast function). With
+   * `questionsPerImage` > 0 SmolVLM is loaded too: 8845 MB (deriveSizing in infra/sizing.ts).
+   * @default 3538 (8845 with questions)
    */
   readonly memoryMB?: number;
   /**
    * One detailed description per invocation (batch size 1) with a cold start, its generation at the
    * token cap and a page of OCR, x 1.5 (infra/sizing.ts; durations assumed). The local stack's queue
    * uses the same value (DETAILED_WORKER_DEFAULTS).
-   * @default 60 (seconds)
+   * @default 60 (seconds; more with questions, e.g. 120 for one)
    */
   readonly timeoutSeconds?: number;
+  /**
+   * SmolVLM answers per image (the questions config's question count). The memory and timeout
+   * defaults follow it (deriveSizing in infra/sizing.ts): SmolVLM adds ~4.2 GiB and its seconds.
+   * @default 0
+   */
+  readonly questionsPerImage?: number;
   /**
    * Messages per invocation. 1: every image gets the whole timeout, and a slow image never delays others.
    * @default 1
@@ -72,8 +78,9 @@ export class DetailedDescribeWorker extends Construct {
 
   constructor(scope: Construct, id: string, props: DetailedDescribeWorkerProps) {
     super(scope, id);
-    const memoryMB = props.memoryMB ?? DEFAULT_SIZING.detailed.memoryMB;
-    const timeoutSeconds = props.timeoutSeconds ?? DEFAULT_SIZING.detailed.timeoutSeconds;
+    const sizing = deriveSizing({ questions: props.questionsPerImage ?? 0 }).detailed;
+    const memoryMB = props.memoryMB ?? sizing.memoryMB;
+    const timeoutSeconds = props.timeoutSeconds ?? sizing.timeoutSeconds;
     const batchSize = props.batchSize ?? DETAILED_WORKER_DEFAULTS.batchSize;
     const maxConcurrency = props.maxConcurrency ?? 5;
     this.maxReceiveCount = props.maxReceiveCount ?? DETAILED_WORKER_DEFAULTS.maxReceiveCount;

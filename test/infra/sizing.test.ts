@@ -97,7 +97,7 @@ describe('sizing of the default lineup (Florence-2 for both stages)', () => {
 
   it('refuses a question count it cannot size', () => {
     expect(() => deriveSizing({ questions: -1 })).toThrow(
-      'Expected an integer from 0 to 20 for questions but received number -1',
+      'Expected an integer from 0 to 100 for questions but received number -1',
     );
   });
 });

@@ -21,6 +21,9 @@ beforeAll(() => {
         burstLimit: 100,
       },
       alarmTopicArn: TOPIC,
+      questionsConfig: JSON.stringify({
+        questions: [{ id: 'people-count', prompt: 'How many people are in the image?', type: 'number' }],
+      }),
       bucketRemovalPolicy: RemovalPolicy.DESTROY,
       versioned: false,
     },
@@ -100,6 +103,18 @@ describe('configured stack', () => {
       synth.template.toJSON().Resources[logicalId(synth.stack, synth.stack.detailedWorker.fn)].Properties
         .Environment.Variables;
     expect(env).toMatchObject({ INPUT_PREFIX: 'inbox/', SIDECAR_PREFIX: 'sidecars/' });
+  });
+
+  it('sizes the worker for SmolVLM when questions are configured, and keeps the queue at 6x its timeout', () => {
+    const resources = synth.template.toJSON().Resources;
+    const worker = resources[logicalId(synth.stack, synth.stack.detailedWorker.fn)].Properties;
+    const queue = resources[logicalId(synth.stack, synth.stack.detailedWorker.queue)].Properties;
+    expect([worker.MemorySize, worker.Timeout, worker.Environment.Variables.ORT_THREADS]).toEqual([
+      8845,
+      120,
+      '5',
+    ]);
+    expect(queue.VisibilityTimeout).toBe(720);
   });
 
   it('runs the fast function uncapped with one thread at 1769 MB', () => {
