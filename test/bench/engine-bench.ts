@@ -757,7 +757,7 @@ export function printEngineBench(report: EngineBenchReport): void {
       })),
     );
     console.log(
-      `  all tasks, one vision pass per model: ${ms(real.sharedMs)} ms; each task on its own: ${ms(real.separateMs)} ms; ratio ${ratio(real.separateMs, real.sharedMs)}`,
+      `  all tasks, one vision pass per model: ${ms(real.sharedMs)} ms; each task on its own: ${ms(real.separateMs)} ms; separate ÷ shared ${ratio(real.separateMs, real.sharedMs)}`,
     );
   }
 
