@@ -83,7 +83,7 @@ export class ModelStatus {
       return {
         ...base,
         state: 'ready',
-        message: 'Models ready: captions and detailed descriptions are written.',
+        message: 'Captions and detailed descriptions are written as images arrive.',
       };
     }
     if (this.downloading) {
@@ -93,7 +93,7 @@ export class ModelStatus {
       return {
         ...base,
         state: 'downloading',
-        message: `Downloading the models (${percent}%): images get colours and text now, and their captions as soon as the download ends.`,
+        message: `${percent}% done: images get colours and text now, and their captions as soon as the download ends.`,
         download: { receivedBytes, totalBytes, percent },
       };
     }
