@@ -12,6 +12,7 @@ import type { UploadSigner } from '#engine/uploads/ports.ts';
 import { uploadSettings } from '#engine/uploads/settings.ts';
 import { runCli } from '../../functions/cli/cli.ts';
 import { collectTargets } from '../../functions/cli/targets.ts';
+import { API_UNREACHABLE, storageRefusal, UPLOAD_INTERRUPTED } from '../../functions/local/web/messages.js';
 import { imageFixture } from '../fixtures/images.ts';
 import { captureOutput } from '../support/capture-output.ts';
 import {
@@ -127,6 +128,23 @@ const produce: Record<string, () => Promise<Produced>> = {
   'image-svg-external': () => fromIntake(SVG_EXTERNAL),
   'image-corrupt': () => fromIntake(imageFixture('truncatedJpeg')),
   'image-too-many-pixels': () => fromIntake(imageFixture('pngBomb')),
+  // What only the browser sees (functions/local/web/messages.js, used by app.js).
+  'page-api-unreachable': async () => ({ code: 'none (the browser)', message: API_UNREACHABLE }),
+  'page-upload-interrupted': async () => ({ code: 'none (the browser)', message: UPLOAD_INTERRUPTED }),
+  'page-storage-too-large': async () => ({
+    code: 'EntityTooLarge',
+    message: storageRefusal(
+      400,
+      '<Error><Code>EntityTooLarge</Code><Message>Your proposed upload exceeds the maximum allowed size</Message></Error>',
+    ),
+  }),
+  'page-storage-expired': async () => ({
+    code: 'AccessDenied',
+    message: storageRefusal(
+      403,
+      '<Error><Code>AccessDenied</Code><Message>Invalid according to Policy: Policy expired.</Message></Error>',
+    ),
+  }),
   'cli-no-paths': () => fromCli(['describe']),
   'cli-bad-mode': () => fromCli(['describe', 'x.jpg', '--mode', 'slow']),
   'cli-bad-threads': () => fromCli(['describe', 'x.jpg', '--threads', 'two']),

@@ -2,6 +2,8 @@
 // (POST /uploads, GET /uploads/{id}) and, when the host offers it, GET /records for the list and
 // GET /search for the search box and filters.
 
+import { API_UNREACHABLE, storageRefusal, UPLOAD_INTERRUPTED } from './messages.js';
+
 const POLL_MS = 1000;
 const LIST_REFRESH_MS = 5000;
 const FINAL = new Set(['done', 'failed']);
@@ -365,8 +367,8 @@ async function upload(file) {
       return;
     }
     ticket = await response.json();
-  } catch (error) {
-    upsert(key, { status: 'rejected', error: `Cannot reach the upload API: ${error.message}` });
+  } catch {
+    upsert(key, { status: 'rejected', error: API_UNREACHABLE });
     return;
   }
   upsert(key, { id: ticket.id, status: 'uploading' });
@@ -376,11 +378,11 @@ async function upload(file) {
   try {
     const stored = await fetch(ticket.url, { method: 'POST', body: form });
     if (!stored.ok) {
-      upsert(key, { status: 'rejected', error: `Storage refused the upload: ${await readError(stored)}` });
+      upsert(key, { status: 'rejected', error: storageRefusal(stored.status, await stored.text()) });
       return;
     }
-  } catch (error) {
-    upsert(key, { status: 'rejected', error: `Upload failed: ${error.message}` });
+  } catch {
+    upsert(key, { status: 'rejected', error: UPLOAD_INTERRUPTED });
     return;
   }
   upsert(key, { status: 'describing' });
