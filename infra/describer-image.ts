@@ -28,7 +28,12 @@ export interface ModelRefs {
   readonly fast: ModelRef;
   /** The model the detailed stage runs (manifest `tasks.detailed.model`). */
   readonly normal: ModelRef;
+  /** The prompt-capable model that answers questions (manifest `tasks.questions.model`), if any. */
+  readonly questions?: ModelRef;
 }
+
+/** An empty folder: the `extra_model` build context of an image that carries no second model. */
+export const NO_EXTRA_MODEL_DIR = 'layers/docker/no-extra-model';
 
 /** The models of the production manifest (models/manifest.json), which `npm run models:fetch` downloads. */
 export function readModelRefs(modelsDir = DEFAULT_MODELS_DIR): ModelRefs {
@@ -51,7 +56,10 @@ export function readModelRefs(modelsDir = DEFAULT_MODELS_DIR): ModelRefs {
     return spec;
   };
   // Each function image carries the model of its stage's tasks (fast: caption and objects share one).
-  return { fast: ref(modelOf(tasks.caption.model)), normal: ref(modelOf(tasks.detailed.model)) };
+  const refs = { fast: ref(modelOf(tasks.caption.model)), normal: ref(modelOf(tasks.detailed.model)) };
+  const questionsModel = tasks.questions?.model;
+  if (!questionsModel || questionsModel === tasks.detailed.model) return refs;
+  return { ...refs, questions: ref(modelOf(questionsModel)) };
 }
 
 export interface DescriberImageOptions {
@@ -59,6 +67,11 @@ export interface DescriberImageOptions {
   readonly target: ImageTarget;
   /** The model baked into the image, from `models/<id>`. */
   readonly model: ModelRef;
+  /**
+   * A second model for the same image (the questions model in the worker when questions are
+   * configured), from `models/<id>`. @default none
+   */
+  readonly extraModel?: ModelRef;
   /** @default the repository root */
   readonly repoRoot?: string;
 }
@@ -79,21 +92,32 @@ export function describerImageCode(
   if (!/^[\w.-]+\/[\w.-]+$/.test(id)) {
     throw new ConfigError(expected('a model id like org/name', 'model.id', id));
   }
-  const modelDir = join(repoRoot, 'models', id);
-  if (!existsSync(modelDir)) {
-    Annotations.of(scope).addWarningV2(
-      'image-describer:models-not-fetched',
-      `models/${id} is missing: run "npm run models:fetch" before "cdk deploy" (the ${options.target} image bakes it in)`,
-    );
+  const extra = options.extraModel;
+  if (extra && !/^[\w.-]+\/[\w.-]+$/.test(extra.id)) {
+    throw new ConfigError(expected('a model id like org/name', 'extraModel.id', extra.id));
   }
+  const modelDirOf = (ref: ModelRef, fetchHint: string) => {
+    const dir = join(repoRoot, 'models', ref.id);
+    if (!existsSync(dir)) {
+      Annotations.of(scope).addWarningV2(
+        'image-describer:models-not-fetched',
+        `models/${ref.id} is missing: run "${fetchHint}" before "cdk deploy" (the ${options.target} image bakes it in)`,
+      );
+    }
+    return dir;
+  };
+  const modelDir = modelDirOf(options.model, 'npm run models:fetch');
+  const extraDir = extra
+    ? modelDirOf(extra, 'npm run models:fetch -- --all')
+    : join(repoRoot, NO_EXTRA_MODEL_DIR);
   return lambda.DockerImageCode.fromImageAsset(repoRoot, {
     file: DOCKERFILE,
     target: options.target,
-    buildArgs: { MODEL_ID: id },
-    buildContexts: { model: modelDir },
+    buildArgs: extra ? { MODEL_ID: id, EXTRA_MODEL_ID: extra.id } : { MODEL_ID: id },
+    buildContexts: { model: modelDir, extra_model: extraDir },
     platform: Platform.LINUX_ARM64,
     ignoreMode: IgnoreMode.DOCKER,
-    extraHash: `${id} ${version}`,
+    extraHash: extra ? `${id} ${version} + ${extra.id} ${extra.version}` : `${id} ${version}`,
     // The absolute path differs per machine; the model's identity is in extraHash instead.
     invalidation: { buildContexts: false },
   });

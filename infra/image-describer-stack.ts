@@ -105,14 +105,20 @@ export class ImageDescriberStack extends Stack {
       versioned: props.versioned,
     });
 
+    const questionsPerImage = props.questionsConfig
+      ? readQuestionsConfig(props.questionsConfig, 'questionsConfig').questions.length
+      : 0;
     this.detailedWorker = new DetailedDescribeWorker(this, 'DetailedDescribe', {
       // Questions load SmolVLM in the worker: its memory and timeout defaults grow with them.
-      questionsPerImage: props.questionsConfig
-        ? readQuestionsConfig(props.questionsConfig, 'questionsConfig').questions.length
-        : 0,
+      questionsPerImage,
       ...props.detailed,
       bucket: this.descriptionBucket,
-      code: describerImageCode(this, { target: 'detailed', model: models.normal }),
+      // The worker answers the questions, so its image carries the questions model too.
+      code: describerImageCode(this, {
+        target: 'detailed',
+        model: models.normal,
+        extraModel: questionsPerImage > 0 ? models.questions : undefined,
+      }),
       environment: { ...engineEnvironment, [ENV.MAX_INPUT_BYTES]: String(maxInputBytes) },
     });
 

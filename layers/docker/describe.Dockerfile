@@ -6,7 +6,11 @@
 # Built by CDK (infra/describer-image.ts) from the repository root, equivalent to:
 #   docker buildx build --platform linux/arm64 -f layers/docker/describe.Dockerfile --target fast \
 #     --build-arg MODEL_ID=onnx-community/Florence-2-base-ft \
-#     --build-context model=models/onnx-community/Florence-2-base-ft .
+#     --build-context model=models/onnx-community/Florence-2-base-ft \
+#     --build-context extra_model=layers/docker/no-extra-model .
+# With questions configured the detailed target also gets the questions model:
+#     --build-arg EXTRA_MODEL_ID=HuggingFaceTB/SmolVLM-256M-Instruct \
+#     --build-context extra_model=models/HuggingFaceTB/SmolVLM-256M-Instruct
 # Run `npm run models:fetch` first: the model folder comes from the named build context "model"
 # (the root .dockerignore keeps all model weights out of the main context) and is never downloaded
 # at runtime.
@@ -52,6 +56,9 @@ ARG MODEL_ID
 RUN test -n "${MODEL_ID}" || (echo "MODEL_ID build arg is required (org/name from models/manifest.json)" && exit 1)
 COPY models/manifest.json /opt/models/manifest.json
 COPY --from=model . /opt/models/${MODEL_ID}/
+# The questions model, in the worker when questions are configured; otherwise an empty folder.
+ARG EXTRA_MODEL_ID=.no-extra-model
+COPY --from=extra_model . /opt/models/${EXTRA_MODEL_ID}/
 # Last and smallest: the bundled handlers (dist/functions/*.mjs + source maps).
 COPY --from=build /build/dist/functions/ ${LAMBDA_TASK_ROOT}/dist/functions/
 

@@ -60,11 +60,18 @@ describe('layers/docker/describe.Dockerfile', () => {
       'COPY --from=deps /deps/node_modules ${LAMBDA_TASK_ROOT}/node_modules',
       'COPY models/manifest.json /opt/models/manifest.json',
       'COPY --from=model . /opt/models/${MODEL_ID}/',
+      'COPY --from=extra_model . /opt/models/${EXTRA_MODEL_ID}/',
       'COPY --from=build /build/dist/functions/ ${LAMBDA_TASK_ROOT}/dist/functions/',
     ]);
     expect(stage('runtime').lines).toContain(
       'ENV NODE_ENV=production MODELS_DIR=/opt/models NODE_OPTIONS=--enable-source-maps',
     );
+  });
+
+  it('copies a second model only when one is named; otherwise the empty no-extra-model folder', () => {
+    expect(stage('runtime').lines).toContain('ARG EXTRA_MODEL_ID=.no-extra-model');
+    const empty = join(REPO_ROOT, 'layers/docker/no-extra-model');
+    expect(existsSync(empty)).toBe(true);
   });
 
   it('installs from the lockfile without install scripts, production-only for the runtime', () => {

@@ -432,14 +432,20 @@ describe('container image assets', () => {
         dockerBuildTarget: 'detailed',
         platform: 'linux/arm64',
         dockerBuildArgs: { MODEL_ID: TEST_MODELS.normal.id },
-        dockerBuildContexts: { model: expect.stringMatching(/\/models\/test-org\/normal-model$/) },
+        dockerBuildContexts: {
+          model: expect.stringMatching(/\/models\/test-org\/normal-model$/),
+          extra_model: expect.stringMatching(/\/layers\/docker\/no-extra-model$/),
+        },
       }),
       expect.objectContaining({
         dockerFile: 'layers/docker/describe.Dockerfile',
         dockerBuildTarget: 'fast',
         platform: 'linux/arm64',
         dockerBuildArgs: { MODEL_ID: TEST_MODELS.fast.id },
-        dockerBuildContexts: { model: expect.stringMatching(/\/models\/test-org\/fast-model$/) },
+        dockerBuildContexts: {
+          model: expect.stringMatching(/\/models\/test-org\/fast-model$/),
+          extra_model: expect.stringMatching(/\/layers\/docker\/no-extra-model$/),
+        },
       }),
     ]);
   });

@@ -11,6 +11,7 @@ import { ImageDescriberStack, type ImageDescriberStackProps } from '../../infra/
 export const TEST_MODELS = {
   fast: { id: 'test-org/fast-model', version: 'r1' },
   normal: { id: 'test-org/normal-model', version: 'r1' },
+  questions: { id: 'test-org/questions-model', version: 'r1' },
 } as const;
 
 /** The feature flags `cdk synth` uses (cdk.json), so tests synthesize what a deploy would. */

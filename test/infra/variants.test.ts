@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allowedActions, logicalId, renderArn, type Synthesized, synthesize } from './synth.ts';
+import { allowedActions, logicalId, renderArn, type Synthesized, synthesize, TEST_MODELS } from './synth.ts';
 
 const ISSUER = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_example';
 const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:image-describer-alerts';
@@ -115,6 +117,20 @@ describe('configured stack', () => {
       '5',
     ]);
     expect(queue.VisibilityTimeout).toBe(720);
+  });
+
+  it('bakes the questions model into the worker image (and only there) when questions are configured', () => {
+    const assets = JSON.parse(
+      readFileSync(join(synth.outdir, `${synth.stack.artifactId}.assets.json`), 'utf8'),
+    ).dockerImages as Record<string, { source: { dockerBuildTarget: string; dockerBuildArgs: object } }>;
+    const argsOf = (target: string) =>
+      Object.values(assets).find((a) => a.source.dockerBuildTarget === target)?.source.dockerBuildArgs;
+
+    expect(argsOf('detailed')).toEqual({
+      MODEL_ID: TEST_MODELS.normal.id,
+      EXTRA_MODEL_ID: TEST_MODELS.questions.id,
+    });
+    expect(argsOf('fast')).toEqual({ MODEL_ID: TEST_MODELS.fast.id });
   });
 
   it('runs the fast function uncapped with one thread at 1769 MB', () => {
