@@ -70,8 +70,14 @@ async function describedBoth(): Promise<void> {
   for (;;) {
     const { body } = await search('detailed=done');
     if (body.results.length === 2) return;
-    if (Date.now() > end)
-      throw new Error(`Expected 2 described images, found ${JSON.stringify(body.results)}`);
+    if (Date.now() > end) {
+      // Say what there is and what went wrong, rather than only that it did not happen.
+      const all = (await search('')).body.results.map((hit) => [hit.name, hit.status]);
+      const errors = events.flatMap((e) => (e.type === 'error' ? [`${e.where}: ${String(e.error)}`] : []));
+      throw new Error(
+        `Expected 2 described images, found ${JSON.stringify(all)}; errors: ${errors.join('; ')}`,
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

@@ -64,6 +64,7 @@ export class LocalSearchIndex {
       labelPhrases: doc.labelPhrases,
       categoryPhrases: doc.categoryPhrases,
     });
+    this.byDate = undefined;
   }
 
   remove(key: string): void {

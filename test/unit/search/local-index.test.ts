@@ -70,6 +70,20 @@ describe('local search engine', () => {
     expect(index.size).toBe(CORPUS.length - 1);
   });
 
+  it('a record added after a search is listed by the next one, in date order', () => {
+    const index = new LocalSearchIndex();
+    expect(index.search(parseSearchQuery({})).results).toEqual([]);
+    for (const entry of CORPUS) index.upsert(entry);
+    expect(index.search(parseSearchQuery({ limit: '2' })).results.map((hit) => hit.key)).toEqual([
+      KEYS.cafe,
+      KEYS.failed,
+    ]);
+    index.upsert(corpusEntry({ key: KEYS.boxes, uploadedAt: '2026-12-01T00:00:00.000Z', caption: 'boxes' }));
+    expect(index.search(parseSearchQuery({ limit: '1' })).results.map((hit) => hit.key)).toEqual([
+      KEYS.boxes,
+    ]);
+  });
+
   it('a result carries the summary a page shows', () => {
     const [hit] = shared.search(parseSearchQuery({ q: 'open 24 hours' })).results;
     expect(hit).toMatchObject({
