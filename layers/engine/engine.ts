@@ -126,9 +126,9 @@ export class DescribeEngine {
     let ocrMs: number | undefined;
     if (this.deps.settings.ocrStage === 'fast') ({ record, ocrMs } = await this.readText(record, decoded));
 
-    let categoriesMs: number | undefined;
-    let checksMs: number;
-    ({ record, categoriesMs, checksMs } = categoriseAndCheck(record, 'fast', this.deps.settings.questions));
+    const judged = categoriseAndCheck(record, 'fast', this.deps.settings.questions);
+    const { categoriesMs, checksMs } = judged;
+    record = judged.record;
 
     record = withStageState(record, 'fast', fastState, this.now());
     record = {
@@ -181,17 +181,17 @@ export class DescribeEngine {
     const modelMs = elapsedSince(modelStart);
 
     // Questions wait for their own model without holding up the stage (each answer says why).
-    let answersMs: number | undefined;
-    ({ record, answersMs } = await answerStage(
+    const answered = await answerStage(
       record,
       decoded.image,
       this.deps.models,
       this.deps.settings.questions,
       this.now(),
-    ));
-    let categoriesMs: number | undefined;
-    let checksMs: number;
-    ({ record, categoriesMs, checksMs } = categoriseAndCheck(record, 'detailed', this.deps.settings.questions));
+    );
+    const { answersMs } = answered;
+    const judged = categoriseAndCheck(answered.record, 'detailed', this.deps.settings.questions);
+    const { categoriesMs, checksMs } = judged;
+    record = judged.record;
 
     record = withStageState(record, 'detailed', detailedState, this.now());
     record = {

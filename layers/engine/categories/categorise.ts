@@ -80,11 +80,13 @@ export function categoryTerms(category: Category): string[] {
 
 /** Whole-word match, allowing a plural ("dog" finds "dogs", "bus" finds "buses", "puppy" "puppies"). */
 function mentions(haystack: string, term: string): boolean {
-  const stem = term.endsWith('y') ? `${term.slice(0, -1)}(?:y|ies)` : `${escape(term)}(?:s|es)?`;
+  const stem = term.endsWith('y')
+    ? `${escapeRegExp(term.slice(0, -1))}(?:y|ies)`
+    : `${escapeRegExp(term)}(?:s|es)?`;
   return new RegExp(`(?:^| )${stem}(?: |$)`).test(haystack);
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
