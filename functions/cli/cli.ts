@@ -1,10 +1,9 @@
 import { parseArgs } from 'node:util';
-import { DescribeError } from '#engine/errors.ts';
 import { modeSchema } from '#engine/models/manifest.ts';
-import { loadQuestionsFile } from '#engine/questions/config.ts';
-import { ENV, readEngineSettings } from '#engine/settings.ts';
+import { ENV } from '#engine/settings.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { type CommandOutput, runDescribeCommand } from './describe-command.ts';
+import { cliEngineSettings, commandErrorExit, missingModelsMessage } from './engine-setup.ts';
 import { runEvalCli } from './eval-command.ts';
 import { runSearchCli } from './search-command.ts';
 
@@ -116,41 +115,22 @@ export async function runCli(
       output.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    const configured = readEngineSettings(env, {
-      ...(args.modelsDir ? { modelsDir: args.modelsDir } : {}),
-      ...(args.threads !== undefined ? { threads: args.threads } : {}),
-      ...(args.questionsFile ? { questions: loadQuestionsFile(args.questionsFile) } : {}),
-    });
-    // OCR_STAGE splits the work between two deployed functions; the CLI runs the stages itself,
-    // so it reads text in every mode unless OCR is turned off.
-    const settings = Object.freeze({
-      ...configured,
-      ocrStage: configured.ocrStage === 'off' ? ('off' as const) : ('fast' as const),
-    });
-    engine = await createEngine(settings);
-    // fast mode runs the fast stage's tasks only; normal mode both stages'.
-    const missing = engine.models.missingModels(args.mode === 'fast' ? { stage: 'fast' } : {});
-    if (missing.length > 0) {
-      const list = missing.map((m) => `  - ${m.tasks.join(', ')}: ${m.id} (expected in ${m.dir})`).join('\n');
-      output.stderr.write(
-        `Models are not installed in ${settings.modelsDir}:\n${list}\n` +
-          'Run `npm run models:fetch` to download them, or point --models (or MODELS_DIR) at another model set,\n' +
-          'e.g. the test models: `npm run fixtures -- --out /tmp/fixture-models` then `--models /tmp/fixture-models`.\n',
-      );
+    engine = await createEngine(
+      cliEngineSettings(env, {
+        ...(args.modelsDir ? { modelsDir: args.modelsDir } : {}),
+        ...(args.threads !== undefined ? { threads: args.threads } : {}),
+        ...(args.questionsFile ? { questionsFile: args.questionsFile } : {}),
+      }),
+    );
+    const missing = missingModelsMessage(engine, args.mode);
+    if (missing) {
+      output.stderr.write(missing);
       return 2;
     }
     const summary = await runDescribeCommand(engine, args, output);
     return summary.failed.length > 0 ? 1 : 0;
   } catch (error) {
-    if (error instanceof UsageError) {
-      output.stderr.write(`${error.message}\n\n${USAGE}\n`);
-      return 2;
-    }
-    if (error instanceof DescribeError) {
-      output.stderr.write(`${error.code}: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
+    return commandErrorExit(error, output, { usageError: UsageError, usage: USAGE });
   } finally {
     await engine?.models.dispose();
   }

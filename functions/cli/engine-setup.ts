@@ -1,7 +1,9 @@
 import type { DescribeEngine } from '#engine/engine.ts';
+import { DescribeError } from '#engine/errors.ts';
 import type { ModelMode } from '#engine/models/manifest.ts';
 import { loadQuestionsFile } from '#engine/questions/config.ts';
 import { type EngineSettings, readEngineSettings } from '#engine/settings.ts';
+import type { CommandOutput } from './describe-command.ts';
 
 /**
  * Engine settings for a CLI command. OCR_STAGE splits the work between two deployed functions;
@@ -33,4 +35,25 @@ export function missingModelsMessage(engine: DescribeEngine, mode: ModelMode): s
     'Run `npm run models:fetch` to download them, or point --models (or MODELS_DIR) at another model set,\n' +
     'e.g. the test models: `npm run fixtures -- --out /tmp/fixture-models` then `--models /tmp/fixture-models`.\n'
   );
+}
+
+/**
+ * How a command ends on an error it did not handle: a usage error prints its message and the
+ * usage, a set-up error (bad config, unreadable folder) its code and message, both exit 2;
+ * anything else is a bug and is thrown.
+ */
+export function commandErrorExit(
+  error: unknown,
+  output: CommandOutput,
+  command: { usageError: new (message: string) => Error; usage: string },
+): 2 {
+  if (error instanceof command.usageError) {
+    output.stderr.write(`${error.message}\n\n${command.usage}\n`);
+    return 2;
+  }
+  if (error instanceof DescribeError) {
+    output.stderr.write(`${error.code}: ${error.message}\n`);
+    return 2;
+  }
+  throw error;
 }

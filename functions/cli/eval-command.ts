@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DescribeInput } from '#engine/engine.ts';
-import { DescribeError, expected, SourceUnreadableError } from '#engine/errors.ts';
+import { expected, SourceUnreadableError } from '#engine/errors.ts';
 import { type ParsedReferences, parseReferences } from '#engine/eval/references.ts';
 import { type EvalReport, runEval } from '#engine/eval/run-eval.ts';
 import type { LatencySummary, MetricValue } from '#engine/eval/score.ts';
@@ -11,7 +11,7 @@ import { type ModelMode, modeSchema } from '#engine/models/manifest.ts';
 import { ENV } from '#engine/settings.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { type CommandOutput, progressReporter } from './describe-command.ts';
-import { cliEngineSettings, missingModelsMessage } from './engine-setup.ts';
+import { cliEngineSettings, commandErrorExit, missingModelsMessage } from './engine-setup.ts';
 import { collectTargets } from './targets.ts';
 
 /** Stated in docs/eval.md; a test checks the page says the same. */
@@ -256,15 +256,7 @@ export async function runEvalCli(
     );
     return 0;
   } catch (error) {
-    if (error instanceof EvalUsageError) {
-      output.stderr.write(`${error.message}\n\n${EVAL_USAGE}\n`);
-      return 2;
-    }
-    if (error instanceof DescribeError) {
-      output.stderr.write(`${error.code}: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
+    return commandErrorExit(error, output, { usageError: EvalUsageError, usage: EVAL_USAGE });
   } finally {
     await engine?.models.dispose();
   }
