@@ -104,6 +104,16 @@ export class RecordValidationError extends DescribeError {
   readonly permanent = true;
 }
 
+/** The value a validation issue's path points at in the raw input, to say what was received. */
+export function valueAtPath(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let value = root;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
 /** One phrasing for every bad argument: "Expected X for name but received Y". */
 export function describeReceived(value: unknown): string {
   if (value === undefined) return 'nothing';

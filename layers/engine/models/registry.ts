@@ -9,6 +9,7 @@ import {
   ManifestError,
   ModelLoadError,
   ModelNotFoundError,
+  valueAtPath,
 } from '../errors.ts';
 import type { RgbImage } from '../image/types.ts';
 import type { ModelProvenance } from '../record/schema.ts';
@@ -49,15 +50,6 @@ const LOADERS: Record<Architecture, () => Promise<RunnerLoader>> = {
 const FETCH_HINT =
   'run `npm run models:fetch`, or point MODELS_DIR (CLI: --models) at a model set that has it';
 
-function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
-  let value = root;
-  for (const key of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
-}
-
 /** One zod issue as "Expected X for <field> in <file> but received Y". */
 function issueMessage(issue: z.core.$ZodIssue, raw: unknown, file: string): string {
   const field = issue.path.length > 0 ? issue.path.join('.') : 'the manifest';
@@ -67,19 +59,19 @@ function issueMessage(issue: z.core.$ZodIssue, raw: unknown, file: string): stri
       return expected(
         `${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`,
         where,
-        valueAt(raw, issue.path),
+        valueAtPath(raw, issue.path),
       );
     case 'invalid_value': {
       const values = issue.values.map((v) => JSON.stringify(v));
       const what = values.length === 1 ? `${values[0]}` : `one of ${values.join(', ')}`;
-      return expected(what, where, valueAt(raw, issue.path));
+      return expected(what, where, valueAtPath(raw, issue.path));
     }
     case 'custom':
       return `${where}: ${issue.message}`;
     case 'unrecognized_keys':
       return expected(`only known keys`, where, `unknown key(s) ${issue.keys.join(', ')}`);
     default:
-      return expected(issue.message, where, valueAt(raw, issue.path));
+      return expected(issue.message, where, valueAtPath(raw, issue.path));
   }
 }
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { ConfigError, describeReceived } from '../errors.ts';
+import { ConfigError, describeReceived, valueAtPath } from '../errors.ts';
 
 /**
  * A deployment's questions and categories (`config/questions.json` by default): read once at
@@ -86,17 +86,8 @@ export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
     .join('');
 }
 
-function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
-  let value = root;
-  for (const key of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
-}
-
 function issueMessage(issue: z.core.$ZodIssue, raw: unknown): string {
-  const got = describeReceived(valueAt(raw, issue.path));
+  const got = describeReceived(valueAtPath(raw, issue.path));
   switch (issue.code) {
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')} but received ${got}`;
