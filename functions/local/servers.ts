@@ -111,7 +111,7 @@ export function withConditionalPuts(store: S3rver['store'], next: Listener): Lis
         (metadata) => metadata.etag.replaceAll('"', ''),
         () => undefined,
       );
-      if (ifNoneMatch === '*' && etag !== undefined) {
+      const preconditionFailed = () =>
         s3Error(
           req,
           res,
@@ -119,16 +119,12 @@ export function withConditionalPuts(store: S3rver['store'], next: Listener): Lis
           'PreconditionFailed',
           'At least one of the pre-conditions you specified did not hold',
         );
+      if (ifNoneMatch === '*' && etag !== undefined) {
+        preconditionFailed();
       } else if (ifMatch && etag === undefined) {
         s3Error(req, res, 404, 'NoSuchKey', 'The specified key does not exist.');
       } else if (ifMatch && ifMatch.replaceAll('"', '') !== etag) {
-        s3Error(
-          req,
-          res,
-          412,
-          'PreconditionFailed',
-          'At least one of the pre-conditions you specified did not hold',
-        );
+        preconditionFailed();
       } else {
         next(req, res);
       }
