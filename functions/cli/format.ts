@@ -22,6 +22,7 @@ export function formatRecord(name: string, record: DescriptionRecord): string {
   if (record.status.detailed.state === 'failed' && record.errors.detailed) {
     lines.push(`  description: failed: ${record.errors.detailed.code}: ${record.errors.detailed.message}`);
   }
+  if (record.objects?.length) lines.push(`  objects:     ${objectCounts(record.objects)}`);
   if (record.colours?.length) {
     const colours = record.colours.map((c) => `${c.hex} ${c.name} (${c.family}) ${percent(c.fraction)}`);
     lines.push(`  colours:     ${colours.join(', ')}`);
@@ -54,6 +55,16 @@ export function formatRecord(name: string, record: DescriptionRecord): string {
   ].filter(Boolean);
   if (timings.length) lines.push(`  timings:     ${timings.join(', ')}`);
   return lines.join('\n');
+}
+
+/** "2 × dog, person": the detector's boxes counted per label, most first. */
+function objectCounts(objects: NonNullable<DescriptionRecord['objects']>): string {
+  const counts = new Map<string, number>();
+  for (const { label } of objects) counts.set(label, (counts.get(label) ?? 0) + 1);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([label, count]) => (count > 1 ? `${count} × ${label}` : label))
+    .join(', ');
 }
 
 export function firstError(record: DescriptionRecord): { code: string; message: string } | undefined {

@@ -43,6 +43,7 @@ describe('image-describer describe <file>', () => {
 
     expect(status).toBe(0);
     expect(stdout()).toContain('caption:     a red square');
+    expect(stdout()).toContain('objects:     red square');
     expect(stdout()).toMatch(/colours: +#ff0000 \S.* \(red\) 100%/);
     expect(stdout()).toContain('png 64×64');
     expect(existsSync(`${path}.description.json`), 'a single file is printed, not written').toBe(false);
