@@ -4,8 +4,9 @@ import { dirname, join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAthenaSearch, type SqlRow, type SqlRunner } from '#engine/search/athena-engine.ts';
-import type { SqlDialect } from '#engine/search/athena-sql.ts';
+import { foldSql, type SqlDialect } from '#engine/search/athena-sql.ts';
 import { parseSearchQuery, SearchQueryError } from '#engine/search/query.ts';
+import { foldText } from '#engine/search/text.ts';
 import { descriptionTableColumns } from '../../infra/glue-columns.ts';
 import { CORPUS, type CorpusEntry, SEARCH_CASES } from '../search/cases.ts';
 
@@ -14,7 +15,7 @@ import { CORPUS, type CorpusEntry, SEARCH_CASES } from '../search/cases.ts';
  * corpus written as one-line sidecars, through the same engine code the Lambda runs
  * (createAthenaSearch: compile → run → rank → page). What differs from Athena, on purpose and
  * only here:
- * - four spellings (SqlDialect below): Trino's transform / reduce / array_join / json_format have
+ * - five spellings (SqlDialect below): Trino's normalize(x, NFC) is DuckDB's nfc_normalize, and: Trino's transform / reduce / array_join / json_format have
  *   other names in DuckDB, and DuckDB macros cannot take lambdas, so they cannot be shimmed;
  * - `regexp_like` is a one-line macro over DuckDB's `regexp_matches` (RE2; Trino uses Joni —
  *   the patterns use only \p{L}, \p{N}, \x1f, groups and alternation, which both read alike);
@@ -28,6 +29,7 @@ const DUCKDB_DIALECT: SqlDialect = {
   sumWhere: (list, x, cond, value) => `list_sum(list_transform(${list}, ${x} -> IF(${cond}, ${value}, 0e0)))`,
   arrayJoin: (list, separator) => `array_to_string(${list}, ${separator})`,
   jsonText: (value) => `CAST(CAST(${value} AS JSON) AS VARCHAR)`,
+  nfc: (value) => `nfc_normalize(${value})`,
 };
 
 /** Cases whose answer cannot be the same in AWS, and why. */
@@ -146,6 +148,29 @@ describe('the compiled search SQL on an embedded engine, over the shared cases',
     }
     expect(keys).toEqual(c.expect);
     if (c.total !== undefined) expect(response.total).toBe(c.total);
+  });
+
+  it('folds every character as text.ts does: one folding for both engines', async () => {
+    // Every BMP code point alone (no surrogates), plus words whose folding depends on context.
+    const texts: string[] = [];
+    // Letters new in Unicode 16 (2024): the embedded engine's case tables do not have them yet.
+    const newer = (cp: number) => cp === 0x1c89 || (cp >= 0xa7cb && cp <= 0xa7dc);
+    for (let cp = 1; cp <= 0xffff; cp++) {
+      if ((cp < 0xd800 || cp > 0xdfff) && !newer(cp)) texts.push(String.fromCodePoint(cp));
+    }
+    texts.push('ΟΔΟΣ ΑΘΗΝΑΣ', 'Cafe\u0301', 'ﬁsh ﬂour', 'Brand™', '서울 한국', 'がっこう', 'Новый', "don't");
+    const reader = await connection.runAndReadAll(
+      `SELECT t, ${foldSql('t', DUCKDB_DIALECT)} AS f FROM (SELECT unnest(from_json(?::JSON, '["VARCHAR"]')) AS t)`,
+      [JSON.stringify(texts)],
+    );
+    const differ = reader
+      .getRowObjectsJson()
+      .filter((row) => foldText(String(row.t)) !== String(row.f))
+      .map(
+        (row) =>
+          `${String(row.t)} (U+${String(row.t).codePointAt(0)?.toString(16)}): ${foldText(String(row.t))} ≠ ${String(row.f)}`,
+      );
+    expect(differ).toEqual([]);
   });
 
   it('pages by cursor: the second page continues the first, for both sorts', async () => {

@@ -174,6 +174,47 @@ const BY_DATE = [K.cafe, K.failed, K.holiday, K.redSign, K.dawn, K.dogs, K.boxes
 const none: string[] = [];
 const error = (parameter: string) => ({ error: parameter });
 
+/**
+ * Words of other scripts, and characters that Unicode's NFKD would mangle: both engines fold them
+ * with the one table of text.ts (accents off Latin and Greek letters, ligatures split, ™ a
+ * separator), and leave other scripts' letters as written (й is not и, が is not か, Hangul stays
+ * syllables).
+ */
+export const SCRIPTS = {
+  russian: 'images/moscow.jpg',
+  greek: 'images/athens.jpg',
+  korean: 'images/seoul.jpg',
+  japanese: 'images/school.jpg',
+  brand: 'images/cola.jpg',
+  nfd: 'images/cafe-nfd.jpg',
+} as const;
+const S = SCRIPTS;
+const SCRIPTS_CORPUS: readonly CorpusEntry[] = [
+  corpusEntry({ key: S.russian, uploadedAt: '2026-11-06T10:00:00.000Z', caption: 'Новый год в Москве' }),
+  corpusEntry({
+    key: S.greek,
+    uploadedAt: '2026-11-05T10:00:00.000Z',
+    caption: 'Η Ακρόπολη, Αθήνα',
+    text: 'ΟΔΟΣ ΑΘΗΝΑΣ',
+  }),
+  corpusEntry({ key: S.korean, uploadedAt: '2026-11-04T10:00:00.000Z', caption: '서울의 한국 음식' }),
+  corpusEntry({ key: S.japanese, uploadedAt: '2026-11-03T10:00:00.000Z', caption: 'がっこう の まえ' }),
+  corpusEntry({
+    key: S.brand,
+    uploadedAt: '2026-11-02T10:00:00.000Z',
+    caption: 'a can of Brand™ cola',
+    text: 'ﬁsh ﬂour',
+  }),
+  // Stored decomposed (NFD): e + U+0301.
+  corpusEntry({ key: S.nfd, uploadedAt: '2026-11-01T10:00:00.000Z', caption: 'Cafe\u0301 noir' }),
+];
+const scripts = (name: string, q: string, expect: readonly string[]): SearchCase => ({
+  name,
+  params: { q },
+  expect,
+  corpus: SCRIPTS_CORPUS,
+});
+
 export const SEARCH_CASES: readonly SearchCase[] = [
   // Words, folded.
   { name: 'no query lists everything newest first', params: {}, expect: BY_DATE, total: 8 },
@@ -203,6 +244,18 @@ export const SEARCH_CASES: readonly SearchCase[] = [
   { name: 'plural folding: boxes finds boxes', params: { q: 'BOXES' }, expect: [K.boxes] },
   { name: 'accent folding: cafe finds café', params: { q: 'cafe' }, expect: [K.cafe] },
   { name: 'accent folding: CAFÉ finds café', params: { q: 'CAFÉ' }, expect: [K.cafe] },
+  scripts('Cyrillic: новый finds Новый', 'новый', [S.russian]),
+  scripts('Cyrillic: й is a letter of its own, not и with a breve', 'новыи', none),
+  scripts('Greek: Αθήνα finds Αθήνα', 'Αθήνα', [S.greek]),
+  scripts('Greek: accents fold, αθηνα finds Αθήνα', 'αθηνα', [S.greek]),
+  scripts('Greek: final sigma, οδός finds ΟΔΟΣ', 'οδός', [S.greek]),
+  scripts('Korean: 한국 finds the Hangul word', '한국', [S.korean]),
+  scripts('Japanese: がっこう finds がっこう', 'がっこう', [S.japanese]),
+  scripts('Japanese: かっこう is another word than がっこう', 'かっこう', none),
+  scripts('™ is a separator: brand finds Brand™', 'brand', [S.brand]),
+  scripts('ligatures split: fish finds ﬁsh', 'fish flour', [S.brand]),
+  scripts('an accent stored decomposed: café finds Cafe + U+0301', 'café', [S.nfd]),
+  scripts('a decomposed accent in the query: cafe + U+0301 finds it too', 'cafe\u0301 noir', [S.nfd]),
   { name: 'stop words are dropped from the query', params: { q: 'the dogs' }, expect: [K.dogs] },
   { name: 'detailed description is searched', params: { q: 'ball' }, expect: [K.dogs] },
   { name: 'labels are searched', params: { q: 'grass' }, expect: [K.dogs] },

@@ -1,5 +1,5 @@
 import { type SearchQuery, SearchQueryError } from './query.ts';
-import { surfaceForms, tokenize } from './text.ts';
+import { FOLD_LIGATURES, FOLD_TABLE, surfaceForms, tokenize } from './text.ts';
 
 /**
  * The search query compiled to one SQL statement for Athena (Trino SQL) over the Glue table of
@@ -8,8 +8,8 @@ import { surfaceForms, tokenize } from './text.ts';
  * parser range-checked (OFFSET/LIMIT). Athena accepts `?` only in WHERE, so the statement filters
  * in SQL and the engine ranks by relevance from the columns it returns (athena-engine.ts).
  *
- * Words match as in text.ts: the text is case-folded and accent-folded (`translate` over a table
- * generated from Unicode's decompositions, then `lower`), and each query term must appear as a
+ * Words match as in text.ts: the text is case-folded and accent-folded by text.ts's own table
+ * (`normalize` to NFC, `replace` per ligature, `translate` over FOLD_TABLE, then `lower`), and each query term must appear as a
  * whole word in one of its surface forms (dog → dog|dogs), delimited by non-letters/digits.
  */
 
@@ -27,6 +27,8 @@ export interface SqlDialect {
   readonly arrayJoin: (list: string, separator: string) => string;
   /** A value as JSON text. */
   readonly jsonText: (value: string) => string;
+  /** The string in Unicode normal form C. */
+  readonly nfc: (value: string) => string;
 }
 
 export const ATHENA_DIALECT: SqlDialect = Object.freeze<SqlDialect>({
@@ -35,6 +37,7 @@ export const ATHENA_DIALECT: SqlDialect = Object.freeze<SqlDialect>({
     `reduce(${list}, 0e0, (s, ${x}) -> s + IF(${cond}, ${value}, 0e0), s -> s)`,
   arrayJoin: (list, separator) => `array_join(${list}, ${separator})`,
   jsonText: (value) => `json_format(CAST(${value} AS JSON))`,
+  nfc: (value) => `normalize(${value}, NFC)`,
 });
 
 export interface SearchTable {
@@ -81,45 +84,21 @@ export type ResultColumn = (typeof RESULT_COLUMNS)[number];
 /** Separates list items (labels, category ids) so a phrase cannot run from one item into the next. */
 const ITEM_SEPARATOR = '\u001f';
 const NOT_WORD = '[^\\p{L}\\p{N}]';
-const APOSTROPHES = "'\u2019\u02bc";
-
-/**
- * `translate` from/to strings: every Latin letter (Latin-1, Extended-A/B, Extended Additional) and
- * full-width letter/digit whose compatibility decomposition is one base character, mapped to that
- * character, as text.ts's NFKD + mark stripping does; apostrophes are deleted (no counterpart), as
- * text.ts joins "don't" into "dont". Generated, so it cannot drift from Unicode.
- */
-function foldTable(): { from: string; to: string } {
-  let from = '';
-  let to = '';
-  const ranges: Array<[number, number]> = [
-    [0x00c0, 0x024f],
-    [0x1e00, 0x1eff],
-    [0xff10, 0xff5a],
-  ];
-  for (const [start, end] of ranges) {
-    for (let cp = start; cp <= end; cp++) {
-      const ch = String.fromCodePoint(cp);
-      const base = ch.normalize('NFKD').replace(/\p{M}+/gu, '');
-      if (base.length === 1 && base !== ch && /[\p{L}\p{N}]/u.test(base)) {
-        from += ch;
-        to += base;
-      }
-    }
-  }
-  return { from: from + APOSTROPHES, to };
-}
-
-const FOLD = foldTable();
 
 /** A constant of this file as a SQL string literal (quotes doubled; Trino has no backslash escapes). */
 function literal(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
-/** Case- and accent-folded text, as text.ts's foldText (for the characters FOLD covers). */
-export function foldSql(expression: string): string {
-  return `lower(translate(${expression}, ${literal(FOLD.from)}, ${literal(FOLD.to)}))`;
+/**
+ * Case- and accent-folded text, exactly as text.ts's foldText: NFC, the ligatures, FOLD_TABLE,
+ * then `lower` (which maps Σ to σ, as foldText's last step does for JavaScript's final ς).
+ */
+export function foldSql(expression: string, dialect: SqlDialect = ATHENA_DIALECT): string {
+  let folded = dialect.nfc(expression);
+  for (const [ligature, letters] of FOLD_LIGATURES)
+    folded = `replace(${folded}, ${literal(ligature)}, ${literal(letters)})`;
+  return `lower(translate(${folded}, ${literal(FOLD_TABLE.from)}, ${literal(FOLD_TABLE.to)}))`;
 }
 
 /** `(?:dog|dogs)`: the surface forms that fold to the term. */
@@ -180,9 +159,9 @@ function documentsSql(table: SearchTable, d: SqlDialect): string {
     `    ${d.jsonText('colours')} AS colours_json,`,
     `    ${answersText} AS answers_text,`,
     '    colours,',
-    `    ${foldSql(`concat_ws(' ', caption, ${d.arrayJoin('labels', "' '")}, ${d.arrayJoin(categoryIds, "' '")}, text."full", ${name}, detaileddescription, ${answersText})`)} AS search_text,`,
-    `    ${foldSql(d.arrayJoin('labels', sep))} AS label_text,`,
-    `    ${foldSql(d.arrayJoin(categoryIds, sep))} AS category_text`,
+    `    ${foldSql(`concat_ws(' ', caption, ${d.arrayJoin('labels', "' '")}, ${d.arrayJoin(categoryIds, "' '")}, text."full", ${name}, detaileddescription, ${answersText})`, d)} AS search_text,`,
+    `    ${foldSql(d.arrayJoin('labels', sep), d)} AS label_text,`,
+    `    ${foldSql(d.arrayJoin(categoryIds, sep), d)} AS category_text`,
     `  FROM ${ident(table.database, 'database')}.${ident(table.table, 'table')}`,
   ].join('\n');
 }

@@ -67,6 +67,24 @@ const EXPECTED: Record<string, Expected> = {
   'plural folding: boxes finds boxes': { where: [TERM], params: [W('box', 'boxs', 'boxes')] },
   'accent folding: cafe finds café': { where: [TERM], params: [W('cafe', 'cafes')] },
   'accent folding: CAFÉ finds café': { where: [TERM], params: [W('cafe', 'cafes')] },
+  'Cyrillic: новый finds Новый': { where: [TERM], params: [W('новый', 'новыйs')] },
+  'Cyrillic: й is a letter of its own, not и with a breve': { where: [TERM], params: [W('новыи', 'новыиs')] },
+  'Greek: Αθήνα finds Αθήνα': { where: [TERM], params: [W('αθηνα', 'αθηναs')] },
+  'Greek: accents fold, αθηνα finds Αθήνα': { where: [TERM], params: [W('αθηνα', 'αθηναs')] },
+  'Greek: final sigma, οδός finds ΟΔΟΣ': { where: [TERM], params: [W('οδοσ', 'οδοσs')] },
+  'Korean: 한국 finds the Hangul word': { where: [TERM], params: [W('한국')] },
+  'Japanese: がっこう finds がっこう': { where: [TERM], params: [W('がっこう', 'がっこうs')] },
+  'Japanese: かっこう is another word than がっこう': { where: [TERM], params: [W('かっこう', 'かっこうs')] },
+  '™ is a separator: brand finds Brand™': { where: [TERM], params: [W('brand', 'brands')] },
+  'ligatures split: fish finds ﬁsh': {
+    where: [TERM, TERM],
+    params: [W('fish', 'fishs', 'fishes'), W('flour', 'flours')],
+  },
+  'an accent stored decomposed: café finds Cafe + U+0301': { where: [TERM], params: [W('cafe', 'cafes')] },
+  'a decomposed accent in the query: cafe + U+0301 finds it too': {
+    where: [TERM, TERM],
+    params: [W('cafe', 'cafes'), W('noir', 'noirs')],
+  },
   'stop words are dropped from the query': { where: [TERM], params: [W('dog', 'dogs')] },
   'detailed description is searched': { where: [TERM], params: [W('ball', 'balls')] },
   'labels are searched': { where: [TERM], params: [W('grass', 'grasses')] },
@@ -232,16 +250,18 @@ describe('the statement', () => {
     expect(ranked.offset).toBe(0);
   });
 
-  it('the fold table maps accented letters to their base letter and deletes apostrophes', () => {
+  it("folds with text.ts's table: NFC, ligatures, translate, lower", () => {
     const sql = foldSql('x');
-    const [, from = '', to = ''] = /translate\(x, '((?:[^']|'')*)', '((?:[^']|'')*)'\)/.exec(sql) ?? [];
+    expect(sql.startsWith('lower(translate(replace(')).toBe(true);
+    expect(sql).toContain('normalize(x, NFC)');
+    const [, from = '', to = ''] = /, '((?:[^']|'')*)', '((?:[^']|'')*)'\)\)$/.exec(sql) ?? [];
     const fromChars = [...from.replaceAll("''", "'")];
     const toChars = [...to.replaceAll("''", "'")];
     const mapped = (ch: string) => {
       const i = fromChars.indexOf(ch);
       return i < 0 ? ch : (toChars[i] ?? '');
     };
-    expect(['É', 'é', 'ü', 'Ñ', 'ç', 'ø', 'ẞ', 'Ａ', '１'].map(mapped)).toEqual([
+    expect(['É', 'é', 'ü', 'Ñ', 'ç', 'ø', 'ẞ', 'Ａ', '１', 'ή', 'ς'].map(mapped)).toEqual([
       'E',
       'e',
       'u',
@@ -251,7 +271,11 @@ describe('the statement', () => {
       'ẞ',
       'A',
       '1',
+      'η',
+      'σ',
     ]);
+    // Other scripts' letters stay: й is not и, が is not か, Hangul is not split into jamo.
+    expect(['й', 'が', '한', '™'].map(mapped)).toEqual(['й', 'が', '한', '™']);
     expect(["'", '\u2019', '\u02bc'].map(mapped)).toEqual(['', '', '']);
   });
 });

@@ -55,4 +55,17 @@ describe('search text folding', () => {
       for (const form of surfaceForms(term)) expect(tokenize(form)).toEqual([term]);
     }
   });
+
+  it('folds Latin and Greek accents but keeps other scripts as written', () => {
+    expect(tokenize('Новый Αθήνα ΟΔΟΣ 한국 がっこう Brand™ ﬁsh Cafe\u0301')).toEqual([
+      'новый',
+      'αθηνα',
+      'οδοσ',
+      '한국',
+      'がっこう',
+      'brand',
+      'fish',
+      'cafe',
+    ]);
+  });
 });
