@@ -52,6 +52,7 @@ export function newRecord(source: Source, now: Date): DescriptionRecord {
   return {
     schemaVersion: SCHEMA_VERSION,
     source,
+    createdAt: at,
     status: { fast: { state: 'pending', updatedAt: at }, detailed: { state: 'pending', updatedAt: at } },
     models: {},
     timings: {},

@@ -198,6 +198,11 @@ export const descriptionRecordSchema = z
   .object({
     schemaVersion: z.literal(SCHEMA_VERSION),
     source: sourceSchema,
+    createdAt: isoTimestamp
+      .optional()
+      .describe(
+        'When these bytes were first described (seconds after the upload); kept when a stage runs again. Absent in records written before it existed',
+      ),
     image: imageFactsSchema.optional(),
     status: z.object({ fast: stageStatusSchema, detailed: stageStatusSchema }),
     caption: z.string().optional(),
