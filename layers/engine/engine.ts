@@ -2,13 +2,15 @@ import { performance } from 'node:perf_hooks';
 import { isPermanent } from './errors.ts';
 import { intakeImage } from './image/intake.ts';
 import type { IntakeResult } from './image/types.ts';
+import { sameProvenance } from './models/provenance.ts';
 import type { ImageEncodings, ModelRegistry } from './models/registry.ts';
-import { runDetailedTask, runFastTasks } from './models/stage-tasks.ts';
+import { runDetailedTask, runFastTasks, type StageTasksResult } from './models/stage-tasks.ts';
 import type { TextReader } from './ocr/text-reader.ts';
 import { dominantColours } from './palette/palette.ts';
 import { answerStage, categoriseAndCheck } from './questions/stage.ts';
 import {
   carryDetailedResults,
+  markFresh,
   markKeptAfterFailure,
   previousForSameBytes,
   STAGE_FIELDS,
@@ -97,6 +99,7 @@ export class DescribeEngine {
     let record = this.startRecord(input);
     const earlier = previousForSameBytes(previous, record.source.sha256);
     record = carryDetailedResults(record, earlier);
+    if (earlier?.createdAt) record = { ...record, createdAt: earlier.createdAt };
 
     const decoded = await this.intake(input.bytes, 'fast');
     record = { ...record, image: decoded.facts };
@@ -126,7 +129,9 @@ export class DescribeEngine {
     let ocrMs: number | undefined;
     if (this.deps.settings.ocrStage === 'fast') ({ record, ocrMs } = await this.readText(record, decoded));
 
-    const judged = categoriseAndCheck(record, 'fast', this.deps.settings.questions);
+    // A finished detailed stage carried over is not re-run: check its text too, or its checks would go.
+    const guardStage = record.status.detailed.state === 'done' ? 'detailed' : 'fast';
+    const judged = categoriseAndCheck(record, guardStage, this.deps.settings.questions);
     const { categoriesMs, checksMs } = judged;
     record = judged.record;
 
@@ -168,10 +173,13 @@ export class DescribeEngine {
     let detailedState: 'done' | 'waiting-for-models' = 'done';
     const { detailed: _previousError, ...otherErrors } = record.errors;
     record = { ...record, errors: otherErrors };
-    const tasks = await runDetailedTask(this.deps.models, decoded.image, record, {
-      encodings: options.encodings ?? new Map(),
-      now: this.now(),
-    });
+    // A current description is kept as it is: a new question or category list needs no new one.
+    const tasks: Omit<StageTasksResult, 'encodeMs'> = this.hasCurrentDescription(record)
+      ? { record }
+      : await runDetailedTask(this.deps.models, decoded.image, record, {
+          encodings: options.encodings ?? new Map(),
+          now: this.now(),
+        });
     record = tasks.record;
     if (tasks.waiting) {
       detailedState = 'waiting-for-models';
@@ -233,11 +241,59 @@ export class DescribeEngine {
   ) {
     const fresh = this.startRecord(input);
     const base = stage === 'detailed' ? previous : previousForSameBytes(previous, fresh.source.sha256);
+    return this.failedFrom(fresh, base, stage, error);
+  }
+
+  /**
+   * The failure sidecar for an object refused before its bytes were read (over the size limit).
+   * `sameVersion` is the sidecar of this very object version (same ETag): its results are kept.
+   */
+  failedUnreadRecordFor(source: Source, error: unknown, sameVersion?: DescriptionRecord) {
+    return this.failedFrom(newRecord(source, this.now()), sameVersion, 'fast', error);
+  }
+
+  private failedFrom(
+    fresh: DescriptionRecord,
+    base: DescriptionRecord | undefined,
+    stage: 'fast' | 'detailed',
+    error: unknown,
+  ): DescriptionRecord {
     if (!base) return failedRecord(fresh, stage, error, this.now());
-    const record = failedRecord({ ...base, source: fresh.source }, stage, error, this.now());
+    const record = failedRecord(
+      {
+        ...base,
+        source: { ...base.source, ...fresh.source },
+        createdAt: base.createdAt ?? fresh.createdAt,
+      },
+      stage,
+      error,
+      this.now(),
+    );
     const fields =
       stage === 'fast' ? [...STAGE_FIELDS.fast, ...STAGE_FIELDS.detailed] : STAGE_FIELDS.detailed;
     return validateRecord(markKeptAfterFailure(record, fields, error, this.now()));
+  }
+
+  /**
+   * A fast record about to replace a sidecar that another writer changed since it was read (the
+   * detailed worker finishing, say): that sidecar's detailed results are newer than the ones this
+   * record carried, so they are taken over and the categories and checks judged again.
+   */
+  withNewerDetailedResults(record: DescriptionRecord, newer: DescriptionRecord | undefined) {
+    const sameBytes = previousForSameBytes(newer, record.source.sha256);
+    if (!sameBytes || record.status.fast.state === 'failed') return record;
+    const carried = carryDetailedResults(record, sameBytes);
+    const guardStage = carried.status.detailed.state === 'done' ? 'detailed' : 'fast';
+    return validateRecord(categoriseAndCheck(carried, guardStage, this.deps.settings.questions).record);
+  }
+
+  /** The record's detailed description is what the detailed task would write now (and not stale). */
+  private hasCurrentDescription(record: DescriptionRecord): boolean {
+    return (
+      record.detailedDescription !== undefined &&
+      record.stale?.detailedDescription === undefined &&
+      sameProvenance(record.models.detailed, this.deps.models.provenance('detailed'))
+    );
   }
 
   isPermanent(error: unknown): boolean {
@@ -267,7 +323,7 @@ export class DescribeEngine {
     const start = performance.now();
     const text = await reader.read(decoded.image);
     return {
-      record: { ...record, text, models: { ...record.models, ocr: reader.provenance } },
+      record: markFresh({ ...record, text, models: { ...record.models, ocr: reader.provenance } }, ['text']),
       ocrMs: elapsedSince(start),
     };
   }

@@ -9,7 +9,6 @@ import {
   PreconditionFailedError,
   type StoredJson,
 } from '../ports.ts';
-import { failedRecord, newRecord } from '../record/record.ts';
 import type { DescriptionRecord } from '../record/schema.ts';
 import { tooLargeSentence } from '../user-messages.ts';
 import type { DetailedJob } from './detailed-job.ts';
@@ -17,7 +16,10 @@ import { isInputKey, type KeyLayout, sidecarKeyFor } from './key-layout.ts';
 import type { ObjectCreated } from './s3-event.ts';
 import { type CurrentModels, needsDescription, parseStoredRecord } from './staleness.ts';
 
-export type FastEngine = Pick<DescribeEngine, 'describeFast' | 'failedRecordFor'> & {
+export type FastEngine = Pick<
+  DescribeEngine,
+  'describeFast' | 'failedRecordFor' | 'failedUnreadRecordFor' | 'withNewerDetailedResults'
+> & {
   readonly settings: { readonly maxInputBytes: number };
 };
 
@@ -30,7 +32,6 @@ export interface FastStageDependencies {
   readonly models: CurrentModels;
   /** Only this bucket is described (the store is bound to it). */
   readonly bucket: string;
-  readonly now?: () => Date;
 }
 
 export type FastSkipReason = 'outside-input-prefix' | 'other-bucket' | 'deleted' | 'replaced' | 'duplicate';
@@ -79,7 +80,6 @@ export async function describeUploadedObject(
   if (!isInputKey(deps.layout, key)) return { kind: 'skipped', key, reason: 'outside-input-prefix' };
   if (created.bucket !== deps.bucket) return { kind: 'skipped', key, reason: 'other-bucket' };
   const sidecarKey = sidecarKeyFor(deps.layout, key);
-  const now = deps.now ?? (() => new Date());
 
   let head: ObjectHead;
   try {
@@ -104,6 +104,8 @@ export async function describeUploadedObject(
   }
 
   const source = { kind: 's3' as const, bucket: deps.bucket, key, etag, contentType: head.contentType };
+  // The engine keeps this record's results where the new run cannot produce them (same bytes only).
+  const previous = existingRecord?.source.etag === etag ? existingRecord : undefined;
   let record: DescriptionRecord;
   let readMs: number | undefined;
   const maxBytes = deps.engine.settings.maxInputBytes;
@@ -111,7 +113,7 @@ export async function describeUploadedObject(
     const tooLarge = new ImageRejectedError('INPUT_TOO_LARGE', tooLargeSentence(head.size, maxBytes), {
       detail: `Expected at most ${maxBytes} bytes for ${key} but received ${head.size} bytes (MAX_INPUT_BYTES)`,
     });
-    record = failedRecord(newRecord({ ...source, size: head.size }, now()), 'fast', tooLarge, now());
+    record = deps.engine.failedUnreadRecordFor({ ...source, size: head.size }, tooLarge, previous);
   } else {
     const readStart = performance.now();
     let bytes: Uint8Array;
@@ -124,8 +126,6 @@ export async function describeUploadedObject(
     }
     readMs = Math.round((performance.now() - readStart) * 10) / 10;
     const input: DescribeInput = { bytes, source };
-    // The engine keeps this record's results where the new run cannot produce them (same bytes only).
-    const previous = existingRecord?.source.etag === etag ? existingRecord : undefined;
     try {
       record = await deps.engine.describeFast(input, previous);
       record = { ...record, timings: { ...record.timings, fast: { ...record.timings.fast, readMs } } };
@@ -149,6 +149,8 @@ export async function describeUploadedObject(
       }
       const latest = await deps.store.head(key).catch(() => undefined);
       if (latest?.etag !== etag) return { kind: 'skipped', key, reason: 'replaced' };
+      // What the other writer added (a finished detailed description) is newer than what we carried.
+      record = deps.engine.withNewerDetailedResults(record, current);
     }
   }
 

@@ -4,6 +4,7 @@ import { ConfigError, expected, ModelNotFoundError } from '../errors.ts';
 import { checkConsistency, type GuardStage } from '../guard/check.ts';
 import type { RgbImage } from '../image/types.ts';
 import type { ImageEncodings, ModelRegistry } from '../models/registry.ts';
+import { markFresh } from '../record/last-good.ts';
 import type { DescriptionRecord, ModelProvenance } from '../record/schema.ts';
 import { answerQuestions, currentAnswerKeys, type QuestionAsker } from './answer.ts';
 import type { QuestionsConfig } from './config.ts';
@@ -107,7 +108,9 @@ export async function answerStage(
     now,
   });
   const stale = { ...record.stale };
-  for (const key of Object.keys(stale)) if (key.startsWith('answers.')) delete stale[key];
+  // Answered afresh: the marks of a failed or waiting earlier run go (the kept ones come back below).
+  for (const key of Object.keys(stale))
+    if (key === 'answers' || key.startsWith('answers.')) delete stale[key];
   Object.assign(stale, result.stale);
   const { stale: _old, ...rest } = record;
   return {
@@ -129,12 +132,20 @@ export function categoriseAndCheck(
   let next = record;
   if (config && config.categories.length > 0) {
     const started = performance.now();
-    next = {
-      ...next,
-      categories: categorise(next, config.categories),
-      models: { ...next.models, categories: categoriesProvenance(config.categories) },
-    };
+    next = markFresh(
+      {
+        ...next,
+        categories: categorise(next, config.categories),
+        models: { ...next.models, categories: categoriesProvenance(config.categories) },
+      },
+      ['categories'],
+    );
     categoriesMs = elapsedSince(started);
+  } else if (next.categories !== undefined) {
+    // No categories configured any more: the old matches name a list nobody uses.
+    const { categories: _dropped, ...rest } = markFresh(next, ['categories']);
+    const { categories: _model, ...models } = rest.models;
+    next = { ...rest, models };
   }
   const started = performance.now();
   next = { ...next, checks: checkConsistency(next, stage) };

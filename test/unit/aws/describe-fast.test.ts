@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { fastHandler } from '#adapters/lambda-handlers.ts';
 import type { FastStageDependencies } from '#engine/pipeline/describe-uploaded-object.ts';
-import { newRecord, withStageState } from '#engine/record/record.ts';
+import { newRecord, sha256Hex, withStageState } from '#engine/record/record.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import {
   BUCKET,
@@ -30,7 +30,6 @@ function wire(options: { maxInputBytes?: number } = {}) {
     layout,
     models: MODELS,
     bucket: BUCKET,
-    now: () => NOW,
   };
   handler = fastHandler(deps, quietObservability());
 }
@@ -197,6 +196,53 @@ describe('describe-fast handler', () => {
 
     expect(s3.json('descriptions/cat.jpg.json')?.status.detailed.state).toBe('done');
     expect(sqs.sent).toHaveLength(0);
+  });
+
+  it('a re-description that loses the write race to the worker keeps the description the worker wrote', async () => {
+    // Prepare: a stale sidecar (older caption model), and the worker finishing it just before our write
+    const etag = s3.put('images/cat.jpg', 'red');
+    const old = storedRecord('images/cat.jpg', etag, {
+      models: { caption: { ...MODELS.caption, revision: 'r0' } },
+    });
+    s3.putJson('descriptions/cat.jpg.json', old);
+    const finishedByWorker = withStageState(
+      {
+        ...old,
+        source: { ...old.source, sha256: sha256Hex(Buffer.from('red')) },
+        detailedDescription: 'a red square on a plain background',
+        models: { ...old.models, detailed: MODELS.detailed },
+      },
+      'detailed',
+      'done',
+      NOW,
+    );
+    s3.before('PutObject', () => s3.putJson('descriptions/cat.jpg.json', finishedByWorker));
+
+    // Act
+    await handler(s3Event([{ key: 'images/cat.jpg', etag }]));
+
+    // Assess: the new caption and the worker's description, not one or the other
+    const sidecar = s3.json('descriptions/cat.jpg.json');
+    expect(sidecar?.models.caption).toEqual(MODELS.caption);
+    expect(sidecar?.detailedDescription).toBe('a red square on a plain background');
+    expect(sidecar?.status.detailed.state).toBe('done');
+  });
+
+  it('an oversize object that was described before keeps its results in the failed sidecar', async () => {
+    wire({ maxInputBytes: 10 });
+    const etag = s3.put('images/huge.tif', 'x'.repeat(11), 'image/tiff');
+    s3.putJson('descriptions/huge.tif.json', {
+      ...describedRecord('images/huge.tif', etag),
+      models: { caption: { ...MODELS.caption, revision: 'r0' }, detailed: MODELS.detailed },
+    });
+
+    await handler(s3Event([{ key: 'images/huge.tif', etag, size: 11 }]));
+
+    const sidecar = s3.json('descriptions/huge.tif.json');
+    expect(sidecar?.status.fast.state).toBe('failed');
+    expect(sidecar?.errors.fast?.code).toBe('INPUT_TOO_LARGE');
+    expect(sidecar?.caption).toBe('a red square');
+    expect(sidecar?.detailedDescription).toBe('a red square on a plain background');
   });
 
   it('writes a failed sidecar INPUT_TOO_LARGE for an oversize object without downloading it', async () => {

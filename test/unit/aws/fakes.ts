@@ -19,8 +19,9 @@ import { ImageRejectedError, ModelLoadError } from '#engine/errors.ts';
 import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
 import { DEFAULT_KEY_LAYOUT } from '#engine/pipeline/key-layout.ts';
 import type { CurrentModels } from '#engine/pipeline/staleness.ts';
+import { carryDetailedResults } from '#engine/record/last-good.ts';
 import { failedRecord, newRecord, sha256Hex, validateRecord, withStageState } from '#engine/record/record.ts';
-import type { DescriptionRecord, ModelProvenance } from '#engine/record/schema.ts';
+import type { DescriptionRecord, ModelProvenance, Source } from '#engine/record/schema.ts';
 
 export const BUCKET = 'photos-bucket';
 export const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/detailed';
@@ -84,6 +85,12 @@ export function fakeEngine(options: { maxInputBytes?: number } = {}) {
       previous?: DescriptionRecord,
     ) {
       return failedRecord(previous ?? start(input), stage, error, NOW);
+    },
+    failedUnreadRecordFor(source: Source, error: unknown, sameVersion?: DescriptionRecord) {
+      return failedRecord(sameVersion ?? newRecord(source, NOW), 'fast', error, NOW);
+    },
+    withNewerDetailedResults(record: DescriptionRecord, newer: DescriptionRecord | undefined) {
+      return newer?.source.sha256 === record.source.sha256 ? carryDetailedResults(record, newer) : record;
     },
   };
 }

@@ -12,7 +12,6 @@ import {
   fakeS3,
   fakeSqs,
   layout,
-  NOW,
   quietObservability,
   s3Event,
   sqsEvent,
@@ -55,7 +54,6 @@ describe('fast function and detailed worker with the fixture models', () => {
         layout,
         models: currentModels(fastEngine),
         bucket: BUCKET,
-        now: () => NOW,
       },
       quietObservability(),
     );

@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fastHandler } from '#adapters/lambda-handlers.ts';
-import { BUCKET, fakeEngine, fakeS3, fakeSqs, layout, MODELS, NOW, s3Event } from './fakes.ts';
+import { BUCKET, fakeEngine, fakeS3, fakeSqs, layout, MODELS, s3Event } from './fakes.ts';
 
 /** Every JSON line the handler printed, in order (Powertools: info and EMF to stdout, warn to stderr). */
 function captureOutput() {
@@ -46,7 +46,6 @@ describe('fast handler logs and metrics', () => {
         layout,
         models: MODELS,
         bucket: BUCKET,
-        now: () => NOW,
       },
       { logger, metrics },
     );

@@ -70,14 +70,42 @@ describe('a re-run without models keeps the last good results', () => {
     expect(rerun.stale?.detailedDescription).toBeUndefined();
   });
 
-  it('detailed stage: the description stays, marked stale', async () => {
+  it('detailed stage after a model change: the older description stays, marked stale', async () => {
+    const { bytes, record: good } = await finishedRed();
+    const detailed = good.models.detailed;
+    if (!detailed) throw new Error('Expected the detailed provenance');
+    const older = { ...good, models: { ...good.models, detailed: { ...detailed, revision: 'older' } } };
+
+    const rerun = await withoutModels.describeDetailed({ bytes, source }, older);
+
+    expect(rerun.detailedDescription).toBe(good.detailedDescription);
+    expect(rerun.status.detailed.state).toBe('waiting-for-models');
+    expect(rerun.stale?.detailedDescription).toMatchObject({
+      reason: 'waiting-for-models',
+      replacement: withoutModels.models.provenance('detailed'),
+    });
+  });
+
+  it('detailed stage with a current description: kept as it is and done, even without the model files', async () => {
     const { bytes, record: good } = await finishedRed();
 
     const rerun = await withoutModels.describeDetailed({ bytes, source }, good);
 
     expect(rerun.detailedDescription).toBe(good.detailedDescription);
-    expect(rerun.status.detailed.state).toBe('waiting-for-models');
-    expect(rerun.stale?.detailedDescription?.reason).toBe('waiting-for-models');
+    expect(rerun.status.detailed.state).toBe('done');
+    expect(rerun.stale).toBeUndefined();
+  });
+
+  it('fast stage over a finished record: the checks of the detailed text stay, and so does createdAt', async () => {
+    const { bytes, record: good } = await finishedRed();
+    const fieldsChecked = (record: DescriptionRecord) => [...new Set(record.checks?.map((c) => c.field))];
+    expect(fieldsChecked(good)).toContain('detailedDescription');
+    const earlier = { ...good, createdAt: '2026-01-05T10:00:00.000Z' };
+
+    const rerun = await withModels.describeFast({ bytes, source }, earlier);
+
+    expect(fieldsChecked(rerun)).toEqual(fieldsChecked(good));
+    expect(rerun.createdAt).toBe('2026-01-05T10:00:00.000Z');
   });
 
   it('results of other bytes are not kept: a replaced image starts afresh', async () => {
@@ -116,6 +144,22 @@ describe('a re-run without models keeps the last good results', () => {
     expect(failed.caption).toBe('a red square');
     expect(failed.stale?.caption?.reason).toBe('failed: INFERENCE_FAILED');
     expect(validateRecord(failed)).toEqual(failed);
+  });
+
+  it('a successful run after a failed one clears every stale mark the failure left', async () => {
+    const { bytes, record: good } = await finishedRed();
+    const failed = withModels.failedRecordFor(
+      { bytes, source },
+      'detailed',
+      new InferenceError('model crashed'),
+      good,
+    );
+    expect(Object.keys(failed.stale ?? {})).toEqual(expect.arrayContaining(['detailedDescription']));
+
+    const again = await withModels.describe({ bytes, source }, failed);
+
+    expect(again.status.detailed.state).toBe('done');
+    expect(again.stale).toBeUndefined();
   });
 });
 
