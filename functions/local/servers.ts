@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -43,7 +44,12 @@ export async function startEmbeddedS3(options: {
   await server.configureBuckets();
   // Our own listener rather than s3rver's run(): its listen error (a port in use) is an unhandled
   // 'error' event that kills the process instead of a rejection we can explain.
-  const http = createServer(withConditionalPuts(server.store, server.callback()));
+  const http = createServer(
+    withMultiDeleteEvents(
+      (event) => server.emit('event', event),
+      withConditionalPuts(server.store, server.callback()),
+    ),
+  );
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(options.port, options.host, () => resolve());
@@ -137,6 +143,98 @@ export function withConditionalPuts(store: S3rver['store'], next: Listener): Lis
     void settled.then(() => {
       if (queues.get(id) === settled) queues.delete(id);
     });
+  };
+}
+
+/** XML text → text (the entities s3rver's XML builder writes). */
+function xmlText(text: string): string {
+  return text.replace(/&(#x[0-9a-f]+|#[0-9]+|amp|lt|gt|quot|apos);/gi, (_, entity: string) => {
+    const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+    if (entity[0] !== '#') return named[entity.toLowerCase()] ?? '';
+    const cp =
+      entity[1] === 'x' || entity[1] === 'X' ? Number.parseInt(entity.slice(2), 16) : Number(entity.slice(1));
+    return String.fromCodePoint(cp);
+  });
+}
+
+/**
+ * s3rver's DeleteObjects (POST /bucket?delete, what `aws s3 rm --recursive` sends) deletes the keys
+ * but emits no event, unlike DeleteObject; S3 sends an ObjectRemoved:Delete notification per key.
+ * Emitted here, once per key the response reports deleted, after the response (when the objects
+ * are gone), in s3rver's event shape.
+ */
+export function withMultiDeleteEvents(emit: (event: S3Event) => void, next: Listener): Listener {
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://s3');
+    const [bucket, ...rest] = url.pathname.slice(1).split('/');
+    if (req.method !== 'POST' || !url.searchParams.has('delete') || !bucket || rest.join('/') !== '') {
+      next(req, res);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    const keep = (chunk: unknown, encoding?: unknown) => {
+      if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
+      chunks.push(
+        typeof chunk === 'string'
+          ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+          : Buffer.from(chunk as Uint8Array),
+      );
+    };
+    const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.write = ((...args: unknown[]) => {
+      keep(args[0], args[1]);
+      return write(...args);
+    }) as ServerResponse['write'];
+    res.end = ((...args: unknown[]) => {
+      keep(args[0], args[1]);
+      return end(...args);
+    }) as ServerResponse['end'];
+    res.once('finish', () => {
+      if (res.statusCode !== 200) return;
+      const xml = Buffer.concat(chunks).toString('utf8');
+      for (const deleted of xml.matchAll(/<Deleted>\s*<Key>([^<]*)<\/Key>/g)) {
+        emit(removedEvent(bucket, xmlText(deleted[1] ?? ''), req));
+      }
+    });
+    next(req, res);
+  };
+}
+
+/** The notification s3rver emits for a DeleteObject (its S3Event model), for one key. */
+function removedEvent(bucket: string, key: string, req: IncomingMessage): S3Event {
+  const hex = (n: number) =>
+    randomBytes(Math.ceil(n / 2))
+      .toString('hex')
+      .slice(0, n)
+      .toUpperCase();
+  return {
+    Records: [
+      {
+        eventVersion: '2.0',
+        eventSource: 'aws:s3',
+        awsRegion: 'us-east-1',
+        eventTime: new Date().toISOString(),
+        eventName: 'ObjectRemoved:Delete',
+        userIdentity: { principalId: `AWS:${hex(21)}` },
+        requestParameters: { sourceIPAddress: req.socket.remoteAddress ?? '' },
+        responseElements: {
+          'x-amz-request-id': hex(16),
+          'x-amz-id-2': createHash('sha256')
+            .update(req.headers.host ?? '')
+            .digest('base64'),
+        },
+        s3: {
+          s3SchemaVersion: '1.0',
+          configurationId: 'testConfigId',
+          bucket: { name: bucket, ownerIdentity: { principalId: hex(14) }, arn: `arn:aws:s3: : :${bucket}` },
+          object: {
+            key,
+            sequencer: Date.now().toString(16).toUpperCase(),
+          } as S3Event['Records'][number]['s3']['object'],
+        },
+      },
+    ],
   };
 }
 

@@ -25,10 +25,18 @@ export interface RebuildSummary {
  * prefix through the object store port (on start), `update` re-reads one sidecar after a write,
  * `remove` drops one after a delete. Records are named by their image key, with the upload's
  * original file name when the image object carries one.
+ *
+ * Callers fire these from store events without waiting, so the work on one key is serialised in
+ * the order of the calls: a read still in flight cannot land after a later remove (and bring the
+ * record back), and of two quick rewrites the later read lands last. The store is strongly
+ * consistent (s3rver on disk, S3), so a read that starts after another reads content at least as
+ * new: the order of the calls is the order of the versions, and no version comparison is needed.
  */
 export class SidecarIndexer {
-  /** Keys written while a rebuild runs: the rebuild's older read must not replace them. */
+  /** Keys written or removed while a rebuild runs: the rebuild's older read must not replace them. */
   private fresh: Set<string> | undefined;
+  /** The last queued operation per image key (its settled promise); absent when none is pending. */
+  private readonly queues = new Map<string, Promise<void>>();
 
   constructor(private readonly options: SidecarIndexerOptions) {}
 
@@ -40,7 +48,10 @@ export class SidecarIndexer {
     try {
       const pending: Array<Promise<void>> = [];
       const readOne = async (sidecarKey: string) => {
-        const ok = await this.read(sidecarKey, (key) => !this.fresh?.has(key));
+        const fresh = this.fresh;
+        const read = () => this.read(sidecarKey, (key) => !fresh?.has(key));
+        const inputKey = inputKeyFor(this.options.layout, sidecarKey);
+        const ok = await (inputKey ? this.enqueue(inputKey, read) : read());
         if (!ok) {
           skipped += 1;
           return;
@@ -63,13 +74,40 @@ export class SidecarIndexer {
   /** A sidecar was written: index its current content. False when it is not a readable record. */
   async update(sidecarKey: string): Promise<boolean> {
     const inputKey = inputKeyFor(this.options.layout, sidecarKey);
-    if (inputKey) this.fresh?.add(inputKey);
-    return this.read(sidecarKey, () => true);
+    if (!inputKey) return false;
+    this.fresh?.add(inputKey);
+    return this.enqueue(inputKey, () => this.read(sidecarKey, () => true));
   }
 
-  remove(sidecarKey: string): void {
+  /**
+   * A sidecar was deleted: drop its record, at once when nothing is pending for the key, else after
+   * the reads queued before it (which must not bring it back).
+   */
+  remove(sidecarKey: string): Promise<void> {
     const inputKey = inputKeyFor(this.options.layout, sidecarKey);
-    if (inputKey) this.options.index.remove(inputKey);
+    if (!inputKey) return Promise.resolve();
+    this.fresh?.add(inputKey);
+    const drop = async () => this.options.index.remove(inputKey);
+    if (!this.queues.has(inputKey)) {
+      this.options.index.remove(inputKey);
+      return Promise.resolve();
+    }
+    return this.enqueue(inputKey, drop);
+  }
+
+  /** Runs `op` after every operation queued before it for the key. */
+  private enqueue<T>(inputKey: string, op: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(inputKey) ?? Promise.resolve();
+    const run = previous.then(op);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(inputKey, settled);
+    void settled.then(() => {
+      if (this.queues.get(inputKey) === settled) this.queues.delete(inputKey);
+    });
+    return run;
   }
 
   private async read(sidecarKey: string, shouldWrite: (inputKey: string) => boolean): Promise<boolean> {

@@ -30,6 +30,33 @@ class Bucket implements Pick<ObjectStore, 'head' | 'getJson' | 'list'> {
   }
 }
 
+/**
+ * Holds reads of the bucket (the first `count`, of `only` when given) after they took the content
+ * and before they return it, until `release`: a slow store read.
+ */
+function slowReads(bucket: Bucket, count = Number.POSITIVE_INFINITY, only?: string) {
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let started = () => {};
+  const startedPromise = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  let held = 0;
+  const getJson = bucket.getJson.bind(bucket);
+  bucket.getJson = async <T>(key: string) => {
+    const value = await getJson<T>(key);
+    if ((only === undefined || key === only) && held < count) {
+      held += 1;
+      started();
+      await released;
+    }
+    return value;
+  };
+  return { release: () => release(), started: startedPromise };
+}
+
 const sidecarKey = (inputKey: string) => `descriptions/${inputKey.slice('images/'.length)}.json`;
 
 function setUp() {
@@ -94,6 +121,53 @@ describe('SidecarIndexer', () => {
 
     indexer.remove(sidecarKey('images/dogs.jpg'));
     expect(keys(index, { q: 'cat' })).toEqual([]);
+  });
+
+  it('a remove while a read is in flight is not undone by that read', async () => {
+    const { bucket, index, indexer } = setUp();
+    const key = sidecarKey('images/dogs.jpg');
+    const gate = slowReads(bucket);
+    const update = indexer.update(key);
+    // The read has the old content in hand; the object is then deleted and its event arrives.
+    bucket.objects.delete(key);
+    const removed = indexer.remove(key);
+    gate.release();
+    await Promise.all([update, removed]);
+    expect(index.has('images/dogs.jpg')).toBe(false);
+  });
+
+  it('two quick rewrites: the later one is what stays indexed, whatever read finished first', async () => {
+    const { bucket, index, indexer } = setUp();
+    const key = sidecarKey('images/dogs.jpg');
+    const version = (caption: string) =>
+      JSON.stringify(
+        corpusEntry({ key: 'images/dogs.jpg', uploadedAt: '2026-11-01T10:00:00.000Z', caption }).record,
+      );
+    bucket.objects.set(key, { body: version('a cat asleep') });
+    const gate = slowReads(bucket, 1);
+    const first = indexer.update(key);
+    bucket.objects.set(key, { body: version('a horse running') });
+    const second = indexer.update(key);
+    // The second read may not start before the first ends: had it, it would finish first.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    gate.release();
+    await Promise.all([first, second]);
+    expect(keys(index, { q: 'horse' })).toEqual(['images/dogs.jpg']);
+    expect(keys(index, { q: 'cat' })).toEqual([]);
+  });
+
+  it('a remove during a rebuild is not re-added by the rebuild', async () => {
+    const { bucket, index, indexer } = setUp();
+    const key = sidecarKey('images/dogs.jpg');
+    const gate = slowReads(bucket, Number.POSITIVE_INFINITY, key);
+    const rebuilt = indexer.rebuild();
+    await gate.started;
+    bucket.objects.delete(key);
+    const removed = indexer.remove(key);
+    gate.release();
+    await Promise.all([rebuilt, removed]);
+    expect(index.has('images/dogs.jpg')).toBe(false);
+    expect(index.has('images/red-sign.png')).toBe(true);
   });
 
   it('ignores keys that are not sidecars', async () => {
