@@ -282,9 +282,13 @@ export class DescribeEngine {
   withNewerDetailedResults(record: DescriptionRecord, newer: DescriptionRecord | undefined) {
     const sameBytes = previousForSameBytes(newer, record.source.sha256);
     if (!sameBytes || record.status.fast.state === 'failed') return record;
-    const carried = carryDetailedResults(record, sameBytes);
-    const guardStage = carried.status.detailed.state === 'done' ? 'detailed' : 'fast';
-    return validateRecord(categoriseAndCheck(carried, guardStage, this.deps.settings.questions).record);
+    return this.judgedAgain(carryDetailedResults(record, sameBytes));
+  }
+
+  /** Categories and checks judged again over a record merged from two writers' results (no model runs). */
+  judgedAgain(record: DescriptionRecord): DescriptionRecord {
+    const guardStage = record.status.detailed.state === 'done' ? 'detailed' : 'fast';
+    return validateRecord(categoriseAndCheck(record, guardStage, this.deps.settings.questions).record);
   }
 
   /** The record's detailed description is what the detailed task would write now (and not stale). */

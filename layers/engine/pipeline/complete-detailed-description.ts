@@ -8,12 +8,14 @@ import {
   type StoredObject,
 } from '../ports.ts';
 import { STAGE_FIELDS } from '../record/last-good.ts';
-import { validateRecord } from '../record/record.ts';
 import type { DescriptionRecord } from '../record/schema.ts';
+import type { EngineSettings } from '../settings.ts';
 import { type DetailedJob, detailedJobSchema } from './detailed-job.ts';
 import { type CurrentModels, needsDescription, parseStoredRecord } from './staleness.ts';
 
-export type DetailedEngine = Pick<DescribeEngine, 'describeDetailed' | 'failedRecordFor'>;
+export type DetailedEngine = Pick<DescribeEngine, 'describeDetailed' | 'failedRecordFor' | 'judgedAgain'> & {
+  readonly settings: Pick<EngineSettings, 'ocrStage'>;
+};
 
 export interface DetailedStageDependencies {
   readonly engine: DetailedEngine;
@@ -81,21 +83,30 @@ function mergeStale(base: DescriptionRecord, result: DescriptionRecord): Descrip
   return Object.keys(stale).length > 0 ? stale : undefined;
 }
 
-/** The detailed stage's fields of `result`, laid over `base` (a sidecar that changed meanwhile). */
-function mergeDetailed(base: DescriptionRecord, result: DescriptionRecord): DescriptionRecord {
+/**
+ * The detailed stage's fields of `result`, laid over `base` (a sidecar that changed meanwhile).
+ * Text is the detailed stage's only when it reads text (else `result` holds the text it was given,
+ * older than `base`'s). Categories and checks are judged again over the merged record.
+ */
+function mergeDetailed(
+  engine: DetailedEngine,
+  base: DescriptionRecord,
+  result: DescriptionRecord,
+): DescriptionRecord {
   const { detailed: _dropped, ...baseErrors } = base.errors;
-  return validateRecord({
+  const textFromResult = engine.settings.ocrStage === 'detailed';
+  return engine.judgedAgain({
     ...base,
     stale: mergeStale(base, result),
     image: base.image ?? result.image,
     detailedDescription: result.detailedDescription ?? base.detailedDescription,
-    text: result.text ?? base.text,
+    text: textFromResult ? (result.text ?? base.text) : (base.text ?? result.text),
     answers: result.answers ?? base.answers,
     categories: result.categories ?? base.categories,
     models: {
       ...base.models,
       detailed: result.models.detailed ?? base.models.detailed,
-      ocr: result.models.ocr ?? base.models.ocr,
+      ocr: textFromResult ? (result.models.ocr ?? base.models.ocr) : (base.models.ocr ?? result.models.ocr),
       categories: result.models.categories ?? base.models.categories,
     },
     status: { ...base.status, detailed: result.status.detailed },
@@ -154,7 +165,7 @@ export async function completeDetailedDescription(
 
   let base = { record: previous, etag: sidecar.etag };
   for (let attempt = 1; ; attempt++) {
-    const record = attempt === 1 ? result : mergeDetailed(base.record, result);
+    const record = attempt === 1 ? result : mergeDetailed(deps.engine, base.record, result);
     try {
       await deps.store.putJson(job.sidecarKey, record, { ifMatch: base.etag });
       return {

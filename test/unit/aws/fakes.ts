@@ -56,7 +56,7 @@ export function fakeEngine(options: { maxInputBytes?: number } = {}) {
   };
   return {
     calls,
-    settings: { maxInputBytes: options.maxInputBytes ?? 1000 },
+    settings: { maxInputBytes: options.maxInputBytes ?? 1000, ocrStage: 'detailed' as const },
     async describeFast(input: DescribeInput): Promise<DescriptionRecord> {
       calls.fast++;
       check(input);
@@ -89,6 +89,7 @@ export function fakeEngine(options: { maxInputBytes?: number } = {}) {
     failedUnreadRecordFor(source: Source, error: unknown, sameVersion?: DescriptionRecord) {
       return failedRecord(sameVersion ?? newRecord(source, NOW), 'fast', error, NOW);
     },
+    judgedAgain: (record: DescriptionRecord) => record,
     withNewerDetailedResults(record: DescriptionRecord, newer: DescriptionRecord | undefined) {
       return newer?.source.sha256 === record.source.sha256 ? carryDetailedResults(record, newer) : record;
     },

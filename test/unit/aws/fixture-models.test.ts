@@ -85,4 +85,39 @@ describe('fast function and detailed worker with the fixture models', () => {
     expect(done?.models.objects).toEqual(currentModels(fastEngine).objects);
     expect(done?.status).toMatchObject({ fast: { state: 'done' }, detailed: { state: 'done' } });
   });
+
+  it('a worker write that meets a newer fast sidecar keeps its new caption and judges the merged record again', async () => {
+    // Prepare: the fast sidecar, then a newer fast write (another caption) landing while the worker runs
+    const s3 = fakeS3();
+    const sqs = fakeSqs();
+    const key = 'images/red.png';
+    const etag = s3.put(key, await imageFixture('solidRed'), 'image/png');
+    const models = currentModels(fastEngine);
+    await fastHandler(
+      { engine: fastEngine, store: s3.store, queue: sqs.queue, layout, models, bucket: BUCKET },
+      quietObservability(),
+    )(s3Event([{ key, etag }]));
+    const fastRecord = s3.json('descriptions/red.png.json');
+    if (!fastRecord) throw new Error('Expected the fast sidecar');
+    s3.before('PutObject', () =>
+      s3.putJson('descriptions/red.png.json', { ...fastRecord, caption: 'a blue square' }),
+    );
+    const worker = detailedHandler(
+      { engine: detailedEngine, store: s3.store, models: currentModels(detailedEngine), bucket: BUCKET },
+      quietObservability(),
+    );
+
+    // Act
+    await worker(sqsEvent(sqsRecord('m1', sqs.sent[0])));
+
+    // Assess: the newer caption stays, and the checks cover it and the worker's description
+    const merged = s3.json('descriptions/red.png.json');
+    expect(merged?.caption).toBe('a blue square');
+    expect(merged?.detailedDescription).toBe('the image shows a red square');
+    const verdicts = merged?.checks?.filter((c) => c.kind === 'colour').map((c) => [c.field, c.verdict]);
+    expect(verdicts).toEqual([
+      ['caption', 'contradicted'],
+      ['detailedDescription', 'consistent'],
+    ]);
+  });
 });
