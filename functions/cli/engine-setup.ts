@@ -24,16 +24,37 @@ export function cliEngineSettings(
   });
 }
 
-/** What to tell the user when models a mode needs are not installed; undefined when all are there. */
-export function missingModelsMessage(engine: DescribeEngine, mode: ModelMode): string | undefined {
+/**
+ * What to tell the user when models a mode needs are not installed; undefined when all are there.
+ * `questions`: the questions model counts too, when questions are configured (eval scores the
+ * answers; describe lets them wait for the optional model instead).
+ */
+export function missingModelsMessage(
+  engine: DescribeEngine,
+  mode: ModelMode,
+  options: { questions?: boolean } = {},
+): string | undefined {
   // fast mode runs the fast stage's tasks only; normal mode both stages'.
-  const missing = engine.models.missingModels(mode === 'fast' ? { stage: 'fast' } : {});
+  const missing = engine.models.missingModels({
+    ...(mode === 'fast' ? { stage: 'fast' as const } : {}),
+    ...(options.questions && mode !== 'fast' && asksQuestions(engine)
+      ? { tasks: ['caption', 'objects', 'detailed', 'questions'] as const }
+      : {}),
+  });
   if (missing.length === 0) return undefined;
   const list = missing.map((m) => `  - ${m.tasks.join(', ')}: ${m.id} (expected in ${m.dir})`).join('\n');
   return (
     `Models are not installed in ${engine.settings.modelsDir}:\n${list}\n` +
-    'Run `npm run models:fetch` to download them, or point --models (or MODELS_DIR) at another model set,\n' +
+    'Run `npm run models:fetch` to download them (`-- --all` for the questions model), or point --models (or MODELS_DIR) at another model set,\n' +
     'e.g. the test models: `npm run fixtures -- --out /tmp/fixture-models` then `--models /tmp/fixture-models`.\n'
+  );
+}
+
+/** Configured questions that the model set can answer (checked at start-up). */
+export function asksQuestions(engine: DescribeEngine): boolean {
+  return (
+    (engine.settings.questions?.questions.length ?? 0) > 0 &&
+    engine.models.taskSpec('questions') !== undefined
   );
 }
 

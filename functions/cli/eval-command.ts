@@ -11,7 +11,7 @@ import { type ModelMode, modeSchema } from '#engine/models/manifest.ts';
 import { ENV } from '#engine/settings.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { type CommandOutput, progressReporter } from './describe-command.ts';
-import { cliEngineSettings, commandErrorExit, missingModelsMessage } from './engine-setup.ts';
+import { asksQuestions, cliEngineSettings, commandErrorExit, missingModelsMessage } from './engine-setup.ts';
 import { collectTargets } from './targets.ts';
 
 /** Stated in docs/eval.md; a test checks the page says the same. */
@@ -234,7 +234,7 @@ export async function runEvalCli(
       );
 
     engine = await createEngine(cliEngineSettings(env, args));
-    const missing = missingModelsMessage(engine, args.mode);
+    const missing = missingModelsMessage(engine, args.mode, { questions: true });
     if (missing) {
       output.stderr.write(missing);
       return 2;
@@ -242,6 +242,9 @@ export async function runEvalCli(
     // Loaded before timing starts, so the first image's latency is not the model load.
     for (const stage of args.mode === 'fast' ? (['fast'] as const) : (['fast', 'detailed'] as const))
       await engine.models.preload(stage);
+    const questionsTask = engine.models.taskSpec('questions');
+    if (args.mode !== 'fast' && questionsTask && asksQuestions(engine))
+      await engine.models.modelRunner(questionsTask.model);
     const progress = progressReporter(output, inputs.lines.length, 'evaluating');
     const report = await runEval(engine, inputs.lines, {
       mode: args.mode,

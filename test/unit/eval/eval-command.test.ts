@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -219,6 +219,27 @@ describe('image-describer eval: set-up errors', () => {
 
     expect(status).toBe(2);
     expect(stderr()).toContain('npm run models:fetch');
+    expect(stdout()).toBe('');
+  });
+
+  it('stops before any work when questions are configured and the questions model is not installed', async () => {
+    // Prepare: the fixture set without its SmolVLM files
+    const folder = await labelledFolder('no-vlm', [{ file: 'red.png', answers: { colour: 'red' } }]);
+    const withoutVlm = join(workDir, 'models-without-vlm');
+    await cp(fixtureModelsDir(), withoutVlm, { recursive: true });
+    await rm(join(withoutVlm, 'fixtures', 'smolvlm-colour'), { recursive: true, force: true });
+    const { output, stderr, stdout } = captureOutput();
+
+    // Act
+    const status = await runCli(
+      ['eval', folder, '--models', withoutVlm, '--questions', join(workDir, 'questions.json')],
+      env,
+      output,
+    );
+
+    // Assess: not an "answer accuracy 0 %" from answers that never had a model
+    expect(status).toBe(2);
+    expect(stderr()).toMatch(/questions: fixtures\/smolvlm-colour/);
     expect(stdout()).toBe('');
   });
 
