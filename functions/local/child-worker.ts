@@ -20,6 +20,14 @@ export type WorkerMessage =
 export const STOP_GRACE_MS = 3_000;
 /** Longest a stop may take before npm start exits anyway. */
 export const HARD_EXIT_MS = 8_000;
+/**
+ * How long a worker process may take after the grace (give the batch back, exit) before it is
+ * killed. The worker and the fast stage stop at the same time, so a busy stop takes at most
+ * STOP_GRACE_MS + CHILD_KILL_MARGIN_MS before the servers close, well within HARD_EXIT_MS.
+ */
+export const CHILD_KILL_MARGIN_MS = 2_000;
+/** The grace of a stop() without one (restartWorker without a crash). */
+const DEFAULT_GRACE_MS = 7_000;
 
 /** Parent → worker: stop polling (see SqsPoller.stop for graceMs). */
 export type StopMessage = { type: 'stop'; graceMs?: number };
@@ -50,7 +58,20 @@ export class ChildWorker implements DetailedWorker {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    return ChildWorker.attach(child, options.onError);
+  }
+
+  /**
+   * The parent's side of a forked worker (start() forks worker-process.ts; tests fork stand-ins):
+   * resolves once the child reports ready.
+   */
+  static async attach(child: ChildProcess, onError?: (error: unknown) => void): Promise<ChildWorker> {
     const worker = new ChildWorker(child);
+    // Without a listener an 'error' event kills this process. A send to a closed channel (the child
+    // already going away) is no error worth a line; anything else (spawn, kill) is reported.
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ERR_IPC_CHANNEL_CLOSED') onError?.(error);
+    });
     await new Promise<void>((resolve, reject) => {
       const onExit = (code: number | null) =>
         reject(new Error(`Detailed worker process exited (${code}) before it was ready`));
@@ -64,19 +85,28 @@ export class ChildWorker implements DetailedWorker {
           worker.batches = message.batches;
           worker.redelivered = message.redelivered;
         } else if (message.type === 'error') {
-          options.onError?.(new Error(message.message));
+          onError?.(new Error(message.message));
         }
       });
     });
     return worker;
   }
 
-  /** Graceful (see SqsPoller.stop); a child that does not exit 3 s after the grace is killed. */
+  /**
+   * Graceful (see SqsPoller.stop); a child that has not exited CHILD_KILL_MARGIN_MS after the grace
+   * is killed. Ctrl+C signals the whole process group, so an idle child may be gone or going (its
+   * channel closed, its exit not yet seen) before this is called: then there is nothing to send,
+   * only its exit to wait for.
+   */
   async stop(graceMs?: number): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.send({ type: 'stop', graceMs } satisfies StopMessage);
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), (graceMs ?? 7_000) + 3_000);
+    const child = this.child;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const connected = child.connected;
+    // The callback keeps a send that races the channel's close from becoming an 'error' event.
+    if (connected) child.send({ type: 'stop', graceMs } satisfies StopMessage, () => undefined);
+    const wait = connected ? (graceMs ?? DEFAULT_GRACE_MS) + CHILD_KILL_MARGIN_MS : CHILD_KILL_MARGIN_MS;
+    const timer = setTimeout(() => child.kill('SIGKILL'), wait);
     await exited;
     clearTimeout(timer);
   }

@@ -91,10 +91,15 @@ export async function loadHandlers(
     currentModels: async () => {
       return currentModels({ models: await openRegistry(), settings });
     },
-    modelsReady: async () => {
+    modelsReady: async (waiting) => {
       try {
         const registry = await openRegistry();
-        return registry.missingModels().length === 0;
+        // The caption/objects/detailed models, and the questions model when questions are asked:
+        // each unblocks only its own waiters (`models:fetch` skips the optional questions model by
+        // default, so captions must not wait for it).
+        if (waiting.stages && registry.missingModels().length === 0) return true;
+        const asked = (settings.questions?.questions.length ?? 0) > 0;
+        return waiting.answers && asked && registry.missingModels({ tasks: ['questions'] }).length === 0;
       } catch {
         return false;
       }

@@ -4,6 +4,23 @@ import { isInputKey, type KeyLayout, sidecarKeyFor } from '#engine/pipeline/key-
 import { s3EventFor } from '#engine/pipeline/s3-event.ts';
 import { type CurrentModels, needsDescription, parseStoredRecord } from '#engine/pipeline/staleness.ts';
 import type { ListedObject, ObjectStore } from '#engine/ports.ts';
+import type { DescriptionRecord } from '#engine/record/schema.ts';
+
+/**
+ * What in a record waits for model files: `stages` = the caption or detailed stage (its state is
+ * waiting-for-models), `answers` = a question's answer (its error is MODEL_NOT_FOUND; the questions
+ * model is fetched separately, so it can be missing while both stages are done). Both are asked
+ * again by the scan once their models are there.
+ */
+export function waitingFor(record: DescriptionRecord | undefined): { stages: boolean; answers: boolean } {
+  if (!record) return { stages: false, answers: false };
+  return {
+    stages:
+      record.status.fast.state === 'waiting-for-models' ||
+      record.status.detailed.state === 'waiting-for-models',
+    answers: Object.values(record.answers ?? {}).some((answer) => answer.error?.code === 'MODEL_NOT_FOUND'),
+  };
+}
 
 /** An S3 ObjectCreated event exactly as the notification would carry it for a stored object. */
 export function objectCreatedEvent(bucket: string, object: ListedObject): S3Event {
@@ -23,6 +40,8 @@ export interface RequeueSummary {
   detailed: number;
   /** Objects whose caption or detailed stage waits for models. */
   waiting: number;
+  /** Objects with an answer waiting for the questions model (counted apart from `waiting`). */
+  waitingAnswers: number;
 }
 
 /**
@@ -39,18 +58,15 @@ export async function requeueUnfinished(
   current: CurrentModels,
   targets: RequeueTargets,
 ): Promise<RequeueSummary> {
-  const summary: RequeueSummary = { scanned: 0, fast: 0, detailed: 0, waiting: 0 };
+  const summary: RequeueSummary = { scanned: 0, fast: 0, detailed: 0, waiting: 0, waitingAnswers: 0 };
   for await (const object of store.list(layout.inputPrefix)) {
     if (!isInputKey(layout, object.key)) continue;
     summary.scanned += 1;
     const sidecarKey = sidecarKeyFor(layout, object.key);
     const record = parseStoredRecord((await store.getJson(sidecarKey))?.value);
-    if (
-      record?.status.fast.state === 'waiting-for-models' ||
-      record?.status.detailed.state === 'waiting-for-models'
-    ) {
-      summary.waiting += 1;
-    }
+    const waiting = waitingFor(record);
+    if (waiting.stages) summary.waiting += 1;
+    if (waiting.answers) summary.waitingAnswers += 1;
     const need = needsDescription(record, object, current)?.stage;
     if (need === 'fast') {
       summary.fast += 1;

@@ -27,7 +27,7 @@ import { InboxWatcher } from './inbox.ts';
 import { ModelStatus } from './model-status.ts';
 import type { LocalOptions } from './options.ts';
 import { RecordLister } from './records.ts';
-import { type RequeueSummary, requeueUnfinished } from './requeue.ts';
+import { type RequeueSummary, requeueUnfinished, waitingFor } from './requeue.ts';
 import { AsyncInvoker, notificationFor, type S3Handler } from './s3-notifications.ts';
 import { startEmbeddedS3, startEmbeddedSqs } from './servers.ts';
 
@@ -40,8 +40,17 @@ export interface LocalHandlers {
   readonly store: ObjectStore;
   /** The models a sidecar must come from to be current (from the manifest). */
   readonly currentModels: () => Promise<CurrentModels>;
-  /** True once both modes' model files are present (the offline case ends). */
-  readonly modelsReady: () => Promise<boolean>;
+  /**
+   * True once the model files are present for something that waits: `stages` = the caption,
+   * objects and detailed models; `answers` = the questions model (when questions are configured).
+   */
+  readonly modelsReady: (waiting: ModelWaiters) => Promise<boolean>;
+}
+
+/** What the sidecars seen so far wait for (see waitingFor in requeue.ts). */
+export interface ModelWaiters {
+  readonly stages: boolean;
+  readonly answers: boolean;
 }
 
 export type StackEvent =
@@ -73,9 +82,10 @@ export interface LocalStack {
   /** Run the start-up scan again. */
   requeue(reason?: 'start' | 'models-ready'): Promise<RequeueSummary>;
   /**
-   * Web server and inbox first (nothing new comes in), then the worker and the fast invoker, each
-   * given STOP_GRACE_MS to finish the image in hand (else the job goes back to the queue, or to the
-   * next start's scan), then the clients, fauxqs and s3rver: every port is free when it resolves.
+   * Web server and inbox first (nothing new comes in), then the worker and the fast invoker at the
+   * same time, given STOP_GRACE_MS to finish the image in hand (else the job goes back to the queue,
+   * or to the next start's scan), then the clients, fauxqs and s3rver: every port is free when it
+   * resolves.
    */
   stop(): Promise<void>;
 }
@@ -187,7 +197,12 @@ export async function startLocalStack(
       concurrency: 1,
       onError: (error) => emit({ type: 'error', where: 'describe-fast', error }),
     });
-    closers.push(() => invoker.stop(STOP_GRACE_MS));
+    let worker: DetailedWorker | undefined;
+    // Both get the grace at the same time: one after the other, a busy stop took 3 s + 3 s (+ the
+    // worker process's kill margin) and ran into HARD_EXIT_MS before the servers were closed.
+    closers.push(async () => {
+      await Promise.allSettled([invoker.stop(STOP_GRACE_MS), worker?.stop(STOP_GRACE_MS)]);
+    });
 
     const waitTimeSeconds = options.interactive ? 10 : 1;
     const onWorkerError = (error: unknown) => emit({ type: 'error', where: 'describe-detailed', error });
@@ -208,8 +223,8 @@ export async function startLocalStack(
         onError: onWorkerError,
       }).start();
     };
-    let worker = await newWorker();
-    closers.push(() => worker.stop(STOP_GRACE_MS));
+    worker = await newWorker();
+    const currentWorker = (): DetailedWorker => worker as DetailedWorker;
 
     const inbox = options.inboxDir
       ? new InboxWatcher({
@@ -228,7 +243,13 @@ export async function startLocalStack(
       inputPrefix: options.inputPrefix,
     });
 
-    let waitingForModels = false;
+    // Armed by a sidecar (or the start-up scan) that waits for models; the check below re-scans
+    // once the models it waits for are there.
+    const waiting = { stages: false, answers: false };
+    const arm = (found: ModelWaiters) => {
+      waiting.stages ||= found.stages;
+      waiting.answers ||= found.answers;
+    };
     // Real S3 → Lambda: only ObjectCreated under the input prefix reaches the fast handler. The
     // sidecar writes are observed too, for the console, the mirror and the offline case.
     s3Server.onEvent((event) => {
@@ -252,12 +273,7 @@ export async function startLocalStack(
     const onSidecar = async (key: string) => {
       const json = Buffer.from((await store.get(key)).bytes).toString('utf8');
       const record = JSON.parse(json) as DescriptionRecord;
-      if (
-        record.status.fast.state === 'waiting-for-models' ||
-        record.status.detailed.state === 'waiting-for-models'
-      ) {
-        waitingForModels = true;
-      }
+      arm(waitingFor(record));
       const inputKey = inputKeyFor(layout, key);
       // Under s3rver's internal names a description is hard to find: keep a copy by original name.
       const file = inputKey
@@ -283,7 +299,7 @@ export async function startLocalStack(
         },
       );
       // At start, anything waiting arms the model check; after models-ready it was just re-queued.
-      if (reason === 'start' && summary.waiting > 0) waitingForModels = true;
+      if (reason === 'start') arm({ stages: summary.waiting > 0, answers: summary.waitingAnswers > 0 });
       emit({ type: 'requeued', summary, reason });
       return summary;
     };
@@ -291,13 +307,15 @@ export async function startLocalStack(
     // Offline start: once the model files appear, describe what waited for them.
     let checking = false;
     const modelTimer = setInterval(() => {
-      if (!waitingForModels || checking) return;
+      if (!(waiting.stages || waiting.answers) || checking) return;
       checking = true;
       void handlers
-        .modelsReady()
+        .modelsReady({ ...waiting })
         .then(async (ready) => {
-          if (!ready || !waitingForModels) return;
-          waitingForModels = false;
+          if (!ready || !(waiting.stages || waiting.answers)) return;
+          // The scan re-queues every waiter; what still waits afterwards re-arms from its sidecar.
+          waiting.stages = false;
+          waiting.answers = false;
           emit({ type: 'models-ready' });
           await requeue('models-ready');
         })
@@ -352,13 +370,13 @@ export async function startLocalStack(
       sqs,
       invoker,
       get worker() {
-        return worker;
+        return currentWorker();
       },
       inbox,
       models,
       restartWorker: async ({ crash = true } = {}) => {
-        if (crash) worker.kill();
-        else await worker.stop();
+        if (crash) currentWorker().kill();
+        else await currentWorker().stop();
         worker = await newWorker();
       },
       requeue,

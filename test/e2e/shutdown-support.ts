@@ -126,13 +126,17 @@ export async function startNpm(dataDir: string, extra: string[] = []): Promise<R
   return run;
 }
 
-/** Signal the npm process only, then wait until its whole group is gone and every port is free. */
+/**
+ * Signal the npm process only (or, with `group`, every process of its group, as Ctrl+C in a terminal
+ * does), then wait until its whole group is gone and every port is free.
+ */
 export async function signalAndWait(
   run: Running,
   signal: NodeJS.Signals,
+  options: { group?: boolean } = {},
 ): Promise<{ gone: boolean; free: boolean }> {
   const pgid = run.npm.pid as number;
-  process.kill(pgid, signal);
+  process.kill(options.group ? -pgid : pgid, signal);
   const deadline = Date.now() + STOP_WITHIN_MS;
   let gone = false;
   let free = false;

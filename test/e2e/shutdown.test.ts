@@ -5,7 +5,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { imageFixture } from '#test/fixtures/images.ts';
-import { HARD_EXIT_MS, STOP_GRACE_MS } from '../../functions/local/child-worker.ts';
+import { CHILD_KILL_MARGIN_MS, HARD_EXIT_MS, STOP_GRACE_MS } from '../../functions/local/child-worker.ts';
 import { DEFAULT_LOCAL_OPTIONS } from '../../functions/local/options.ts';
 import { killLeftovers, s3Client, signalAndWait, sleep, startNpm } from './shutdown-support.ts';
 
@@ -42,6 +42,24 @@ describe('stopping npm start with a signal to the npm process', () => {
     const after = await signalAndWait(run, 'SIGINT');
 
     expect(after, run.stdout() + run.stderr()).toEqual({ gone: true, free: true });
+  });
+
+  it('Ctrl+C in the terminal (SIGINT to the whole group) with --worker-process exits cleanly', async () => {
+    // The idle worker process exits at once on its own SIGINT; the stack must not trip over its
+    // closed channel (ERR_IPC_CHANNEL_CLOSED used to kill it before fauxqs and s3rver were closed).
+    const run = await startNpm(join(dir, 'group-int'), ['--worker-process']);
+    const exit = new Promise<number | null>((resolve) => {
+      if (run.npm.exitCode !== null) resolve(run.npm.exitCode);
+      run.npm.once('exit', (code) => resolve(code));
+    });
+
+    const after = await signalAndWait(run, 'SIGINT', { group: true });
+
+    expect(after, run.stdout() + run.stderr()).toEqual({ gone: true, free: true });
+    // npm reports either node's 0 or its own 130 for the SIGINT it got too; a crash would be 1.
+    expect([0, 130]).toContain(await exit);
+    expect(run.stderr()).not.toMatch(/ERR_IPC_CHANNEL_CLOSED|Channel closed|not stopped after|\n\s+at /);
+    expect(run.stdout()).toContain('stopping (SIGINT)');
   });
 
   it('an image in hand when the signal comes is described by the next start, not lost', async () => {
@@ -92,6 +110,9 @@ describe('stopping npm start with a signal to the npm process', () => {
     const stopping = docs.slice(docs.indexOf('## Stopping'));
 
     expect(stopping).toContain(`get ${STOP_GRACE_MS / 1000} s to finish`);
-    expect(stopping).toContain(`after ${HARD_EXIT_MS / 1000} s, exits at once`);
+    expect(stopping).toContain('at the same time');
+    expect(stopping).toContain(`${CHILD_KILL_MARGIN_MS / 1000} s after the grace is killed`);
+    expect(stopping).toContain(`takes about ${(STOP_GRACE_MS + CHILD_KILL_MARGIN_MS) / 1000} s at most`);
+    expect(stopping).toContain(`after ${HARD_EXIT_MS / 1000} s, exits`);
   });
 });
