@@ -13,9 +13,11 @@ import { canonicalObject, colourClaims, objectClaims, textClaims } from './claim
  * - text: the quoted/"says X" text, normalised, against the OCR text, normalised: found (allowing
  *   TEXT_EDIT_FRACTION edits): consistent; OCR ran and found other text or none: contradicted;
  *   OCR did not run: unverifiable.
- * - object / count: only for COCO-class nouns, and only when a detector ran (`objects` present):
- *   a label of that class: consistent, none: contradicted; a stated count against the number of
- *   boxes of that class: equal consistent, else contradicted. No detector: unverifiable.
+ * - object / count: only for COCO-class nouns not denied ("no dogs"), and only when a detector ran
+ *   (`objects` present): a label of that class: consistent, none: contradicted; a stated count
+ *   (summed over the class's nouns: "two men and a woman" is 3 people) against the number of boxes
+ *   of that class: equal consistent; more boxes while the class is also named without a count:
+ *   unverifiable; else contradicted. No detector: unverifiable.
  */
 
 /** A family covering at least 5% of the pixels is "there"; under it, palettes and words disagree. */
@@ -23,20 +25,23 @@ export const CONSISTENT_COLOUR_FRACTION = 0.05;
 /** Up to a quarter of the claimed characters may differ (OCR misreads, caption misspellings). */
 export const TEXT_EDIT_FRACTION = 0.25;
 
-/** Families a word may honestly stand for when the palette says the neighbour (lighting, naming). */
-const NEIGHBOURS: Readonly<Record<ColourFamily, readonly ColourFamily[]>> = {
-  red: ['orange', 'pink', 'purple', 'brown'],
-  orange: ['red', 'yellow', 'brown'],
-  yellow: ['orange', 'green', 'brown'],
-  green: ['yellow', 'blue'],
-  blue: ['green', 'purple', 'gray'],
-  purple: ['blue', 'pink', 'red'],
-  pink: ['red', 'purple', 'white'],
-  brown: ['orange', 'red', 'yellow', 'black'],
-  black: ['gray', 'brown', 'blue'],
-  white: ['gray', 'yellow', 'pink'],
-  gray: ['white', 'black', 'blue'],
-};
+/**
+ * Families a word may honestly stand for when the palette says the neighbour (lighting, naming).
+ * A Map, so only a family finds neighbours: never a property every object has.
+ */
+const NEIGHBOURS: ReadonlyMap<ColourFamily, readonly ColourFamily[]> = new Map<ColourFamily, ColourFamily[]>([
+  ['red', ['orange', 'pink', 'purple', 'brown']],
+  ['orange', ['red', 'yellow', 'brown']],
+  ['yellow', ['orange', 'green', 'brown']],
+  ['green', ['yellow', 'blue']],
+  ['blue', ['green', 'purple', 'gray']],
+  ['purple', ['blue', 'pink', 'red']],
+  ['pink', ['red', 'purple', 'white']],
+  ['brown', ['orange', 'red', 'yellow', 'black']],
+  ['black', ['gray', 'brown', 'blue']],
+  ['white', ['gray', 'yellow', 'pink']],
+  ['gray', ['white', 'black', 'blue']],
+]);
 
 export type GuardStage = 'fast' | 'detailed';
 
@@ -72,7 +77,9 @@ function colourChecks(record: DescriptionRecord, field: string, text: string): C
     const share = shares.get(family) ?? 0;
     const evidence = `palette ${summary}`;
     if (share >= CONSISTENT_COLOUR_FRACTION) return { ...base, evidence, verdict: 'consistent' as const };
-    const neighbour = NEIGHBOURS[family].some((n) => (shares.get(n) ?? 0) >= CONSISTENT_COLOUR_FRACTION);
+    const neighbour = (NEIGHBOURS.get(family) ?? []).some(
+      (n) => (shares.get(n) ?? 0) >= CONSISTENT_COLOUR_FRACTION,
+    );
     return {
       ...base,
       evidence,
@@ -139,15 +146,18 @@ function objectChecks(record: DescriptionRecord, field: string, text: string): C
     detected.set(label, (detected.get(label) ?? 0) + 1);
   }
   const summary = [...detected.entries()].map(([label, n]) => `${n} ${label}`).join(', ') || 'no objects';
-  return objectClaims(text).map(({ label, count, phrase }) => {
+  return objectClaims(text).map(({ label, count, groupCount, openEnded, phrase }): ConsistencyCheck => {
     const kind = count === undefined ? ('object' as const) : ('count' as const);
     const base = { kind, field, claim: phrase };
     if (!record.objects)
       return { ...base, evidence: 'no object detector ran', verdict: 'unverifiable' as const };
     const found = detected.get(label) ?? 0;
     const evidence = `objects: ${summary}`;
-    const verdict = count === undefined ? found > 0 : found === count;
-    return { ...base, evidence, verdict: verdict ? ('consistent' as const) : ('contradicted' as const) };
+    if (count === undefined) return { ...base, evidence, verdict: found > 0 ? 'consistent' : 'contradicted' };
+    if (found === count || found === groupCount) return { ...base, evidence, verdict: 'consistent' };
+    // "two men and the woman": the uncounted mention may be any number more.
+    if (openEnded && found > count) return { ...base, evidence, verdict: 'unverifiable' };
+    return { ...base, evidence, verdict: 'contradicted' };
   });
 }
 
