@@ -27,49 +27,91 @@ export function promptFor(question: Question): string {
   }
 }
 
-const NUMBER_WORDS: Readonly<Record<string, number>> = {
-  zero: 0,
-  no: 0,
-  none: 0,
-  one: 1,
-  a: 1,
-  single: 1,
-  two: 2,
-  three: 3,
-  four: 4,
-  five: 5,
-  six: 6,
-  seven: 7,
-  eight: 8,
-  nine: 9,
-  ten: 10,
-  eleven: 11,
-  twelve: 12,
-  thirteen: 13,
-  fourteen: 14,
-  fifteen: 15,
-  sixteen: 16,
-  seventeen: 17,
-  eighteen: 18,
-  nineteen: 19,
-  twenty: 20,
-};
+/** Spelled-out numbers. A Map: an answer word such as "constructor" must not find Object's properties. */
+const NUMBER_WORDS: ReadonlyMap<string, number> = new Map(
+  [
+    'zero',
+    'one',
+    'two',
+    'three',
+    'four',
+    'five',
+    'six',
+    'seven',
+    'eight',
+    'nine',
+    'ten',
+    'eleven',
+    'twelve',
+    'thirteen',
+    'fourteen',
+    'fifteen',
+    'sixteen',
+    'seventeen',
+    'eighteen',
+    'nineteen',
+    'twenty',
+  ]
+    .map((word, value): [string, number] => [word, value])
+    .concat([
+      ['none', 0],
+      ['single', 1],
+    ]),
+);
+/** Words that are a number only as the whole answer ("No." is 0, "a photo of two cats" is 2). */
+const WHOLE_ANSWER_NUMBERS: ReadonlyMap<string, number> = new Map([
+  ['no', 0],
+  ['a', 1],
+]);
 
-/** Lower case, letters and digits only, single spaces: what matching compares. */
+/**
+ * Lower case, letters (of any script), digits and decimal points only, single spaces: what
+ * matching compares. Latin accents are dropped ("café" is "cafe"); other combining marks stay,
+ * since in Devanagari or Japanese kana they are part of the letter.
+ */
 export function normaliseWords(text: string): string {
   return text
     .toLowerCase()
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
-    .replace(/[^a-z0-9.]+/g, ' ')
+    .replace(/[^\p{L}\p{M}\p{N}.]+/gu, ' ')
     .replace(/\.(?!\d)/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
 }
 
-function containsPhrase(haystack: string, phrase: string): boolean {
-  const needle = normaliseWords(phrase);
-  return needle !== '' && ` ${haystack} `.includes(` ${needle} `);
+/**
+ * The options the reply names, an option inside a longer one not counted there ("light blue"
+ * names light blue, not blue too; "light blue and blue" names both).
+ */
+function mentionedOptions(words: string, options: readonly string[]): string[] {
+  let rest = ` ${words} `;
+  const mentioned: string[] = [];
+  const longestFirst = [...options].sort((a, b) => normaliseWords(b).length - normaliseWords(a).length);
+  for (const option of longestFirst) {
+    const needle = normaliseWords(option);
+    if (needle === '' || !rest.includes(` ${needle} `)) continue;
+    mentioned.push(option);
+    rest = rest.split(` ${needle} `).join(' | ');
+  }
+  return mentioned;
+}
+
+/**
+ * A number in digits: signed ("-3", "−3"), with thousands separators ("2,000") or decimals ("3.5").
+ * Not a sign after a letter or digit: "covid-19" is 19 and "2-3" starts with 2.
+ */
+const NUMERAL = /(?<![\p{L}\p{N}])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\p{L}\p{N}])|[\p{L}\p{M}]+/gu;
+
+function firstNumber(raw: string): number | undefined {
+  const whole = WHOLE_ANSWER_NUMBERS.get(normaliseWords(raw));
+  if (whole !== undefined) return whole;
+  for (const [token] of raw.toLowerCase().matchAll(NUMERAL)) {
+    const spelled = NUMBER_WORDS.get(token);
+    if (spelled !== undefined) return spelled;
+    if (/\d/.test(token)) return Number(token.replace(/,/g, '').replace('−', '-'));
+  }
+  return undefined;
 }
 
 function wrongType(question: Question, what: string, raw: string): ParsedAnswer {
@@ -99,23 +141,18 @@ export function parseAnswer(question: Question, raw: string): ParsedAnswer {
     }
     case 'one-of': {
       const options = question.options ?? [];
-      const exact = options.find((option) => normaliseWords(option) === words);
+      // An option with no letters or digits ("…", an emoji) would equal any such reply: never matched.
+      const exact = options.find((option) => words !== '' && normaliseWords(option) === words);
       if (exact !== undefined) return { value: exact };
-      const mentioned = options.filter((option) => containsPhrase(words, option));
+      const mentioned = mentionedOptions(words, options);
       return mentioned.length === 1
         ? { value: mentioned[0] as string }
         : wrongType(question, `exactly one of ${options.join(', ')}`, raw);
     }
     case 'number': {
-      for (const word of words.split(' ')) {
-        if (/^\d+(\.\d+)?$/.test(word)) return { value: Number(word) };
-        const spelled = NUMBER_WORDS[word];
-        // "a"/"no" count only as a whole answer, not inside a sentence ("a photo of two cats").
-        if (spelled !== undefined && (!['a', 'no'].includes(word) || words === word)) {
-          return { value: spelled };
-        }
-      }
-      return wrongType(question, 'a number', raw);
+      const value = firstNumber(raw);
+      // A run of 400 digits is Infinity, which no record may hold.
+      return value !== undefined && Number.isFinite(value) ? { value } : wrongType(question, 'a number', raw);
     }
   }
 }
