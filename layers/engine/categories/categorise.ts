@@ -58,11 +58,17 @@ const STOPWORDS = new Set([
 
 type Source = keyof typeof SOURCE_WEIGHTS;
 
+/**
+ * Lower case, letters of any script and digits, single spaces. Latin accents are dropped ("café"
+ * finds "cafe"); other combining marks stay, since in Devanagari or Japanese kana they are part of
+ * the letter.
+ */
 const words = (text: string) =>
   text
     .toLowerCase()
     .normalize('NFKD')
-    .replace(/[^a-z0-9]+/g, ' ')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^\p{L}\p{M}\p{N}]+/gu, ' ')
     .trim();
 
 /** The category's search terms: keywords as phrases, plus the meaningful words of its label. */
@@ -78,12 +84,62 @@ export function categoryTerms(category: Category): string[] {
   return [...terms];
 }
 
-/** Whole-word match, allowing a plural ("dog" finds "dogs", "bus" finds "buses", "puppy" "puppies"). */
+/** Plurals no suffix rule makes, both ways. A Map, so a word like "constructor" finds nothing. */
+const IRREGULAR_PLURALS: ReadonlyMap<string, string> = new Map([
+  ['man', 'men'],
+  ['woman', 'women'],
+  ['child', 'children'],
+  ['person', 'people'],
+  ['mouse', 'mice'],
+  ['goose', 'geese'],
+  ['foot', 'feet'],
+  ['tooth', 'teeth'],
+  ['knife', 'knives'],
+  ['leaf', 'leaves'],
+  ['wolf', 'wolves'],
+]);
+const IRREGULAR_SINGULARS: ReadonlyMap<string, string> = new Map(
+  [...IRREGULAR_PLURALS].map(([singular, plural]) => [plural, singular]),
+);
+/** Words ending in s that are no plural of a word with the s taken off ("news" is not "new"s). */
+const NOT_PLURALS = new Set(['news', 'series', 'species']);
+
+/** The singular a plural word may stand for ("dogs" → dog, "puppies" → puppy, "buses" → bus, "bus"). */
+function singularsOf(word: string): string[] {
+  const irregular = IRREGULAR_SINGULARS.get(word);
+  if (irregular) return [irregular];
+  if (NOT_PLURALS.has(word) || !word.endsWith('s') || word.endsWith('ss')) return [];
+  const singulars = [word.slice(0, -1)];
+  if (word.endsWith('ies')) singulars.push(`${word.slice(0, -3)}y`);
+  if (/(s|sh|ch|x|z|o)es$/.test(word)) singulars.push(word.slice(0, -2));
+  // "bu" of "bus" is no word anyone searches for.
+  return singulars.filter((singular) => singular.length >= 3);
+}
+
+/** A singular's plurals: "dog" dogs, "bus" buses, "puppy" puppies, "toy" toys, "man" men. */
+function pluralsOf(word: string): string[] {
+  const irregular = IRREGULAR_PLURALS.get(word);
+  if (irregular) return [irregular];
+  if (/(s|sh|ch|x|z)$/.test(word)) return [`${word}es`];
+  if (/[^aeiou]y$/.test(word)) return [`${word.slice(0, -1)}ies`];
+  return [`${word}s`, `${word}es`];
+}
+
+/**
+ * Whole-word match, singular and plural both ways: "dog" finds "dogs", "Dogs" finds "dog", "toy"
+ * "toys", "puppies" "puppy", "woman" "women". In a phrase only the last word varies ("ice creams").
+ */
 function mentions(haystack: string, term: string): boolean {
-  const stem = term.endsWith('y')
-    ? `${escapeRegExp(term.slice(0, -1))}(?:y|ies)`
-    : `${escapeRegExp(term)}(?:s|es)?`;
-  return new RegExp(`(?:^| )${stem}(?: |$)`).test(haystack);
+  const space = term.lastIndexOf(' ');
+  const head = term.slice(0, space + 1);
+  const last = term.slice(space + 1);
+  const forms = new Set([last, ...pluralsOf(last)]);
+  for (const singular of singularsOf(last)) {
+    forms.add(singular);
+    for (const plural of pluralsOf(singular)) forms.add(plural);
+  }
+  const alternatives = [...forms].map(escapeRegExp).join('|');
+  return new RegExp(`(?:^| )${escapeRegExp(head)}(?:${alternatives})(?: |$)`, 'u').test(haystack);
 }
 
 function escapeRegExp(text: string): string {

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { categoriesProvenance, categorise, categoryTerms } from '#engine/categories/categorise.ts';
+import { type Category, parseQuestionsConfig } from '#engine/questions/config.ts';
 import { imageFixture } from '#test/fixtures/images.ts';
 import { measuredRecord, recordWith } from '../guard/support.ts';
 import { COLOUR_CATEGORIES } from './fixture.ts';
@@ -64,5 +66,54 @@ describe('categorise', () => {
     const after = categoriesProvenance([...COLOUR_CATEGORIES, { id: 'x', label: 'X', keywords: [] }]);
     expect(after.promptHash).not.toBe(before.promptHash);
     expect(categoriesProvenance(COLOUR_CATEGORIES)).toEqual(before);
+  });
+});
+
+describe('categorise: plurals both ways, any script', () => {
+  const match = (caption: string, category: Category) => categorise(recordWith({ caption }), [category]);
+  const shipped = parseQuestionsConfig(
+    JSON.parse(readFileSync('config/questions.json', 'utf8')),
+    'config/questions.json',
+  ).categories;
+  const people = shipped.find((c) => c.id === 'people') as Category;
+
+  it.each([
+    ['a dog on a sofa', { id: 'dogs', label: 'Dogs' }],
+    ['two buses at a stop', { id: 'buses', label: 'Buses' }],
+    ['a bus at a stop', { id: 'buses', label: 'Buses' }],
+    ['a puppy on a lawn', { id: 'puppies', label: 'Puppies' }],
+    ['a box of toys', { id: 'toys', label: 'Things', keywords: ['toy'] }],
+    ['a toy on a shelf', { id: 'toys', label: 'Toys' }],
+    ['two boxes on a table', { id: 'boxes', label: 'Things', keywords: ['box'] }],
+    ['two ice creams', { id: 'ice', label: 'Things', keywords: ['ice cream'] }],
+  ])('"%s" is in %o', (caption, category) => {
+    expect(match(caption, category).map((m) => m.id)).toEqual([category.id]);
+  });
+
+  it('a word ending in s that is no plural does not lose its s ("News" is not "new")', () => {
+    expect(match('a new car', { id: 'news', label: 'News' })).toEqual([]);
+  });
+
+  it.each(['two women on a bench', 'children playing', 'three men at work', 'a man and a woman'])(
+    'the shipped people category finds "%s"',
+    (caption) => {
+      expect(match(caption, people).map((m) => m.id)).toEqual(['people']);
+    },
+  );
+
+  it('keywords in other scripts match, and a keyword that is only punctuation matches nothing', () => {
+    const cats = { id: 'cats', label: 'Кошки', keywords: ['猫', 'gâteau'] };
+    expect(match('Кошка спит', cats)).toEqual([]);
+    expect(match('две кошки на диване', cats).map((m) => m.evidence)).toEqual([['caption: кошки']]);
+    expect(match('猫 on a sofa', cats).map((m) => m.evidence)).toEqual([['caption: 猫']]);
+    expect(match('un gateau', cats).map((m) => m.evidence)).toEqual([['caption: gateau']]);
+    expect(categoryTerms({ id: 'dots', label: '...', keywords: ['!!', '…'] })).toEqual([]);
+    expect(match('... !!', { id: 'dots', label: '...', keywords: ['!!'] })).toEqual([]);
+  });
+
+  it('words that are names of Object properties are plain words', () => {
+    expect(
+      match('the constructor of the bridge', { id: 'x', label: 'Things', keywords: ['toString'] }),
+    ).toEqual([]);
   });
 });
