@@ -91,7 +91,8 @@ export function needsDescription(
   }
   // A new or edited question, or one still waiting for its model: the detailed stage asks only those.
   for (const [id, key] of Object.entries(current.questions ?? {})) {
-    if (!isAnswerCurrent(record.answers?.[id], key)) return { stage: 'detailed', reason: 'answers-stale' };
+    if (!isAnswerCurrent(record.answers?.[id], key, record.stale?.[`answers.${id}`]))
+      return { stage: 'detailed', reason: 'answers-stale' };
   }
   if (current.categories && !sameProvenance(record.models.categories, current.categories)) {
     return { stage: 'detailed', reason: 'categories-changed' };

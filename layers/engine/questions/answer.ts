@@ -37,13 +37,24 @@ export function currentAnswerKeys(
   return Object.fromEntries(questions.map((q) => [q.id, questionProvenance(model, q)]));
 }
 
-/** Error codes that asking again can fix (models fetched later, a load that failed once). */
-const RETRYABLE = new Set(['MODEL_NOT_FOUND', 'MODEL_LOAD_FAILED']);
+/** The stale mark of an earlier good answer kept because this key's reply did not parse. */
+const KEPT_AFTER_UNPARSEABLE = `failed: ${UNPARSEABLE_ANSWER}`;
 
-/** Whether a stored answer is final for this key: same question and model, and not waiting for one. */
-export function isAnswerCurrent(answer: Answer | undefined, key: ModelProvenance): boolean {
+/**
+ * Whether a stored answer is final for this key: same question and model, and either answered or
+ * answered with a reply of the wrong type (asking the same model again gives the same reply). Any
+ * other error (model missing, a crash) is asked again. `mark` is the answer's stale mark: an
+ * earlier good answer kept after this key's reply did not parse is final too.
+ */
+export function isAnswerCurrent(
+  answer: Answer | undefined,
+  key: ModelProvenance,
+  mark?: StaleField,
+): boolean {
+  if (mark?.reason === KEPT_AFTER_UNPARSEABLE && mark.replacement && sameProvenance(mark.replacement, key))
+    return answer !== undefined;
   if (!answer || !sameProvenance(answer.model, key)) return false;
-  return !(answer.error && RETRYABLE.has(answer.error.code));
+  return !answer.error || answer.error.code === UNPARSEABLE_ANSWER;
 }
 
 export interface AnswerInput {
@@ -54,6 +65,8 @@ export interface AnswerInput {
   readonly loadAsker: () => Promise<QuestionAsker>;
   readonly image: RgbImage;
   readonly previous?: Readonly<Record<string, Answer>>;
+  /** The record's stale marks (`answers.<id>`), so a kept answer keeps its mark. */
+  readonly previousStale?: Readonly<Record<string, StaleField>>;
   readonly now: Date;
 }
 
@@ -82,8 +95,10 @@ export async function answerQuestions(input: AnswerInput): Promise<AnswerResult>
   for (const question of input.questions) {
     const key = questionProvenance(input.model, question);
     const previous = input.previous?.[question.id];
-    if (previous && isAnswerCurrent(previous, key)) {
+    const mark = input.previousStale?.[`answers.${question.id}`];
+    if (previous && isAnswerCurrent(previous, key, mark)) {
       answers[question.id] = previous;
+      if (mark) stale[`answers.${question.id}`] = mark;
       continue;
     }
     if (!asker && loadError === undefined) {
@@ -109,15 +124,14 @@ export async function answerQuestions(input: AnswerInput): Promise<AnswerResult>
         answer = failedAnswer(key, error);
       }
     }
-    const keepPrevious =
-      answer.error && answer.error.code !== UNPARSEABLE_ANSWER && previous?.value !== undefined;
-    if (previous && keepPrevious) {
+    // Not a success: an earlier good answer stays (a new model's unparseable reply included).
+    if (previous?.value !== undefined && answer.error) {
       answers[question.id] = previous;
       stale[`answers.${question.id}`] = {
         reason:
-          answer.error?.code === 'MODEL_NOT_FOUND' ? 'waiting-for-models' : (answer.error?.code ?? 'failed'),
+          answer.error.code === 'MODEL_NOT_FOUND' ? 'waiting-for-models' : `failed: ${answer.error.code}`,
         replacement: key,
-        since: input.now.toISOString(),
+        since: mark?.since ?? input.now.toISOString(),
       };
     } else {
       answers[question.id] = answer;

@@ -105,6 +105,7 @@ export async function answerStage(
     loadAsker: registryAsker(registry, encodings),
     image,
     previous: record.answers,
+    previousStale: record.stale,
     now,
   });
   const stale = { ...record.stale };

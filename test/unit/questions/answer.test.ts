@@ -186,4 +186,77 @@ describe('answerQuestions', () => {
     });
     expect(later.answers.outdoors?.value).toBe(true);
   });
+
+  it("a new model's reply that does not parse keeps the earlier good answer, stale, and is not asked again", async () => {
+    const good = await answerQuestions({
+      questions: [outdoors],
+      model,
+      loadAsker: tableAsker({ [promptFor(outdoors)]: 'yes' }).loadAsker,
+      image,
+      now,
+    });
+    const upgraded = { ...model, revision: 'r2' };
+
+    const rambling = tableAsker({ [promptFor(outdoors)]: 'the image shows a red square' });
+    const after = await answerQuestions({
+      questions: [outdoors],
+      model: upgraded,
+      loadAsker: rambling.loadAsker,
+      image,
+      now,
+      previous: good.answers,
+    });
+
+    expect(after.answers.outdoors).toBe(good.answers.outdoors);
+    expect(after.stale['answers.outdoors']).toMatchObject({
+      reason: 'failed: UNPARSEABLE_ANSWER',
+      replacement: questionProvenance(upgraded, outdoors),
+    });
+
+    // The same model would give the same reply: the next run keeps it as it is, mark and all.
+    const again = tableAsker({ [promptFor(outdoors)]: 'yes' });
+    const next = await answerQuestions({
+      questions: [outdoors],
+      model: upgraded,
+      loadAsker: again.loadAsker,
+      image,
+      now,
+      previous: after.answers,
+      previousStale: after.stale,
+    });
+    expect(again.asked).toEqual([]);
+    expect(next.answers.outdoors).toBe(good.answers.outdoors);
+    expect(next.stale['answers.outdoors']).toEqual(after.stale['answers.outdoors']);
+  });
+
+  it('a question whose asking crashed is asked again on the next run', async () => {
+    const crashing: QuestionAsker = {
+      provenance: model,
+      ask: async () => {
+        throw new Error('onnxruntime ran out of memory');
+      },
+      dispose: async () => {},
+    };
+    const crashed = await answerQuestions({
+      questions: [outdoors],
+      model,
+      loadAsker: async () => crashing,
+      image,
+      now,
+    });
+    expect(crashed.answers.outdoors?.error).toBeDefined();
+
+    const retry = tableAsker({ [promptFor(outdoors)]: 'no' });
+    const later = await answerQuestions({
+      questions: [outdoors],
+      model,
+      loadAsker: retry.loadAsker,
+      image,
+      now,
+      previous: crashed.answers,
+    });
+
+    expect(retry.asked).toHaveLength(1);
+    expect(later.answers.outdoors?.value).toBe(false);
+  });
 });
