@@ -136,6 +136,58 @@ describe('web page on the local stack (chromium, tiny known-answer models)', () 
     await expect.poll(() => page.locator('.card').count()).toBe(2);
   });
 
+  it('pages: "Show more" asks for the next page by its cursor and appends its cards', async () => {
+    // Prepare: an API with 101 matches; the page asks 100 at a time
+    const hit = (n: number) => ({
+      key: `images/fake-${n}.png`,
+      name: `fake-${n}.png`,
+      uploadedAt: '2026-11-01T10:00:00.000Z',
+      status: { fast: 'done', detailed: 'done' },
+      caption: `fake ${n}`,
+      colours: [],
+      labels: [],
+      categories: [],
+      score: 1,
+    });
+    const cursors: Array<string | null> = [];
+    const isSearch = (url: URL) => url.pathname.endsWith('/search') && url.searchParams.get('q') === 'paging';
+    await page.route(isSearch, async (route) => {
+      const cursor = new URL(route.request().url()).searchParams.get('cursor');
+      cursors.push(cursor);
+      const first = Array.from({ length: 100 }, (_, i) => hit(i + 1));
+      const body =
+        cursor === 'page-2'
+          ? { results: [hit(101)], total: 101 }
+          : { results: first, total: 101, nextCursor: 'page-2' };
+      await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
+    });
+
+    try {
+      // Act
+      await page.fill('#search', 'paging');
+      await expect.poll(() => page.locator('.card').count()).toBe(100);
+      expect(cursors).not.toContain('page-2');
+      const more = page.locator('#show-more');
+      await expect.poll(() => more.isVisible()).toBe(true);
+      expect(await more.textContent()).toBe('Show more (100 of 101 shown)');
+      await more.click();
+
+      // Assess: the next page, by the answer's cursor, appended; nothing more to show
+      await expect.poll(() => page.locator('.card').count()).toBe(101);
+      expect((await page.locator('.card h3').allTextContents()).slice(-2)).toEqual([
+        'fake-100.png',
+        'fake-101.png',
+      ]);
+      await expect.poll(() => more.isVisible()).toBe(false);
+      expect(cursors).toContain('page-2');
+      expect(await page.locator('#match-count').textContent()).toMatch(/^101 of \d+ images match$/);
+    } finally {
+      await page.unroute(isSearch);
+      await page.fill('#search', '');
+    }
+    await expect.poll(() => page.locator('#show-more').isVisible()).toBe(false);
+  });
+
   it('takes images dropped onto the drop zone', async () => {
     // Prepare
     const green = await imageFixture('solidGreen');

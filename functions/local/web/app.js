@@ -35,6 +35,7 @@ const els = {
   count: document.getElementById('match-count'),
   empty: document.getElementById('empty'),
   notice: document.getElementById('notice'),
+  more: document.getElementById('show-more'),
 };
 
 function api(path) {
@@ -95,8 +96,33 @@ function searchParams() {
   return params;
 }
 
-/** GET /search runs the query on the host's index: the page filters nothing itself. */
+const SEARCH_PAGE = 100;
+/** Results the user asked to see: a page for a new search, a page more per "Show more". */
+let searchWanted = SEARCH_PAGE;
+
+/** One page of GET /search: its hits, total and next cursor, or the API's error. */
+async function searchPage(params, cursor) {
+  const query = new URLSearchParams(params);
+  query.set('limit', String(SEARCH_PAGE));
+  if (cursor) query.set('cursor', cursor);
+  try {
+    const response = await fetch(api(`/search?${query}`));
+    const body = await response.json();
+    return response.ok
+      ? { hits: body.results ?? [], total: body.total, nextCursor: body.nextCursor }
+      : { hits: [], error: body.error?.message ?? body.message ?? `HTTP ${response.status}` };
+  } catch (error) {
+    return { hits: [], error: `Cannot reach the search API: ${error.message}` };
+  }
+}
+
+/**
+ * GET /search runs the query on the host's index: the page filters nothing itself. The first page,
+ * then the following ones (`cursor` = the answer's nextCursor) until `searchWanted` results are in,
+ * so a refresh keeps what "Show more" added.
+ */
 async function runSearch() {
+  const wanted = searchWanted;
   const params = searchParams();
   const seq = ++searchSeq;
   if ([...params.keys()].length === 0) {
@@ -104,25 +130,41 @@ async function runSearch() {
     render();
     return;
   }
-  params.set('limit', '100');
-  let next;
-  try {
-    const response = await fetch(api(`/search?${params}`));
-    const body = await response.json();
-    next = response.ok
-      ? { hits: body.results ?? [], total: body.total ?? body.results?.length ?? 0 }
-      : { hits: [], total: 0, error: body.error?.message ?? body.message ?? `HTTP ${response.status}` };
-  } catch (error) {
-    next = { hits: [], total: 0, error: `Cannot reach the search API: ${error.message}` };
-  }
+  const next = { hits: [], total: 0, nextCursor: undefined };
+  const seen = new Set();
+  let cursor;
+  do {
+    const page = await searchPage(params, cursor);
+    if (seq !== searchSeq) return;
+    if (page.error) {
+      Object.assign(next, { hits: [], total: 0, nextCursor: undefined, error: page.error });
+      break;
+    }
+    for (const hit of page.hits) {
+      if (seen.has(hit.key)) continue;
+      seen.add(hit.key);
+      next.hits.push(hit);
+    }
+    next.total = page.total ?? Math.max(next.total, next.hits.length);
+    next.nextCursor = page.nextCursor;
+    cursor = page.nextCursor;
+  } while (cursor && next.hits.length < wanted);
   // A slower answer to an older query must not replace a newer one.
   if (seq !== searchSeq) return;
   searchResult = next;
   render();
 }
 
+/** "Show more": the next page, appended (the pages before it are asked again, so nothing repeats). */
+function showMore() {
+  if (!searchResult?.nextCursor) return;
+  searchWanted = searchResult.hits.length + SEARCH_PAGE;
+  void runSearch();
+}
+
 function scheduleSearch() {
   clearTimeout(searchTimer);
+  searchWanted = SEARCH_PAGE;
   searchTimer = setTimeout(runSearch, SEARCH_DEBOUNCE_MS);
 }
 
@@ -319,6 +361,9 @@ function render() {
       : (searchResult.error ??
         `${searchResult.total} of ${Math.max(all.length, searchResult.total)} images match`);
     els.count.classList.toggle('error', Boolean(searchResult?.error));
+    const more = Boolean(searchResult?.nextCursor) && !searchResult?.error;
+    els.more.hidden = !more;
+    if (more) els.more.textContent = `Show more (${searchResult.hits.length} of ${searchResult.total} shown)`;
   });
 }
 
@@ -456,6 +501,7 @@ els.category.addEventListener('change', scheduleSearch);
 setInterval(() => {
   if (searchResult) void runSearch();
 }, SEARCH_REFRESH_MS);
+els.more.addEventListener('click', showMore);
 document.getElementById('filter-form').addEventListener('submit', (event) => event.preventDefault());
 
 /**
