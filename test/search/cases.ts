@@ -322,6 +322,17 @@ export const SEARCH_CASES: readonly SearchCase[] = [
     params: { to: '2026-10-30T10:00:00Z' },
     expect: [K.boxes, K.traffic],
   },
+  {
+    name: 'to=9998-12-31, the last day accepted, keeps everything',
+    params: { to: '9998-12-31' },
+    expect: BY_DATE,
+    total: 8,
+  },
+  {
+    name: 'a date-time with a zone offset',
+    params: { from: '2026-11-05T12:00:00+02:00', to: '2026-11-06T12:00+02:00' },
+    expect: [K.cafe, K.failed],
+  },
   { name: 'detailed stage state', params: { detailed: 'pending' }, expect: [K.holiday] },
   { name: 'fast stage state', params: { fast: 'failed' }, expect: [K.failed] },
   {
@@ -370,6 +381,20 @@ export const SEARCH_CASES: readonly SearchCase[] = [
   { name: 'hasText not a boolean', params: { hasText: 'maybe' }, expect: error('hasText') },
   { name: 'a date that does not exist', params: { from: '2026-02-31' }, expect: error('from') },
   { name: 'a date in another format', params: { to: '03/11/2026' }, expect: error('to') },
+  {
+    name: 'a date-time on a day that does not exist',
+    params: { from: '2026-02-31T00:00Z' },
+    expect: error('from'),
+  },
+  { name: 'a date-time at 24:00', params: { to: '2026-11-03T24:00Z' }, expect: error('to') },
+  { name: 'a date-time at minute 60', params: { from: '2026-11-03T10:60:00Z' }, expect: error('from') },
+  { name: 'a date-time in month 13', params: { to: '2026-13-01T00:00:00+01:00' }, expect: error('to') },
+  {
+    name: 'to=9999-12-31 ends in year 10000: a 400, not an empty answer',
+    params: { to: '9999-12-31' },
+    expect: error('to'),
+  },
+  { name: 'a date-time in year 9999', params: { from: '9999-06-01T00:00Z' }, expect: error('from') },
   { name: 'to before from', params: { from: '2026-11-03', to: '2026-11-01' }, expect: error('to') },
   { name: 'an unknown stage state', params: { fast: 'finished' }, expect: error('fast') },
   { name: 'an unknown sort', params: { sort: 'random()' }, expect: error('sort') },

@@ -198,22 +198,58 @@ function booleanOf(name: Parameter, value: string | undefined): boolean | undefi
   return fail(name, 'true or false', value);
 }
 
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+/**
+ * The last year a bound may name: the exclusive end of 9999-12-31 would be year 10000, which ISO
+ * strings spell "+010000-…" and which sorts before every timestamp.
+ */
+const MAX_YEAR = 9998;
 
-/** A date (YYYY-MM-DD, UTC) or date-time with zone; `to` of a date includes that whole day. */
+/** 2026-02-28 is a day; 2026-02-31 and 2026-13-01 are not. */
+function realDay(ymd: string): boolean {
+  const at = new Date(`${ymd}T00:00:00Z`);
+  return !Number.isNaN(at.getTime()) && at.toISOString().slice(0, 10) === ymd;
+}
+
 function instant(name: 'from' | 'to', value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   const trimmed = value.trim();
-  const what = 'a date YYYY-MM-DD or an ISO 8601 date-time with a zone';
-  if (!DATE_ONLY.test(trimmed) && !DATE_TIME.test(trimmed)) fail(name, what, value);
-  const at = new Date(DATE_ONLY.test(trimmed) ? `${trimmed}T00:00:00Z` : trimmed);
+  const what = `a date YYYY-MM-DD or an ISO 8601 date-time with a zone, in the years 0001 to ${MAX_YEAR}`;
+  const dateOnly = DATE_ONLY.exec(trimmed);
+  const dateTime = dateOnly ? null : DATE_TIME.exec(trimmed);
+  const parts = dateOnly ?? dateTime;
+  if (!parts) fail(name, what, value);
+  const [
+    ,
+    year = '',
+    month = '',
+    day = '',
+    hour = '0',
+    minute = '0',
+    second = '0',
+    zoneHour = '0',
+    zoneMinute = '0',
+  ] = parts;
+  // Each field in its range, and the day in its month: 2026-02-31 and T24:00 are not rolled over.
+  const y = Number(year);
+  const ymd = `${year}-${month}-${day}`;
+  const fieldsValid =
+    y >= 1 &&
+    y <= MAX_YEAR &&
+    realDay(ymd) &&
+    Number(hour) <= 23 &&
+    Number(minute) <= 59 &&
+    Number(second) <= 59 &&
+    Number(zoneHour) <= 23 &&
+    Number(zoneMinute) <= 59;
+  if (!fieldsValid) fail(name, what, value);
+  const at = new Date(dateOnly ? `${trimmed}T00:00:00Z` : trimmed);
   if (Number.isNaN(at.getTime())) fail(name, what, value);
-  // Reject 2026-02-31 rather than roll it over to March.
-  if (DATE_ONLY.test(trimmed) && at.toISOString().slice(0, 10) !== trimmed) fail(name, what, value);
   if (name === 'to') {
     // An exclusive bound: the day after a date, the next millisecond after a date-time.
-    const end = DATE_ONLY.test(trimmed) ? at.getTime() + 86_400_000 : at.getTime() + 1;
+    const end = dateOnly ? at.getTime() + 86_400_000 : at.getTime() + 1;
     return new Date(end).toISOString();
   }
   return at.toISOString();

@@ -163,6 +163,16 @@ const EXPECTED: Record<string, Expected> = {
     params: [S('2026-10-30T10:00:00.001Z')],
     limit: DATE_PAGE,
   },
+  'to=9998-12-31, the last day accepted, keeps everything': {
+    where: [BEFORE],
+    params: [S('9999-01-01T00:00:00.000Z')],
+    limit: DATE_PAGE,
+  },
+  'a date-time with a zone offset': {
+    where: [FROM, BEFORE],
+    params: [S('2026-11-05T10:00:00.000Z'), S('2026-11-06T10:00:00.001Z')],
+    limit: DATE_PAGE,
+  },
   'detailed stage state': { where: [DETAILED], params: [S('pending')], limit: DATE_PAGE },
   'fast stage state': { where: [FAST], params: [S('failed')], limit: DATE_PAGE },
   'limit keeps the first results, total counts all': { where: [], params: [], limit: 4 },
