@@ -13,10 +13,11 @@ import {
   markFresh,
   markKeptAfterFailure,
   previousForSameBytes,
+  type ResultField,
   STAGE_FIELDS,
 } from './record/last-good.ts';
 import { failedRecord, newRecord, sha256Hex, validateRecord, withStageState } from './record/record.ts';
-import type { DescriptionRecord, Source } from './record/schema.ts';
+import type { DescriptionRecord, ModelProvenance, Source } from './record/schema.ts';
 import type { EngineSettings } from './settings.ts';
 
 /** Image bytes plus where they came from; size and hash are derived from the bytes. */
@@ -271,7 +272,19 @@ export class DescribeEngine {
     );
     const fields =
       stage === 'fast' ? [...STAGE_FIELDS.fast, ...STAGE_FIELDS.detailed] : STAGE_FIELDS.detailed;
-    return validateRecord(markKeptAfterFailure(record, fields, error, this.now()));
+    return validateRecord(markKeptAfterFailure(record, fields, error, this.now(), this.replacements()));
+  }
+
+  /** What each model-made field would be written by now, for the stale marks of a failed run. */
+  private replacements(): Partial<Record<ResultField, ModelProvenance>> {
+    const { models, textReader } = this.deps;
+    const objects = models.taskSpec('objects') ? models.provenance('objects') : undefined;
+    return {
+      caption: models.provenance('caption'),
+      detailedDescription: models.provenance('detailed'),
+      ...(objects ? { objects, labels: objects } : {}),
+      ...(textReader ? { text: textReader.provenance } : {}),
+    };
   }
 
   /**

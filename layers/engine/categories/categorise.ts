@@ -11,7 +11,7 @@ import type { CategoryMatch, DescriptionRecord, ModelProvenance } from '../recor
  */
 
 /** Bump when the scoring rules change: records then count as stale and are re-scored. */
-export const CATEGORISER_REVISION = 'scoring-v1';
+export const CATEGORISER_REVISION = 'scoring-v2';
 
 /**
  * How much one source's match counts. Combined as a noisy OR (1 - Π(1 - w)), so two independent

@@ -120,18 +120,27 @@ export function carryDetailedResults(
   return carried;
 }
 
-/** After a failed run over the same bytes: every result it kept is stale, with the error's code. */
+/**
+ * After a failed run over the same bytes: every result it kept is stale, with the error's code and,
+ * where known, the provenance the failed run would have written (`replacements`, by field).
+ */
 export function markKeptAfterFailure(
   record: DescriptionRecord,
   fields: readonly ResultField[],
   error: unknown,
   now: Date,
+  replacements: Partial<Record<ResultField, ModelProvenance>> = {},
 ): DescriptionRecord {
   const reason = `failed: ${errorCodeOf(error)}`;
   const stale = { ...record.stale };
   for (const field of fields) {
     if (record[field] === undefined) continue;
-    stale[field] = { ...stale[field], reason, since: stale[field]?.since ?? now.toISOString() };
+    const replacement = replacements[field] ?? stale[field]?.replacement;
+    stale[field] = {
+      reason,
+      ...(replacement ? { replacement } : {}),
+      since: stale[field]?.since ?? now.toISOString(),
+    };
   }
   return Object.keys(stale).length > 0 ? { ...record, stale } : record;
 }

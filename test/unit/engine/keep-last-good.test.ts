@@ -142,7 +142,11 @@ describe('a re-run without models keeps the last good results', () => {
 
     expect(failed.status.fast.state).toBe('failed');
     expect(failed.caption).toBe('a red square');
-    expect(failed.stale?.caption?.reason).toBe('failed: INFERENCE_FAILED');
+    expect(failed.stale?.caption).toMatchObject({
+      reason: 'failed: INFERENCE_FAILED',
+      replacement: withModels.models.provenance('caption'),
+    });
+    expect(failed.stale?.detailedDescription?.replacement).toEqual(withModels.models.provenance('detailed'));
     expect(validateRecord(failed)).toEqual(failed);
   });
 

@@ -61,7 +61,7 @@ describe('questions, categories and checks with the known-answer models', () => 
     });
     expect(record.answers?.outdoors?.value).toBeUndefined();
     expect(record.categories?.map((c) => c.id)).toEqual(['red-things']);
-    expect(record.models.categories?.revision).toBe('scoring-v1');
+    expect(record.models.categories?.revision).toBe('scoring-v2');
     const colourChecks = record.checks?.filter((c) => c.kind === 'colour') ?? [];
     expect(colourChecks.map((c) => [c.field, c.verdict])).toEqual([
       ['caption', 'consistent'],
