@@ -39,7 +39,11 @@ export class ModelStatus {
   private readonly totals = new Map<string, number>();
   private readonly received = new Map<string, number>();
 
-  constructor(private readonly modelsDir: string) {}
+  /** `questionsAsked`: questions are configured, so the optional questions model matters too. */
+  constructor(
+    private readonly modelsDir: string,
+    private readonly options: { readonly questionsAsked?: boolean } = {},
+  ) {}
 
   /** Feed the download's progress events (models-step.ts). */
   onProgress(event: FetchProgressEvent): void {
@@ -62,11 +66,14 @@ export class ModelStatus {
 
   async view(): Promise<ModelStatusView> {
     let missing: MissingModelView[];
+    let questionsMissing = false;
     try {
       const registry = await ModelRegistry.open({ modelsDir: this.modelsDir, threads: 0 });
       missing = registry
         .missingModels()
         .map((m) => ({ id: m.id, tasks: [...m.tasks], dir: m.dir, files: [...m.files] }));
+      questionsMissing =
+        this.options.questionsAsked === true && registry.missingModels({ tasks: ['questions'] }).length > 0;
     } catch {
       // No readable manifest: nothing can be described by a model until a model set is there.
       missing = [
@@ -79,6 +86,16 @@ export class ModelStatus {
       ];
     }
     const base = { modelsDir: this.modelsDir, missing };
+    if (missing.length === 0 && questionsMissing) {
+      // The questions model is optional (models:fetch skips it): captions are ready, answers wait.
+      return {
+        ...base,
+        state: 'ready',
+        message:
+          'Captions and detailed descriptions are written as images arrive. The questions model is not installed, so the answers to your questions wait for it: run the command below (no restart needed).',
+        command: `${FETCH_COMMAND} -- --all`,
+      };
+    }
     if (missing.length === 0) {
       return {
         ...base,

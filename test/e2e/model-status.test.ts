@@ -98,3 +98,22 @@ describe('model state on the page, before any upload', () => {
     expect(after.command).toBe(FETCH_COMMAND);
   });
 });
+
+describe('model state when questions are configured', () => {
+  it('is ready for captions but names the optional questions model and the command that fetches it', async () => {
+    // Prepare: the fixture set without its SmolVLM files
+    const withoutVlm = join(dir, 'models-without-vlm');
+    await cp(FIXTURE_MODELS, withoutVlm, { recursive: true });
+    await rm(join(withoutVlm, 'fixtures', 'smolvlm-colour'), { recursive: true, force: true });
+
+    // Act
+    const asked = await new ModelStatus(withoutVlm, { questionsAsked: true }).view();
+    const notAsked = await new ModelStatus(withoutVlm).view();
+
+    // Assess
+    expect(asked).toMatchObject({ state: 'ready', command: `${FETCH_COMMAND} -- --all` });
+    expect(asked.message).toContain('questions model is not installed');
+    expect(notAsked.state).toBe('ready');
+    expect(notAsked.command).toBeUndefined();
+  });
+});

@@ -539,7 +539,7 @@ async function refreshModelStatus() {
   }
   box.replaceChildren(...parts);
   box.hidden = false;
-  if (view.state !== 'ready') setTimeout(refreshModelStatus, MODEL_STATUS_MS);
+  if (view.state !== 'ready' || view.command) setTimeout(refreshModelStatus, MODEL_STATUS_MS);
   return true;
 }
 
