@@ -8,6 +8,8 @@ import {
   StopQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
 import {
+  SEARCH_RETRY_AFTER_SECONDS,
+  SearchBusyError,
   SearchFailedError,
   SearchScanLimitError,
   SearchTimeoutError,
@@ -40,6 +42,35 @@ const SCAN_LIMIT = /bytes?\s+scanned\s+limit|BytesScannedCutoff/i;
 
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Error names Athena and the SDK use for "too many requests for now" (after the SDK's retries). */
+const THROTTLED = new Set([
+  'TooManyRequestsException',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestLimitExceeded',
+  'SlowDown',
+]);
+
+function isThrottled(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const meta = error as Error & {
+    $retryable?: { throttling?: boolean };
+    $metadata?: { httpStatusCode?: number };
+  };
+  return (
+    THROTTLED.has(error.name) ||
+    meta.$retryable?.throttling === true ||
+    meta.$metadata?.httpStatusCode === 429
+  );
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+}
+
+/** A StopQueryExecution after the deadline gets this long of its own. */
+const STOP_TIMEOUT_MS = 2000;
+
 /**
  * The SqlRunner port on Athena: the only code that calls the Athena API. Starts the statement in
  * the workgroup with ExecutionParameters, polls until it ends or the deadline passes (then stops
@@ -65,52 +96,91 @@ export class AthenaSqlRunner implements SqlRunner {
     params: readonly SqlParam[];
   }): Promise<{ rows: SqlRow[]; bytesScanned?: number }> {
     const started = this.now();
-    const start = await this.client.send(
-      new StartQueryExecutionCommand({
-        QueryString: statement.sql,
-        WorkGroup: this.options.workGroup,
-        QueryExecutionContext: { Database: this.options.database },
-        // Athena wants at least one parameter when the list is given.
-        ...(statement.params.length > 0
-          ? { ExecutionParameters: executionParameters(statement.params) }
-          : {}),
-      }),
-    );
-    const id = start.QueryExecutionId;
-    if (!id) throw new SearchFailedError('Athena started no query (no QueryExecutionId)');
-    const execution = await this.waitFor(id, started);
-    const bytesScanned = execution.QueryExecution?.Statistics?.DataScannedInBytes;
-    return { rows: await this.readRows(id), bytesScanned };
+    // Every SDK call (and its retries) ends with the deadline, so none runs past the Lambda timeout.
+    const signal = AbortSignal.timeout(this.deadlineMs);
+    let id: string | undefined;
+    try {
+      const start = await this.client.send(
+        new StartQueryExecutionCommand({
+          QueryString: statement.sql,
+          WorkGroup: this.options.workGroup,
+          QueryExecutionContext: { Database: this.options.database },
+          // Athena wants at least one parameter when the list is given.
+          ...(statement.params.length > 0
+            ? { ExecutionParameters: executionParameters(statement.params) }
+            : {}),
+        }),
+        { abortSignal: signal },
+      );
+      id = start.QueryExecutionId;
+      if (!id) throw new SearchFailedError('Athena started no query (no QueryExecutionId)');
+      const execution = await this.waitFor(id, started, signal);
+      const bytesScanned = execution.QueryExecution?.Statistics?.DataScannedInBytes;
+      return { rows: await this.readRows(id, signal), bytesScanned };
+    } catch (error) {
+      if (isAbort(error) && signal.aborted) {
+        if (id) await this.stop(id);
+        throw new SearchTimeoutError(
+          `The search did not finish within ${this.deadlineMs} ms${id ? ` (Athena query ${id})` : ''}; it was stopped`,
+          { cause: error, ...(id ? { detail: `queryExecutionId=${id}` } : {}) },
+        );
+      }
+      if (isThrottled(error)) {
+        throw new SearchBusyError(
+          `Athena is busy (too many searches at once); try again in ${SEARCH_RETRY_AFTER_SECONDS} seconds`,
+          { cause: error, ...(id ? { detail: `queryExecutionId=${id}` } : {}) },
+        );
+      }
+      throw error;
+    }
   }
 
-  private async waitFor(id: string, started: number): Promise<GetQueryExecutionCommandOutput> {
+  /** Stop a query so it scans (and bills) nothing more; a failure to stop must not hide why. */
+  private async stop(id: string): Promise<void> {
+    await this.client
+      .send(new StopQueryExecutionCommand({ QueryExecutionId: id }), {
+        abortSignal: AbortSignal.timeout(STOP_TIMEOUT_MS),
+      })
+      .catch(() => undefined);
+  }
+
+  private async waitFor(
+    id: string,
+    started: number,
+    signal: AbortSignal,
+  ): Promise<GetQueryExecutionCommandOutput> {
     for (;;) {
-      const out = await this.client.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
+      const out = await this.client.send(new GetQueryExecutionCommand({ QueryExecutionId: id }), {
+        abortSignal: signal,
+      });
       const status = out.QueryExecution?.Status;
       const reason = status?.StateChangeReason ?? status?.AthenaError?.ErrorMessage ?? '';
+      const detail = `queryExecutionId=${id}`;
       switch (status?.State) {
         case 'SUCCEEDED':
           return out;
         case 'FAILED':
         case 'CANCELLED':
+          // Athena's reason may quote SQL, table names and S3 paths: it goes in the message, which
+          // the API logs and does not return (it answers a fixed sentence and `detail`).
           if (SCAN_LIMIT.test(reason)) {
             throw new SearchScanLimitError(
-              `The search would scan more than the workgroup's per-query limit (${reason}); narrow it with filters or raise bytesScannedCutoffPerQuery`,
+              "The search would scan more than the workgroup's per-query limit; narrow it with filters or raise bytesScannedCutoffPerQuery",
+              { detail },
             );
           }
           throw new SearchFailedError(
             `Athena query ${id} ${status.State.toLowerCase()}: ${reason || 'no reason given'}`,
+            { detail },
           );
         default:
           break;
       }
       if (this.now() - started + this.pollMs > this.deadlineMs) {
-        // Stop it so it scans (and bills) nothing more; a failure to stop must not hide the timeout.
-        await this.client
-          .send(new StopQueryExecutionCommand({ QueryExecutionId: id }))
-          .catch(() => undefined);
+        await this.stop(id);
         throw new SearchTimeoutError(
           `The search did not finish within ${this.deadlineMs} ms (Athena query ${id}, ${status?.State ?? 'unknown'}); it was stopped`,
+          { detail },
         );
       }
       await this.sleep(this.pollMs);
@@ -118,7 +188,7 @@ export class AthenaSqlRunner implements SqlRunner {
   }
 
   /** Every page of results; the first row of the first page is the header. */
-  private async readRows(id: string): Promise<SqlRow[]> {
+  private async readRows(id: string, signal: AbortSignal): Promise<SqlRow[]> {
     const rows: SqlRow[] = [];
     let token: string | undefined;
     let columns: string[] | undefined;
@@ -126,6 +196,7 @@ export class AthenaSqlRunner implements SqlRunner {
     do {
       const page: GetQueryResultsCommandOutput = await this.client.send(
         new GetQueryResultsCommand({ QueryExecutionId: id, NextToken: token, MaxResults: 1000 }),
+        { abortSignal: signal },
       );
       columns ??= (page.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []).map((c) => c.Name ?? '');
       const data = page.ResultSet?.Rows ?? [];

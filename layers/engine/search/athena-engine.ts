@@ -49,11 +49,32 @@ export class SearchScanLimitError extends DescribeError {
   readonly permanent = true;
 }
 
-/** Athena failed or was cancelled for another reason: HTTP 502. */
+/**
+ * Athena failed or was cancelled for another reason: HTTP 502. The message is Athena's own reason,
+ * which may quote the SQL, table names and S3 paths: for the log only. The client gets
+ * SEARCH_FAILED_MESSAGE and `detail` (the query execution id, when there is one).
+ */
 export class SearchFailedError extends DescribeError {
   readonly code = 'SEARCH_FAILED' as const;
   readonly permanent = false;
 }
+
+/** What a client is told when Athena fails a search (the reason is logged, never returned). */
+export const SEARCH_FAILED_MESSAGE =
+  'The search failed in Athena. Try again; if it keeps failing, give the operator the request id (the reason is in the log).';
+
+/**
+ * Athena refused to start or poll the query for now (TooManyRequestsException: the account's
+ * concurrent-query or API rate limit), after the SDK's own retries: HTTP 503 with Retry-After.
+ * Its code is SEARCH_FAILED (the status and Retry-After say "try again"); the message is ours.
+ */
+export class SearchBusyError extends DescribeError {
+  readonly code = 'SEARCH_FAILED' as const;
+  readonly permanent = false;
+}
+
+/** Seconds a client should wait before asking again after a SearchBusyError. */
+export const SEARCH_RETRY_AFTER_SECONDS = 2;
 
 export interface AthenaSearchOptions {
   readonly runner: SqlRunner;

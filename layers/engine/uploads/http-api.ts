@@ -1,7 +1,14 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { DescribeError, expected } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
-import { SearchFailedError, SearchScanLimitError, SearchTimeoutError } from '../search/athena-engine.ts';
+import {
+  SEARCH_FAILED_MESSAGE,
+  SEARCH_RETRY_AFTER_SECONDS,
+  SearchBusyError,
+  SearchFailedError,
+  SearchScanLimitError,
+  SearchTimeoutError,
+} from '../search/athena-engine.ts';
 import type { SearchResponse } from '../search/document.ts';
 import { parseSearchQuery, type SearchQuery, SearchQueryError } from '../search/query.ts';
 import { createUpload } from './create-upload.ts';
@@ -178,14 +185,27 @@ export function createUploadApiHandler(deps: UploadApiDeps): UploadApiHandler {
       const searchStatus =
         error instanceof SearchTimeoutError
           ? 504
-          : error instanceof SearchScanLimitError
+          : error instanceof SearchScanLimitError || error instanceof SearchBusyError
             ? 503
             : error instanceof SearchFailedError
               ? 502
               : undefined;
       if (searchStatus && error instanceof DescribeError) {
-        logger.warn('search failed', { requestId, code: error.code, message: error.message });
-        return json(searchStatus, errorBody(error.code, error.message, requestId));
+        logger.warn('search failed', {
+          requestId,
+          code: error.code,
+          status: searchStatus,
+          message: error.message,
+          ...(error.detail ? { detail: error.detail } : {}),
+        });
+        // Athena's reason for a failed query may quote SQL, table names and S3 paths: logged above,
+        // a fixed sentence for the client. Our own messages (timeout, scan limit, busy) are safe.
+        const message = error instanceof SearchFailedError ? SEARCH_FAILED_MESSAGE : error.message;
+        const response = json(searchStatus, errorBody(error.code, message, requestId, error.detail));
+        if (error instanceof SearchBusyError) {
+          response.headers = { ...response.headers, 'retry-after': String(SEARCH_RETRY_AFTER_SECONDS) };
+        }
+        return response;
       }
       logger.error('upload api failed', {
         requestId,

@@ -10,7 +10,12 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AthenaSqlRunner } from '#adapters/athena-search.ts';
 import { keyLayout } from '#engine/pipeline/key-layout.ts';
-import { createAthenaSearch, readAthenaSearchSettings } from '#engine/search/athena-engine.ts';
+import {
+  createAthenaSearch,
+  readAthenaSearchSettings,
+  SEARCH_FAILED_MESSAGE,
+  SEARCH_RETRY_AFTER_SECONDS,
+} from '#engine/search/athena-engine.ts';
 import { RESULT_COLUMNS } from '#engine/search/athena-sql.ts';
 import { createUploadApiHandler } from '#engine/uploads/http-api.ts';
 import { uploadSettings } from '#engine/uploads/settings.ts';
@@ -193,24 +198,75 @@ describe('GET /search on Athena', () => {
     expect(error.message).toMatch(/narrow it with filters or raise bytesScannedCutoffPerQuery/);
   });
 
-  it('answers 502 with Athena’s reason when the query fails', async () => {
+  it('answers 502 with a fixed sentence when the query fails, and logs Athena’s reason', async () => {
     const { handler, logger } = setup();
     athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q-bad' });
+    const reason =
+      "TABLE_NOT_FOUND: Table test_search.descriptions does not exist (s3://private-bucket/descriptions/, SELECT * FROM x WHERE y = 'secret')";
     athena.on(GetQueryExecutionCommand).resolves({
-      QueryExecution: {
-        Status: {
-          State: 'FAILED',
-          StateChangeReason: 'TABLE_NOT_FOUND: Table test_search.descriptions does not exist',
-        },
-      },
+      QueryExecution: { Status: { State: 'FAILED', StateChangeReason: reason } },
     });
 
     const result = await handler(searchEvent('q=open'));
 
     expect(result.statusCode).toBe(502);
-    expect(bodyOf(result)).toMatchObject({ error: { code: 'SEARCH_FAILED', requestId: 'req-1' } });
-    expect((bodyOf(result).error as { message: string }).message).toContain('TABLE_NOT_FOUND');
-    expect(logger.entries.some((e) => e.level === 'warn' && e.message === 'search failed')).toBe(true);
+    expect(bodyOf(result)).toEqual({
+      error: {
+        code: 'SEARCH_FAILED',
+        message: SEARCH_FAILED_MESSAGE,
+        detail: 'queryExecutionId=q-bad',
+        requestId: 'req-1',
+      },
+    });
+    for (const secret of ['TABLE_NOT_FOUND', 's3://', 'SELECT', 'test_search', 'secret'])
+      expect(result.body).not.toContain(secret);
+    const logged = logger.entries.find((e) => e.level === 'warn' && e.message === 'search failed');
+    expect(JSON.stringify(logged)).toContain('TABLE_NOT_FOUND');
+  });
+
+  it('answers 503 with Retry-After when Athena throttles the start, not a 500', async () => {
+    const { handler } = setup();
+    const throttled = Object.assign(new Error('Rate exceeded'), {
+      name: 'TooManyRequestsException',
+      $metadata: { httpStatusCode: 400 },
+    });
+    athena.on(StartQueryExecutionCommand).rejects(throttled);
+
+    const result = await handler(searchEvent('q=open'));
+
+    expect(result.statusCode).toBe(503);
+    expect(result.headers?.['retry-after']).toBe(String(SEARCH_RETRY_AFTER_SECONDS));
+    const error = bodyOf(result).error as { code: string; message: string };
+    expect(error.code).toBe('SEARCH_FAILED');
+    expect(error.message).toMatch(/busy .* try again/);
+    expect(result.body).not.toContain('Rate exceeded');
+  });
+
+  it('gives every Athena call an abort signal that fires at the deadline, and answers 504 when it does', async () => {
+    const { handler } = setup({ deadlineMs: 50 });
+    athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q-1' });
+    athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+    // The SDK rejects a call whose signal fires (its retries included) with an AbortError.
+    athena.on(GetQueryResultsCommand).callsFake(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      throw Object.assign(new Error('Request aborted'), { name: 'AbortError' });
+    });
+    athena.on(StopQueryExecutionCommand).resolves({});
+
+    const result = await handler(searchEvent('q=open'));
+
+    expect(result.statusCode).toBe(504);
+    expect(bodyOf(result)).toMatchObject({
+      error: { code: 'SEARCH_TIMEOUT', detail: 'queryExecutionId=q-1' },
+    });
+    const signals = [StartQueryExecutionCommand, GetQueryExecutionCommand, GetQueryResultsCommand].map(
+      (command) =>
+        (athena.commandCalls(command)[0]?.args[1] as { abortSignal?: AbortSignal } | undefined)?.abortSignal,
+    );
+    for (const signal of signals) expect(signal?.aborted).toBe(true);
+    expect(athena.commandCalls(StopQueryExecutionCommand).map((c) => c.args[0].input)).toEqual([
+      { QueryExecutionId: 'q-1' },
+    ]);
   });
 
   it.each([
