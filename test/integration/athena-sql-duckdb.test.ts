@@ -5,7 +5,8 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAthenaSearch, type SqlRow, type SqlRunner } from '#engine/search/athena-engine.ts';
 import { foldSql, type SqlDialect } from '#engine/search/athena-sql.ts';
-import { parseSearchQuery, SearchQueryError } from '#engine/search/query.ts';
+import { LocalSearchIndex } from '#engine/search/local-index.ts';
+import { encodeCursor, parseSearchQuery, SearchQueryError } from '#engine/search/query.ts';
 import { foldText } from '#engine/search/text.ts';
 import { descriptionTableColumns } from '../../infra/glue-columns.ts';
 import { CORPUS, type CorpusEntry, SEARCH_CASES } from '../search/cases.ts';
@@ -192,6 +193,27 @@ describe('the compiled search SQL on an embedded engine, over the shared cases',
       ]);
       expect(second.nextCursor).toBeUndefined();
     }
+  });
+
+  it('counts total on a date page past the end, as the local engine does', async () => {
+    const search = createAthenaSearch({
+      runner: new DuckDbRunner(connection),
+      table: { database: 'test_search', table: 'descriptions' },
+      dialect: DUCKDB_DIALECT,
+    });
+    const params = { colour: 'red', colourMin: '0', sort: 'date', limit: '1' };
+    const past = parseSearchQuery({ ...params, cursor: encodeCursor(parseSearchQuery(params), 5) });
+    const response = await search(past);
+    expect(response).toEqual({ results: [], total: 2 });
+    const local = new LocalSearchIndex();
+    for (const entry of CORPUS) local.upsert(entry);
+    expect(local.search(past)).toEqual(response);
+    // No matches at all, past the end: 0 either way.
+    const none = { q: 'zebra', sort: 'date' };
+    const noneResponse = await search(
+      parseSearchQuery({ ...none, cursor: encodeCursor(parseSearchQuery(none), 3) }),
+    );
+    expect(noneResponse).toEqual({ results: [], total: 0 });
   });
 
   it('returns the same JSON shape as the local engine: the record fields a result shows', async () => {

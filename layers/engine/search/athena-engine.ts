@@ -155,8 +155,15 @@ export function createAthenaSearch(
       bytesScanned,
       ms: Date.now() - started,
     });
-    const total =
-      rows.length > 0 ? Number(rows[0]?.total_matches ?? rows.length) : query.offset > 0 ? undefined : 0;
+    let total = rows.length > 0 ? Number(rows[0]?.total_matches ?? rows.length) : 0;
+    if (rows.length === 0 && query.offset > 0 && query.sort === 'date') {
+      // A date page past the end (OFFSET skipped every match) returns no row to read the count
+      // from; the local engine still counts, so ask for the first match alone (rare: the matches
+      // shrank between pages, or a cursor was kept too long).
+      const first = compileSearch({ ...query, offset: 0, limit: 1 }, table, dialect);
+      const counted = await runner.run({ sql: first.sql, params: first.params });
+      total = Number(counted.rows[0]?.total_matches ?? 0);
+    }
     const hits = rows.map((row) => {
       const doc = documentOfRow(row);
       return hitOf(doc, scoreDocument(doc, query.terms));
@@ -174,7 +181,7 @@ export function createAthenaSearch(
     return {
       results: page,
       ...(more ? { nextCursor: encodeCursor(query, query.offset + query.limit) } : {}),
-      ...(total !== undefined ? { total } : {}),
+      total,
     };
   };
 }

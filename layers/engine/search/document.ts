@@ -43,8 +43,8 @@ export interface SearchResponse {
   readonly results: readonly SearchHit[];
   /** Pass as `cursor` for the next page; absent on the last page. */
   readonly nextCursor?: string;
-  /** Matches in all pages, when the engine counts them. */
-  readonly total?: number;
+  /** Matches in all pages; both engines count them, on every page (past the end too). */
+  readonly total: number;
 }
 
 /**
