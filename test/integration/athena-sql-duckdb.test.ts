@@ -101,6 +101,8 @@ let connection: DuckDBConnection;
 /** Writes the corpus as sidecars (one JSON document per line, as S3ObjectStore does) and a view over them. */
 async function tableOver(corpus: readonly CorpusEntry[], schema: string): Promise<void> {
   const root = join(dir, schema);
+  // A case's own corpus replaces the previous case's, files and all.
+  rmSync(root, { recursive: true, force: true });
   corpus.forEach((entry, i) => {
     const file = join(root, i % 2 === 0 ? 'uploads' : '', `${i}.json`);
     mkdirSync(dirname(file), { recursive: true });

@@ -41,6 +41,8 @@ function colour(family: ColourFamily, fraction: number, name: string, hex: strin
 interface Entry {
   key: string;
   uploadedAt: string;
+  /** The record's createdAt; absent = a record written before it existed. */
+  createdAt?: string;
   originalName?: string;
   fast?: StageState;
   detailed?: StageState;
@@ -60,6 +62,7 @@ export function corpusEntry(e: Entry): CorpusEntry {
   const record = validateRecord({
     schemaVersion: 2,
     source: { kind: 's3', bucket: 'bucket', key: e.key, size: 1234, contentType: 'image/jpeg' },
+    ...(e.createdAt !== undefined ? { createdAt: e.createdAt } : {}),
     status: {
       fast: { state: fast, updatedAt: e.uploadedAt },
       detailed: { state: detailed, updatedAt: e.uploadedAt },
@@ -208,6 +211,23 @@ const SCRIPTS_CORPUS: readonly CorpusEntry[] = [
   // Stored decomposed (NFD): e + U+0301.
   corpusEntry({ key: S.nfd, uploadedAt: '2026-11-01T10:00:00.000Z', caption: 'Cafe\u0301 noir' }),
 ];
+/**
+ * The upload date is createdAt, which a re-run keeps; the fast stage's time moves with each re-run
+ * and counts only for records written before createdAt existed.
+ */
+export const DATES = { rerun: 'images/rerun.jpg', older: 'images/older-record.jpg' } as const;
+const DATES_CORPUS: readonly CorpusEntry[] = [
+  // Uploaded 1 October; its fast stage ran again on 20 November.
+  corpusEntry({
+    key: DATES.rerun,
+    createdAt: '2026-10-01T10:00:00.000Z',
+    uploadedAt: '2026-11-20T10:00:00.000Z',
+    caption: 'a photo',
+  }),
+  // A record from before createdAt: its fast stage's time stands in.
+  corpusEntry({ key: DATES.older, uploadedAt: '2026-11-10T10:00:00.000Z', caption: 'a photo' }),
+];
+
 const scripts = (name: string, q: string, expect: readonly string[]): SearchCase => ({
   name,
   params: { q },
@@ -332,6 +352,24 @@ export const SEARCH_CASES: readonly SearchCase[] = [
     name: 'a date-time with a zone offset',
     params: { from: '2026-11-05T12:00:00+02:00', to: '2026-11-06T12:00+02:00' },
     expect: [K.cafe, K.failed],
+  },
+  {
+    name: 'date uploaded is createdAt: a re-run fast stage does not make an image newer',
+    params: {},
+    expect: [DATES.older, DATES.rerun],
+    corpus: DATES_CORPUS,
+  },
+  {
+    name: 'from filters on createdAt, not on the re-run',
+    params: { from: '2026-11-15' },
+    expect: none,
+    corpus: DATES_CORPUS,
+  },
+  {
+    name: 'to filters on createdAt; a record without it by its fast stage time',
+    params: { from: '2026-09-30', to: '2026-10-01' },
+    expect: [DATES.rerun],
+    corpus: DATES_CORPUS,
   },
   { name: 'detailed stage state', params: { detailed: 'pending' }, expect: [K.holiday] },
   { name: 'fast stage state', params: { fast: 'failed' }, expect: [K.failed] },

@@ -96,6 +96,8 @@ export function recordOfRow(row: SqlRow): DescriptionRecord {
   return {
     schemaVersion: 2,
     source: { kind: 's3', key: row.key ?? '', size: 0 },
+    // uploaded_at is already uploadedAtOf's choice (createdAt, else the fast stage's time).
+    ...(updatedAt ? { createdAt: updatedAt } : {}),
     status: {
       fast: { state: (row.fast_state ?? 'pending') as StageState, updatedAt },
       detailed: {

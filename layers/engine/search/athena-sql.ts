@@ -147,7 +147,8 @@ function documentsSql(table: SearchTable, d: SqlDialect): string {
   return [
     'SELECT',
     `    ${key} AS key,`,
-    '    status.fast.updatedat AS uploaded_at,',
+    // document.ts uploadedAtOf: createdAt, else (records written before it) the fast stage's time.
+    '    coalesce(createdat, status.fast.updatedat) AS uploaded_at,',
     '    status.fast.state AS fast_state,',
     '    status.detailed.state AS detailed_state,',
     '    status.detailed.updatedat AS detailed_updated_at,',

@@ -48,12 +48,13 @@ export interface SearchResponse {
 }
 
 /**
- * When an image was uploaded, as the sidecar records it: the time of the fast stage's latest
- * state (the fast stage starts seconds after an upload). A sidecar holds no other upload time, and
- * Athena reads only the sidecar, so both engines use this one.
+ * When an image was uploaded, as the sidecar records it: `createdAt`, set when its bytes were first
+ * described (seconds after the upload) and kept when a stage runs again; for records written before
+ * it existed, the time of the fast stage's latest state. A sidecar holds no other upload time, and
+ * Athena reads only the sidecar, so both engines use this one (athena-sql.ts: `coalesce`).
  */
 export function uploadedAtOf(record: DescriptionRecord): string {
-  return record.status.fast.updatedAt;
+  return record.createdAt ?? record.status.fast.updatedAt;
 }
 
 /** The image key of a record: the S3 key, else the file path. */

@@ -173,6 +173,21 @@ const EXPECTED: Record<string, Expected> = {
     params: [S('2026-11-05T10:00:00.000Z'), S('2026-11-06T10:00:00.001Z')],
     limit: DATE_PAGE,
   },
+  'date uploaded is createdAt: a re-run fast stage does not make an image newer': {
+    where: [],
+    params: [],
+    limit: DATE_PAGE,
+  },
+  'from filters on createdAt, not on the re-run': {
+    where: [FROM],
+    params: [S('2026-11-15T00:00:00.000Z')],
+    limit: DATE_PAGE,
+  },
+  'to filters on createdAt; a record without it by its fast stage time': {
+    where: [FROM, BEFORE],
+    params: [S('2026-09-30T00:00:00.000Z'), S('2026-10-02T00:00:00.000Z')],
+    limit: DATE_PAGE,
+  },
   'detailed stage state': { where: [DETAILED], params: [S('pending')], limit: DATE_PAGE },
   'fast stage state': { where: [FAST], params: [S('failed')], limit: DATE_PAGE },
   'limit keeps the first results, total counts all': { where: [], params: [], limit: 4 },
