@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
-import { parseStoredRecord } from '#engine/pipeline/staleness.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
+import { sidecarWhen as waitForSidecar } from '#test/support/sidecar-when.ts';
 import { type LocalStack, type StackEvent, startLocalStack } from '../../functions/local/stack.ts';
 import { imageFixture } from '../fixtures/images.ts';
 import { testStackOptions } from '../support/local-stack-options.ts';
@@ -50,22 +50,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function sidecarWhen(
-  key: string,
-  done: (record: DescriptionRecord) => boolean,
-  timeoutMs = 30_000,
-): Promise<DescriptionRecord> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const record = parseStoredRecord((await store.getJson(key).catch(() => undefined))?.value);
-    if (record && done(record)) return record;
-    if (Date.now() > end)
-      throw new Error(
-        `Expected ${key} to reach the state in time; last: ${JSON.stringify({ status: record?.status, answers: record?.answers })}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+/** The sidecar once `done` holds (failing with its status and answers when it never does). */
+const sidecarWhen = (key: string, done: (record: DescriptionRecord) => boolean) =>
+  waitForSidecar(store, key, done, { show: (r) => ({ status: r?.status, answers: r?.answers }) });
 
 describe('local stack without the questions model', () => {
   it('answers the questions once the questions model appears, without a restart', async () => {

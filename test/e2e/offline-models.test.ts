@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { parseStoredRecord } from '#engine/pipeline/staleness.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
+import { sidecarWhen as waitForSidecar } from '#test/support/sidecar-when.ts';
 import { type LocalStack, startLocalStack } from '../../functions/local/stack.ts';
 import { imageFixture } from '../fixtures/images.ts';
 import { testStackOptions } from '../support/local-stack-options.ts';
@@ -45,21 +46,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function sidecarWhen(
-  key: string,
-  done: (record: DescriptionRecord) => boolean,
-  timeoutMs = 30_000,
-): Promise<DescriptionRecord> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const stored = await store.getJson(key).catch(() => undefined);
-    const record = parseStoredRecord(stored?.value);
-    if (record && done(record)) return record;
-    if (Date.now() > end)
-      throw new Error(`Expected ${key} to reach the state in time; last: ${JSON.stringify(record?.status)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const sidecarWhen = (key: string, done: (record: DescriptionRecord) => boolean) =>
+  waitForSidecar(store, key, done);
 
 describe('local stack without models', () => {
   it('describes colours at once, waits for the caption, and finishes once the models appear', async () => {
