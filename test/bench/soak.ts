@@ -7,6 +7,7 @@
  *
  *   npm run bench:soak -- [--uploads 500] [--timeout 600]
  */
+import '../../functions/node-support.ts';
 import { mkdir, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
