@@ -198,6 +198,10 @@ export function categoriesProvenance(categories: readonly Category[]): ModelProv
     revision: CATEGORISER_REVISION,
     architecture: 'scoring',
     dtype: 'none',
-    promptHash: createHash('sha256').update(JSON.stringify(categories)).digest('hex').slice(0, 16),
+    // What scoring reads, and only that: editing a description (for people) re-scores nothing.
+    promptHash: createHash('sha256')
+      .update(JSON.stringify(categories.map(({ id, label, keywords }) => ({ id, label, keywords }))))
+      .digest('hex')
+      .slice(0, 16),
   };
 }

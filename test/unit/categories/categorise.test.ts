@@ -67,6 +67,21 @@ describe('categorise', () => {
     expect(after.promptHash).not.toBe(before.promptHash);
     expect(categoriesProvenance(COLOUR_CATEGORIES)).toEqual(before);
   });
+
+  it('a new description (for people, not read by scoring) keeps the key; a new keyword changes it', () => {
+    const [first, ...rest] = COLOUR_CATEGORIES;
+    if (!first) throw new Error('Expected a fixture category');
+    const before = categoriesProvenance(COLOUR_CATEGORIES);
+
+    const described = categoriesProvenance([{ ...first, description: 'Anything red' }, ...rest]);
+    const rekeyed = categoriesProvenance([
+      { ...first, keywords: [...(first.keywords ?? []), 'crimson'] },
+      ...rest,
+    ]);
+
+    expect(described).toEqual(before);
+    expect(rekeyed.promptHash).not.toBe(before.promptHash);
+  });
 });
 
 describe('categorise: plurals both ways, any script', () => {
