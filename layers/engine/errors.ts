@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'SEARCH_TIMEOUT'
   | 'SEARCH_SCAN_LIMIT'
   | 'SEARCH_FAILED'
+  | 'SEARCH_BUSY'
   | 'INTERNAL';
 
 /**

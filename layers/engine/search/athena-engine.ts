@@ -69,7 +69,7 @@ export const SEARCH_FAILED_MESSAGE =
  * Its code is SEARCH_FAILED (the status and Retry-After say "try again"); the message is ours.
  */
 export class SearchBusyError extends DescribeError {
-  readonly code = 'SEARCH_FAILED' as const;
+  readonly code = 'SEARCH_BUSY' as const;
   readonly permanent = false;
 }
 

@@ -237,7 +237,7 @@ describe('GET /search on Athena', () => {
     expect(result.statusCode).toBe(503);
     expect(result.headers?.['retry-after']).toBe(String(SEARCH_RETRY_AFTER_SECONDS));
     const error = bodyOf(result).error as { code: string; message: string };
-    expect(error.code).toBe('SEARCH_FAILED');
+    expect(error.code).toBe('SEARCH_BUSY');
     expect(error.message).toMatch(/busy .* try again/);
     expect(result.body).not.toContain('Rate exceeded');
   });
