@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { S3Event } from 'aws-lambda';
@@ -201,41 +201,28 @@ export function withMultiDeleteEvents(emit: (event: S3Event) => void, next: List
   };
 }
 
-/** The notification s3rver emits for a DeleteObject (its S3Event model), for one key. */
+/**
+ * s3rver's own event model, the one its DeleteObject emits (lib/models/event.js; the package has no
+ * exports map, so the file is reachable), so a multi-delete event has the very same shape.
+ */
+const S3rverEvent = createRequire(import.meta.url)('s3rver/lib/models/event') as new (
+  eventData: {
+    readonly bucket: string;
+    readonly eventType: 'Delete';
+    readonly S3Item: { readonly key: string };
+  },
+  request: { readonly reqHeaders: IncomingMessage['headers']; readonly sourceIp: string },
+) => S3Event;
+
+/** The notification s3rver emits for a DeleteObject, for one key. */
 function removedEvent(bucket: string, key: string, req: IncomingMessage): S3Event {
-  const hex = (n: number) =>
-    randomBytes(Math.ceil(n / 2))
-      .toString('hex')
-      .slice(0, n)
-      .toUpperCase();
-  return {
-    Records: [
-      {
-        eventVersion: '2.0',
-        eventSource: 'aws:s3',
-        awsRegion: 'us-east-1',
-        eventTime: new Date().toISOString(),
-        eventName: 'ObjectRemoved:Delete',
-        userIdentity: { principalId: `AWS:${hex(21)}` },
-        requestParameters: { sourceIPAddress: req.socket.remoteAddress ?? '' },
-        responseElements: {
-          'x-amz-request-id': hex(16),
-          'x-amz-id-2': createHash('sha256')
-            .update(req.headers.host ?? '')
-            .digest('base64'),
-        },
-        s3: {
-          s3SchemaVersion: '1.0',
-          configurationId: 'testConfigId',
-          bucket: { name: bucket, ownerIdentity: { principalId: hex(14) }, arn: `arn:aws:s3: : :${bucket}` },
-          object: {
-            key,
-            sequencer: Date.now().toString(16).toUpperCase(),
-          } as S3Event['Records'][number]['s3']['object'],
-        },
-      },
-    ],
-  };
+  return new S3rverEvent(
+    { bucket, eventType: 'Delete', S3Item: { key } },
+    {
+      reqHeaders: { ...req.headers, host: req.headers.host ?? '' },
+      sourceIp: req.socket.remoteAddress ?? '',
+    },
+  );
 }
 
 export interface EmbeddedSqs {
