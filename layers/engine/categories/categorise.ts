@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Category } from '../questions/config.ts';
+import { plainWords } from '../questions/parse.ts';
 import type { CategoryMatch, DescriptionRecord, ModelProvenance } from '../record/schema.ts';
 
 /**
@@ -58,27 +59,14 @@ const STOPWORDS = new Set([
 
 type Source = keyof typeof SOURCE_WEIGHTS;
 
-/**
- * Lower case, letters of any script and digits, single spaces. Latin accents are dropped ("café"
- * finds "cafe"); other combining marks stay, since in Devanagari or Japanese kana they are part of
- * the letter.
- */
-const words = (text: string) =>
-  text
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .replace(/[^\p{L}\p{M}\p{N}]+/gu, ' ')
-    .trim();
-
 /** The category's search terms: keywords as phrases, plus the meaningful words of its label. */
 export function categoryTerms(category: Category): string[] {
   const terms = new Set<string>();
   for (const keyword of category.keywords ?? []) {
-    const term = words(keyword);
+    const term = plainWords(keyword);
     if (term) terms.add(term);
   }
-  for (const word of words(category.label).split(' ')) {
+  for (const word of plainWords(category.label).split(' ')) {
     if (word && !STOPWORDS.has(word)) terms.add(word);
   }
   return [...terms];
@@ -148,13 +136,14 @@ function escapeRegExp(text: string): string {
 
 function sourcesOf(record: DescriptionRecord): Array<[Source, string]> {
   const sources: Array<[Source, string]> = [];
-  if (record.caption) sources.push(['caption', words(record.caption)]);
+  if (record.caption) sources.push(['caption', plainWords(record.caption)]);
   const labels = record.labels ?? record.objects?.map((o) => o.label) ?? [];
-  if (labels.length > 0) sources.push(['labels', labels.map(words).join(' ')]);
-  if (record.detailedDescription) sources.push(['detailedDescription', words(record.detailedDescription)]);
+  if (labels.length > 0) sources.push(['labels', labels.map(plainWords).join(' ')]);
+  if (record.detailedDescription)
+    sources.push(['detailedDescription', plainWords(record.detailedDescription)]);
   const answers = Object.values(record.answers ?? {})
     .filter((a) => a.error === undefined && a.value !== undefined && typeof a.value !== 'boolean')
-    .map((a) => words(String(a.value)));
+    .map((a) => plainWords(String(a.value)));
   if (answers.length > 0) sources.push(['answers', answers.join(' ')]);
   const dominant = new Map<string, number>();
   for (const colour of record.colours ?? []) {
@@ -162,7 +151,7 @@ function sourcesOf(record: DescriptionRecord): Array<[Source, string]> {
   }
   const families = [...dominant].filter(([, share]) => share >= DOMINANT_COLOUR_FRACTION).map(([f]) => f);
   if (families.length > 0) sources.push(['colours', families.join(' ')]);
-  if (record.text?.full) sources.push(['text', words(record.text.full)]);
+  if (record.text?.full) sources.push(['text', plainWords(record.text.full)]);
   return sources;
 }
 

@@ -65,15 +65,25 @@ const WHOLE_ANSWER_NUMBERS: ReadonlyMap<string, number> = new Map([
 ]);
 
 /**
- * Lower case, letters (of any script), digits and decimal points only, single spaces: what
- * matching compares. Latin accents are dropped ("café" is "cafe"); other combining marks stay,
- * since in Devanagari or Japanese kana they are part of the letter.
+ * Lower case with Latin accents dropped ("café" is "cafe"); other combining marks stay, since in
+ * Devanagari or Japanese kana they are part of the letter.
  */
-export function normaliseWords(text: string): string {
-  return text
+const foldLatinAccents = (text: string) =>
+  text
     .toLowerCase()
     .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[\u0300-\u036f]/g, '');
+
+/** Letters of any script and digits, single spaces (accents folded as above): what category terms compare. */
+export function plainWords(text: string): string {
+  return foldLatinAccents(text)
+    .replace(/[^\p{L}\p{M}\p{N}]+/gu, ' ')
+    .trim();
+}
+
+/** As plainWords, with decimal points kept inside numbers ("3.5"): what answer matching compares. */
+export function normaliseWords(text: string): string {
+  return foldLatinAccents(text)
     .replace(/[^\p{L}\p{M}\p{N}.]+/gu, ' ')
     .replace(/\.(?!\d)/g, ' ')
     .replace(/\s+/g, ' ')
