@@ -1,7 +1,7 @@
 import type { DescribeEngine } from '#engine/engine.ts';
 import { DescribeError } from '#engine/errors.ts';
 import type { ModelMode } from '#engine/models/manifest.ts';
-import { loadQuestionsFile } from '#engine/questions/config.ts';
+import { asksQuestions, loadQuestionsFile } from '#engine/questions/config.ts';
 import { type EngineSettings, readEngineSettings } from '#engine/settings.ts';
 import type { CommandOutput } from './describe-command.ts';
 
@@ -37,7 +37,8 @@ export function missingModelsMessage(
   // fast mode runs the fast stage's tasks only; normal mode both stages'.
   const missing = engine.models.missingModels({
     ...(mode === 'fast' ? { stage: 'fast' as const } : {}),
-    ...(options.questions && mode !== 'fast' && asksQuestions(engine)
+    // createEngine refuses configured questions without a questions task, so the task is there.
+    ...(options.questions && mode !== 'fast' && asksQuestions(engine.settings.questions)
       ? { tasks: ['caption', 'objects', 'detailed', 'questions'] as const }
       : {}),
   });
@@ -47,14 +48,6 @@ export function missingModelsMessage(
     `Models are not installed in ${engine.settings.modelsDir}:\n${list}\n` +
     'Run `npm run models:fetch` to download them (`-- --all` for the questions model), or point --models (or MODELS_DIR) at another model set,\n' +
     'e.g. the test models: `npm run fixtures -- --out /tmp/fixture-models` then `--models /tmp/fixture-models`.\n'
-  );
-}
-
-/** Configured questions that the model set can answer (checked at start-up). */
-export function asksQuestions(engine: DescribeEngine): boolean {
-  return (
-    (engine.settings.questions?.questions.length ?? 0) > 0 &&
-    engine.models.taskSpec('questions') !== undefined
   );
 }
 

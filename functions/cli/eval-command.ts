@@ -8,10 +8,11 @@ import { type EvalReport, runEval } from '#engine/eval/run-eval.ts';
 import type { LatencySummary, MetricValue } from '#engine/eval/score.ts';
 import { contentTypeForFileName } from '#engine/image/content-types.ts';
 import { type ModelMode, modeSchema } from '#engine/models/manifest.ts';
+import { asksQuestions } from '#engine/questions/config.ts';
 import { ENV } from '#engine/settings.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { type CommandOutput, progressReporter } from './describe-command.ts';
-import { asksQuestions, cliEngineSettings, commandErrorExit, missingModelsMessage } from './engine-setup.ts';
+import { cliEngineSettings, commandErrorExit, missingModelsMessage } from './engine-setup.ts';
 import { collectTargets } from './targets.ts';
 
 /** Stated in docs/eval.md; a test checks the page says the same. */
@@ -243,7 +244,7 @@ export async function runEvalCli(
     for (const stage of args.mode === 'fast' ? (['fast'] as const) : (['fast', 'detailed'] as const))
       await engine.models.preload(stage);
     const questionsTask = engine.models.taskSpec('questions');
-    if (args.mode !== 'fast' && questionsTask && asksQuestions(engine))
+    if (args.mode !== 'fast' && questionsTask && asksQuestions(engine.settings.questions))
       await engine.models.modelRunner(questionsTask.model);
     const progress = progressReporter(output, inputs.lines.length, 'evaluating');
     const report = await runEval(engine, inputs.lines, {

@@ -9,6 +9,7 @@ import { detailedHandler, fastHandler, stageObservability } from '#adapters/lamb
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { ModelNotFoundError } from '#engine/errors.ts';
 import { ModelRegistry } from '#engine/models/registry.ts';
+import { asksQuestions } from '#engine/questions/config.ts';
 import { readEngineSettings } from '#engine/settings.ts';
 import { toNodeHandler } from './http-api-adapter.ts';
 import { lambdaContext } from './lambda-context.ts';
@@ -98,8 +99,11 @@ export async function loadHandlers(
         // each unblocks only its own waiters (`models:fetch` skips the optional questions model by
         // default, so captions must not wait for it).
         if (waiting.stages && registry.missingModels().length === 0) return true;
-        const asked = (settings.questions?.questions.length ?? 0) > 0;
-        return waiting.answers && asked && registry.missingModels({ tasks: ['questions'] }).length === 0;
+        return (
+          waiting.answers &&
+          asksQuestions(settings.questions) &&
+          registry.missingModels({ tasks: ['questions'] }).length === 0
+        );
       } catch {
         return false;
       }

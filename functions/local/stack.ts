@@ -15,7 +15,7 @@ import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
 import { inputKeyFor, keyLayout } from '#engine/pipeline/key-layout.ts';
 import type { CurrentModels } from '#engine/pipeline/staleness.ts';
 import type { ObjectStore } from '#engine/ports.ts';
-import { loadQuestionsFile } from '#engine/questions/config.ts';
+import { asksQuestions, loadQuestionsFile } from '#engine/questions/config.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { LocalSearchIndex } from '#engine/search/local-index.ts';
 import { SidecarIndexer } from '#engine/search/sidecar-index.ts';
@@ -240,7 +240,7 @@ export async function startLocalStack(
     const settings = readEngineSettings();
     const questions = options.questionsFile ? loadQuestionsFile(options.questionsFile) : settings.questions;
     const models = new ModelStatus(options.modelsDir ?? settings.modelsDir, {
-      questionsAsked: (questions?.questions.length ?? 0) > 0,
+      questionsAsked: asksQuestions(questions),
     });
     const descriptions = new DescriptionsMirror({
       dir: join(options.dataDir, 'descriptions'),

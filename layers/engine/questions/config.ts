@@ -72,6 +72,11 @@ export type Question = z.infer<typeof questionSchema>;
 export type Category = z.infer<typeof categorySchema>;
 export type QuestionsConfig = z.infer<typeof questionsConfigSchema>;
 
+/** Whether a deployment asks any question (a config may list only categories, or be absent). */
+export function asksQuestions(config: QuestionsConfig | undefined): config is QuestionsConfig {
+  return (config?.questions.length ?? 0) > 0;
+}
+
 export const EMPTY_QUESTIONS_CONFIG: QuestionsConfig = Object.freeze({ questions: [], categories: [] });
 
 /** The repository's default, shipped with an empty question list (questions need the VLM download). */

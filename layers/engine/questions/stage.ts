@@ -7,7 +7,7 @@ import type { ImageEncodings, ModelRegistry } from '../models/registry.ts';
 import { markFresh } from '../record/last-good.ts';
 import type { DescriptionRecord, ModelProvenance } from '../record/schema.ts';
 import { answerQuestions, currentAnswerKeys, type QuestionAsker } from './answer.ts';
-import type { QuestionsConfig } from './config.ts';
+import { asksQuestions, type QuestionsConfig } from './config.ts';
 
 /**
  * The engine's steps for questions, categories and the guard, kept out of engine.ts so that the
@@ -33,7 +33,7 @@ export function checkQuestionsModel(
   registry: Pick<Registry, 'taskSpec' | 'provenance'> & { readonly modelsDir: string },
   config: QuestionsConfig | undefined,
 ): void {
-  if (!config || config.questions.length === 0 || questionsModel(registry)) return;
+  if (!asksQuestions(config) || questionsModel(registry)) return;
   throw new ConfigError(
     expected(
       `a tasks.questions entry in ${registry.modelsDir}/manifest.json (a prompt-capable model) for questions[0] '${config.questions[0]?.id}'`,
@@ -50,9 +50,7 @@ export function currentQuestionKeys(
 ): { questions?: Record<string, ModelProvenance>; categories?: ModelProvenance } {
   const model = questionsModel(registry);
   return {
-    ...(model && config && config.questions.length > 0
-      ? { questions: currentAnswerKeys(model, config.questions) }
-      : {}),
+    ...(model && asksQuestions(config) ? { questions: currentAnswerKeys(model, config.questions) } : {}),
     ...(config && config.categories.length > 0
       ? { categories: categoriesProvenance(config.categories) }
       : {}),
@@ -93,7 +91,7 @@ export async function answerStage(
   encodings?: ImageEncodings,
 ): Promise<{ record: DescriptionRecord; answersMs?: number }> {
   const model = questionsModel(registry);
-  if (!config || config.questions.length === 0 || !model) {
+  if (!asksQuestions(config) || !model) {
     // No questions configured (any more): old answers go, they answer nothing that is asked.
     const { answers: _dropped, ...rest } = record;
     return { record: record.answers ? rest : record };
