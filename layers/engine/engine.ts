@@ -130,9 +130,7 @@ export class DescribeEngine {
     let ocrMs: number | undefined;
     if (this.deps.settings.ocrStage === 'fast') ({ record, ocrMs } = await this.readText(record, decoded));
 
-    // A finished detailed stage carried over is not re-run: check its text too, or its checks would go.
-    const guardStage = record.status.detailed.state === 'done' ? 'detailed' : 'fast';
-    const judged = categoriseAndCheck(record, guardStage, this.deps.settings.questions);
+    const judged = this.judge(record);
     const { categoriesMs, checksMs } = judged;
     record = judged.record;
 
@@ -300,8 +298,16 @@ export class DescribeEngine {
 
   /** Categories and checks judged again over a record merged from two writers' results (no model runs). */
   judgedAgain(record: DescriptionRecord): DescriptionRecord {
+    return validateRecord(this.judge(record).record);
+  }
+
+  /**
+   * Categories and checks for a record outside the detailed stage: a finished detailed stage it
+   * carries is not re-run, so its text is checked too (or its checks would go).
+   */
+  private judge(record: DescriptionRecord) {
     const guardStage = record.status.detailed.state === 'done' ? 'detailed' : 'fast';
-    return validateRecord(categoriseAndCheck(record, guardStage, this.deps.settings.questions).record);
+    return categoriseAndCheck(record, guardStage, this.deps.settings.questions);
   }
 
   /** The record's detailed description is what the detailed task would write now (and not stale). */
