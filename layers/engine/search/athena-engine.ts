@@ -66,7 +66,7 @@ export const SEARCH_FAILED_MESSAGE =
 /**
  * Athena refused to start or poll the query for now (TooManyRequestsException: the account's
  * concurrent-query or API rate limit), after the SDK's own retries: HTTP 503 with Retry-After.
- * Its code is SEARCH_FAILED (the status and Retry-After say "try again"); the message is ours.
+ * The message is ours, not Athena's.
  */
 export class SearchBusyError extends DescribeError {
   readonly code = 'SEARCH_BUSY' as const;
