@@ -68,6 +68,11 @@ function isAbort(error: unknown): boolean {
   return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
 }
 
+/** The `detail` a search error carries for programs and the operator: the query execution id. */
+function executionDetail(id: string | undefined): { detail?: string } {
+  return id ? { detail: `queryExecutionId=${id}` } : {};
+}
+
 /** A StopQueryExecution after the deadline gets this long of its own. */
 const STOP_TIMEOUT_MS = 2000;
 
@@ -122,13 +127,13 @@ export class AthenaSqlRunner implements SqlRunner {
         if (id) await this.stop(id);
         throw new SearchTimeoutError(
           `The search did not finish within ${this.deadlineMs} ms${id ? ` (Athena query ${id})` : ''}; it was stopped`,
-          { cause: error, ...(id ? { detail: `queryExecutionId=${id}` } : {}) },
+          { cause: error, ...executionDetail(id) },
         );
       }
       if (isThrottled(error)) {
         throw new SearchBusyError(
           `Athena is busy (too many searches at once); try again in ${SEARCH_RETRY_AFTER_SECONDS} seconds`,
-          { cause: error, ...(id ? { detail: `queryExecutionId=${id}` } : {}) },
+          { cause: error, ...executionDetail(id) },
         );
       }
       throw error;
@@ -155,7 +160,6 @@ export class AthenaSqlRunner implements SqlRunner {
       });
       const status = out.QueryExecution?.Status;
       const reason = status?.StateChangeReason ?? status?.AthenaError?.ErrorMessage ?? '';
-      const detail = `queryExecutionId=${id}`;
       switch (status?.State) {
         case 'SUCCEEDED':
           return out;
@@ -166,12 +170,12 @@ export class AthenaSqlRunner implements SqlRunner {
           if (SCAN_LIMIT.test(reason)) {
             throw new SearchScanLimitError(
               "The search would scan more than the workgroup's per-query limit; narrow it with filters or raise bytesScannedCutoffPerQuery",
-              { detail },
+              executionDetail(id),
             );
           }
           throw new SearchFailedError(
             `Athena query ${id} ${status.State.toLowerCase()}: ${reason || 'no reason given'}`,
-            { detail },
+            executionDetail(id),
           );
         default:
           break;
@@ -180,7 +184,7 @@ export class AthenaSqlRunner implements SqlRunner {
         await this.stop(id);
         throw new SearchTimeoutError(
           `The search did not finish within ${this.deadlineMs} ms (Athena query ${id}, ${status?.State ?? 'unknown'}); it was stopped`,
-          { detail },
+          executionDetail(id),
         );
       }
       await this.sleep(this.pollMs);
