@@ -17,11 +17,24 @@ export interface LocalClients {
   destroy(): void;
 }
 
+/** An S3 client for the embedded s3rver at `endpoint` (path-style, its own credentials). */
+export function localS3Client(endpoint: string): S3Client {
+  return new S3Client({
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    endpoint,
+    forcePathStyle: true,
+  });
+}
+
 /** One S3 and one SQS client for the loopback servers, shared by everything in the stack. */
 export function localClients(endpoints: { s3: string; sqs: string }): LocalClients {
-  const config = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-  const s3 = new S3Client({ ...config, endpoint: endpoints.s3, forcePathStyle: true });
-  const sqs = new SQSClient({ ...config, endpoint: endpoints.sqs });
+  const s3 = localS3Client(endpoints.s3);
+  const sqs = new SQSClient({
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    endpoint: endpoints.sqs,
+  });
   return {
     s3,
     sqs,

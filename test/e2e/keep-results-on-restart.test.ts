@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localS3Client } from '#adapters/local-servers.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { parseStoredRecord } from '#engine/pipeline/staleness.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
@@ -59,12 +60,7 @@ beforeAll(async () => {
   expect(finishedBefore.status.detailed.state).toBe('done');
 
   const previous = await startEmbeddedS3({ host: '127.0.0.1', port: 0, dataDir, bucket });
-  const s3 = new S3Client({
-    endpoint: previous.endpoint,
-    forcePathStyle: true,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  });
+  const s3 = localS3Client(previous.endpoint);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: red, ContentType: 'image/png' }));
   await s3.send(
     new PutObjectCommand({

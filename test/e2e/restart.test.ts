@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentModels } from '#adapters/aws-runtime.ts';
+import { localS3Client } from '#adapters/local-servers.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { ModelRegistry } from '#engine/models/registry.ts';
 import { parseStoredRecord } from '#engine/pipeline/staleness.ts';
@@ -35,12 +36,7 @@ beforeAll(async () => {
 
   // Prepare: "the last run", straight into s3rver's directory.
   const previous = await startEmbeddedS3({ host: '127.0.0.1', port: 0, dataDir, bucket });
-  const s3 = new S3Client({
-    endpoint: previous.endpoint,
-    forcePathStyle: true,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  });
+  const s3 = localS3Client(previous.endpoint);
   const put = (Key: string, Body: Buffer | string, ContentType: string) =>
     s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body, ContentType }));
   const registry = await ModelRegistry.open({ modelsDir: process.env.MODELS_DIR as string, threads: 1 });

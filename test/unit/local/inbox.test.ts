@@ -1,8 +1,9 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localS3Client } from '#adapters/local-servers.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { InboxWatcher } from '../../../functions/local/inbox.ts';
 import { type EmbeddedS3, startEmbeddedS3 } from '../../../functions/local/servers.ts';
@@ -15,12 +16,7 @@ let s3: S3Client;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'inbox-test-'));
   server = await startEmbeddedS3({ host: '127.0.0.1', port: 0, dataDir: join(dir, 'data'), bucket: BUCKET });
-  s3 = new S3Client({
-    endpoint: server.endpoint,
-    forcePathStyle: true,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  });
+  s3 = localS3Client(server.endpoint);
 });
 
 afterAll(async () => {

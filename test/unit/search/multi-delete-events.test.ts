@@ -1,9 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeleteObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localS3Client } from '#adapters/local-servers.ts';
 import { type EmbeddedS3, startEmbeddedS3 } from '../../../functions/local/servers.ts';
 
 /**
@@ -20,12 +21,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'multi-delete-'));
   server = await startEmbeddedS3({ host: '127.0.0.1', port: 0, dataDir: join(dir, 'data'), bucket: BUCKET });
   server.onEvent((event) => events.push(event));
-  s3 = new S3Client({
-    endpoint: server.endpoint,
-    forcePathStyle: true,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  });
+  s3 = localS3Client(server.endpoint);
 });
 
 afterAll(async () => {
