@@ -95,4 +95,27 @@ describe('image-describer search', () => {
     expect(quote.stderr).toMatch(/for the search words but received "'"/);
     expect((await search('--sort', 'random')).stderr).toContain('--sort');
   });
+
+  it('refuses a category id no list knows, naming the known ones; a singular is the same id', async () => {
+    const unknown = await search('--category', 'pets');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/There is no category "pets": the known ones are .*\banimals\b/);
+    expect(unknown.stdout).toBe('');
+    // Ids fold like words: "animal" is the configured "animals" (no square is one).
+    const singular = await search('--category', 'animal');
+    expect(singular.status).toBe(0);
+    expect(singular.stdout).toContain('No images match.');
+  });
+
+  it('says in a sentence that the --dir folder does not exist', async () => {
+    const { output, stderr } = captureOutput();
+    const nope = join(dir, 'nope');
+
+    const status = await runCli(['search', 'x', '--dir', nope], env(), output);
+
+    expect(status).toBe(2);
+    expect(stderr()).toBe(
+      `There is no folder ${nope}: give --dir the folder describe wrote its sidecars in (default: the current folder).\n`,
+    );
+  });
 });
