@@ -1,5 +1,5 @@
 import type { ModelMode } from '#engine/models/manifest.ts';
-import type { DescriptionRecord } from '#engine/record/schema.ts';
+import type { Colour, DescriptionRecord } from '#engine/record/schema.ts';
 
 const percent = (fraction: number) => `${Math.round(fraction * 100)}%`;
 
@@ -68,7 +68,7 @@ export function formatRecord(name: string, record: DescriptionRecord, mode?: Mod
  * "gray 58% (light gray, dark gray), red 30%": the palette merged by family, largest first, with
  * the finer names a family was made of (when they say more than the family).
  */
-export function colourFamilies(colours: NonNullable<DescriptionRecord['colours']>): string {
+export function colourFamilies(colours: readonly Colour[]): string {
   const families = new Map<string, { fraction: number; names: Set<string> }>();
   for (const { family, name, fraction } of colours) {
     const entry = families.get(family) ?? { fraction: 0, names: new Set<string>() };

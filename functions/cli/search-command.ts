@@ -15,17 +15,19 @@ import {
 import { foldPhrase } from '#engine/search/text.ts';
 import { ENV } from '#engine/settings.ts';
 import type { CommandOutput } from './describe-command.ts';
+import { colourFamilies } from './format.ts';
 
 export const SEARCH_USAGE = `Usage: image-describer search [words...] [options]
 
 Searches the descriptions in a folder of ${FILE_SIDECAR_SUFFIX} sidecars (what describe writes),
 subfolders included. Words match whole words of the caption, detailed description, text found,
 object labels, categories, answers and file name (case, accents and simple plurals folded);
-every word must match. Colour names are not searched: use --colour.
+every word must match. Colours are not among the words: use --colour.
 
 Options:
   --dir <folder>        folder of sidecars (default: the current folder)
-  --colour <family>     red, orange, yellow, green, blue, purple, pink, brown, black, white, gray;
+  --colour <colour>     a family (red, orange, yellow, green, blue, purple, pink, brown, black,
+                        white, gray) or a name the palette gives ("light blue", "dark red");
                         repeat for several (all must be there); --color works too
   --colour-min <0..1>   share of the image the colour must cover (default ${DEFAULT_COLOUR_MIN_FRACTION})
   --label <label>       an object label the image must have (repeatable)
@@ -157,14 +159,12 @@ function unknownCategories(asked: readonly string[], known: readonly string[]): 
   return `There is no category ${unknown.map((id) => `"${id}"`).join(', ')}: ${list}.`;
 }
 
-const percent = (fraction: number) => `${Math.round(fraction * 100)}%`;
-
 function formatHit(hit: SearchHit, rank: number): string {
   const lines = [`${rank}. ${hit.key}${hit.score > 0 ? `  (score ${hit.score})` : ''}`];
   if (hit.caption) lines.push(`   caption:  ${hit.caption}`);
   if (hit.text) lines.push(`   text:     ${hit.text.trim().split('\n').join(' / ')}`);
   if (hit.colours.length) {
-    lines.push(`   colours:  ${hit.colours.map((c) => `${c.family} ${percent(c.fraction)}`).join(', ')}`);
+    lines.push(`   colours:  ${colourFamilies(hit.colours)}`);
   }
   if (hit.labels.length) lines.push(`   labels:   ${hit.labels.join(', ')}`);
   if (hit.categories.length) lines.push(`   categories: ${hit.categories.join(', ')}`);

@@ -7,19 +7,20 @@ import { type Oklab, oklch } from './oklab.ts';
  * against the CSS named colours: maroon and navy are dark, salmon, sky blue and tan light, pure
  * red, blue, green and #808080 plain.
  */
-const MODIFIER_LIGHTNESS: Readonly<Record<ColourFamily, readonly [dark: number, light: number] | undefined>> = {
-  black: undefined,
-  white: undefined,
-  gray: [0.48, 0.78],
-  red: [0.45, 0.7],
-  orange: [0.65, 0.88],
-  yellow: [0.8, Number.POSITIVE_INFINITY],
-  green: [0.48, 0.78],
-  blue: [0.38, 0.72],
-  purple: [0.38, 0.72],
-  pink: [0.6, 0.9],
-  brown: [0.45, 0.75],
-};
+const MODIFIER_LIGHTNESS: Readonly<Record<ColourFamily, readonly [dark: number, light: number] | undefined>> =
+  {
+    black: undefined,
+    white: undefined,
+    gray: [0.48, 0.78],
+    red: [0.45, 0.7],
+    orange: [0.65, 0.88],
+    yellow: [0.8, Number.POSITIVE_INFINITY],
+    green: [0.48, 0.78],
+    blue: [0.38, 0.72],
+    purple: [0.38, 0.72],
+    pink: [0.6, 0.9],
+    brown: [0.45, 0.75],
+  };
 
 /**
  * Every name a colour can get: the basic colour terms people search with (the families) and

@@ -67,6 +67,14 @@ describe('image-describer search', () => {
     expect(await searchJson('--colour', 'gray')).toEqual(['dawn.png']);
   });
 
+  it('finds colours by the names the palette gives them, not only by family', async () => {
+    expect(await searchJson('--colour', 'light gray')).toEqual(['dawn.png']);
+    expect(await searchJson('--colour', 'light grey')).toEqual(['dawn.png']);
+    expect(await searchJson('--colour', 'dark gray')).toEqual([]);
+    const { stdout } = await search('--colour', 'light gray');
+    expect(stdout).toContain('colours:  gray 100% (light gray)');
+  });
+
   it('prints results for a person, and reports the sidecar it could not read', async () => {
     const { status, stdout, stderr } = await search('square', '--colour', 'red', '--has-text', 'false');
     expect(status).toBe(0);
