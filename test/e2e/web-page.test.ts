@@ -57,59 +57,53 @@ async function upload(files: Array<{ name: string; mimeType: string; buffer: Buf
 }
 
 describe('web page on the local stack (chromium, tiny known-answer models)', () => {
-  it(
-    'uploads a red image and shows the caption, the red swatch and the status',
-    async () => {
-      // Prepare
-      const red = await imageFixture('solidRed');
+  it('uploads a red image and shows the caption, the red swatch and the status', {
+    timeout: RESULT_TEST_MS,
+  }, async () => {
+    // Prepare
+    const red = await imageFixture('solidRed');
 
-      // Act
-      await upload([{ name: 'red.png', mimeType: 'image/png', buffer: red }]);
+    // Act
+    await upload([{ name: 'red.png', mimeType: 'image/png', buffer: red }]);
 
-      // Assess
-      const redCard = card('red.png');
-      expect(await shownText(redCard.locator('.caption'))).toBe('a red square');
-      const swatch = redCard.locator('.swatch').first();
-      expect(await swatch.getAttribute('data-family')).toBe('red');
-      // The card leads with the family; the name ("red", the same word) is not repeated.
-      expect(await swatch.locator('.swatch-name').textContent()).toBe('red');
-      expect(await swatch.locator('.swatch-meta').textContent()).toBe('100% · #ff0000');
-      expect(await redCard.locator('.status .badge').textContent()).toMatch(/Caption ready|Done/);
-      await page.screenshot({ path: join(SCREENSHOTS, 'upload-red.png'), fullPage: true });
-    },
-    RESULT_TEST_MS,
-  );
+    // Assess
+    const redCard = card('red.png');
+    expect(await shownText(redCard.locator('.caption'))).toBe('a red square');
+    const swatch = redCard.locator('.swatch').first();
+    expect(await swatch.getAttribute('data-family')).toBe('red');
+    // The card leads with the family; the name ("red", the same word) is not repeated.
+    expect(await swatch.locator('.swatch-name').textContent()).toBe('red');
+    expect(await swatch.locator('.swatch-meta').textContent()).toBe('100% · #ff0000');
+    expect(await redCard.locator('.status .badge').textContent()).toMatch(/Caption ready|Done/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'upload-red.png'), fullPage: true });
+  });
 
-  it(
-    'finds the image by search words and by colour family',
-    async () => {
-      // Prepare
-      const blue = await imageFixture('solidBlue');
-      await upload([{ name: 'blue.png', mimeType: 'image/png', buffer: blue }]);
-      expect(await shownText(card('blue.png').locator('.caption'))).toBe('a blue square');
+  it('finds the image by search words and by colour family', { timeout: RESULT_TEST_MS }, async () => {
+    // Prepare
+    const blue = await imageFixture('solidBlue');
+    await upload([{ name: 'blue.png', mimeType: 'image/png', buffer: blue }]);
+    expect(await shownText(card('blue.png').locator('.caption'))).toBe('a blue square');
 
-      // Act: search words from the caption
-      await page.fill('#search', 'red square');
+    // Act: search words from the caption
+    await page.fill('#search', 'red square');
 
-      // Assess
-      await expect.poll(() => page.locator('.card h3').allTextContents()).toEqual(['red.png']);
-      expect(await page.locator('#match-count').textContent()).toBe('1 of 2 images match');
-      await page.screenshot({ path: join(SCREENSHOTS, 'search-red.png'), fullPage: true });
+    // Assess
+    await expect.poll(() => page.locator('.card h3').allTextContents()).toEqual(['red.png']);
+    expect(await page.locator('#match-count').textContent()).toBe('1 of 2 images match');
+    await page.screenshot({ path: join(SCREENSHOTS, 'search-red.png'), fullPage: true });
 
-      // Act: nothing matches
-      await page.fill('#search', 'zebra');
-      await expect.poll(() => page.locator('.card').count()).toBe(0);
+    // Act: nothing matches
+    await page.fill('#search', 'zebra');
+    await expect.poll(() => page.locator('.card').count()).toBe(0);
 
-      // Act: colour family filter alone
-      await page.fill('#search', '');
-      await page.selectOption('#family', 'blue');
-      await expect.poll(() => page.locator('.card h3').allTextContents()).toEqual(['blue.png']);
-      await page.screenshot({ path: join(SCREENSHOTS, 'filter-blue.png'), fullPage: true });
-      await page.selectOption('#family', '');
-      await expect.poll(() => page.locator('.card').count()).toBe(2);
-    },
-    RESULT_TEST_MS,
-  );
+    // Act: colour family filter alone
+    await page.fill('#search', '');
+    await page.selectOption('#family', 'blue');
+    await expect.poll(() => page.locator('.card h3').allTextContents()).toEqual(['blue.png']);
+    await page.screenshot({ path: join(SCREENSHOTS, 'filter-blue.png'), fullPage: true });
+    await page.selectOption('#family', '');
+    await expect.poll(() => page.locator('.card').count()).toBe(2);
+  });
 
   it('asks GET /search for what the search box shows, in its order, and shows its errors', async () => {
     // Act
@@ -187,102 +181,94 @@ describe('web page on the local stack (chromium, tiny known-answer models)', () 
     await expect.poll(() => page.locator('#show-more').isVisible()).toBe(false);
   });
 
-  it(
-    'takes images dropped onto the drop zone',
-    async () => {
-      // Prepare
-      const green = await imageFixture('solidGreen');
-      const dataTransfer = await page.evaluateHandle(
-        (bytes) => {
-          const transfer = new DataTransfer();
-          transfer.items.add(new File([new Uint8Array(bytes)], 'green.png', { type: 'image/png' }));
-          return transfer;
-        },
-        [...green],
+  it('takes images dropped onto the drop zone', { timeout: RESULT_TEST_MS }, async () => {
+    // Prepare
+    const green = await imageFixture('solidGreen');
+    const dataTransfer = await page.evaluateHandle(
+      (bytes) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(bytes)], 'green.png', { type: 'image/png' }));
+        return transfer;
+      },
+      [...green],
+    );
+
+    // Act
+    await page.dispatchEvent('#drop-zone', 'drop', { dataTransfer });
+
+    // Assess
+    expect(await shownText(card('green.png').locator('.caption'))).toBe('a green square');
+  });
+
+  it('shows the text found in an image and finds the image by a word of it', {
+    timeout: RESULT_TEST_MS,
+  }, async () => {
+    // Prepare
+    const sign = await renderTextImage(textImage('clearHeading'));
+
+    // Act
+    await upload([{ name: 'sale.png', mimeType: 'image/png', buffer: sign.png }]);
+    const saleCard = card('sale.png');
+    expect(await shownText(saleCard.locator('.text-found'))).toBe('GRAND OPENING SALE');
+    await page.fill('#search', 'opening');
+
+    // Assess
+    await expect.poll(() => page.locator('.card h3').allTextContents()).toEqual(['sale.png']);
+    await page.screenshot({ path: join(SCREENSHOTS, 'text-found.png'), fullPage: true });
+    await page.fill('#search', '');
+  });
+
+  it('shows why a file was rejected: a text file named .png, and a file over the size limit', {
+    timeout: RESULT_TEST_MS,
+  }, async () => {
+    // Prepare
+    const text = await imageFixture('textFile');
+    const huge = Buffer.alloc(UPLOAD_MAX_BYTES + 1, 1);
+
+    // Act
+    await upload([
+      { name: 'notes.png', mimeType: 'image/png', buffer: text },
+      { name: 'huge.png', mimeType: 'image/png', buffer: huge },
+      { name: 'empty.png', mimeType: 'image/png', buffer: Buffer.alloc(0) },
+    ]);
+
+    // Assess: the API refuses the big one at once (400), the engine fails the text file
+    await expect
+      .poll(() => page.locator('#notice').textContent(), { timeout: RESULT_BOUND_MS })
+      .toBe(
+        '1 file sent; 2 of 3 were not sent: their cards say why. The cards below update as descriptions arrive.',
       );
-
-      // Act
-      await page.dispatchEvent('#drop-zone', 'drop', { dataTransfer });
-
-      // Assess
-      expect(await shownText(card('green.png').locator('.caption'))).toBe('a green square');
-    },
-    RESULT_TEST_MS,
-  );
-
-  it(
-    'shows the text found in an image and finds the image by a word of it',
-    async () => {
-      // Prepare
-      const sign = await renderTextImage(textImage('clearHeading'));
-
-      // Act
-      await upload([{ name: 'sale.png', mimeType: 'image/png', buffer: sign.png }]);
-      const saleCard = card('sale.png');
-      expect(await shownText(saleCard.locator('.text-found'))).toBe('GRAND OPENING SALE');
-      await page.fill('#search', 'opening');
-
-      // Assess
-      await expect.poll(() => page.locator('.card h3').allTextContents()).toEqual(['sale.png']);
-      await page.screenshot({ path: join(SCREENSHOTS, 'text-found.png'), fullPage: true });
-      await page.fill('#search', '');
-    },
-    RESULT_TEST_MS,
-  );
-
-  it(
-    'shows why a file was rejected: a text file named .png, and a file over the size limit',
-    async () => {
-      // Prepare
-      const text = await imageFixture('textFile');
-      const huge = Buffer.alloc(UPLOAD_MAX_BYTES + 1, 1);
-
-      // Act
-      await upload([
-        { name: 'notes.png', mimeType: 'image/png', buffer: text },
-        { name: 'huge.png', mimeType: 'image/png', buffer: huge },
-        { name: 'empty.png', mimeType: 'image/png', buffer: Buffer.alloc(0) },
-      ]);
-
-      // Assess: the API refuses the big one at once (400), the engine fails the text file
-      await expect
-        .poll(() => page.locator('#notice').textContent(), { timeout: RESULT_BOUND_MS })
-        .toBe(
-          '1 file sent; 2 of 3 were not sent: their cards say why. The cards below update as descriptions arrive.',
-        );
-      const hugeCard = card('huge.png');
-      await expect
-        .poll(
-          () =>
-            hugeCard
-              .locator('.error')
-              .textContent({ timeout: 1000 })
-              .catch(() => null),
-          { timeout: 10_000 },
-        )
-        .toBe(
-          `The file is ${(UPLOAD_MAX_BYTES + 1).toLocaleString('en-US')} bytes, over the limit of ${UPLOAD_MAX_BYTES.toLocaleString('en-US')} bytes: make it smaller (for example, export it at a lower resolution or quality) and try again.`,
-        );
-      expect(await hugeCard.locator('.badge').textContent()).toBe('Rejected');
-      // Issue 12: an empty file read "Expected an integer number of bytes from 1 to … for size".
-      const emptyCard = card('empty.png');
-      await expect
-        .poll(
-          () =>
-            emptyCard
-              .locator('.error')
-              .textContent({ timeout: 1000 })
-              .catch(() => null),
-          { timeout: 10_000 },
-        )
-        .toBe('The file is empty (0 bytes): choose the image file itself and upload it again.');
-      const notesCard = card('notes.png');
-      expect(await shownText(notesCard.locator('.error'))).toContain('UNSUPPORTED_FORMAT');
-      expect(await notesCard.locator('.badge').textContent()).toBe('Failed');
-      await page.screenshot({ path: join(SCREENSHOTS, 'rejected.png'), fullPage: true });
-    },
-    RESULT_TEST_MS,
-  );
+    const hugeCard = card('huge.png');
+    await expect
+      .poll(
+        () =>
+          hugeCard
+            .locator('.error')
+            .textContent({ timeout: 1000 })
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe(
+        `The file is ${(UPLOAD_MAX_BYTES + 1).toLocaleString('en-US')} bytes, over the limit of ${UPLOAD_MAX_BYTES.toLocaleString('en-US')} bytes: make it smaller (for example, export it at a lower resolution or quality) and try again.`,
+      );
+    expect(await hugeCard.locator('.badge').textContent()).toBe('Rejected');
+    // Issue 12: an empty file read "Expected an integer number of bytes from 1 to … for size".
+    const emptyCard = card('empty.png');
+    await expect
+      .poll(
+        () =>
+          emptyCard
+            .locator('.error')
+            .textContent({ timeout: 1000 })
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('The file is empty (0 bytes): choose the image file itself and upload it again.');
+    const notesCard = card('notes.png');
+    expect(await shownText(notesCard.locator('.error'))).toContain('UNSUPPORTED_FORMAT');
+    expect(await notesCard.locator('.badge').textContent()).toBe('Failed');
+    await page.screenshot({ path: join(SCREENSHOTS, 'rejected.png'), fullPage: true });
+  });
 
   it('works with the keyboard and at phone width', async () => {
     // Prepare
