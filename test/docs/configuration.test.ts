@@ -167,6 +167,8 @@ describe('docs/configuration.md: deploy switches', () => {
     [CONTEXT_KEYS.questions]: () => relative(REPO_ROOT, DEFAULT_QUESTIONS_FILE),
     [CONTEXT_KEYS.alarmTopicArn]: () =>
       noneUnless(ofType('AWS::CloudWatch::Alarm').some((alarm) => alarm.Properties.AlarmActions)),
+    [CONTEXT_KEYS.requireModels]: () =>
+      String(stackPropsFromContext({ tryGetContext: () => undefined }).requireModels),
     [CONTEXT_KEYS.bucketRemovalPolicy]: () =>
       resources()[
         logicalId(synth.stack, synth.stack.descriptionBucket.bucket)
