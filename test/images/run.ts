@@ -81,12 +81,16 @@ async function main(): Promise<void> {
     const servers = await BACKENDS[0]?.start('describer-images');
     if (!servers) throw new ImageTestError('the embedded S3/SQS backend is missing');
     try {
-      const fast = assets.find((a) => a.target === 'fast');
-      const detailed = assets.find((a) => a.target === 'detailed');
-      if (!fast || !detailed) throw new ImageTestError('the stack synthesized no fast or no detailed image');
-      const job = await runFast(fast, shapes.fast, servers, refs);
-      await runDetailed(detailed, shapes.detailed, servers, refs, job);
-      await runMissingModel(fast, shapes.fast, servers, refs);
+      const image = (target: ImageAsset['target']) => {
+        const found = assets.find((a) => a.target === target);
+        if (!found) throw new ImageTestError(`the stack synthesized no ${target} image`);
+        return found;
+      };
+      const local = { servers, refs };
+      const fast = { image: image('fast'), shape: shapes.fast };
+      const job = await runFast(fast, local);
+      await runDetailed({ image: image('detailed'), shape: shapes.detailed }, local, job);
+      await runMissingModel(fast, local);
     } finally {
       await servers.stop();
     }
@@ -171,6 +175,9 @@ async function buildImage(asset: ImageAsset, base: string): Promise<void> {
     asset.target,
     '--build-arg',
     `BASE_IMAGE=${base}`,
+    // BuildKit sets it; buildah 1.28 may not, and the build stage's FROM names it.
+    '--build-arg',
+    `BUILDPLATFORM=${platform}`,
     ...Object.entries(asset.buildArgs).flatMap(([name, value]) => ['--build-arg', `${name}=${value}`]),
     ...Object.entries(asset.buildContexts).flatMap(([name, path]) => ['--build-context', `${name}=${path}`]),
     '-t',
@@ -318,25 +325,43 @@ async function invoke(container: Container, shape: FunctionShape, event: unknown
   }
 }
 
-async function runFast(
-  image: ImageAsset,
-  shape: FunctionShape,
-  servers: IntegrationStack,
-  refs: { bucket: string; queue: string },
-): Promise<unknown> {
+/** A built image with the shape of its function in the template. */
+interface LambdaFunction {
+  readonly image: ImageAsset;
+  readonly shape: FunctionShape;
+}
+
+/** The local stand-ins for the stack's resources, and the template ids that refer to them. */
+interface Local {
+  readonly servers: IntegrationStack;
+  readonly refs: { readonly bucket: string; readonly queue: string };
+}
+
+/** Runs `body` against the started function; the container is always removed afterwards. */
+async function withFunction<T>(
+  fn: LambdaFunction,
+  local: Local,
+  name: string,
+  body: (container: Container) => Promise<T>,
+  envOverrides: Record<string, string> = {},
+): Promise<T> {
+  const env = { ...localEnvironment(fn.shape, local.servers, local.refs), ...envOverrides };
+  const container = await startFunction(fn.image, fn.shape, env, local.servers, name);
+  try {
+    return await body(container);
+  } finally {
+    await stopFunction(container);
+  }
+}
+
+async function runFast(fn: LambdaFunction, local: Local): Promise<unknown> {
   step('fast image: an S3 ObjectCreated event for a red PNG');
+  const { servers } = local;
   await servers.s3.send(
     new PutObjectCommand({ Bucket: servers.bucket, Key: INPUT_KEY, Body: await imageFixture('solidRed') }),
   );
   const head = await servers.s3.send(new HeadObjectCommand({ Bucket: servers.bucket, Key: INPUT_KEY }));
-  const container = await startFunction(
-    image,
-    shape,
-    localEnvironment(shape, servers, refs),
-    servers,
-    'describe-fast',
-  );
-  try {
+  return withFunction(fn, local, 'describe-fast', async (container) => {
     const initMs = await initialized(container);
     const invokeStart = Date.now();
     const event = s3Event([
@@ -347,7 +372,7 @@ async function runFast(
         size: head.ContentLength ?? 0,
       },
     ]);
-    await invoke(container, shape, event);
+    await invoke(container, fn.shape, event);
     const invokeMs = Date.now() - invokeStart;
     const sidecar = await readSidecar(servers);
     expectEqual('fast sidecar caption', sidecar.caption, 'a red square');
@@ -359,68 +384,49 @@ async function runFast(
     const jobs = await receive(servers.sqs, servers.detailed.url);
     expectEqual('detailed jobs queued', jobs.length, 1);
     return toSqsEvent(jobs, servers.detailed.arn);
-  } finally {
-    await stopFunction(container);
-  }
+  });
 }
 
-async function runDetailed(
-  image: ImageAsset,
-  shape: FunctionShape,
-  servers: IntegrationStack,
-  refs: { bucket: string; queue: string },
-  event: unknown,
-): Promise<void> {
+async function runDetailed(fn: LambdaFunction, local: Local, event: unknown): Promise<void> {
   step('detailed image: the SQS job the fast image queued');
-  const container = await startFunction(
-    image,
-    shape,
-    localEnvironment(shape, servers, refs),
-    servers,
-    'describe-detailed',
-  );
-  try {
+  await withFunction(fn, local, 'describe-detailed', async (container) => {
     const initMs = await initialized(container);
     const invokeStart = Date.now();
-    const response = (await invoke(container, shape, event)) as { batchItemFailures?: unknown[] };
+    const response = (await invoke(container, fn.shape, event)) as { batchItemFailures?: unknown[] };
     const invokeMs = Date.now() - invokeStart;
     expectEqual('batch item failures', JSON.stringify(response.batchItemFailures), '[]');
-    const sidecar = await readSidecar(servers);
+    const sidecar = await readSidecar(local.servers);
     expectEqual('detailed stage', sidecar.status.detailed.state, 'done');
     expectEqual('caption kept by the detailed stage', sidecar.caption, 'a red square');
     if (!sidecar.detailedDescription) throw new ImageTestError('the sidecar has no detailed description');
     figures.push(
       `detailed: init ${seconds(initMs)} (with the PP-OCR models), invoke ${seconds(invokeMs)}; detailed text "${sidecar.detailedDescription}"`,
     );
-  } finally {
-    await stopFunction(container);
-  }
+  });
 }
 
 /** A model the image does not carry: init must fail through /runtime/init/error, not at the first event. */
-async function runMissingModel(
-  image: ImageAsset,
-  shape: FunctionShape,
-  servers: IntegrationStack,
-  refs: { bucket: string; queue: string },
-): Promise<void> {
-  step('fast image with MODELS_DIR pointing at an empty folder: init must report the error');
-  const env = { ...localEnvironment(shape, servers, refs), MODELS_DIR: '/var/task/dist' };
-  const container = await startFunction(image, shape, env, servers, 'describe-fast-no-model');
-  try {
-    const outcome = await Promise.race([
-      container.api.initError.then((error) => ({ error })),
-      container.api.initialized.then(() => ({ error: undefined })),
-      container.exited.then(() => ({ error: undefined })),
-    ]);
-    if (!outcome.error)
-      throw new ImageTestError('init did not report the missing model on /runtime/init/error');
-    figures.push(
-      `missing model: init error ${outcome.error.errorType}: ${outcome.error.errorMessage?.slice(0, 160)}`,
-    );
-  } finally {
-    await stopFunction(container);
-  }
+async function runMissingModel(fn: LambdaFunction, local: Local): Promise<void> {
+  step('fast image with MODELS_DIR pointing at a folder without models: init must report the error');
+  const noModels = { MODELS_DIR: '/var/task/dist' };
+  await withFunction(
+    fn,
+    local,
+    'describe-fast-no-model',
+    async (container) => {
+      const outcome = await Promise.race([
+        container.api.initError.then((error) => ({ error })),
+        container.api.initialized.then(() => ({ error: undefined })),
+        container.exited.then(() => ({ error: undefined })),
+      ]);
+      if (!outcome.error)
+        throw new ImageTestError('init did not report the missing model on /runtime/init/error');
+      figures.push(
+        `missing model: init error ${outcome.error.errorType}: ${outcome.error.errorMessage?.slice(0, 160)}`,
+      );
+    },
+    noModels,
+  );
 }
 
 async function readSidecar(servers: IntegrationStack): Promise<DescriptionRecord> {

@@ -36,38 +36,30 @@ afterEach(() => {
 });
 
 describe('rejected requests in the Powertools log', () => {
-  it('an invalid upload request is logged with its reason and no reserved-key warning', async () => {
-    const { handler, lines } = apiWithPowertools();
-
-    const result = await handler(postUploadsEvent({ filename: 'a.png', contentType: 'text/plain', size: 5 }));
-
-    expect(result.statusCode).toBe(400);
-    expect(lines).toEqual([
-      expect.objectContaining({
-        level: 'INFO',
+  it.each([
+    [
+      'an invalid upload request',
+      postUploadsEvent({ filename: 'a.png', contentType: 'text/plain', size: 5 }),
+      {
         message: 'upload request rejected',
         code: 'INVALID_REQUEST',
         reason: expect.stringContaining('text/plain'),
-      }),
-    ]);
-  });
-
-  it('an invalid search is logged with its reason and no reserved-key warning', async () => {
+      },
+    ],
+    [
+      'an invalid search',
+      {
+        ...apiEvent({ routeKey: 'GET /search', method: 'GET', rawPath: '/search' }),
+        rawQueryString: 'limit=lots',
+      },
+      { message: 'search rejected', parameter: 'limit', reason: expect.stringContaining('lots') },
+    ],
+  ])('%s is logged with its reason and no reserved-key warning', async (_name, event, logged) => {
     const { handler, lines } = apiWithPowertools();
 
-    const result = await handler({
-      ...apiEvent({ routeKey: 'GET /search', method: 'GET', rawPath: '/search' }),
-      rawQueryString: 'limit=lots',
-    });
+    const result = await handler(event);
 
     expect(result.statusCode).toBe(400);
-    expect(lines).toEqual([
-      expect.objectContaining({
-        level: 'INFO',
-        message: 'search rejected',
-        parameter: 'limit',
-        reason: expect.stringContaining('lots'),
-      }),
-    ]);
+    expect(lines).toEqual([expect.objectContaining({ level: 'INFO', ...logged })]);
   });
 });
