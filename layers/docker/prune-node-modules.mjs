@@ -6,7 +6,7 @@
 // onnxruntime-node). The handler bundle contains everything else (the SDK, Powertools,
 // zod, the engine), so the local-stack and CLI packages (s3rver, fauxqs with typescript, tsx with
 // esbuild, chokidar...) would only be dead weight in a Lambda image.
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -69,6 +69,16 @@ function installedPackages(root) {
   });
 }
 
+/** Bytes under `dir` (links counted as themselves). */
+function bytesUnder(dir) {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? bytesUnder(path) : lstatSync(path).size;
+  }
+  return total;
+}
+
 /** Deletes what `roots` do not need; returns the removed package names. */
 export function prune(root, roots, without = [], arch = process.arch) {
   const keep = runtimeClosure(root, roots, without);
@@ -112,8 +122,11 @@ if (process.argv[1] && pathToFileURL(resolve(process.argv[1])).href === import.m
     );
     process.exit(2);
   }
+  const modules = join(resolve(dir), 'node_modules');
+  const before = bytesUnder(modules);
   const removed = prune(resolve(dir), roots, without);
+  const mb = (bytes) => `${(bytes / 1e6).toFixed(0)} MB`;
   console.log(
-    `kept ${roots.join(', ')} and their dependencies for linux/${process.arch}; removed ${removed.length} packages`,
+    `kept ${roots.join(', ')} and their dependencies for linux/${process.arch}: removed ${removed.length} packages, node_modules ${mb(before)} → ${mb(bytesUnder(modules))}`,
   );
 }

@@ -253,6 +253,7 @@ async function startFunction(
     AWS_LAMBDA_LOG_STREAM_NAME: `${new Date().toISOString().slice(0, 10).replaceAll('-', '/')}/[$LATEST]test`,
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     AWS_EXECUTION_ENV: 'AWS_Lambda_Image',
+    TZ: ':UTC',
     AWS_REGION: servers.env.AWS_REGION ?? 'us-east-1',
     AWS_DEFAULT_REGION: servers.env.AWS_REGION ?? 'us-east-1',
     AWS_ACCESS_KEY_ID: servers.env.AWS_ACCESS_KEY_ID ?? '',

@@ -1,4 +1,5 @@
-import { copyFileSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CACHE_DIR, ensureHostTools, hostArch, imageExists, podman, run, step } from './podman.ts';
@@ -14,9 +15,16 @@ const BUILD_PACKAGES = ['g++', 'make', 'cmake', 'autoconf', 'automake', 'libtool
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 
-/** The stand-in's tag: any change of Node, the runtime client or the suite makes a new one. */
+/**
+ * The stand-in's tag: a change of Node, the runtime client, the suite, the Containerfile or the entry
+ * point makes a new one (the cache is by tag).
+ */
 export function standinTag(): string {
-  return `localhost/image-describer/lambda-standin:node${NODE_VERSION}-ric${RIC_VERSION}-${DEBIAN_SUITE}-${hostArch().oci}`;
+  const inputs = createHash('sha256');
+  for (const file of ['standin-base.Containerfile', 'lambda-entrypoint.sh'])
+    inputs.update(readFileSync(join(HERE, file)));
+  const digest = inputs.update(BUILD_PACKAGES.join(',')).digest('hex').slice(0, 10);
+  return `localhost/image-describer/lambda-standin:node${NODE_VERSION}-ric${RIC_VERSION}-${DEBIAN_SUITE}-${hostArch().oci}-${digest}`;
 }
 
 /**
@@ -56,9 +64,9 @@ export async function ensureStandinBase(): Promise<string> {
       join(work, 'host-ca.crt'),
     );
     copyFileSync(join(HERE, 'lambda-entrypoint.sh'), join(work, 'lambda-entrypoint.sh'));
+    // No --layers: the finished base is cached by its tag; the compiler stage (≈ 860 MB) is not kept.
     await podman([
       'build',
-      '--layers',
       '--build-arg',
       `ROOTFS=${rootfs}`,
       '--build-arg',
