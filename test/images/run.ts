@@ -12,7 +12,7 @@ import { logicalId, synthesize } from '../infra/synth.ts';
 import { BACKENDS, type IntegrationStack } from '../integration/support/backends.ts';
 import { receive, toSqsEvent } from '../integration/support/lambda-sqs.ts';
 import { hostArch, ImageTestError, podman, podmanEnv, step } from './podman.ts';
-import { InvocationError, type RuntimeApi, startRuntimeApi } from './runtime-api.ts';
+import { type RuntimeApi, startRuntimeApi } from './runtime-api.ts';
 import { ensureStandinBase } from './standin-base.ts';
 
 /**
@@ -48,7 +48,6 @@ interface FunctionShape {
 
 const started = Date.now();
 const figures: string[] = [];
-const containers: string[] = [];
 
 async function main(): Promise<void> {
   const base = await ensureStandinBase();
@@ -277,7 +276,6 @@ async function startFunction(
     image.tag,
     ...shape.command,
   ];
-  containers.push(name);
   api.startInit();
   const child = spawn('podman', args, { env: podmanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   const prefix = `    [${name}] `;
@@ -456,11 +454,7 @@ try {
     ),
   );
 } catch (error) {
-  for (const name of containers)
-    await podman(['rm', '-f', '-t', '0', name], { capture: true }).catch(() => undefined);
-  console.error(
-    `test:images FAILED: ${error instanceof InvocationError || error instanceof Error ? error.message : String(error)}`,
-  );
+  console.error(`test:images FAILED: ${error instanceof Error ? error.message : String(error)}`);
   if (figures.length > 0) console.error(figures.map((f) => `  ${f}`).join('\n'));
   process.exitCode = 1;
 }
