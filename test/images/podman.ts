@@ -41,9 +41,9 @@ export async function ensureHostTools(): Promise<void> {
     );
   }
   step(`installing ${HOST_PACKAGES.join(' ')} with apt (missing: ${missing.join(', ')})`);
-  await run('apt-get', ['install', '-y', '--no-install-recommends', ...HOST_PACKAGES], {
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await run('apt-get', ['update'], { env });
+  await run('apt-get', ['install', '-y', ...HOST_PACKAGES], { env });
 }
 
 /**
