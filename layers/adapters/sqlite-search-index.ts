@@ -117,6 +117,17 @@ function signCode(vector: Float32Array, words: number): Uint32Array {
   return code;
 }
 
+function dot(a: Float32Array, b: Float32Array): number {
+  let sum = 0;
+  for (let d = 0; d < a.length; d += 1) sum += (a[d] as number) * (b[d] as number);
+  return sum;
+}
+
+/** Most similar first, then by key. */
+function bySimilarity(a: Neighbour, b: Neighbour): number {
+  return b.similarity - a.similarity || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+}
+
 function float32(vector: ArrayLike<number>): Float32Array {
   return vector instanceof Float32Array ? vector : Float32Array.from(vector);
 }
@@ -185,7 +196,8 @@ export class SqliteSearchIndex implements SearchIndex {
       CREATE INDEX docs_by_date ON docs (uploaded_at DESC, key_order);
       CREATE VIRTUAL TABLE terms USING fts5(
         words, tokenize='ascii', detail=none, content='', contentless_delete=1);
-      CREATE TABLE vectors (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, vector BLOB NOT NULL);
+      CREATE TABLE vectors (
+        id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, vector BLOB NOT NULL, code BLOB NOT NULL);
     `);
     index.setMeta('schema', SCHEMA_VERSION);
     index.setMeta('complete', '0');
@@ -215,6 +227,11 @@ export class SqliteSearchIndex implements SearchIndex {
 
   private setMeta(name: string, value: string): void {
     this.db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run(name, value);
+  }
+
+  /** Runs `work` (upserts, removals) as one transaction: one commit for a batch of records. */
+  batch<T>(work: () => T): T {
+    return this.db.transaction(work)();
   }
 
   /** Marks a rebuild finished: the next open uses the file as it is. */
@@ -396,6 +413,19 @@ export class SqliteSearchIndex implements SearchIndex {
     };
   }
 
+  /** The results (without a score) of these image keys, for neighbours and fused lists. */
+  hitsByKey(keys: readonly string[]): Map<string, Omit<SearchHit, 'score'>> {
+    const out = new Map<string, Omit<SearchHit, 'score'>>();
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      const rows = this.statement(
+        `SELECT key, hit FROM docs WHERE key IN (${chunk.map(() => '?').join(', ')})`,
+      ).all(...chunk) as Array<{ key: string; hit: string }>;
+      for (const row of rows) out.set(row.key, JSON.parse(row.hit));
+    }
+    return out;
+  }
+
   private hits(ids: readonly number[]): Map<number, Omit<SearchHit, 'score'>> {
     const out = new Map<number, Omit<SearchHit, 'score'>>();
     if (ids.length === 0) return out;
@@ -430,10 +460,12 @@ export class SqliteSearchIndex implements SearchIndex {
     if (v.length === 0) throw new VectorShapeError(expected('a non-empty vector', 'vector', '0 numbers'));
     this.db.transaction(() => {
       if (this.dims === undefined) this.setMeta('dims', String(v.length));
+      const code = signCode(v, this.words());
       const row = this.statement(
-        'INSERT INTO vectors (key, vector) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET vector = excluded.vector RETURNING id',
-      ).get(key, Buffer.from(v.buffer, v.byteOffset, v.byteLength)) as Row;
-      this.setCode(row.id as number, v);
+        `INSERT INTO vectors (key, vector, code) VALUES (?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET vector = excluded.vector, code = excluded.code RETURNING id`,
+      ).get(key, Buffer.from(v.buffer, v.byteOffset, v.byteLength), Buffer.from(code.buffer)) as Row;
+      this.setCode(row.id as number, code);
     })();
   }
 
@@ -472,15 +504,19 @@ export class SqliteSearchIndex implements SearchIndex {
       slotOf: new Map<number, number>(),
     };
     this.codes = codes;
-    for (const [id, blob] of this.statement('SELECT id, vector FROM vectors').raw().iterate() as Iterable<
+    // The codes are stored beside the vectors: loading reads dims/8 bytes per image, not dims × 4.
+    for (const [id, blob] of this.statement('SELECT id, code FROM vectors').raw().iterate() as Iterable<
       [number, Buffer]
     >) {
-      this.setCode(id, new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4));
+      this.setCode(
+        id,
+        new Uint32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength)),
+      );
     }
     return codes;
   }
 
-  private setCode(id: number, vector: Float32Array): void {
+  private setCode(id: number, code: Uint32Array): void {
     const codes = this.codes;
     if (!codes) return;
     const words = this.words();
@@ -499,7 +535,7 @@ export class SqliteSearchIndex implements SearchIndex {
       codes.slotOf.set(id, slot);
     }
     codes.rowids[slot] = id;
-    codes.bits.set(signCode(vector, words), slot * words);
+    codes.bits.set(code, slot * words);
   }
 
   /**
@@ -565,12 +601,24 @@ export class SqliteSearchIndex implements SearchIndex {
       const row = read.get(id) as { key: string; vector: Buffer } | undefined;
       if (!row || row.key === options.exclude) continue;
       const v = new Float32Array(row.vector.buffer, row.vector.byteOffset, row.vector.byteLength / 4);
-      let dot = 0;
-      for (let d = 0; d < v.length; d += 1) dot += (v[d] as number) * (q[d] as number);
-      scored.push({ key: row.key, similarity: dot });
+      scored.push({ key: row.key, similarity: dot(v, q) });
     }
-    scored.sort((a, b) => b.similarity - a.similarity || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    return scored.slice(0, limit);
+    return scored.sort(bySimilarity).slice(0, limit);
+  }
+
+  /** Exact neighbours by reading every stored vector: what `nearest` approximates (benchmarks). */
+  exactNearest(vector: ArrayLike<number>, limit: number): Neighbour[] {
+    const q = float32(vector);
+    const scored: Neighbour[] = [];
+    for (const [key, blob] of this.statement('SELECT key, vector FROM vectors').raw().iterate() as Iterable<
+      [string, Buffer]
+    >) {
+      scored.push({
+        key,
+        similarity: dot(new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4), q),
+      });
+    }
+    return scored.sort(bySimilarity).slice(0, limit);
   }
 
   close(): void {
