@@ -51,7 +51,16 @@ const UNIT = '\u001f';
 const WEIGHT_GROUPS = [3, 2] as const;
 
 /** Why `open` found no usable index: the caller rebuilds it from the sidecars and says why. */
-export type RebuildReason = 'missing' | 'unreadable' | 'incomplete' | 'older-version';
+export type RebuildReason = 'missing' | 'unreadable' | 'incomplete' | 'older-version' | 'unclean-stop';
+
+/** What each reason means, for the line a person reads at start. */
+export const REBUILD_REASONS: Readonly<Record<RebuildReason, string>> = {
+  missing: 'there is no search index yet',
+  unreadable: 'the search index file could not be read (moved aside as .unreadable)',
+  incomplete: 'the last rebuild of the search index did not finish',
+  'older-version': 'the search index was written by an older version',
+  'unclean-stop': 'the last run stopped without closing the search index, so a write may be missing',
+};
 
 export interface OpenedSearchIndex {
   readonly index: SqliteSearchIndex;
@@ -146,35 +155,35 @@ export class SqliteSearchIndex implements SearchIndex {
 
   /**
    * Opens the index file, creating it when missing. A file SQLite cannot read, one from another
-   * layout version, or one whose last rebuild did not finish is replaced by an empty index and
-   * `rebuild` says why: the caller refills it from the sidecars (SidecarIndexer.rebuild) and then
+   * layout version, one whose last rebuild did not finish, or one a crash left open (a sidecar
+   * event may have been lost) is replaced by an empty index and `rebuild` says why: the caller refills it from the sidecars (SidecarIndexer.rebuild) and then
    * calls `markComplete`.
    */
   static open(path: string): OpenedSearchIndex {
     mkdirSync(dirname(path), { recursive: true });
-    const existed = existsSync(path);
-    if (existed) {
-      try {
-        const db = new Database(path);
-        const index = new SqliteSearchIndex(db, path);
-        const version = index.meta('schema');
-        if (version !== SCHEMA_VERSION) {
-          db.close();
-          SqliteSearchIndex.discard(path, false);
-          return { index: SqliteSearchIndex.create(path), rebuild: { reason: 'older-version' } };
-        }
-        index.configure();
-        if (index.meta('complete') !== '1') return { index, rebuild: { reason: 'incomplete' } };
-        return { index };
-      } catch (error) {
-        SqliteSearchIndex.discard(path, true);
-        return {
-          index: SqliteSearchIndex.create(path),
-          rebuild: { reason: 'unreadable', detail: (error as Error).message },
-        };
-      }
+    if (!existsSync(path)) return { index: SqliteSearchIndex.create(path), rebuild: { reason: 'missing' } };
+    let index: SqliteSearchIndex | undefined;
+    let reason: RebuildReason | undefined;
+    try {
+      index = new SqliteSearchIndex(new Database(path), path);
+      if (index.meta('schema') !== SCHEMA_VERSION) reason = 'older-version';
+      else if (index.meta('complete') !== '1') reason = 'incomplete';
+      else if (index.meta('clean') !== '1') reason = 'unclean-stop';
+    } catch (error) {
+      index?.db.close();
+      SqliteSearchIndex.discard(path, true);
+      const detail = (error as Error).message;
+      return { index: SqliteSearchIndex.create(path), rebuild: { reason: 'unreadable', detail } };
     }
-    return { index: SqliteSearchIndex.create(path), rebuild: { reason: 'missing' } };
+    if (reason) {
+      // Start again from an empty file: a record deleted meanwhile must not linger.
+      index.db.close();
+      SqliteSearchIndex.discard(path, false);
+      return { index: SqliteSearchIndex.create(path), rebuild: { reason } };
+    }
+    index.configure();
+    index.setMeta('clean', '0');
+    return { index };
   }
 
   /** An index in memory (tests, or a one-off search): nothing is written to disk. */
@@ -201,6 +210,8 @@ export class SqliteSearchIndex implements SearchIndex {
     `);
     index.setMeta('schema', SCHEMA_VERSION);
     index.setMeta('complete', '0');
+    // Set back to 1 by close(): an index left open by a crash may have missed a sidecar event.
+    index.setMeta('clean', '0');
     return index;
   }
 
@@ -585,10 +596,11 @@ export class SqliteSearchIndex implements SearchIndex {
       histogram[distance] = (histogram[distance] as number) + 1;
     }
     const wanted = Math.max(limit * 10, 200);
+    // The smallest distance within which `wanted` candidates lie (all of them when fewer pass).
     let threshold = 0;
-    for (let seen = 0; threshold <= maxDistance; threshold += 1) {
+    for (let seen = histogram[0] as number; seen < wanted && threshold < maxDistance; ) {
+      threshold += 1;
       seen += histogram[threshold] as number;
-      if (seen >= wanted) break;
     }
     const candidates: number[] = [];
     for (let slot = 0; slot < codes.count; slot += 1) {
@@ -621,7 +633,10 @@ export class SqliteSearchIndex implements SearchIndex {
     return scored.sort(bySimilarity).slice(0, limit);
   }
 
+  /** Closes the file, marking it cleanly stopped so the next start opens it as it is. */
   close(): void {
+    if (!this.db.open) return;
+    this.setMeta('clean', '1');
     this.statements.clear();
     this.db.close();
   }
