@@ -15,6 +15,7 @@ const EXTERNALS = [
   's3rver',
   'fauxqs',
   'chokidar',
+  'better-sqlite3',
 ];
 
 await build({

@@ -1,4 +1,5 @@
 import { relative } from 'node:path';
+import { REBUILD_REASONS } from '#adapters/sqlite-search-index.ts';
 import type { StackEvent } from './stack.ts';
 
 /**
@@ -43,6 +44,15 @@ export function formatStackEvent(
       const why = event.reason === 'start' ? 'left unfinished by the last run' : 'that waited for models';
       return out(`↻ re-queued ${event.summary.fast} fast and ${event.summary.detailed} detailed ${why}`);
     }
+    case 'search-index':
+      if (event.state === 'rebuilding')
+        return out(
+          `⟳ rebuilding the search index from the stored descriptions: ${REBUILD_REASONS[event.reason]}`,
+        );
+      if (event.state === 'progress') return out(`  … ${event.indexed} descriptions indexed`);
+      return out(
+        `✓ search index rebuilt: ${event.summary.indexed} descriptions in ${(event.summary.ms / 1000).toFixed(1)} s${event.summary.skipped > 0 ? `, ${event.summary.skipped} skipped` : ''}`,
+      );
     case 'models-ready':
       return out('✓ models found: describing what waited for them');
     case 'error': {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { packagePath } from '#engine/package-root.ts';
 import type { ObjectStore } from '#engine/ports.ts';
-import type { LocalSearchIndex } from '#engine/search/local-index.ts';
+import type { SearchIndex } from '#engine/search/local-index.ts';
 import { parseSearchQuery, SearchQueryError } from '#engine/search/query.ts';
 import type { RecordLister } from './records.ts';
 
@@ -28,7 +28,7 @@ export interface LocalHttpOptions {
   readonly uploadApi: NodeHandler;
   readonly records: RecordLister;
   /** GET /search runs here. */
-  readonly search: LocalSearchIndex;
+  readonly search: SearchIndex;
   /** The bucket, behind the object store port (thumbnails). */
   readonly store: ObjectStore;
   readonly inputPrefix: string;

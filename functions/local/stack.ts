@@ -3,6 +3,7 @@ import type { S3Event } from 'aws-lambda';
 import { readAwsConfig } from '#adapters/aws-runtime.ts';
 import { createDetailedQueues, type LocalClients, localClients } from '#adapters/local-servers.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
+import { type RebuildReason, SqliteSearchIndex } from '#adapters/sqlite-search-index.ts';
 import { SqsJobQueue } from '#adapters/sqs-job-queue.ts';
 import { type DetailedWorker, SqsPoller } from '#adapters/sqs-poller.ts';
 import { ConfigError } from '#engine/errors.ts';
@@ -10,8 +11,7 @@ import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
 import { inputKeyFor, keyLayout } from '#engine/pipeline/key-layout.ts';
 import { asksQuestions } from '#engine/questions/config.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
-import { LocalSearchIndex } from '#engine/search/local-index.ts';
-import { SidecarIndexer } from '#engine/search/sidecar-index.ts';
+import { type RebuildSummary, SidecarIndexer } from '#engine/search/sidecar-index.ts';
 import { ENV } from '#engine/settings.ts';
 import { readUploadApiConfig } from '../aws/upload-api-handler.ts';
 import { ChildWorker, STOP_GRACE_MS } from './child-worker.ts';
@@ -38,6 +38,10 @@ export type StackEvent =
   | { type: 'sidecar'; key: string; record: DescriptionRecord; name?: string; file?: string }
   | { type: 'requeued'; summary: RequeueSummary; reason: 'start' | 'models-ready' }
   | { type: 'models-ready' }
+  /** The search index file was missing or unusable: rebuilt from the sidecars before the page opens. */
+  | { type: 'search-index'; state: 'rebuilding'; reason: RebuildReason; file: string }
+  | { type: 'search-index'; state: 'progress'; indexed: number }
+  | { type: 'search-index'; state: 'rebuilt'; summary: RebuildSummary }
   | { type: 'error'; where: string; error: unknown };
 
 export interface LocalStack {
@@ -142,8 +146,12 @@ export async function startLocalStack(
     const store = new S3ObjectStore({ bucket: options.bucket, client: s3 });
     const queues = await createDetailedQueues(sqs, options);
     const detailedQueue = new SqsJobQueue<DetailedJob>({ queueUrl: queues.queueUrl, client: sqs });
-    // GET /search: every sidecar in the bucket, kept current from the sidecar writes below.
-    const searchIndex = new LocalSearchIndex();
+    // GET /search: every sidecar in the bucket, in a file kept current from the sidecar writes
+    // below and opened as it is at the next start.
+    const indexFile = join(options.dataDir, 'search-index', 'index.sqlite');
+    const opened = SqliteSearchIndex.open(indexFile);
+    const searchIndex = opened.index;
+    closers.push(async () => searchIndex.close());
     const indexer = new SidecarIndexer({
       store,
       layout,
@@ -313,8 +321,16 @@ export async function startLocalStack(
       inputPrefix: options.inputPrefix,
       sidecarPrefix: options.sidecarPrefix,
     });
-    // Before the web server listens, so the first search already sees what earlier runs described.
-    await indexer.rebuild();
+    // Only when the file was missing or unusable; before the web server listens, so the first
+    // search already sees what earlier runs described.
+    if (opened.rebuild) {
+      emit({ type: 'search-index', state: 'rebuilding', reason: opened.rebuild.reason, file: indexFile });
+      const summary = await indexer.rebuild((indexed) =>
+        emit({ type: 'search-index', state: 'progress', indexed }),
+      );
+      searchIndex.markComplete();
+      emit({ type: 'search-index', state: 'rebuilt', summary });
+    }
     const http = await startLocalHttp({
       host: options.host,
       port: options.httpPort,

@@ -156,12 +156,16 @@ const provenance = {
   promptHash: '0',
 };
 
-export function generateRecords(count: number, seed = 42): Array<{ key: string; record: DescriptionRecord }> {
+export function generateRecords(
+  count: number,
+  seed = 42,
+  first = 0,
+): Array<{ key: string; record: DescriptionRecord }> {
   const r = random(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(r() * list.length)] as T;
   const start = Date.parse('2025-01-01T00:00:00Z');
   const out: Array<{ key: string; record: DescriptionRecord }> = [];
-  for (let i = 0; i < count; i += 1) {
+  for (let i = first; i < first + count; i += 1) {
     const key = `images/${2025 + (i % 2)}/${String(i).padStart(7, '0')}.jpg`;
     const at = new Date(start + Math.floor(r() * 365 * 86_400_000)).toISOString();
     const nouns = [pick(NOUNS), pick(NOUNS)];
@@ -213,8 +217,10 @@ export function generateRecords(count: number, seed = 42): Array<{ key: string; 
   return out;
 }
 
+export const QUERY_WORDS = { NOUNS, ADJECTIVES, RARE, FAMILIES } as const;
+
 /** Query kinds, each a function of an iteration number so the words vary across runs of one kind. */
-const QUERY_KINDS: ReadonlyArray<{ name: string; params: (i: number) => SearchParams }> = [
+export const QUERY_KINDS: ReadonlyArray<{ name: string; params: (i: number) => SearchParams }> = [
   { name: 'one common word', params: (i) => ({ q: NOUNS[i % NOUNS.length] as string }) },
   {
     name: 'two words (AND)',
@@ -229,7 +235,7 @@ const QUERY_KINDS: ReadonlyArray<{ name: string; params: (i: number) => SearchPa
 
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 
-function percentile(sorted: readonly number[], p: number): number {
+export function percentile(sorted: readonly number[], p: number): number {
   const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
   return Math.round((sorted[Math.max(0, index)] as number) * 100) / 100;
 }
@@ -341,7 +347,11 @@ function print(rows: readonly SearchBenchRow[]): void {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && process.argv[2]?.startsWith('--')) {
+  // The persistent index at a chosen size, with its baseline: see index-bench.ts.
+  // Not awaited at the top level: index-bench.ts imports this module, which must finish loading first.
+  void import('./index-bench.ts').then(({ runIndexBench }) => runIndexBench(process.argv.slice(2)));
+} else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const sizes = (process.argv[2] ?? '10000,100000').split(',').map(Number);
   const rows: SearchBenchRow[] = [];
   for (const size of sizes) {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -12,7 +12,8 @@ import { testStackOptions } from '../support/local-stack-options.ts';
  * Search on the local stack, end to end: images go in through the upload API, the stages describe
  * them (OCR included, with the tiny caption models), and GET /search finds them by the words of
  * their text and by colour family — and not through a colour name that merely contains the word.
- * A restart on the same data directory rebuilds the index and answers the same.
+ * A restart on the same data directory opens the index file as it is (no rebuild) and answers the
+ * same; an unreadable index file is rebuilt from the stored descriptions, saying so.
  */
 const TIMEOUT = 60_000;
 let dir: string;
@@ -141,12 +142,28 @@ describe('GET /search on the local stack', () => {
     });
     await stack.stop();
 
-    // Act
-    stack = await startLocalStack(options, { onEvent: (e) => events.push(e) });
+    const restartEvents: StackEvent[] = [];
+    const restart = async () => {
+      restartEvents.length = 0;
+      stack = await startLocalStack(options, { onEvent: (e) => restartEvents.push(e) });
+      return Promise.all(['q=open', 'colour=red', 'q=red', ''].map(search));
+    };
 
-    // Assess
-    const after = await Promise.all(['q=open', 'colour=red', 'q=red', ''].map(search));
+    // Act
+    const after = await restart();
+
+    // Assess: the same answers, from the file as it was, without a rebuild.
     expect(after.map((r) => r.body)).toEqual(before.map((r) => r.body));
     expect(names(after[0]?.body as SearchResponse)).toEqual(['open-sign.png']);
-  }, 30_000);
+    expect(restartEvents.filter((e) => e.type === 'search-index')).toEqual([]);
+
+    // A damaged index file: rebuilt once from the descriptions, with the reason, and the same answers.
+    await stack.stop();
+    await writeFile(join(dir, 'data', 'search-index', 'index.sqlite'), 'not a database'.repeat(512));
+    const rebuilt = await restart();
+    expect(rebuilt.map((r) => r.body)).toEqual(before.map((r) => r.body));
+    const indexEvents = restartEvents.filter((e) => e.type === 'search-index');
+    expect(indexEvents[0]).toMatchObject({ state: 'rebuilding', reason: 'unreadable' });
+    expect(indexEvents.at(-1)).toMatchObject({ state: 'rebuilt', summary: { indexed: 2 } });
+  }, 60_000);
 });

@@ -23,12 +23,25 @@ export interface IndexEntry {
 }
 
 /**
+ * What the local stack and the CLI search: the in-memory LocalSearchIndex below, or the persistent
+ * SQLite index (layers/adapters/sqlite-search-index.ts). Both answer the shared query model the
+ * same way; `upsert` replaces the record indexed under the key.
+ */
+export interface SearchIndex {
+  readonly size: number;
+  has(key: string): boolean;
+  upsert(entry: IndexEntry): void;
+  remove(key: string): void;
+  search(query: SearchQuery): SearchResponse;
+}
+
+/**
  * The local search engine: MiniSearch as the inverted index over the text fields (tokenised by
  * the shared `tokenize`, exact terms only: no prefix or fuzzy matching, which would be substring
  * search by another name), and a map of each document's filter facts and result. Ranking and
  * filters come from document.ts, so results match the Athena engine case for case.
  */
-export class LocalSearchIndex {
+export class LocalSearchIndex implements SearchIndex {
   private readonly mini = new MiniSearch<{ id: string } & Record<SearchField, string>>({
     fields: SEARCH_FIELDS,
     storeFields: [],

@@ -1,7 +1,7 @@
 import { inputKeyFor, type KeyLayout } from '../pipeline/key-layout.ts';
 import type { ObjectStore } from '../ports.ts';
 import { readStoredRecord } from '../record/record.ts';
-import type { LocalSearchIndex } from './local-index.ts';
+import type { SearchIndex } from './local-index.ts';
 
 /** The upload API keeps the sanitised, percent-encoded file name in this object metadata key. */
 export const ORIGINAL_NAME_METADATA = 'original-filename';
@@ -9,7 +9,7 @@ export const ORIGINAL_NAME_METADATA = 'original-filename';
 export interface SidecarIndexerOptions {
   readonly store: ObjectStore;
   readonly layout: KeyLayout;
-  readonly index: LocalSearchIndex;
+  readonly index: SearchIndex;
   /** A sidecar that is not a record (half-written, foreign JSON): skipped, and reported here. */
   readonly onSkipped?: (sidecarKey: string, error: unknown) => void;
 }
@@ -21,7 +21,7 @@ export interface RebuildSummary {
 }
 
 /**
- * Keeps a LocalSearchIndex in step with the sidecars in a bucket: `rebuild` lists the sidecar
+ * Keeps a search index in step with the sidecars in a bucket: `rebuild` lists the sidecar
  * prefix through the object store port (on start), `update` re-reads one sidecar after a write,
  * `remove` drops one after a delete. Records are named by their image key, with the upload's
  * original file name when the image object carries one.

@@ -1,0 +1,238 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteSearchIndex, VectorShapeError } from '#adapters/sqlite-search-index.ts';
+import { LocalSearchIndex } from '#engine/search/local-index.ts';
+import { parseSearchQuery, type SearchParams } from '#engine/search/query.ts';
+import { vectorOf } from '#test/bench/index-bench.ts';
+import { generateRecords, QUERY_WORDS } from '#test/bench/search-bench.ts';
+import { CORPUS, KEYS } from '#test/search/cases.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function indexFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'search-index-'));
+  dirs.push(dir);
+  return join(dir, 'search-index', 'index.sqlite');
+}
+
+const keys = (index: SqliteSearchIndex, params: SearchParams) =>
+  index.search(parseSearchQuery(params)).results.map((hit) => hit.key);
+
+describe('the search index file', () => {
+  it('is created empty with a rebuild asked for, then opens as it is: no rebuild, same answers', () => {
+    const file = indexFile();
+    const first = SqliteSearchIndex.open(file);
+    expect(first.rebuild).toEqual({ reason: 'missing' });
+    for (const entry of CORPUS) first.index.upsert(entry);
+    first.index.markComplete();
+    const before = first.index.search(parseSearchQuery({ q: 'open 24 hours' }));
+    first.index.close();
+
+    const again = SqliteSearchIndex.open(file);
+
+    expect(again.rebuild).toBeUndefined();
+    expect(again.index.size).toBe(CORPUS.length);
+    expect(again.index.search(parseSearchQuery({ q: 'open 24 hours' }))).toEqual(before);
+    again.index.close();
+  });
+
+  it('a file that is not an index is moved aside and replaced by an empty one, with the reason', () => {
+    const file = indexFile();
+    SqliteSearchIndex.open(file).index.close();
+    writeFileSync(file, 'this is not a database, just some bytes written over it'.repeat(100));
+
+    const opened = SqliteSearchIndex.open(file);
+
+    expect(opened.rebuild?.reason).toBe('unreadable');
+    expect(opened.rebuild?.detail).toMatch(/not a database/);
+    expect(existsSync(`${file}.unreadable`)).toBe(true);
+    expect(opened.index.size).toBe(0);
+    opened.index.upsert(CORPUS[0] as (typeof CORPUS)[number]);
+    expect(keys(opened.index, { q: 'open' })).toEqual([KEYS.redSign]);
+    opened.index.close();
+  });
+
+  it('a rebuild that did not finish is started again from empty', () => {
+    const file = indexFile();
+    const first = SqliteSearchIndex.open(file);
+    for (const entry of CORPUS.slice(0, 3)) first.index.upsert(entry);
+    first.index.close();
+
+    const again = SqliteSearchIndex.open(file);
+
+    expect(again.rebuild?.reason).toBe('incomplete');
+    expect(again.index.size).toBe(0);
+    again.index.close();
+  });
+
+  it('an index a crash left open is rebuilt: a sidecar event may have been lost', () => {
+    const file = indexFile();
+    const first = SqliteSearchIndex.open(file);
+    first.index.markComplete();
+    first.index.close();
+    const running = SqliteSearchIndex.open(file);
+    expect(running.rebuild).toBeUndefined();
+    running.index.upsert(CORPUS[0] as (typeof CORPUS)[number]);
+    // No close(): the process died here.
+
+    const afterCrash = SqliteSearchIndex.open(file);
+
+    expect(afterCrash.rebuild?.reason).toBe('unclean-stop');
+    expect(afterCrash.index.size).toBe(0);
+    afterCrash.index.close();
+  });
+});
+
+/** A unit vector pointing mostly along one axis. */
+function along(axis: number, dims = 8, rest = 0.1): number[] {
+  const v = Array.from({ length: dims }, (_, d) => (d === axis ? 1 : rest * ((d % 3) - 1)));
+  const norm = Math.hypot(...v);
+  return v.map((x) => x / norm);
+}
+
+describe('vectors: nearest neighbours with the search filters', () => {
+  function withVectors() {
+    const index = SqliteSearchIndex.inMemory();
+    for (const entry of CORPUS) index.upsert(entry);
+    index.upsertVector(KEYS.redSign, along(0));
+    index.upsertVector(KEYS.dawn, along(1));
+    index.upsertVector(KEYS.dogs, along(0, 8, 0.5));
+    index.upsertVector(KEYS.cafe, along(2));
+    return index;
+  }
+
+  it('ranks by cosine similarity, best first', () => {
+    const index = withVectors();
+    const found = index.nearest(along(0), { limit: 3 });
+    expect(found.map((n) => n.key)).toEqual([KEYS.redSign, KEYS.dogs, expect.any(String)]);
+    expect(found[0]?.similarity).toBeCloseTo(1, 5);
+  });
+
+  it('applies the filters of a search, and leaves out the image asked about', () => {
+    const index = withVectors();
+    const red = parseSearchQuery({ colour: 'red' });
+    const redKeys = keys(index, { colour: 'red' });
+    const found = index.nearest(along(1), { filters: red }).map((n) => n.key);
+    // The grey sky is the nearest of all, but not red: only red images with a vector are listed.
+    expect(found.sort()).toEqual(
+      [KEYS.redSign, KEYS.dogs, KEYS.cafe].filter((k) => redKeys.includes(k)).sort(),
+    );
+    expect(found).not.toContain(KEYS.dawn);
+    expect(index.nearest(along(1), { limit: 1 }).map((n) => n.key)).toEqual([KEYS.dawn]);
+    expect(index.nearest(along(0), { exclude: KEYS.redSign, limit: 1 }).map((n) => n.key)).toEqual([
+      KEYS.dogs,
+    ]);
+  });
+
+  it('a replaced vector moves the image; a removed record takes its vector along', () => {
+    const index = withVectors();
+    index.nearest(along(0)); // the codes are in memory from here on
+    index.upsertVector(KEYS.redSign, along(2));
+    expect(
+      index
+        .nearest(along(2), { limit: 2 })
+        .map((n) => n.key)
+        .sort(),
+    ).toEqual([KEYS.cafe, KEYS.redSign].sort());
+    index.remove(KEYS.cafe);
+    expect(index.nearest(along(2)).map((n) => n.key)).not.toContain(KEYS.cafe);
+    expect(index.vectorCount).toBe(3);
+  });
+
+  it('vectors survive a restart', () => {
+    const file = indexFile();
+    const { index } = SqliteSearchIndex.open(file);
+    for (const entry of CORPUS) index.upsert(entry);
+    index.upsertVector(KEYS.dawn, along(1));
+    index.upsertVector(KEYS.cafe, along(2));
+    index.markComplete();
+    index.close();
+    const again = SqliteSearchIndex.open(file).index;
+    expect(again.nearest(along(1), { limit: 1 }).map((n) => n.key)).toEqual([KEYS.dawn]);
+    again.close();
+  });
+
+  it('a vector of another length is refused, naming both lengths', () => {
+    const index = withVectors();
+    expect(() => index.upsertVector(KEYS.boxes, along(0, 4))).toThrow(VectorShapeError);
+    expect(() => index.nearest(along(0, 16))).toThrow(/a vector of 8 numbers for vector but received "?16/);
+    expect(() => index.upsertVector(KEYS.boxes, [Number.NaN, ...along(0).slice(1)])).toThrow(/finite/);
+  });
+
+  it('finds the same ten neighbours as an exact scan on a clustered corpus', () => {
+    const index = SqliteSearchIndex.inMemory();
+    const records = generateRecords(2000);
+    index.batch(() => {
+      for (const [i, entry] of records.entries()) {
+        index.upsert(entry);
+        index.upsertVector(entry.key, vectorOf(i, 128));
+      }
+    });
+    for (let probe = 0; probe < 5; probe += 1) {
+      const q = vectorOf(5000 + probe, 128);
+      expect(index.nearest(q, { limit: 10 })).toEqual(index.exactNearest(q, 10));
+    }
+  });
+});
+
+describe('the SQLite index answers like the in-memory one', () => {
+  it('on a generated corpus, for random queries: the same keys, scores, totals and cursors', () => {
+    const records = generateRecords(3000);
+    const memory = new LocalSearchIndex();
+    const sqlite = SqliteSearchIndex.inMemory();
+    for (const entry of records) memory.upsert(entry);
+    sqlite.batch(() => {
+      for (const entry of records) sqlite.upsert(entry);
+    });
+    // A later rewrite and a removal, as sidecar events do.
+    for (const entry of records.slice(0, 50)) {
+      const rewritten = { ...entry, record: { ...entry.record, caption: `${entry.record.caption} again` } };
+      memory.upsert(rewritten);
+      sqlite.upsert(rewritten);
+    }
+    for (const entry of records.slice(50, 80)) {
+      memory.remove(entry.key);
+      sqlite.remove(entry.key);
+    }
+    const { NOUNS, ADJECTIVES, RARE, FAMILIES } = QUERY_WORDS;
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 48_271) % 2_147_483_647;
+      return seed / 2_147_483_647;
+    };
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)] as T;
+    for (let i = 0; i < 300; i += 1) {
+      const params: Record<string, string> = {};
+      const words = [
+        ...(next() < 0.7 ? [pick(NOUNS)] : []),
+        ...(next() < 0.4 ? [pick(ADJECTIVES)] : []),
+        ...(next() < 0.15 ? [pick(RARE)] : []),
+        ...(next() < 0.1 ? ['again'] : []),
+      ];
+      if (words.length > 0) params.q = words.join(' ');
+      if (next() < 0.3) params.colour = pick(FAMILIES);
+      if (next() < 0.2) params.colourMin = pick(['0', '0.2', '0.5']);
+      if (params.colourMin && !params.colour) delete params.colourMin;
+      if (next() < 0.2) params.label = pick(NOUNS);
+      if (next() < 0.2) params.category = pick(['animals', 'vehicles', 'food', 'signs', 'nature']);
+      if (next() < 0.15) params.hasText = pick(['true', 'false']);
+      if (next() < 0.15) params.from = '2025-06-01';
+      if (next() < 0.15) params.to = '2025-09-30';
+      if (next() < 0.1) params.detailed = pick(['done', 'pending']);
+      if (next() < 0.3) params.sort = pick(['date', 'relevance']);
+      params.limit = pick(['1', '5', '20', '100']);
+      const first = parseSearchQuery(params);
+      const expected = memory.search(first);
+      expect(sqlite.search(first), JSON.stringify(params)).toEqual(expected);
+      if (expected.nextCursor) {
+        const second = parseSearchQuery({ ...params, cursor: expected.nextCursor });
+        expect(sqlite.search(second), `${JSON.stringify(params)} page 2`).toEqual(memory.search(second));
+      }
+    }
+  });
+});
