@@ -41,7 +41,7 @@ export interface TextReaderOptions {
 
 /** Everything that changes the output: hashed into the provenance so a change re-describes. */
 export const OCR_DEFAULTS = {
-  timeBudgetMs: 20_000,
+  timeBudgetMs: 10_000,
   minConfidence: 0.6,
   /** Longest side of the first detector pass (PaddleOCR det_limit_side_len, limit type max). */
   detLimitSide: 960,
@@ -233,6 +233,19 @@ class PaddleTextReader implements TextReader {
 
   async dispose(): Promise<void> {
     await Promise.all([this.det.release(), this.cls.release(), this.rec.release()]);
+  }
+
+  /**
+   * One small run of each model during initialisation: onnxruntime's first run of a session pays
+   * for its thread pool and kernel set-up, which would otherwise land on the first image.
+   */
+  async warmUp(): Promise<void> {
+    const { recHeight, recMinWidth, clsHeight, clsWidth } = OCR_DEFAULTS;
+    const zeros = (dims: number[]) =>
+      new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+    await this.run(this.det, zeros([1, 3, 320, 320]));
+    await this.run(this.cls, zeros([1, 3, clsHeight, clsWidth]));
+    await this.run(this.rec, zeros([1, 3, recHeight, recMinWidth]));
   }
 
   /** One pass at up to detLimitSide, and a second, larger one when that pass found only small text. */
@@ -473,5 +486,7 @@ export async function createTextReader(options: TextReaderOptions): Promise<Text
     dtype: 'fp32',
     promptHash: createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16),
   };
-  return new PaddleTextReader(provenance, det, cls, rec, alphabet, timeBudgetMs, minConfidence);
+  const reader = new PaddleTextReader(provenance, det, cls, rec, alphabet, timeBudgetMs, minConfidence);
+  await reader.warmUp();
+  return reader;
 }
