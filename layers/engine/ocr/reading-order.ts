@@ -44,7 +44,8 @@ function toUpright(p: Point, orientation: TextOrientation, width: number, height
   }
 }
 
-const median = (values: readonly number[]) => {
+/** The middle value (the upper one of an even count); 0 for none. */
+export const median = (values: readonly number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length === 0 ? 0 : (sorted[sorted.length >> 1] as number);
 };

@@ -16,7 +16,7 @@ import {
 } from './db-postprocess.ts';
 import type { Quad } from './geometry.ts';
 import { cropQuad, packBatch, resizeRgb, rotate90CounterClockwise, rotate180 } from './image-ops.ts';
-import { orderLines, type Piece, type TextOrientation } from './reading-order.ts';
+import { median, orderLines, type Piece, type TextOrientation } from './reading-order.ts';
 
 export interface TextReader {
   readonly provenance: ModelProvenance;
@@ -137,11 +137,6 @@ export function detectorSize(
 
 const shortSide = (q: Quad) =>
   Math.min(Math.hypot(q[1].x - q[0].x, q[1].y - q[0].y), Math.hypot(q[3].x - q[0].x, q[3].y - q[0].y));
-
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1] as number;
-};
 
 /**
  * Size of the second detector pass, or undefined when the first one saw the text well enough:
