@@ -28,6 +28,8 @@ export const CONTEXT_KEYS = {
   bucketRemovalPolicy: 'bucketRemovalPolicy',
   /** Path of the questions/categories file. @default config/questions.json */
   questions: 'questions',
+  /** `true`: a model folder missing under models/ fails the synth (set by `npm run deploy`). @default false */
+  requireModels: 'requireModels',
 } as const;
 
 /**
@@ -99,6 +101,10 @@ export function stackPropsFromContext(node: Context): ImageDescriberStackProps {
   if (ocrStage !== undefined && !['fast', 'detailed', 'off'].includes(ocrStage)) {
     throw new ConfigError(expected('fast, detailed or off', `context ${k.ocrStage}`, ocrStage));
   }
+  const requireModels = text(node, k.requireModels);
+  if (requireModels !== undefined && requireModels !== 'true' && requireModels !== 'false') {
+    throw new ConfigError(expected('true or false', `context ${k.requireModels}`, requireModels));
+  }
   const removal = text(node, k.bucketRemovalPolicy);
   if (removal !== undefined && removal !== 'retain' && removal !== 'destroy') {
     throw new ConfigError(expected('retain or destroy', `context ${k.bucketRemovalPolicy}`, removal));
@@ -126,5 +132,6 @@ export function stackPropsFromContext(node: Context): ImageDescriberStackProps {
     questionsConfig: questionsConfigFromContext(node),
     alarmTopicArn: text(node, k.alarmTopicArn),
     bucketRemovalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    requireModels: requireModels === 'true',
   };
 }

@@ -32,6 +32,9 @@ export interface ModelRefs {
   readonly questions?: ModelRef;
 }
 
+/** The synth warning (an error with `requireModels`) for a model folder `npm run models:fetch` has not written. */
+export const MODELS_NOT_FETCHED = 'image-describer:models-not-fetched';
+
 /** An empty folder: the `extra_model` build context of an image that carries no second model. */
 export const NO_EXTRA_MODEL_DIR = 'layers/docker/no-extra-model';
 
@@ -74,6 +77,12 @@ export interface DescriberImageOptions {
   readonly extraModel?: ModelRef;
   /** @default the repository root */
   readonly repoRoot?: string;
+  /**
+   * A missing model folder is an error that stops `cdk deploy` before any image is built (`npm run
+   * deploy` sets this), instead of a warning that lets `cdk synth` run for review without models.
+   * @default false
+   */
+  readonly requireModels?: boolean;
 }
 
 /**
@@ -99,10 +108,9 @@ export function describerImageCode(
   const modelDirOf = (ref: ModelRef, fetchHint: string) => {
     const dir = join(repoRoot, 'models', ref.id);
     if (!existsSync(dir)) {
-      Annotations.of(scope).addWarningV2(
-        'image-describer:models-not-fetched',
-        `models/${ref.id} is missing: run "${fetchHint}" before "cdk deploy" (the ${options.target} image bakes it in)`,
-      );
+      const message = `models/${ref.id} is missing: run "${fetchHint}" before deploying (the ${options.target} image bakes it in)`;
+      if (options.requireModels) Annotations.of(scope).addError(message);
+      else Annotations.of(scope).addWarningV2(MODELS_NOT_FETCHED, message);
     }
     return dir;
   };

@@ -26,6 +26,12 @@ export interface ImageDescriberStackProps extends StackProps {
    * @default - read from models/manifest.json
    */
   readonly models?: ModelRefs;
+  /**
+   * Fail the synth when a model folder is missing (the deploy would otherwise fail deep inside the
+   * image build); without it the synth warns, so templates can be reviewed without models.
+   * @default false
+   */
+  readonly requireModels?: boolean;
   /** Fast function sizing and event handling. @default - the construct's defaults */
   readonly fast?: Pick<
     FastDescribeFunctionProps,
@@ -118,6 +124,7 @@ export class ImageDescriberStack extends Stack {
         target: 'detailed',
         model: models.normal,
         extraModel: questionsPerImage > 0 ? models.questions : undefined,
+        requireModels: props.requireModels,
       }),
       environment: { ...engineEnvironment, [ENV.MAX_INPUT_BYTES]: String(maxInputBytes) },
     });
@@ -126,7 +133,11 @@ export class ImageDescriberStack extends Stack {
       ...props.fast,
       bucket: this.descriptionBucket,
       jobsQueue: this.detailedWorker.queue,
-      code: describerImageCode(this, { target: 'fast', model: models.fast }),
+      code: describerImageCode(this, {
+        target: 'fast',
+        model: models.fast,
+        requireModels: props.requireModels,
+      }),
       maxInputBytes,
       environment: engineEnvironment,
     });

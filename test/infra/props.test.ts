@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -186,6 +188,13 @@ describe('stackPropsFromContext', () => {
     expect(props.api?.corsOrigins).toBeUndefined();
     expect(props.bucketRemovalPolicy).toBe('retain');
     expect(props.fast?.reservedConcurrency).toBeUndefined();
+    expect(props.requireModels).toBe(false);
+  });
+
+  it('reads requireModels=true, which `npm run deploy` passes', () => {
+    expect(stackPropsFromContext(context({ requireModels: 'true' })).requireModels).toBe(true);
+    const deploy = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).scripts.deploy;
+    expect(deploy).toMatch(/^cdk deploy\b.*-c requireModels=true/);
   });
 
   it.each([
@@ -196,6 +205,7 @@ describe('stackPropsFromContext', () => {
     ],
     [{ fastMemoryMB: 'lots' }, 'Expected an integer for context fastMemoryMB but received "lots"'],
     [{ bucketRemovalPolicy: 'snapshot' }, 'Expected retain or destroy for context bucketRemovalPolicy'],
+    [{ requireModels: 'yes' }, 'Expected true or false for context requireModels but received "yes"'],
   ])('throws for %j', (values, message) => {
     expect(() => stackPropsFromContext(context(values))).toThrow(message);
   });

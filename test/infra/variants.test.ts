@@ -15,7 +15,7 @@ beforeAll(() => {
     {
       inputPrefix: 'inbox/',
       sidecarPrefix: 'sidecars/',
-      fast: { memoryMB: 1769, reservedConcurrency: false },
+      fast: { memoryMB: 1769, reservedConcurrency: 10 },
       api: {
         auth: { kind: 'jwt', issuer: ISSUER, audience: ['web-client'] },
         corsOrigins: ['https://app.example.com'],
@@ -133,10 +133,10 @@ describe('configured stack', () => {
     expect(argsOf('fast')).toEqual({ MODEL_ID: TEST_MODELS.fast.id });
   });
 
-  it('runs the fast function uncapped with one thread at 1769 MB', () => {
+  it('reserves the concurrency asked for and runs one thread at 1769 MB', () => {
     const fast =
       synth.template.toJSON().Resources[logicalId(synth.stack, synth.stack.fastDescribe.fn)].Properties;
-    expect(fast.ReservedConcurrentExecutions).toBeUndefined();
+    expect(fast.ReservedConcurrentExecutions).toBe(10);
     expect(fast.MemorySize).toBe(1769);
     expect(fast.Environment.Variables.ORT_THREADS).toBe('1');
   });

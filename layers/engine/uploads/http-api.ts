@@ -173,13 +173,13 @@ export function createUploadApiHandler(deps: UploadApiDeps): UploadApiHandler {
       }
     } catch (error) {
       if (error instanceof UploadRequestError) {
-        logger.info('upload request rejected', { requestId, code: error.code, message: error.message });
+        logger.info('upload request rejected', { requestId, code: error.code, reason: error.message });
         return json(400, errorBody(error.code, error.message, undefined, error.detail));
       }
       if (error instanceof UploadNotFoundError)
         return json(404, errorBody(error.code, UPLOAD_NOT_FOUND_MESSAGE));
       if (error instanceof SearchQueryError) {
-        logger.info('search rejected', { requestId, parameter: error.parameter, message: error.message });
+        logger.info('search rejected', { requestId, parameter: error.parameter, reason: error.message });
         return json(400, { error: { code: error.code, message: error.message, parameter: error.parameter } });
       }
       const searchStatus =
