@@ -1,7 +1,12 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { intakeImage } from '#engine/image/intake.ts';
 import { createTextReader, type TextReader } from '#engine/ocr/text-reader.ts';
+import { type DocumentImage, densePage, printedPages, streetSigns } from '#test/fixtures/documents.ts';
 import {
   allTextImages,
   allTextPage,
@@ -16,7 +21,10 @@ import {
 /**
  * OCR accuracy and speed on the rendered evaluation set (test/fixtures/text-images.ts):
  * CER and word recall per category and on the clear-English subset, median wall and CPU ms per
- * image by image size, model load time and peak RSS. Run alone: `npx tsx test/bench/ocr-bench.ts`.
+ * image by image size, model load time and peak RSS; then documents (test/fixtures/documents.ts:
+ * street signs, printed pages, a dense page) beside Tesseract when it is installed, the first
+ * read against later ones, and RSS over many reads in one process.
+ * Run alone: `npx tsx test/bench/ocr-bench.ts` (OCR_BENCH_READS=500 for the full memory check).
  */
 
 export interface OcrBenchReport {
@@ -43,6 +51,142 @@ export interface OcrBenchReport {
   /** Includes rendering the evaluation set with sharp in the same process. */
   readonly peakRssMb: number;
   readonly loadAverage: number;
+  readonly documents: ReadonlyArray<DocumentSetResult>;
+  /** CPU of the first read after load over the median of the next reads of the same image. */
+  readonly warmUp: { firstCpuMs: number; laterCpuMs: number; ratio: number };
+  readonly memory: MemoryResult;
+}
+
+export interface DocumentSetResult {
+  readonly set: string;
+  readonly images: number;
+  readonly words: number;
+  readonly recall: number;
+  readonly cpuMsPerImage: number;
+  /** Images whose read ran out of time budget (text.truncated set). */
+  readonly truncated: number;
+  readonly tesseract?: { recall: number; cpuMsPerImage: number; psm: number };
+}
+
+export interface MemoryResult {
+  readonly reads: number;
+  readonly rssAfter10Mb: number;
+  readonly peakRssAfterAllMb: number;
+  readonly ratio: number;
+}
+
+/** Budget for the document reads: long enough that a busy machine does not cut the dense page. */
+const DOCUMENT_BUDGET_MS = 300_000;
+
+/** CPU milliseconds of the children this process has waited for (utime + stime, 100 Hz ticks). */
+async function childrenCpuMs(): Promise<number> {
+  const fields = (await readFile('/proc/self/stat', 'utf8')).split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
+
+const hasTesseract = () => spawnSync('tesseract', ['--version']).status === 0;
+
+/** Tesseract single-threaded (OMP_THREAD_LIMIT=1) on the PNG: its text and CPU time. */
+async function tesseract(png: Buffer, psm: number, dir: string): Promise<{ text: string; cpuMs: number }> {
+  const file = join(dir, 'page.png');
+  await writeFile(file, png);
+  const before = await childrenCpuMs();
+  const run = spawnSync('tesseract', [file, '-', '--psm', String(psm)], {
+    env: { ...process.env, OMP_THREAD_LIMIT: '1' },
+    encoding: 'utf8',
+  });
+  if (run.status !== 0) throw new Error(`tesseract failed: ${run.stderr}`);
+  return { text: run.stdout, cpuMs: (await childrenCpuMs()) - before };
+}
+
+const cpuOf = async <T>(work: () => Promise<T>): Promise<{ value: T; cpuMs: number }> => {
+  const start = process.cpuUsage();
+  const value = await work();
+  const used = process.cpuUsage(start);
+  return { value, cpuMs: (used.user + used.system) / 1000 };
+};
+
+const wordsIn = (text: string) => text.split(/\s+/).filter((w) => w !== '').length;
+
+/**
+ * Our recall and CPU per image on each document set, Tesseract's beside them: `--psm 11` (sparse
+ * text, its best on signs) for signs, its default page segmentation for pages.
+ */
+async function documentSets(reader: TextReader): Promise<DocumentSetResult[]> {
+  const sets: [string, DocumentImage[], number][] = [
+    ['street signs', await streetSigns(), 11],
+    ['printed pages', await printedPages(), 3],
+    ['dense page (2 × 4 pages)', [await densePage()], 3],
+  ];
+  const withTesseract = hasTesseract();
+  const dir = await mkdtemp(join(tmpdir(), 'ocr-bench-'));
+  try {
+    const results: DocumentSetResult[] = [];
+    for (const [set, images, psm] of sets) {
+      let recall = 0;
+      let cpu = 0;
+      let truncated = 0;
+      let theirRecall = 0;
+      let theirCpu = 0;
+      for (const image of images) {
+        const ours = await cpuOf(() => reader.read(image.rgb));
+        recall += wordRecall(ours.value.full, image.expected) * wordsIn(image.expected);
+        cpu += ours.cpuMs;
+        if (ours.value.truncated) truncated++;
+        if (withTesseract) {
+          const theirs = await tesseract(image.png, psm, dir);
+          theirRecall += wordRecall(theirs.text, image.expected) * wordsIn(image.expected);
+          theirCpu += theirs.cpuMs;
+        }
+      }
+      const words = images.reduce((n, i) => n + wordsIn(i.expected), 0);
+      results.push({
+        set,
+        images: images.length,
+        words,
+        recall: round(recall / words, 4),
+        cpuMsPerImage: round(cpu / images.length),
+        truncated,
+        ...(withTesseract
+          ? {
+              tesseract: {
+                recall: round(theirRecall / words, 4),
+                cpuMsPerImage: round(theirCpu / images.length),
+                psm,
+              },
+            }
+          : {}),
+      });
+    }
+    return results;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** RSS after 10 reads and the peak over `reads` reads cycling through signs, pages and photos. */
+async function memoryOverReads(reader: TextReader, reads: number): Promise<MemoryResult> {
+  const images = [
+    ...(await streetSigns()).map((d) => d.rgb),
+    ...(await printedPages()).map((d) => d.rgb),
+    await sizedTextImage(1024, 768),
+    await skyPhoto(1024, 768),
+  ];
+  let rssAfter10 = 0;
+  let peak = 0;
+  for (let i = 0; i < reads; i++) {
+    await reader.read(images[i % images.length] as Parameters<TextReader['read']>[0]);
+    const rss = process.memoryUsage().rss;
+    if (i === 9) rssAfter10 = rss;
+    if (i >= 9) peak = Math.max(peak, rss);
+  }
+  const mb = (v: number) => round(v / 1024 / 1024);
+  return {
+    reads,
+    rssAfter10Mb: mb(rssAfter10),
+    peakRssAfterAllMb: mb(peak),
+    ratio: round(peak / rssAfter10, 2),
+  };
 }
 
 const INTAKE_LIMITS = { maxInputBytes: 200 * 1024 * 1024, maxInputPixels: 100_000_000, workingSize: 1024 };
@@ -73,12 +217,13 @@ async function timed(reader: TextReader, image: Parameters<TextReader['read']>[0
 }
 
 export async function runOcrBench(
-  options: { threads?: number; runs?: number } = {},
+  options: { threads?: number; runs?: number; reads?: number } = {},
 ): Promise<OcrBenchReport> {
   const threads = options.threads ?? 2;
   const runs = options.runs ?? 5;
+  const reads = options.reads ?? 100;
   const loadStart = performance.now();
-  const reader = await createTextReader({ threads });
+  const reader = await createTextReader({ threads, timeBudgetMs: DOCUMENT_BUDGET_MS });
   const loadMs = round(performance.now() - loadStart);
   const rssAfterLoadMb = round(process.memoryUsage().rss / 1024 / 1024);
   let peakRss = process.memoryUsage().rss;
@@ -86,6 +231,16 @@ export async function runOcrBench(
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   };
   try {
+    // Before anything else runs in the reader: its first image against the same image again.
+    const warmSample = await sizedTextImage(1155, 866);
+    const first = await cpuOf(() => reader.read(warmSample));
+    const later: number[] = [];
+    for (let i = 0; i < 3; i++) later.push((await cpuOf(() => reader.read(warmSample))).cpuMs);
+    const warmUp = {
+      firstCpuMs: round(first.cpuMs),
+      laterCpuMs: round(median(later)),
+      ratio: round(first.cpuMs / median(later), 2),
+    };
     const cases: Array<OcrBenchReport['cases'][number] & { clear: boolean }> = [];
     for (const spec of allTextImages()) {
       const rendered = await renderTextImage(spec);
@@ -159,7 +314,10 @@ export async function runOcrBench(
       speed,
       rssAfterLoadMb,
       peakRssMb: round(peakRss / 1024 / 1024),
-      loadAverage: round((await import('node:os')).loadavg()[0] as number, 2),
+      loadAverage: round(loadavg()[0] as number, 2),
+      documents: await documentSets(reader),
+      warmUp,
+      memory: await memoryOverReads(reader, reads),
     };
   } finally {
     await reader.dispose();
@@ -180,12 +338,40 @@ export function printOcrBench(report: OcrBenchReport): void {
   );
   console.table(report.cases.map((c) => ({ ...c, text: c.text.replace(/\n/g, ' ⏎ ') })));
   console.table(report.speed);
+  console.log(
+    `\nDocuments (our CPU includes both ORT threads; Tesseract ${report.documents[0]?.tesseract ? 'single-threaded, OMP_THREAD_LIMIT=1' : 'not installed'}; 1-min load average ${round(loadavg()[0] as number, 2)})`,
+  );
+  console.table(
+    report.documents.map((d) => ({
+      set: d.set,
+      images: d.images,
+      words: d.words,
+      recall: `${round(d.recall * 100, 1)} %`,
+      'CPU ms/image': d.cpuMsPerImage,
+      truncated: d.truncated,
+      ...(d.tesseract
+        ? {
+            'tesseract recall': `${round(d.tesseract.recall * 100, 1)} % (psm ${d.tesseract.psm})`,
+            'tesseract CPU ms/image': d.tesseract.cpuMsPerImage,
+            'CPU ratio (ours / tesseract)': round(d.cpuMsPerImage / d.tesseract.cpuMsPerImage, 2),
+          }
+        : {}),
+    })),
+  );
+  const { warmUp, memory } = report;
+  console.log(
+    `warm-up: first read ${warmUp.firstCpuMs} ms CPU, later reads ${warmUp.laterCpuMs} ms → ${warmUp.ratio}x (target ≤ 1.2x) ${warmUp.ratio <= 1.2 ? 'PASS' : 'FAIL'}`,
+  );
+  console.log(
+    `memory: RSS after 10 reads ${memory.rssAfter10Mb} MB, peak over ${memory.reads} reads ${memory.peakRssAfterAllMb} MB → ${memory.ratio}x (target ≤ 1.2x) ${memory.ratio <= 1.2 ? 'PASS' : 'FAIL'}`,
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const report = await runOcrBench({
     threads: Number(process.env.ORT_THREADS ?? 2),
     runs: Number(process.env.OCR_BENCH_RUNS ?? 5),
+    reads: Number(process.env.OCR_BENCH_READS ?? 100),
   });
   printOcrBench(report);
   if (process.env.OCR_BENCH_JSON) console.log(JSON.stringify(report));

@@ -2,8 +2,10 @@ import {
   expandRect,
   forEachComponent,
   insideQuad,
+  intersectionArea,
   minAreaRect,
   type Point,
+  polygonArea,
   type Quad,
   rectCorners,
 } from './geometry.ts';
@@ -99,4 +101,45 @@ export function boxesFromProbabilityMap(
     boxes.push({ quad, score });
   });
   return boxes;
+}
+
+function boundsOverlap(a: Quad, b: Quad): boolean {
+  const xs = (q: Quad) => q.map((p) => p.x);
+  const ys = (q: Quad) => q.map((p) => p.y);
+  return (
+    Math.min(...xs(a)) < Math.max(...xs(b)) &&
+    Math.min(...xs(b)) < Math.max(...xs(a)) &&
+    Math.min(...ys(a)) < Math.max(...ys(b)) &&
+    Math.min(...ys(b)) < Math.max(...ys(a))
+  );
+}
+
+/**
+ * Boxes that mostly cover each other are one line found twice (large or stencilled letters whose
+ * text kernel splits into strips; each strip, grown back, covers the whole line and would be read
+ * as a second copy of it). Pairs sharing at least `minShare` of the smaller box's area become the
+ * minimum-area rectangle around both. Neighbouring lines overlap far less (their grown boxes
+ * share a thin band), so they stay apart.
+ */
+export function mergeOverlappingBoxes(boxes: readonly DetectedBox[], minShare = 0.5): DetectedBox[] {
+  const merged: DetectedBox[] = [...boxes];
+  let changed = true;
+  while (changed) {
+    changed = false;
+    outer: for (let i = 0; i < merged.length; i++) {
+      for (let j = i + 1; j < merged.length; j++) {
+        const a = merged[i] as DetectedBox;
+        const b = merged[j] as DetectedBox;
+        if (!boundsOverlap(a.quad, b.quad)) continue;
+        const smaller = Math.min(polygonArea(a.quad), polygonArea(b.quad));
+        if (smaller <= 0 || intersectionArea(a.quad, b.quad) < minShare * smaller) continue;
+        const quad = rectCorners(minAreaRect([...a.quad, ...b.quad]));
+        merged[i] = { quad, score: Math.max(a.score, b.score) };
+        merged.splice(j, 1);
+        changed = true;
+        break outer;
+      }
+    }
+  }
+  return merged;
 }

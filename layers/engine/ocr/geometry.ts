@@ -226,3 +226,45 @@ export function rectToQuadHomography(width: number, height: number, quad: Quad):
   }
   return [...a.map((row) => row[8] as number), 1];
 }
+
+/** Area of a simple polygon (shoelace formula), whatever its winding. */
+export function polygonArea(points: readonly Point[]): number {
+  let twice = 0;
+  for (let i = 0; i < points.length; i++) {
+    const a = points[i] as Point;
+    const b = points[(i + 1) % points.length] as Point;
+    twice += a.x * b.y - b.x * a.y;
+  }
+  return Math.abs(twice) / 2;
+}
+
+/** Area shared by two convex quads (Sutherland–Hodgman: clip one by each edge of the other). */
+export function intersectionArea(a: Quad, b: Quad): number {
+  // Clip against b's edges with b taken counter-clockwise in the maths sense (area sign > 0).
+  const clockwise = cross(b[0], b[1], b[2]) < 0;
+  const edges = clockwise ? [...b].reverse() : [...b];
+  let polygon: Point[] = [...a];
+  for (let i = 0; i < edges.length && polygon.length > 0; i++) {
+    const from = edges[i] as Point;
+    const to = edges[(i + 1) % edges.length] as Point;
+    const inside = (p: Point) => cross(from, to, p) >= 0;
+    const input = polygon;
+    polygon = [];
+    for (let j = 0; j < input.length; j++) {
+      const current = input[j] as Point;
+      const previous = input[(j + input.length - 1) % input.length] as Point;
+      if (inside(current) !== inside(previous)) {
+        // Where the segment previous→current crosses the clipping line.
+        const d1 = cross(from, to, previous);
+        const d2 = cross(from, to, current);
+        const t = d1 / (d1 - d2);
+        polygon.push({
+          x: previous.x + t * (current.x - previous.x),
+          y: previous.y + t * (current.y - previous.y),
+        });
+      }
+      if (inside(current)) polygon.push(current);
+    }
+  }
+  return polygon.length < 3 ? 0 : polygonArea(polygon);
+}

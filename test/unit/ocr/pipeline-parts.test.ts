@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelLoadError } from '#engine/errors.ts';
 import { ctcGreedyDecode, loadAlphabet } from '#engine/ocr/ctc.ts';
-import { boxesFromProbabilityMap } from '#engine/ocr/db-postprocess.ts';
-import { minAreaRect, type Quad, rectCorners } from '#engine/ocr/geometry.ts';
+import { boxesFromProbabilityMap, mergeOverlappingBoxes } from '#engine/ocr/db-postprocess.ts';
+import { intersectionArea, minAreaRect, type Quad, rectCorners } from '#engine/ocr/geometry.ts';
 import { cropQuad, rotate90CounterClockwise } from '#engine/ocr/image-ops.ts';
 import { orderLines } from '#engine/ocr/reading-order.ts';
-import { detectorSize } from '#engine/ocr/text-reader.ts';
+import { detectorSize, refinedDetectorSize } from '#engine/ocr/text-reader.ts';
 
 const rect = (x: number, y: number, w: number, h: number): Quad => [
   { x, y },
@@ -47,6 +47,55 @@ describe('geometry', () => {
     expect(detectorSize(300, 90, 960)).toEqual({ width: 288, height: 96 });
     expect(detectorSize(1, 1, 960)).toEqual({ width: 32, height: 32 });
     expect(detectorSize(10000, 50, 960)).toEqual({ width: 960, height: 32 });
+  });
+});
+
+describe('detector size for large pages', () => {
+  it('runs a second, larger pass only when the first shrank the image and its text came out small', () => {
+    const first = detectorSize(1600, 1800, 960);
+    // Small print: 10 map pixels at the first pass's scale → grown to about 18 at most full size.
+    const refined = refinedDetectorSize(1600, 1800, first, 10);
+    expect(refined && Math.max(refined.width, refined.height)).toBeGreaterThan(1600);
+    expect(refined && Math.max(refined.width, refined.height)).toBeLessThanOrEqual(1800);
+    // Large text, or an image the first pass saw at full size: one pass is enough.
+    expect(refinedDetectorSize(1600, 1800, first, 30)).toBeUndefined();
+    expect(refinedDetectorSize(900, 700, detectorSize(900, 700, 960), 8)).toBeUndefined();
+    // A huge scan is read at most detMaxSide on its longest side.
+    const huge = refinedDetectorSize(6000, 8000, detectorSize(6000, 8000, 960), 4);
+    expect(huge && Math.max(huge.width, huge.height)).toBeLessThanOrEqual(2560);
+  });
+});
+
+describe('overlapping boxes', () => {
+  it('measures the area two quads share, turned or not', () => {
+    expect(intersectionArea(rect(0, 0, 10, 10), rect(5, 5, 10, 10))).toBeCloseTo(25);
+    expect(intersectionArea(rect(0, 0, 10, 10), rect(20, 0, 10, 10))).toBe(0);
+    const diamond: Quad = [
+      { x: 5, y: 0 },
+      { x: 10, y: 5 },
+      { x: 5, y: 10 },
+      { x: 0, y: 5 },
+    ];
+    expect(intersectionArea(rect(0, 0, 10, 10), diamond)).toBeCloseTo(50);
+  });
+
+  it('merges two boxes covering one line into one and keeps neighbouring lines apart', () => {
+    // Prepare: a line found twice (top and bottom strips, each grown over the whole line), and the
+    // next line below whose grown box shares a thin band with it.
+    const top = { quad: rect(10, 10, 300, 40), score: 0.8 };
+    const bottom = { quad: rect(12, 22, 296, 40), score: 0.9 };
+    const next = { quad: rect(10, 55, 300, 40), score: 0.9 };
+
+    // Act
+    const merged = mergeOverlappingBoxes([top, bottom, next]);
+
+    // Assess
+    expect(merged).toHaveLength(2);
+    const [line, other] = merged;
+    expect(line?.score).toBe(0.9);
+    expect(Math.min(...(line?.quad.map((p) => p.y) ?? []))).toBeCloseTo(10);
+    expect(Math.max(...(line?.quad.map((p) => p.y) ?? []))).toBeCloseTo(62);
+    expect(other).toBe(next);
   });
 });
 
@@ -167,6 +216,46 @@ describe('reading order', () => {
     // Assess
     expect(lines.map((l) => l.text)).toEqual(['hello world', 'far', 'second']);
     expect(lines[0]).toMatchObject({ left: 10, top: 10, right: 120, bottom: 33 });
+  });
+
+  it('reads two columns of long lines column by column, under a heading that spans both', () => {
+    // Prepare: rows of the two columns line up, as typeset columns do.
+    const pieces = [
+      piece('heading', 10, 0, 500, 20),
+      ...[0, 1, 2].flatMap((row) => [
+        piece(`left ${row}`, 10, 30 + row * 25, 220, 20),
+        piece(`right ${row}`, 280, 30 + row * 25, 220, 20),
+      ]),
+    ];
+
+    // Act
+    const lines = orderLines(pieces, 'upright', 520, 120);
+
+    // Assess
+    expect(lines.map((l) => l.text)).toEqual([
+      'heading',
+      'left 0',
+      'left 1',
+      'left 2',
+      'right 0',
+      'right 1',
+      'right 2',
+    ]);
+  });
+
+  it('keeps a table of short cells in rows (a receipt: item, then its price)', () => {
+    const pieces = [0, 1, 2].flatMap((row) => [
+      piece(`item ${row}`, 10, row * 25, 120, 20),
+      piece(`${row}.99`, 400, row * 25, 50, 20),
+    ]);
+    expect(orderLines(pieces, 'upright', 460, 80).map((l) => l.text)).toEqual([
+      'item 0',
+      '0.99',
+      'item 1',
+      '1.99',
+      'item 2',
+      '2.99',
+    ]);
   });
 
   it('reads a page turned 90° clockwise from the rightmost column', () => {

