@@ -350,6 +350,7 @@ export async function startLocalStack(
       models,
       onError: (error, req) => emit({ type: 'error', where: `http ${req.method} ${req.url}`, error }),
     });
+    s3Server.allowPage(Number(new URL(http.url).port));
     closers.push(
       () =>
         new Promise<void>((resolve) => {
