@@ -1,4 +1,5 @@
 import { relative } from 'node:path';
+import { keptAsideSentence } from '#engine/user-messages.ts';
 import type { StackEvent } from './stack.ts';
 
 /**
@@ -43,6 +44,11 @@ export function formatStackEvent(
       const why = event.reason === 'start' ? 'left unfinished by the last run' : 'that waited for models';
       return out(`↻ re-queued ${event.summary.fast} fast and ${event.summary.detailed} detailed ${why}`);
     }
+    case 'kept-aside':
+      return {
+        stream: 'stderr',
+        line: `! ${keptAsideSentence(event.stored, shown(event.keptAs), event.reason)}`,
+      };
     case 'models-ready':
       return out('✓ models found: describing what waited for them');
     case 'error': {

@@ -31,6 +31,7 @@ import { RecordLister } from './records.ts';
 import { type RequeueSummary, requeueUnfinished, waitingFor } from './requeue.ts';
 import { AsyncInvoker, notificationFor, type S3Handler } from './s3-notifications.ts';
 import { startEmbeddedS3, startEmbeddedSqs } from './servers.ts';
+import { type KeptAside, UnreadableRecords } from './unreadable-records.ts';
 
 export interface LocalHandlers {
   readonly describeFast: S3Handler;
@@ -61,6 +62,8 @@ export type StackEvent =
   | { type: 'sidecar'; key: string; record: DescriptionRecord; name?: string; file?: string }
   | { type: 'requeued'; summary: RequeueSummary; reason: 'start' | 'models-ready' }
   | { type: 'models-ready' }
+  /** A stored description that could not be read was kept aside (the image is described again). */
+  | ({ type: 'kept-aside' } & KeptAside)
   | { type: 'error'; where: string; error: unknown };
 
 export interface LocalStack {
@@ -163,6 +166,7 @@ export async function startLocalStack(
       port: options.s3Port,
       dataDir: options.dataDir,
       bucket: options.bucket,
+      onCorrupt: ({ file, keptAs, reason }) => emit({ type: 'kept-aside', stored: file, keptAs, reason }),
     });
     closers.push(() => s3Server.close());
     const sqsServer = await startEmbeddedSqs({ host: options.host, port: options.sqsPort });
@@ -233,6 +237,7 @@ export async function startLocalStack(
           store,
           inputPrefix: options.inputPrefix,
           sidecarPrefix: options.sidecarPrefix,
+          maxBytes: readEngineSettings().maxInputBytes,
           onError: (error, path) => emit({ type: 'error', where: `inbox ${path}`, error }),
         })
       : undefined;
@@ -255,6 +260,13 @@ export async function startLocalStack(
       waiting.stages ||= found.stages;
       waiting.answers ||= found.answers;
     };
+    const unreadable = new UnreadableRecords({
+      store,
+      layout,
+      bucket: options.bucket,
+      describeAgain: (event) => invoker.invoke(event),
+      onKeptAside: (kept) => emit({ type: 'kept-aside', ...kept }),
+    });
     // Real S3 → Lambda: only ObjectCreated under the input prefix reaches the fast handler. The
     // sidecar writes are observed too, for the console, the mirror and the offline case.
     s3Server.onEvent((event) => {
@@ -271,13 +283,20 @@ export async function startLocalStack(
         if (r.eventName.startsWith('ObjectRemoved:') && key.startsWith(options.sidecarPrefix))
           indexer.remove(key);
         if (!r.eventName.startsWith('ObjectCreated:') || !key.startsWith(options.sidecarPrefix)) continue;
+        if (unreadable.isKeptAside(key)) {
+          void unreadable
+            .keptAside(key)
+            .catch((error) => emit({ type: 'error', where: `sidecar ${key}`, error }));
+          continue;
+        }
         void indexer.update(key);
         void onSidecar(key).catch((error) => emit({ type: 'error', where: `sidecar ${key}`, error }));
       }
     });
     const onSidecar = async (key: string) => {
-      const json = Buffer.from((await store.get(key)).bytes).toString('utf8');
-      const record = JSON.parse(json) as DescriptionRecord;
+      const read = await unreadable.read(key);
+      if (!read) return;
+      const { record, json } = read;
       arm(waitingFor(record));
       const inputKey = inputKeyFor(layout, key);
       // Under s3rver's internal names a description is hard to find: keep a copy by original name.

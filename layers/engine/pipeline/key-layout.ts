@@ -70,6 +70,17 @@ export function sidecarKeyFor(layout: KeyLayout, inputKey: string): string {
   return `${layout.sidecarPrefix}${inputKey.slice(layout.inputPrefix.length)}${SIDECAR_SUFFIX}`;
 }
 
+/**
+ * Where a sidecar that could not be read is kept for its owner before the image is described again
+ * (`descriptions/cat.jpg.json.corrupt`): under the sidecar prefix, which the fast stage may write,
+ * and not a sidecar (search reads it as a malformed line, never a result).
+ */
+export function keptAsideKeyFor(sidecarKey: string): string {
+  return `${sidecarKey}${KEPT_ASIDE_SUFFIX}`;
+}
+
+export const KEPT_ASIDE_SUFFIX = '.corrupt';
+
 /** `descriptions/2026/cat.jpg.json` → `images/2026/cat.jpg`; undefined for keys that are not sidecars. */
 export function inputKeyFor(layout: KeyLayout, sidecarKey: string): string | undefined {
   if (!sidecarKey.startsWith(layout.sidecarPrefix) || !sidecarKey.endsWith(SIDECAR_SUFFIX)) return undefined;
