@@ -2,11 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { keyLayout } from '#engine/pipeline/key-layout.ts';
 import { newRecord, withStageState } from '#engine/record/record.ts';
 import type { DescriptionRecord, StageState } from '#engine/record/schema.ts';
-import {
-  createUploadApiHandler,
-  INTERNAL_ERROR_MESSAGE,
-  UPLOAD_NOT_FOUND_MESSAGE,
-} from '#engine/uploads/http-api.ts';
+import { createUploadApiHandler, UPLOAD_NOT_FOUND_MESSAGE } from '#engine/uploads/http-api.ts';
 import { uploadSettings } from '#engine/uploads/settings.ts';
 import { apiEvent, bodyOf, getUploadEvent, MemoryObjectStore, silentLogger } from './support.ts';
 
