@@ -1,6 +1,6 @@
 import { inputKeyFor, type KeyLayout } from '../pipeline/key-layout.ts';
-import type { ObjectStore } from '../ports.ts';
 import { parseStoredRecord } from '../pipeline/staleness.ts';
+import type { ObjectStore } from '../ports.ts';
 import type { LocalSearchIndex } from './local-index.ts';
 
 /** The upload API keeps the sanitised, percent-encoded file name in this object metadata key. */
