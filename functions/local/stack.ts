@@ -298,7 +298,7 @@ export async function startLocalStack(
       if (!read) return;
       const { record, json } = read;
       arm(waitingFor(record));
-      const inputKey = inputKeyFor(layout, key);
+      const inputKey = inputKeyFor(layout, key) ?? record.source.key;
       // Under s3rver's internal names a description is hard to find: keep a copy by original name.
       const file = inputKey
         ? await descriptions.write(inputKey, json).catch((error: unknown) => {

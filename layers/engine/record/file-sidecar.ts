@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
+import { cutToBytes } from '../pipeline/key-layout.ts';
 
 /**
  * A description written next to its file on disk, `<file>.description.json`: the CLI's sidecars in
@@ -19,13 +20,7 @@ export function fileSidecarName(name: string): string {
   const whole = `${name}${FILE_SIDECAR_SUFFIX}`;
   if (Buffer.byteLength(whole, 'utf8') <= MAX_FILE_NAME_BYTES) return whole;
   const tail = `~${createHash('sha256').update(name).digest('hex').slice(0, 16)}${FILE_SIDECAR_SUFFIX}`;
-  const room = MAX_FILE_NAME_BYTES - Buffer.byteLength(tail, 'utf8');
-  let kept = '';
-  for (const character of name) {
-    if (Buffer.byteLength(kept + character, 'utf8') > room) break;
-    kept += character;
-  }
-  return `${kept}${tail}`;
+  return `${cutToBytes(name, MAX_FILE_NAME_BYTES - Buffer.byteLength(tail, 'utf8'))}${tail}`;
 }
 
 /** `<dir>/<name>` → the sidecar path beside it (see fileSidecarName). */
