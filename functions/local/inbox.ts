@@ -1,7 +1,9 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
+import { SourceUnreadableError } from '#engine/errors.ts';
 import { contentTypeForFileName } from '#engine/image/content-types.ts';
 import type { ObjectStore } from '#engine/ports.ts';
 import { FILE_SIDECAR_SUFFIX, fileSidecarPath } from '#engine/record/file-sidecar.ts';
@@ -52,7 +54,32 @@ export class InboxWatcher {
     // An 'error' event without a listener would end the process (a name the system refuses, a
     // folder that vanished): report it and keep watching.
     this.watcher.on('error', (error) => this.options.onError?.(error, this.options.dir));
+    // A name that is not UTF-8 reaches Node as another name (U+FFFD in place of the bytes), so the
+    // watcher cannot open it: say so, once per name, at start and when one appears.
+    this.watcher.on('raw', (_event, path, details) => {
+      const watched = (details as { watchedPath?: string } | undefined)?.watchedPath;
+      if (String(path).includes('\uFFFD')) void this.reportUnnamable(watched ?? this.options.dir);
+    });
     await new Promise<void>((resolve) => this.watcher?.once('ready', () => resolve()));
+    await this.reportUnnamable(this.options.dir);
+  }
+
+  private readonly unnamable = new Set<string>();
+
+  private async reportUnnamable(dir: string): Promise<void> {
+    const names = await readdir(dir, { encoding: 'buffer' }).catch(() => [] as Buffer[]);
+    for (const name of names) {
+      const hex = name.toString('hex');
+      if (isUtf8(name) || this.unnamable.has(`${dir}\0${hex}`)) continue;
+      this.unnamable.add(`${dir}\0${hex}`);
+      const shown = name.toString('utf8');
+      this.options.onError?.(
+        new SourceUnreadableError(
+          `Cannot read "${shown}" in ${dir}: its name is not valid UTF-8 (bytes ${hex}), so it cannot be opened by name; rename the file.`,
+        ),
+        join(dir, shown),
+      );
+    }
   }
 
   /** The input key a file in the inbox is uploaded to. */

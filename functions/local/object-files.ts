@@ -305,6 +305,9 @@ export class ObjectFiles {
     const entry = await this.entry(bucket, key);
     if (!entry) return null;
     const metadata = this.metadataOf(entry);
+    // S3 ignores a Range header it cannot parse (`bytes=zz-`) and sends the whole object.
+    const wellFormed = (n: number | undefined) => n === undefined || (Number.isInteger(n) && n >= 0);
+    if (!wellFormed(options?.start) || !wellFormed(options?.end)) options = undefined;
     const lastByte = Math.max(0, entry.header.size - 1);
     const ranged = options !== undefined && (options.start !== undefined || options.end !== undefined);
     const range = {

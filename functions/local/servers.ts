@@ -113,6 +113,19 @@ function bucketAndKey(req: IncomingMessage): { bucket: string; key: string } {
 }
 
 /**
+ * `/bucket/images//x` → `/bucket/images%2F/x`: the same key once decoded, in a path s3rver's router
+ * matches (it finds no key in an empty segment and answers 404). S3 keeps empty segments in keys.
+ */
+function withEmptySegmentsEncoded(url: string): string {
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  const slash = path.indexOf('/', 1);
+  if (slash === -1) return url;
+  const key = path.slice(slash + 1).replace(/^\/|\/(?=\/)/g, '%2F');
+  return `${path.slice(0, slash + 1)}${key}${query === -1 ? '' : url.slice(query)}`;
+}
+
+/**
  * The S3 endpoint's guard (see request-guard.ts), its CORS answers for the page (preflights
  * included; s3rver's own CORS support is not used, so no bucket rule can open it wider), and S3's
  * key length limit.
@@ -147,6 +160,7 @@ export function withRequestGuard(rules: () => GuardRules, next: Listener): Liste
       return;
     }
     for (const [name, value] of Object.entries(cors)) res.setHeader(name, value);
+    req.url = withEmptySegmentsEncoded(req.url ?? '/');
     next(req, res);
   };
 }
