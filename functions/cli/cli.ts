@@ -1,11 +1,9 @@
 import { parseArgs } from 'node:util';
+import type { DescribeEngine } from '#engine/engine.ts';
 import { modeSchema } from '#engine/models/manifest.ts';
 import { ENV } from '#engine/settings.ts';
-import { createEngine } from '#engine/wiring.ts';
-import { type CommandOutput, runDescribeCommand } from './describe-command.ts';
+import type { CommandOutput } from './describe-command.ts';
 import { cliEngineSettings, commandErrorExit, missingModelsMessage } from './engine-setup.ts';
-import { runEvalCli } from './eval-command.ts';
-import { runSearchCli } from './search-command.ts';
 
 export const USAGE = `Usage: image-describer describe <file-or-folder>... [options]
 
@@ -106,15 +104,20 @@ export async function runCli(
   env: Readonly<Record<string, string | undefined>>,
   output: CommandOutput,
 ): Promise<number> {
-  if (argv[0] === 'eval') return runEvalCli(argv.slice(1), env, output);
-  if (argv[0] === 'search') return runSearchCli(argv.slice(1), output);
-  let engine: Awaited<ReturnType<typeof createEngine>> | undefined;
+  // Each command loads what it uses when it runs: `--help` and `search` never load the models.
+  if (argv[0] === 'eval') return (await import('./eval-command.ts')).runEvalCli(argv.slice(1), env, output);
+  if (argv[0] === 'search') return (await import('./search-command.ts')).runSearchCli(argv.slice(1), output);
+  let engine: DescribeEngine | undefined;
   try {
     const args = parseCommandLine(argv);
     if (args.help) {
       output.stdout.write(`${USAGE}\n`);
       return 0;
     }
+    const [{ createEngine }, { runDescribeCommand }] = await Promise.all([
+      import('#engine/wiring.ts'),
+      import('./describe-command.ts'),
+    ]);
     engine = await createEngine(
       cliEngineSettings(env, {
         ...(args.modelsDir ? { modelsDir: args.modelsDir } : {}),

@@ -1,11 +1,18 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { AwsConfig } from '#adapters/aws-runtime.ts';
 import type { DetailedWorker } from '#adapters/sqs-poller.ts';
+import { packagePath } from '#engine/package-root.ts';
 
-export const WORKER_ENV = {
-  BATCH_SIZE: 'LOCAL_WORKER_BATCH_SIZE',
-  WAIT_SECONDS: 'LOCAL_WORKER_WAIT_SECONDS',
-} as const;
+/** Everything the worker process runs with, passed to it as JSON (its only argument). */
+export interface WorkerConfig {
+  readonly detailed: AwsConfig;
+  readonly endpoints: { readonly s3: string; readonly sqs: string };
+  readonly queueUrl: string;
+  readonly batchSize: number;
+  readonly waitTimeSeconds: number;
+  readonly logLevel: string;
+}
 
 export type WorkerMessage =
   | { type: 'ready' }
@@ -32,7 +39,14 @@ const DEFAULT_GRACE_MS = 7_000;
 /** Parent → worker: stop polling (see SqsPoller.stop for graceMs). */
 export type StopMessage = { type: 'stop'; graceMs?: number };
 
-const WORKER_SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
+/**
+ * The worker's entry point in the same form as this module: the built JavaScript under `npm start`
+ * (plain node), the TypeScript source under tsx (tests, development).
+ */
+const COMPILED = !import.meta.url.endsWith('.ts');
+const WORKER_SCRIPT = COMPILED
+  ? packagePath('dist', 'app', 'worker-process.mjs')
+  : fileURLToPath(new URL('./worker-process.ts', import.meta.url));
 
 /** The parent's view of a detailed worker running in a child process. */
 export class ChildWorker implements DetailedWorker {
@@ -42,20 +56,13 @@ export class ChildWorker implements DetailedWorker {
 
   private constructor(private readonly child: ChildProcess) {}
 
-  /** Fork the worker (it inherits the handlers' environment) and wait until it polls. */
+  /** Fork the worker with its config and wait until it polls. */
   static async start(options: {
-    batchSize: number;
-    waitTimeSeconds: number;
+    config: WorkerConfig;
     onError?: (error: unknown) => void;
   }): Promise<ChildWorker> {
-    const child = fork(WORKER_SCRIPT, [], {
-      env: {
-        ...process.env,
-        [WORKER_ENV.BATCH_SIZE]: String(options.batchSize),
-        [WORKER_ENV.WAIT_SECONDS]: String(options.waitTimeSeconds),
-      },
-      // Run the TypeScript entry with the same loader as `npm start`.
-      execArgv: ['--import', 'tsx'],
+    const child = fork(WORKER_SCRIPT, [JSON.stringify(options.config)], {
+      execArgv: COMPILED ? [] : ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     return ChildWorker.attach(child, options.onError);

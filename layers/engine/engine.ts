@@ -8,17 +8,18 @@ import { runDetailedTask, runFastTasks, type StageTasksResult } from './models/s
 import type { TextReader } from './ocr/text-reader.ts';
 import { dominantColours } from './palette/palette.ts';
 import { answerStage, categoriseAndCheck } from './questions/stage.ts';
+import type { ModelKey } from './record/fields.ts';
 import {
   carryDetailedResults,
+  failedRun,
   markFresh,
-  markKeptAfterFailure,
   previousForSameBytes,
-  type ResultField,
-  STAGE_FIELDS,
-} from './record/last-good.ts';
-import { failedRecord, newRecord, sha256Hex, validateRecord, withStageState } from './record/record.ts';
+  replacementsFrom,
+} from './record/merge.ts';
+import { newRecord, sha256Hex, validateRecord, withStageState } from './record/record.ts';
 import type { DescriptionRecord, ModelProvenance, Source } from './record/schema.ts';
 import type { EngineSettings } from './settings.ts';
+import { elapsedMs } from './timing.ts';
 
 /** Image bytes plus where they came from; size and hash are derived from the bytes. */
 export interface DescribeInput {
@@ -42,8 +43,6 @@ export interface StageOptions {
    */
   readonly encodings?: ImageEncodings;
 }
-
-const elapsedSince = (start: number) => Math.round((performance.now() - start) * 10) / 10;
 
 /**
  * Florence-2 takes 768×768 and SmolVLM 512 px: a stage that reads no text needs no more pixels, and
@@ -89,7 +88,7 @@ export class DescribeEngine {
 
   /**
    * `previous`: the sidecar written before for this object, if any. When it describes the same
-   * bytes, its results are kept wherever this run cannot produce them (see record/last-good.ts).
+   * bytes, its results are kept wherever this run cannot produce them (see record/merge.ts).
    */
   async describeFast(
     input: DescribeInput,
@@ -107,7 +106,7 @@ export class DescribeEngine {
 
     const paletteStart = performance.now();
     record = { ...record, colours: dominantColours(decoded.image) };
-    const paletteMs = elapsedSince(paletteStart);
+    const paletteMs = elapsedMs(paletteStart);
 
     // Caption and objects from one vision pass (the encodings map), shared with the detailed stage in describe().
     const captionStart = performance.now();
@@ -125,7 +124,7 @@ export class DescribeEngine {
       const { code, message } = tasks.waiting;
       record = { ...record, errors: { ...record.errors, fast: { code, message } } };
     }
-    const captionMs = elapsedSince(captionStart);
+    const captionMs = elapsedMs(captionStart);
 
     let ocrMs: number | undefined;
     if (this.deps.settings.ocrStage === 'fast') ({ record, ocrMs } = await this.readText(record, decoded));
@@ -147,7 +146,7 @@ export class DescribeEngine {
           ocrMs,
           categoriesMs,
           checksMs,
-          totalMs: elapsedSince(started),
+          totalMs: elapsedMs(started),
         },
       },
     };
@@ -185,7 +184,7 @@ export class DescribeEngine {
       const { code, message } = tasks.waiting;
       record = { ...record, errors: { ...record.errors, detailed: { code, message } } };
     }
-    const modelMs = elapsedSince(modelStart);
+    const modelMs = elapsedMs(modelStart);
 
     // Questions wait for their own model without holding up the stage (each answer says why).
     const answered = await answerStage(
@@ -212,7 +211,7 @@ export class DescribeEngine {
           answersMs,
           categoriesMs,
           checksMs,
-          totalMs: elapsedSince(started),
+          totalMs: elapsedMs(started),
         },
       },
     };
@@ -257,32 +256,15 @@ export class DescribeEngine {
     stage: 'fast' | 'detailed',
     error: unknown,
   ): DescriptionRecord {
-    if (!base) return failedRecord(fresh, stage, error, this.now());
-    const record = failedRecord(
-      {
-        ...base,
-        source: { ...base.source, ...fresh.source },
-        createdAt: base.createdAt ?? fresh.createdAt,
-      },
-      stage,
-      error,
-      this.now(),
-    );
-    const fields =
-      stage === 'fast' ? [...STAGE_FIELDS.fast, ...STAGE_FIELDS.detailed] : STAGE_FIELDS.detailed;
-    return validateRecord(markKeptAfterFailure(record, fields, error, this.now(), this.replacements()));
+    const replacements = replacementsFrom((model) => this.provenanceOf(model));
+    return validateRecord(failedRun({ fresh, base, stage, error, now: this.now(), replacements }));
   }
 
-  /** What each model-made field would be written by now, for the stale marks of a failed run. */
-  private replacements(): Partial<Record<ResultField, ModelProvenance>> {
-    const { models, textReader } = this.deps;
-    const objects = models.taskSpec('objects') ? models.provenance('objects') : undefined;
-    return {
-      caption: models.provenance('caption'),
-      detailedDescription: models.provenance('detailed'),
-      ...(objects ? { objects, labels: objects } : {}),
-      ...(textReader ? { text: textReader.provenance } : {}),
-    };
+  /** What would write a `models` key now: the OCR reader or the task of that name, when configured. */
+  private provenanceOf(model: ModelKey): ModelProvenance | undefined {
+    if (model === 'ocr') return this.deps.textReader?.provenance;
+    if (model === 'categories') return undefined;
+    return this.deps.models.taskSpec(model) ? this.deps.models.provenance(model) : undefined;
   }
 
   /**
@@ -337,7 +319,7 @@ export class DescribeEngine {
     const { maxInputBytes, maxInputPixels } = this.deps.settings;
     const workingSize = this.workingSizeFor(stage);
     const result = await intakeImage(bytes, { maxInputBytes, maxInputPixels, workingSize });
-    return { ...result, decodeMs: elapsedSince(start) };
+    return { ...result, decodeMs: elapsedMs(start) };
   }
 
   private async readText(record: DescriptionRecord, decoded: IntakeResult) {
@@ -347,7 +329,7 @@ export class DescribeEngine {
     const text = await reader.read(decoded.image);
     return {
       record: markFresh({ ...record, text, models: { ...record.models, ocr: reader.provenance } }, ['text']),
-      ocrMs: elapsedSince(start),
+      ocrMs: elapsedMs(start),
     };
   }
 }
