@@ -216,7 +216,7 @@ export async function startLocalStack(
           store,
           inputPrefix: options.inputPrefix,
           sidecarPrefix: options.sidecarPrefix,
-          maxBytes: readEngineSettings().maxInputBytes,
+          maxBytes: config.fast.engine.maxInputBytes,
           onError: (error, path) => emit({ type: 'error', where: `inbox ${path}`, error }),
         })
       : undefined;
