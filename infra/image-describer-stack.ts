@@ -168,6 +168,7 @@ export class ImageDescriberStack extends Stack {
         FastDescribe: this.fastDescribe.deadLetterQueue,
         DetailedDescribe: this.detailedWorker.deadLetterQueue,
       },
+      otherAlarms: this.search ? [this.search.bytesScannedAlarm] : [],
       alarmTopic: props.alarmTopicArn
         ? sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn)
         : undefined,

@@ -1,21 +1,25 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { DescribeEngine, DescribeInput } from '#engine/engine.ts';
-import { SourceUnreadableError } from '#engine/errors.ts';
 import { contentTypeForFileName } from '#engine/image/content-types.ts';
 import type { ModelMode } from '#engine/models/manifest.ts';
 import type { ImageEncodings } from '#engine/models/registry.ts';
+import { KEPT_ASIDE_SUFFIX } from '#engine/pipeline/key-layout.ts';
 import {
   type CurrentModels,
   currentModelsOf,
   needsDescription,
   parseStoredRecord,
 } from '#engine/pipeline/staleness.ts';
+import { parseStoredJson } from '#engine/ports.ts';
 import { currentQuestionKeys } from '#engine/questions/stage.ts';
-import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
+import { fileSidecarPath } from '#engine/record/file-sidecar.ts';
 import { newRecord, sha256Hex } from '#engine/record/record.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
+import { keptAsideSentence } from '#engine/user-messages.ts';
+import { readInputFile, unreadableReason } from '../read-input-file.ts';
 import { firstError, formatRecord } from './format.ts';
 import { collectTargets, type DescribeTarget } from './targets.ts';
 
@@ -42,13 +46,10 @@ export interface DescribeSummary {
   readonly unchanged: number;
 }
 
-async function readSource(path: string): Promise<DescribeInput> {
-  try {
-    const bytes = await readFile(path);
-    return { bytes, source: { kind: 'file', path, contentType: contentTypeForFileName(path) } };
-  } catch (error) {
-    throw new SourceUnreadableError(`Cannot read ${path}: ${(error as Error).message}`, { cause: error });
-  }
+/** The file's bytes: special files refused unopened, the size checked before reading (read-input-file.ts). */
+async function readSource(path: string, maxBytes: number): Promise<DescribeInput> {
+  const bytes = await readInputFile(path, maxBytes);
+  return { bytes, source: { kind: 'file', path, contentType: contentTypeForFileName(path) } };
 }
 
 /**
@@ -64,7 +65,7 @@ async function describeOne(
 ): Promise<DescriptionRecord> {
   let input: DescribeInput;
   try {
-    input = await readSource(target.path);
+    input = await readSource(target.path, engine.settings.maxInputBytes);
   } catch (error) {
     const unread = newRecord({ kind: 'file', path: target.path, size: 0 }, new Date());
     return engine.failedRecordFor({ bytes: new Uint8Array(), source: unread.source }, 'fast', error, unread);
@@ -85,19 +86,53 @@ async function describeOne(
   }
 }
 
-/** The sidecar a previous run wrote at `path`, if it is one (v1 or v2); anything else is ignored. */
-async function readExistingSidecar(path: string): Promise<DescriptionRecord | undefined> {
+/**
+ * The sidecar a previous run wrote at `path`, if it is one (v1 or v2). A file there that is not a
+ * description (cut short, edited by hand) is renamed to `<path>.corrupt` for its owner, said once
+ * on stderr, and counts as absent; a special file there is left alone (never opened).
+ */
+async function readExistingSidecar(
+  path: string,
+  output: CommandOutput,
+): Promise<DescriptionRecord | undefined> {
+  let bytes: Buffer;
   try {
-    return parseStoredRecord(JSON.parse(await readFile(path, 'utf8')));
+    bytes = await readInputFile(path, MAX_SIDECAR_BYTES);
   } catch {
     return undefined;
   }
+  const stored = parseStoredJson({ bytes, etag: '' });
+  const record = parseStoredRecord(stored.value);
+  if (record) return record;
+  const keptAs = `${path}${KEPT_ASIDE_SUFFIX}`;
+  try {
+    await rename(path, keptAs);
+    const reason = stored.unreadable?.reason ?? 'it is JSON but not a description record';
+    output.stderr.write(`! ${keptAsideSentence(path, keptAs, reason)}\n`);
+  } catch {
+    // Cannot move it: it is overwritten like any stale sidecar.
+  }
+  return undefined;
 }
 
+/** A sidecar is a few KB; a file at a sidecar's name beyond this is not one of ours. */
+const MAX_SIDECAR_BYTES = 16 * 1024 * 1024;
+
 function sidecarPath(target: DescribeTarget, outDir: string | undefined): string {
-  return outDir
-    ? join(outDir, `${target.relativePath}${FILE_SIDECAR_SUFFIX}`)
-    : `${target.path}${FILE_SIDECAR_SUFFIX}`;
+  return fileSidecarPath(outDir ? join(outDir, target.relativePath) : target.path);
+}
+
+/** Temporary file + rename: a reader (or a kill) never sees half a sidecar. */
+async function writeSidecar(path: string, record: DescriptionRecord): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temporary = join(dirname(path), `.${randomUUID()}.tmp`);
+  try {
+    await writeFile(temporary, `${JSON.stringify(record, null, 2)}\n`);
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
 }
 
 /** Progress on stderr: a bar on a terminal, one `[n/total] file` line per file otherwise. */
@@ -153,23 +188,32 @@ export async function runDescribeCommand(
   let unchanged = 0;
   for (const target of targets) {
     const path = batch ? sidecarPath(target, options.outDir) : undefined;
-    const previous = path ? await readExistingSidecar(path) : undefined;
-    if (!options.force && previous && (await isUpToDate(target, previous, options.mode, current))) {
+    const previous = path ? await readExistingSidecar(path, output) : undefined;
+    if (
+      !options.force &&
+      previous &&
+      (await isUpToDate(target, previous, options.mode, current, engine.settings.maxInputBytes))
+    ) {
       unchanged += 1;
       if (options.json) output.stdout.write(`${JSON.stringify(previous)}\n`);
       progress.step(target.relativePath);
       continue;
     }
     const record = await describeOne(engine, target, options.mode, previous);
-    const error = firstError(record);
-    if (error) failed.push({ path: target.path, code: error.code, message: error.message });
-    else described += 1;
+    let error: { code: string; message: string } | undefined = firstError(record);
 
     // A file that could not be read says nothing about the image: its old sidecar stays as it was.
     const unreadable = record.errors.fast?.code === 'UNREADABLE_SOURCE' && previous !== undefined;
     if (path && !unreadable) {
-      await mkdir(dirname(path), { recursive: true });
-      await writeFile(path, `${JSON.stringify(record, null, 2)}\n`);
+      try {
+        await writeSidecar(path, record);
+      } catch (writeError) {
+        // One sidecar that cannot be written (read-only folder, full disk) stops nothing else.
+        error ??= {
+          code: 'SIDECAR_NOT_WRITTEN',
+          message: `The description could not be written to ${path}: ${unreadableReason(path, writeError)}.`,
+        };
+      }
       if (options.json) output.stdout.write(`${JSON.stringify(record)}\n`);
     } else {
       output.stdout.write(
@@ -180,6 +224,8 @@ export async function runDescribeCommand(
       // The printed record already shows its error; JSON on stdout gets one line on stderr.
       if (error && options.json) output.stderr.write(`✗ ${target.path}: ${error.code}: ${error.message}\n`);
     }
+    if (error) failed.push({ path: target.path, code: error.code, message: error.message });
+    else described += 1;
     progress.step(target.relativePath);
   }
   progress.stop();
@@ -226,13 +272,15 @@ async function isUpToDate(
   previous: DescriptionRecord,
   mode: ModelMode,
   current: CurrentModels,
+  maxBytes: number,
 ): Promise<boolean> {
   if (previous.status.fast.state !== 'done') return false;
   if (mode === 'normal' && previous.status.detailed.state !== 'done') return false;
   let bytes: Buffer;
   try {
-    bytes = await readFile(target.path);
+    bytes = await readInputFile(target.path, maxBytes);
   } catch {
+    // Unreadable now: describing it again reports why.
     return false;
   }
   const need = needsDescription(previous, { sha256: sha256Hex(bytes) }, current);

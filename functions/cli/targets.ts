@@ -1,6 +1,8 @@
+import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, relative } from 'node:path';
 import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
+import { unreadableReason } from '../read-input-file.ts';
 
 /** File endings looked at in a folder. The content decides acceptance; HEIC/BMP are listed so the user hears why they fail. */
 export const IMAGE_EXTENSIONS = new Set([
@@ -42,6 +44,17 @@ export interface CollectedTargets {
   readonly skippedFolders: string[];
 }
 
+/**
+ * Files, and the special files that look like them (a FIFO named `x.jpg`): those become targets
+ * too, so the summary says why each was refused (it is never opened for reading). Symbolic links
+ * in folders are not followed.
+ */
+function isFileLike(entry: Dirent): boolean {
+  return (
+    entry.isFile() || entry.isFIFO() || entry.isSocket() || entry.isCharacterDevice() || entry.isBlockDevice()
+  );
+}
+
 interface Walked {
   files: number;
   folders: string[];
@@ -62,7 +75,7 @@ async function walk(
     if (entry.isDirectory()) {
       if (!recursive) skipped.folders.push(path);
       else if (entry.name !== 'node_modules') await walk(root, path, recursive, found, skipped);
-    } else if (entry.isFile() && !entry.name.endsWith(FILE_SIDECAR_SUFFIX)) {
+    } else if (isFileLike(entry) && !entry.name.endsWith(FILE_SIDECAR_SUFFIX)) {
       if (IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) {
         found.push({ path, relativePath: relative(root, path), fromFolder: true });
       } else {
@@ -85,11 +98,11 @@ export async function collectTargets(
     try {
       info = await stat(path);
     } catch (error) {
-      const reason =
-        (error as NodeJS.ErrnoException).code === 'ENOENT'
-          ? 'there is no such file or folder; check the path'
-          : `it cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); check that it exists and you may read it`;
-      problems.push({ path, code: 'UNREADABLE_SOURCE', message: `Cannot read ${path}: ${reason}.` });
+      problems.push({
+        path,
+        code: 'UNREADABLE_SOURCE',
+        message: `Cannot read ${path}: ${unreadableReason(path, error)}.`,
+      });
       continue;
     }
     if (info.isDirectory()) {

@@ -1,5 +1,6 @@
 import { relative } from 'node:path';
 import { REBUILD_REASONS } from '#adapters/sqlite-search-index.ts';
+import { keptAsideSentence } from '#engine/user-messages.ts';
 import type { StackEvent } from './stack.ts';
 
 /**
@@ -53,6 +54,11 @@ export function formatStackEvent(
       return out(
         `✓ search index rebuilt: ${event.summary.indexed} descriptions in ${(event.summary.ms / 1000).toFixed(1)} s${event.summary.skipped > 0 ? `, ${event.summary.skipped} skipped` : ''}`,
       );
+    case 'kept-aside':
+      return {
+        stream: 'stderr',
+        line: `! ${keptAsideSentence(event.stored, shown(event.keptAs), event.reason)}`,
+      };
     case 'models-ready':
       return out('✓ models found: describing what waited for them');
     case 'error': {

@@ -127,7 +127,8 @@ function safeDecode(value: string): string {
 export function safeSegment(segment: string): string {
   let name = segment.normalize('NFC').replace(UNSAFE, '_').trim();
   name = name.replace(/^\.+/, '').replace(/[. ]+$/, '');
-  while (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) name = name.slice(0, -1);
+  // By code point: cutting a UTF-16 pair in half would leave a character no file system stores.
+  while (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) name = Array.from(name).slice(0, -1).join('');
   return name === '' ? 'image' : name;
 }
 

@@ -7,6 +7,7 @@ import type { ObjectStore } from '#engine/ports.ts';
 import type { SearchIndex } from '#engine/search/local-index.ts';
 import { parseSearchQuery, SearchQueryError } from '#engine/search/query.ts';
 import type { RecordLister } from './records.ts';
+import { decodePath, loopbackOrigins, refusalFor } from './request-guard.ts';
 
 const WEB_DIR = `${packagePath('functions', 'local', 'web')}/`;
 
@@ -37,6 +38,14 @@ export interface LocalHttpOptions {
   readonly onError?: (error: unknown, req: IncomingMessage) => void;
 }
 
+/**
+ * The thumbnail route of a key under the input prefix, as one encoded segment: a browser would
+ * resolve a `..` (or `%2E%2E`) segment of a key before sending the request.
+ */
+export function thumbnailPath(relative: string): string {
+  return `/thumbnails/${encodeURIComponent(relative)}`;
+}
+
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
@@ -59,7 +68,7 @@ export async function startLocalHttp(options: LocalHttpOptions): Promise<{ serve
     if (path === '/healthz') return sendJson(res, 200, { ok: true });
     if (path === '/models/status' && options.models) return sendJson(res, 200, await options.models.view());
     if (path.startsWith('/thumbnails/'))
-      return thumbnail(res, decodeURIComponent(path.slice('/thumbnails/'.length)));
+      return thumbnail(res, decodePath(path.slice('/thumbnails/'.length))?.join('/') ?? '');
     const file = STATIC_FILES[path];
     if (!file) return sendJson(res, 404, { message: `Not found: ${path}` });
     const body = await readFile(`${WEB_DIR}${file.file}`);
@@ -84,7 +93,7 @@ export async function startLocalHttp(options: LocalHttpOptions): Promise<{ serve
       ...hit,
       ...(hit.key.startsWith(options.inputPrefix)
         ? {
-            imageUrl: `/thumbnails/${hit.key.slice(options.inputPrefix.length).split('/').map(encodeURIComponent).join('/')}`,
+            imageUrl: thumbnailPath(hit.key.slice(options.inputPrefix.length)),
           }
         : {}),
     }));
@@ -92,9 +101,7 @@ export async function startLocalHttp(options: LocalHttpOptions): Promise<{ serve
   };
 
   const thumbnail = async (res: ServerResponse, relative: string) => {
-    if (relative.split('/').some((part) => part === '..' || part === '')) {
-      return sendJson(res, 400, { message: 'Bad key' });
-    }
+    if (relative === '') return sendJson(res, 400, { message: 'Expected a key after /thumbnails/' });
     let bytes: Uint8Array;
     try {
       bytes = (await options.store.get(`${options.inputPrefix}${relative}`)).bytes;
@@ -115,7 +122,14 @@ export async function startLocalHttp(options: LocalHttpOptions): Promise<{ serve
     }
   };
 
+  let ownPort = 0;
   const server = createServer((req, res) => {
+    // Only the page itself, on loopback: no other site, no rebound host name (request-guard.ts).
+    const refused = refusalFor(req, { port: ownPort, origins: loopbackOrigins(ownPort) });
+    if (refused) {
+      req.resume();
+      return sendJson(res, refused.status, { error: { code: refused.code, message: refused.message } });
+    }
     Promise.resolve(route(req, res)).catch((error) => {
       options.onError?.(error, req);
       if (!res.headersSent) sendJson(res, 500, { message: 'Internal error' });
@@ -127,5 +141,6 @@ export async function startLocalHttp(options: LocalHttpOptions): Promise<{ serve
     server.listen(options.port, options.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  ownPort = port;
   return { server, url: `http://${options.host}:${port}` };
 }

@@ -1,10 +1,13 @@
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { isUtf8 } from 'node:buffer';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
+import { SourceUnreadableError } from '#engine/errors.ts';
 import { contentTypeForFileName } from '#engine/image/content-types.ts';
 import type { ObjectStore } from '#engine/ports.ts';
-import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
+import { FILE_SIDECAR_SUFFIX, fileSidecarPath } from '#engine/record/file-sidecar.ts';
+import { readInputFile } from '../read-input-file.ts';
 
 export interface InboxOptions {
   readonly dir: string;
@@ -12,6 +15,8 @@ export interface InboxOptions {
   readonly store: ObjectStore;
   readonly inputPrefix: string;
   readonly sidecarPrefix: string;
+  /** Files larger than this are refused before reading (the engine's MAX_INPUT_BYTES). */
+  readonly maxBytes: number;
   readonly onUpload?: (path: string, key: string) => void;
   readonly onError?: (error: unknown, path: string) => void;
 }
@@ -46,7 +51,35 @@ export class InboxWatcher {
       void upload.finally(() => this.uploads.delete(upload));
     };
     this.watcher.on('add', onFile).on('change', onFile);
+    // An 'error' event without a listener would end the process (a name the system refuses, a
+    // folder that vanished): report it and keep watching.
+    this.watcher.on('error', (error) => this.options.onError?.(error, this.options.dir));
+    // A name that is not UTF-8 reaches Node as another name (U+FFFD in place of the bytes), so the
+    // watcher cannot open it: say so, once per name, at start and when one appears.
+    this.watcher.on('raw', (_event, path, details) => {
+      const watched = (details as { watchedPath?: string } | undefined)?.watchedPath;
+      if (String(path).includes('\uFFFD')) void this.reportUnnamable(watched ?? this.options.dir);
+    });
     await new Promise<void>((resolve) => this.watcher?.once('ready', () => resolve()));
+    await this.reportUnnamable(this.options.dir);
+  }
+
+  private readonly unnamable = new Set<string>();
+
+  private async reportUnnamable(dir: string): Promise<void> {
+    const names = await readdir(dir, { encoding: 'buffer' }).catch(() => [] as Buffer[]);
+    for (const name of names) {
+      const hex = name.toString('hex');
+      if (isUtf8(name) || this.unnamable.has(`${dir}\0${hex}`)) continue;
+      this.unnamable.add(`${dir}\0${hex}`);
+      const shown = name.toString('utf8');
+      this.options.onError?.(
+        new SourceUnreadableError(
+          `Cannot read "${shown}" in ${dir}: its name is not valid UTF-8 (bytes ${hex}), so it cannot be opened by name; rename the file.`,
+        ),
+        join(dir, shown),
+      );
+    }
   }
 
   /** The input key a file in the inbox is uploaded to. */
@@ -59,7 +92,7 @@ export class InboxWatcher {
     if (!inputKey.startsWith(this.options.inputPrefix)) return undefined;
     const rest = inputKey.slice(this.options.inputPrefix.length);
     if (rest.startsWith('uploads/') || rest.split('/').includes('..')) return undefined;
-    return `${join(this.options.dir, ...rest.split('/'))}${FILE_SIDECAR_SUFFIX}`;
+    return fileSidecarPath(join(this.options.dir, ...rest.split('/')));
   }
 
   /** Write a sidecar next to its image in the inbox (atomically: the watcher never sees half a file). */
@@ -67,7 +100,8 @@ export class InboxWatcher {
     const target = this.mirrorPathFor(inputKey);
     if (!target) return undefined;
     await mkdir(dirname(target), { recursive: true });
-    const temporary = `${target}.tmp`;
+    // Named apart from the target: `<target>.tmp` would be too long for a name near the limit.
+    const temporary = join(dirname(target), `.${randomUUID()}.tmp`);
     await writeFile(temporary, sidecarJson);
     await rename(temporary, target);
     return target;
@@ -80,7 +114,8 @@ export class InboxWatcher {
 
   private async upload(path: string): Promise<void> {
     const { store } = this.options;
-    const bytes = await readFile(path);
+    // FIFOs, sockets and devices are refused unopened, and nothing over the limit is read.
+    const bytes = await readInputFile(path, this.options.maxBytes);
     const key = this.keyFor(path);
     const md5 = createHash('md5').update(bytes).digest('hex');
     try {

@@ -2,6 +2,7 @@ import type { ListedObject, ObjectStore } from '#engine/ports.ts';
 import { readStoredRecord } from '#engine/record/record.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { statusOfRecord, type UploadStatus } from '#engine/uploads/upload-status.ts';
+import { thumbnailPath } from './http-server.ts';
 
 export interface ListedRecord {
   readonly key: string;
@@ -46,7 +47,7 @@ export class RecordLister {
         const sidecar = sidecars.get(`${sidecarPrefix}${relative}.json`);
         const record = sidecar ? await this.read(sidecar.key, sidecar.etag) : undefined;
         const upload = /^uploads\/([0-9a-f-]{36})$/.exec(relative);
-        const imageUrl = `/thumbnails/${relative.split('/').map(encodeURIComponent).join('/')}?v=${object.etag}`;
+        const imageUrl = `${thumbnailPath(relative)}?v=${object.etag}`;
         return {
           key: object.key,
           id: upload?.[1],

@@ -18,8 +18,13 @@ declare module 's3rver' {
     close(): Promise<void>;
     /** Creates the configured buckets (and their CORS rules) in the store. */
     configureBuckets(): Promise<void>;
-    /** Where objects live; `getMetadata` throws ENOENT for a missing object, its `etag` is quoted. */
-    readonly store: { getMetadata(bucket: string, key: string): Promise<{ etag: string }> };
+    /**
+     * Where objects live (replaceable: the controllers call `context.store`); `getMetadata` throws
+     * ENOENT for a missing object, its `etag` is quoted.
+     */
+    store: { getMetadata(bucket: string, key: string): Promise<{ etag: string }> };
+    /** Koa's context prototype: what every request's `ctx` inherits, the store among it. */
+    readonly context: { store: unknown };
     /** Koa's request listener: s3rver is a Koa app. */
     callback(): (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
   }

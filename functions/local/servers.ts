@@ -6,48 +6,60 @@ import { join } from 'node:path';
 import type { S3Event } from 'aws-lambda';
 import { buildApp } from 'fauxqs';
 import S3rver from 's3rver';
+import { type CorruptObjectFile, ObjectFiles } from './object-files.ts';
+import { corsHeadersFor, decodePath, type GuardRules, loopbackOrigins, refusalFor } from './request-guard.ts';
 
-/** Browsers upload with presigned POST from the web page's origin and read thumbnails. */
-const CORS_XML = `<CORSConfiguration><CORSRule>
-<AllowedOrigin>*</AllowedOrigin>
-<AllowedMethod>GET</AllowedMethod><AllowedMethod>HEAD</AllowedMethod><AllowedMethod>POST</AllowedMethod><AllowedMethod>PUT</AllowedMethod>
-<AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader>
-</CORSRule></CORSConfiguration>`;
+/** S3's limit on a key: 1,024 bytes of UTF-8. */
+const MAX_KEY_BYTES = 1024;
 
 export interface EmbeddedS3 {
   readonly endpoint: string;
   readonly port: number;
   /** One S3 event (one record) per object created, keys not URL-encoded (s3rver's quirk). */
   onEvent(listener: (event: S3Event) => void): void;
+  /** Let the page served on this port call the endpoint from a browser (CORS); no other origin may. */
+  allowPage(port: number): void;
   close(): Promise<void>;
 }
 
 /**
- * s3rver on loopback: objects live on disk under `<dataDir>/s3` and survive a restart; the bucket
- * (with a permissive CORS rule for the web page) is created if missing.
+ * s3rver's S3 protocol on loopback over our own object files (object-files.ts: keys hashed to file
+ * names, atomic writes): objects live on disk under `<dataDir>/objects` and survive a restart; the
+ * bucket is created if missing. Every request passes the guard first (request-guard.ts): loopback
+ * Host, no foreign Origin, valid percent-encoding, keys of at most 1,024 bytes.
  */
 export async function startEmbeddedS3(options: {
   host: string;
   port: number;
   dataDir: string;
   bucket: string;
+  /** A stored object file that could not be read (kept aside, reads as absent). */
+  onCorrupt?: (corrupt: CorruptObjectFile) => void;
 }): Promise<EmbeddedS3> {
-  const directory = join(options.dataDir, 's3');
+  const directory = join(options.dataDir, 'objects');
   await mkdir(directory, { recursive: true });
   const server = new S3rver({
     address: options.host,
     port: options.port,
     directory,
     silent: true,
-    configureBuckets: [{ name: options.bucket, configs: [CORS_XML] }],
+    configureBuckets: [{ name: options.bucket }],
   });
+  const files = new ObjectFiles(directory, options.onCorrupt);
+  server.store = files;
+  server.context.store = files;
   await server.configureBuckets();
+  let pageOrigins: string[] = [];
+  let ownPort = 0;
   // Our own listener rather than s3rver's run(): its listen error (a port in use) is an unhandled
   // 'error' event that kills the process instead of a rejection we can explain.
   const http = createServer(
-    withMultiDeleteEvents(
-      (event) => server.emit('event', event),
-      withConditionalPuts(server.store, server.callback()),
+    withRequestGuard(
+      () => ({ port: ownPort, origins: pageOrigins }),
+      withMultiDeleteEvents(
+        (event) => server.emit('event', event),
+        withConditionalPuts(files, server.callback()),
+      ),
     ),
   );
   await new Promise<void>((resolve, reject) => {
@@ -55,11 +67,15 @@ export async function startEmbeddedS3(options: {
     http.listen(options.port, options.host, () => resolve());
   });
   const address = http.address() as AddressInfo;
+  ownPort = address.port;
   const endpoint = `http://${options.host}:${address.port}`;
   return {
     endpoint,
     port: address.port,
     onEvent: (listener) => server.on('event', listener),
+    allowPage: (port) => {
+      pageOrigins = loopbackOrigins(port);
+    },
     close: async () => {
       server.removeAllListeners('event');
       http.closeAllConnections();
@@ -81,8 +97,72 @@ function s3Error(
   req.resume();
   res.writeHead(status, { 'content-type': 'application/xml' });
   res.end(
-    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error>`,
   );
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The bucket and the decoded key of a path-style request (`/bucket/key`), after the guard. */
+function bucketAndKey(req: IncomingMessage): { bucket: string; key: string } {
+  // The raw path: URL parsing would resolve `..` and `%2E%2E` segments, which S3 keeps in keys.
+  const [bucket = '', ...rest] = decodePath((req.url ?? '/').split('?')[0]?.slice(1) ?? '') ?? [];
+  return { bucket, key: rest.join('/') };
+}
+
+/**
+ * `/bucket/images//x` → `/bucket/images%2F/x`: the same key once decoded, in a path s3rver's router
+ * matches (it finds no key in an empty segment and answers 404). S3 keeps empty segments in keys.
+ */
+function withEmptySegmentsEncoded(url: string): string {
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  const slash = path.indexOf('/', 1);
+  if (slash === -1) return url;
+  const key = path.slice(slash + 1).replace(/^\/|\/(?=\/)/g, '%2F');
+  return `${path.slice(0, slash + 1)}${key}${query === -1 ? '' : url.slice(query)}`;
+}
+
+/**
+ * The S3 endpoint's guard (see request-guard.ts), its CORS answers for the page (preflights
+ * included; s3rver's own CORS support is not used, so no bucket rule can open it wider), and S3's
+ * key length limit.
+ */
+export function withRequestGuard(rules: () => GuardRules, next: Listener): Listener {
+  return (req, res) => {
+    const current = rules();
+    const refused = refusalFor(req, current);
+    if (refused) return s3Error(req, res, refused.status, refused.code, refused.message);
+    if (Buffer.byteLength(bucketAndKey(req).key, 'utf8') > MAX_KEY_BYTES) {
+      return s3Error(req, res, 400, 'KeyTooLongError', 'Your key is too long');
+    }
+    const cors = corsHeadersFor(req, current);
+    if (req.method === 'OPTIONS') {
+      if (!cors['access-control-allow-origin']) {
+        return s3Error(
+          req,
+          res,
+          403,
+          'AccessForbidden',
+          'CORSResponse: this origin may not call the endpoint',
+        );
+      }
+      req.resume();
+      res.writeHead(200, {
+        ...cors,
+        'access-control-allow-methods': 'GET, HEAD, POST, PUT',
+        'access-control-allow-headers': req.headers['access-control-request-headers'] ?? '',
+        'access-control-max-age': '600',
+      });
+      res.end();
+      return;
+    }
+    for (const [name, value] of Object.entries(cors)) res.setHeader(name, value);
+    req.url = withEmptySegmentsEncoded(req.url ?? '/');
+    next(req, res);
+  };
 }
 
 /**
@@ -96,15 +176,13 @@ export function withConditionalPuts(store: S3rver['store'], next: Listener): Lis
   return (req, res) => {
     const ifNoneMatch = req.headers['if-none-match'];
     const ifMatch = req.headers['if-match'];
-    const url = new URL(req.url ?? '/', 'http://s3');
-    const [bucket, ...rest] = url.pathname.slice(1).split('/');
-    const key = rest.map(decodeURIComponent).join('/');
+    const { bucket, key } = bucketAndKey(req);
     if (
       req.method !== 'PUT' ||
       (!ifNoneMatch && !ifMatch) ||
       !bucket ||
       !key ||
-      url.search.includes('uploadId')
+      (req.url ?? '').includes('uploadId')
     ) {
       next(req, res);
       return;

@@ -30,6 +30,7 @@ import { RecordLister } from './records.ts';
 import { type RequeueSummary, requeueUnfinished, waitingFor } from './requeue.ts';
 import { AsyncInvoker, notificationFor } from './s3-notifications.ts';
 import { startEmbeddedS3, startEmbeddedSqs } from './servers.ts';
+import { type KeptAside, UnreadableRecords } from './unreadable-records.ts';
 
 export type StackEvent =
   /** `name`: what a person calls the file (its original name, not the server-made key). */
@@ -42,6 +43,8 @@ export type StackEvent =
   | { type: 'search-index'; state: 'rebuilding'; reason: RebuildReason; file: string }
   | { type: 'search-index'; state: 'progress'; indexed: number }
   | { type: 'search-index'; state: 'rebuilt'; summary: RebuildSummary }
+  /** A stored description that could not be read was kept aside (the image is described again). */
+  | ({ type: 'kept-aside' } & KeptAside)
   | { type: 'error'; where: string; error: unknown };
 
 export interface LocalStack {
@@ -135,6 +138,7 @@ export async function startLocalStack(
       port: options.s3Port,
       dataDir: options.dataDir,
       bucket: options.bucket,
+      onCorrupt: ({ file, keptAs, reason }) => emit({ type: 'kept-aside', stored: file, keptAs, reason }),
     });
     closers.push(() => s3Server.close());
     const sqsServer = await startEmbeddedSqs({ host: options.host, port: options.sqsPort });
@@ -220,6 +224,7 @@ export async function startLocalStack(
           store,
           inputPrefix: options.inputPrefix,
           sidecarPrefix: options.sidecarPrefix,
+          maxBytes: config.fast.engine.maxInputBytes,
           onError: (error, path) => emit({ type: 'error', where: `inbox ${path}`, error }),
         })
       : undefined;
@@ -239,6 +244,13 @@ export async function startLocalStack(
       waiting.stages ||= found.stages;
       waiting.answers ||= found.answers;
     };
+    const unreadable = new UnreadableRecords({
+      store,
+      layout,
+      bucket: options.bucket,
+      describeAgain: (event) => invoker.invoke(event),
+      onKeptAside: (kept) => emit({ type: 'kept-aside', ...kept }),
+    });
     // Real S3 → Lambda: only ObjectCreated under the input prefix reaches the fast handler. The
     // sidecar writes are observed too, for the console, the mirror and the offline case.
     s3Server.onEvent((event) => {
@@ -255,15 +267,22 @@ export async function startLocalStack(
         if (r.eventName.startsWith('ObjectRemoved:') && key.startsWith(options.sidecarPrefix))
           indexer.remove(key);
         if (!r.eventName.startsWith('ObjectCreated:') || !key.startsWith(options.sidecarPrefix)) continue;
+        if (unreadable.isKeptAside(key)) {
+          void unreadable
+            .keptAside(key)
+            .catch((error) => emit({ type: 'error', where: `sidecar ${key}`, error }));
+          continue;
+        }
         void indexer.update(key);
         void onSidecar(key).catch((error) => emit({ type: 'error', where: `sidecar ${key}`, error }));
       }
     });
     const onSidecar = async (key: string) => {
-      const json = Buffer.from((await store.get(key)).bytes).toString('utf8');
-      const record = JSON.parse(json) as DescriptionRecord;
+      const read = await unreadable.read(key);
+      if (!read) return;
+      const { record, json } = read;
       arm(waitingFor(record));
-      const inputKey = inputKeyFor(layout, key);
+      const inputKey = inputKeyFor(layout, key) ?? record.source.key;
       // Under s3rver's internal names a description is hard to find: keep a copy by original name.
       const file = inputKey
         ? await descriptions.write(inputKey, json).catch((error: unknown) => {
@@ -342,6 +361,7 @@ export async function startLocalStack(
       models,
       onError: (error, req) => emit({ type: 'error', where: `http ${req.method} ${req.url}`, error }),
     });
+    s3Server.allowPage(Number(new URL(http.url).port));
     closers.push(
       () =>
         new Promise<void>((resolve) => {

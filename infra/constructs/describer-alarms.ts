@@ -19,6 +19,11 @@ export interface DescriberAlarmsProps {
    */
   readonly errorRatePercent?: number;
   /**
+   * Alarms made elsewhere (the search's bytes-scanned alarm) that should notify the same topic.
+   * @default - none
+   */
+  readonly otherAlarms?: readonly cloudwatch.Alarm[];
+  /**
    * Where alarm state changes are sent.
    * @default - no action: the alarms are visible in the CloudWatch console only
    */
@@ -80,7 +85,7 @@ export class DescriberAlarms extends Construct {
     }
 
     if (action) {
-      for (const alarm of this.alarms) {
+      for (const alarm of [...this.alarms, ...(props.otherAlarms ?? [])]) {
         alarm.addAlarmAction(action);
         alarm.addOkAction(action);
       }

@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -30,6 +31,13 @@ export interface DescriptionSearchProps {
    */
   readonly bytesScannedCutoffPerQuery?: number;
   /**
+   * The search alarm goes off when the workgroup's queries scan more than this in one day (UTC):
+   * a caller running up the bill (every caller allowed on the API can search, docs/search.md), or a
+   * page polling search in a loop. At Athena's $5 per TB scanned the default is about $0.49 a day.
+   * @default 100 GiB (ten queries at the default per-query cutoff)
+   */
+  readonly bytesScannedAlarmPerDay?: number;
+  /**
    * How long query results are kept in the results bucket (they are only read once, right after
    * the query; result reuse needs them for as long as it may reuse them).
    * @default Duration.days(1)
@@ -45,6 +53,7 @@ export interface DescriptionSearchProps {
 export const DEFAULT_SEARCH_TABLE = 'descriptions';
 export const DEFAULT_BYTES_SCANNED_CUTOFF = 10 * 1024 ** 3;
 export const DEFAULT_RESULT_RETENTION_DAYS = 1;
+export const DEFAULT_BYTES_SCANNED_ALARM_PER_DAY = 100 * 1024 ** 3;
 /** Athena rejects a smaller BytesScannedCutoffPerQuery. */
 export const MIN_BYTES_SCANNED_CUTOFF = 10_000_000;
 /** The OpenX JSON SerDe: one JSON document per line (sidecars are written on one line for it). */
@@ -56,6 +65,30 @@ export const JSON_SERDE = 'org.openx.data.jsonserde.JsonSerDe';
  * its own SSE-S3 encrypted results bucket (with an expiry rule) and a per-query bytes-scanned limit.
  * `grantSearch` lets a function run queries in that workgroup only.
  */
+/**
+ * Bytes the workgroup's queries scanned per day. Athena publishes `ProcessedBytes` per query state
+ * (a query cancelled at the cutoff is billed for what it scanned too), so the states are summed.
+ */
+function bytesScannedPerDay(workGroup: string): cloudwatch.IMetric {
+  const period = Duration.days(1);
+  const usingMetrics: Record<string, cloudwatch.IMetric> = {};
+  for (const state of ['SUCCEEDED', 'FAILED', 'CANCELED'] as const) {
+    usingMetrics[state.toLowerCase()] = new cloudwatch.Metric({
+      namespace: 'AWS/Athena',
+      metricName: 'ProcessedBytes',
+      dimensionsMap: { WorkGroup: workGroup, QueryState: state, QueryType: 'DML' },
+      statistic: 'Sum',
+      period,
+    });
+  }
+  return new cloudwatch.MathExpression({
+    label: 'bytes scanned per day',
+    expression: 'FILL(succeeded, 0) + FILL(failed, 0) + FILL(canceled, 0)',
+    usingMetrics,
+    period,
+  });
+}
+
 export class DescriptionSearch extends Construct {
   public readonly database: glue.CfnDatabase;
   public readonly table: glue.CfnTable;
@@ -65,6 +98,8 @@ export class DescriptionSearch extends Construct {
   public readonly tableName: string;
   public readonly workGroupName: string;
   public readonly bytesScannedCutoffPerQuery: number;
+  /** Bytes scanned by the workgroup's queries per day above `bytesScannedAlarmPerDay`. */
+  public readonly bytesScannedAlarm: cloudwatch.Alarm;
   private readonly bucket: DescriptionBucket;
 
   constructor(scope: Construct, id: string, props: DescriptionSearchProps) {
@@ -164,6 +199,21 @@ export class DescriptionSearch extends Construct {
         },
       },
     });
+
+    const perDay = props.bytesScannedAlarmPerDay ?? DEFAULT_BYTES_SCANNED_ALARM_PER_DAY;
+    if (!Token.isUnresolved(perDay) && !(Number.isFinite(perDay) && perDay > 0)) {
+      throw new ConfigError(expected('a positive number of bytes', 'bytesScannedAlarmPerDay', perDay));
+    }
+    this.bytesScannedAlarm = new cloudwatch.Alarm(this, 'BytesScannedPerDay', {
+      alarmDescription: `${this.workGroupName}: search queries scanned more than ${perDay} bytes in a day (who is searching, and how often?)`,
+      metric: bytesScannedPerDay(this.workGroupName),
+      threshold: perDay,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    // The workgroup publishes the metric; the alarm names it only by the workgroup's name.
+    this.bytesScannedAlarm.node.addDependency(this.workGroup);
   }
 
   /** `arn:…:athena:<region>:<account>:workgroup/<name>` */

@@ -16,6 +16,7 @@ import {
 } from '#engine/pipeline/describe-uploaded-object.ts';
 import { isS3TestEvent, objectsCreated } from '#engine/pipeline/s3-event.ts';
 import { ENV } from '#engine/settings.ts';
+import { keptAsideSentence } from '#engine/user-messages.ts';
 
 /**
  * Lambda handler bodies, built from already-wired dependencies so tests can pass their own. The
@@ -64,6 +65,15 @@ function logFast(tools: Observability, outcome: FastOutcome): void {
     logger.info('object skipped', { reason: outcome.reason, jobResent: outcome.jobResent });
     metrics.addMetric('Skipped', MetricUnit.Count, 1);
     return;
+  }
+  if (outcome.keptAside) {
+    const { key, reason } = outcome.keptAside;
+    logger.warn('unreadable description kept aside', {
+      sidecarKey: outcome.sidecarKey,
+      keptAs: key,
+      reason,
+      message: keptAsideSentence(outcome.sidecarKey, key, reason),
+    });
   }
   const timings = outcome.record.timings.fast;
   if (outcome.kind === 'failed') {

@@ -15,6 +15,7 @@ import {
   PreconditionFailedError,
   type PutBytesOptions,
   type PutCondition,
+  parseStoredJson,
   StorageUnavailableError,
   type StoredJson,
   type StoredObject,
@@ -131,7 +132,7 @@ export class S3ObjectStore implements ObjectStore {
       if (error instanceof ObjectNotFoundError) return undefined;
       throw error;
     }
-    return { value: JSON.parse(Buffer.from(object.bytes).toString('utf8')) as T, etag: object.etag };
+    return parseStoredJson<T>(object);
   }
 
   async putJson(key: string, value: unknown, condition: PutCondition = {}): Promise<{ etag: string }> {

@@ -8,6 +8,19 @@ export interface SqsJobQueueOptions extends AwsClientOptions {
   readonly client?: SQSClient;
 }
 
+/**
+ * JSON with every character outside printable ASCII written as a `\u` escape: the same value for
+ * any JSON reader, and a body every SQS accepts. SQS refuses some characters an S3 key may hold
+ * (control characters), and SQS emulators refuse more (fauxqs: anything beyond U+FFFD, so every
+ * emoji).
+ */
+export function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** The JobQueue port on one SQS queue: jobs go out as JSON message bodies. */
 export class SqsJobQueue<T> implements JobQueue<T> {
   readonly queueUrl: string;
@@ -21,7 +34,7 @@ export class SqsJobQueue<T> implements JobQueue<T> {
   async send(job: T): Promise<void> {
     try {
       await this.client.send(
-        new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(job) }),
+        new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: asciiJson(job) }),
       );
     } catch (error) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

@@ -20,9 +20,29 @@ export interface StoredObject extends ObjectHead {
 }
 
 export interface StoredJson<T = unknown> {
+  /** Undefined when the stored bytes are not JSON (see `unreadable`). */
   readonly value: T;
   /** ETag without quotes, for a later If-Match. */
   readonly etag: string;
+  /**
+   * Set when the object exists but is not JSON (empty, cut short, edited by hand): `value` is then
+   * undefined, so a record read from it counts as unreadable and the image is described again;
+   * `bytes` are what was stored, for keeping them aside.
+   */
+  readonly unreadable?: { readonly reason: string; readonly bytes: Uint8Array };
+}
+
+/** A stored object's JSON, or the object marked unreadable (never a SyntaxError: see StoredJson). */
+export function parseStoredJson<T>(object: {
+  readonly bytes: Uint8Array;
+  readonly etag: string;
+}): StoredJson<T> {
+  try {
+    return { value: JSON.parse(Buffer.from(object.bytes).toString('utf8')) as T, etag: object.etag };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { value: undefined as T, etag: object.etag, unreadable: { reason, bytes: object.bytes } };
+  }
 }
 
 export interface ListedObject {
@@ -53,7 +73,10 @@ export interface ObjectStore {
    * another ETag (replaced since the event). Throws ObjectNotFoundError when it does not exist.
    */
   get(key: string, options?: { ifMatch?: string }): Promise<StoredObject>;
-  /** A JSON object and its ETag, or undefined when the key does not exist. */
+  /**
+   * A JSON object and its ETag, or undefined when the key does not exist. Bytes that are not JSON
+   * do not throw: they come back with `unreadable` set.
+   */
   getJson<T = unknown>(key: string): Promise<StoredJson<T> | undefined>;
   /** Write JSON; with a condition, throws PreconditionFailedError when it does not hold. */
   putJson(key: string, value: unknown, condition?: PutCondition): Promise<{ etag: string }>;

@@ -30,3 +30,8 @@ export function tooLargeSentence(size: number, limit: number): string {
       : [readableBytes(size), readableBytes(limit)];
   return `The file is ${shownSize}, over the limit of ${shownLimit}: make it smaller (for example, export it at a lower resolution or quality) and try again.`;
 }
+
+/** What to say, once, about a stored description that was not JSON (it is replaced, not lost). */
+export function keptAsideSentence(stored: string, keptAs: string, reason: string): string {
+  return `The stored description ${stored} could not be read (${reason}); it was kept as ${keptAs} and the image is described again.`;
+}

@@ -156,7 +156,7 @@ async function main(): Promise<void> {
     for (;;) {
       done = 0;
       for (const key of keys) {
-        // s3rver writes objects in place: a read racing a write can see half a sidecar (S3 cannot).
+        // A sidecar being replaced reads as the old or the new one (atomic writes); errors are retried.
         const stored = await store.getJson(sidecarKeyFor(layout, key)).catch(() => undefined);
         const record = parseStoredRecord(stored?.value);
         if (record?.status.detailed.state === 'done' || record?.status.detailed.state === 'failed') done += 1;

@@ -1,5 +1,5 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { descriptionRecordJsonSchema } from '#engine/record/json-schema.ts';
 import { DescriptionBucket } from '../../infra/constructs/description-bucket.ts';
@@ -101,6 +101,50 @@ describe('Athena workgroup', () => {
     expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual(
       expect.arrayContaining([expect.objectContaining({ Id: 'expire-query-results', ExpirationInDays: 1 })]),
     );
+  });
+});
+
+describe('the bytes-scanned alarm', () => {
+  it("goes off when the workgroup's queries scan more than 100 GiB in a day, whatever their state", () => {
+    const [alarm, ...others] = Object.values(
+      synth.template.findResources('AWS::CloudWatch::Alarm', {
+        Properties: { AlarmDescription: Match.stringLikeRegexp('^Test-search: search queries scanned') },
+      }),
+    );
+    expect(others).toHaveLength(0);
+    expect(alarm?.Properties.Threshold).toBe(100 * 1024 ** 3);
+    expect(alarm?.Properties.ComparisonOperator).toBe('GreaterThanThreshold');
+    const metrics = alarm?.Properties.Metrics as Array<{
+      Expression?: string;
+      MetricStat?: {
+        Period: number;
+        Stat: string;
+        Metric: { MetricName: string; Namespace: string; Dimensions: Array<{ Name: string; Value: string }> };
+      };
+    }>;
+    const stats = metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat);
+    expect(stats.map((m) => m?.Metric.Dimensions.find((d) => d.Name === 'QueryState')?.Value).sort()).toEqual(
+      ['CANCELED', 'FAILED', 'SUCCEEDED'],
+    );
+    for (const stat of stats) {
+      expect(stat).toMatchObject({
+        Period: 86_400,
+        Stat: 'Sum',
+        Metric: { Namespace: 'AWS/Athena', MetricName: 'ProcessedBytes' },
+      });
+      expect(stat?.Metric.Dimensions).toContainEqual({ Name: 'WorkGroup', Value: 'Test-search' });
+    }
+    expect(metrics.find((m) => m.Expression)?.Expression).toBe(
+      'FILL(succeeded, 0) + FILL(failed, 0) + FILL(canceled, 0)',
+    );
+  });
+
+  it('takes its threshold from bytesScannedAlarmPerDay', () => {
+    const stack = new Stack(new App(), 'AlarmProps');
+    const bucket = new DescriptionBucket(stack, 'Bucket');
+    new DescriptionSearch(stack, 'Search', { bucket, bytesScannedAlarmPerDay: 5 * 1024 ** 3 });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Threshold: 5 * 1024 ** 3 });
   });
 });
 
@@ -216,6 +260,7 @@ describe('DescriptionSearch props', () => {
     [{ workGroupName: 'no spaces please' }, /workGroupName/],
     [{ bytesScannedCutoffPerQuery: 1_000_000 }, /bytesScannedCutoffPerQuery/],
     [{ resultRetention: Duration.hours(3) }, /resultRetention/],
+    [{ bytesScannedAlarmPerDay: 0 }, /bytesScannedAlarmPerDay/],
   ])('rejects %o', (props, message) => {
     const { stack, bucket } = scope();
     expect(() => new DescriptionSearch(stack, 'Search', { bucket, ...props })).toThrow(message);

@@ -143,7 +143,8 @@ describe('configured stack', () => {
 
   it('sends every alarm and its recovery to the configured topic', () => {
     const alarms = Object.values(synth.template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(5);
+    // Two dead-letter, three error-rate and the search bytes-scanned alarm.
+    expect(alarms).toHaveLength(6);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([TOPIC]);
       expect(alarm.Properties.OKActions).toEqual([TOPIC]);

@@ -13,7 +13,7 @@ import type { DescriptionRecord } from '../record/schema.ts';
 import { elapsedMs } from '../timing.ts';
 import { tooLargeSentence } from '../user-messages.ts';
 import type { DetailedJob } from './detailed-job.ts';
-import { isInputKey, type KeyLayout, sidecarKeyFor } from './key-layout.ts';
+import { isInputKey, type KeyLayout, keptAsideKeyFor, sidecarKeyFor } from './key-layout.ts';
 import type { ObjectCreated } from './s3-event.ts';
 import { type CurrentModels, needsDescription, parseStoredRecord } from './staleness.ts';
 
@@ -52,6 +52,8 @@ export type FastOutcome =
       /** Set when the detailed job was sent (not for failed records). */
       readonly job?: DetailedJob;
       readonly readMs?: number;
+      /** The sidecar found was not JSON: kept here, then replaced by this description. */
+      readonly keptAside?: { readonly key: string; readonly reason: string };
     };
 
 /** Conditional-write attempts before giving up (a transient error: the invoke is retried). */
@@ -71,6 +73,8 @@ const MAX_WRITE_ATTEMPTS = 3;
  *     (the async invoke retries, then the on-failure destination).
  *  7. Write the sidecar conditionally: If-None-Match: * when none existed, If-Match on the old
  *     sidecar's ETag when replacing a stale one, so a late duplicate never overwrites a newer one.
+ *     A sidecar that is not JSON or not a description record counts as unreadable (3.) and is
+ *     copied to `<sidecar>.corrupt` first, so its owner still has it; the outcome says so.
  *  8. Send the detailed job { bucket, key, etag, sidecarKey }.
  */
 export async function describeUploadedObject(
@@ -136,8 +140,16 @@ export async function describeUploadedObject(
     }
   }
 
+  let keptAside: { key: string; reason: string } | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
+      const unreadable = existing && unreadableSidecar(existing);
+      if (unreadable) {
+        keptAside = { key: keptAsideKeyFor(sidecarKey), reason: unreadable.reason };
+        await deps.store.putBytes(keptAside.key, unreadable.bytes, {
+          contentType: 'application/octet-stream',
+        });
+      }
       await deps.store.putJson(sidecarKey, record, writeCondition(existing));
       break;
     } catch (error) {
@@ -155,11 +167,22 @@ export async function describeUploadedObject(
     }
   }
 
+  const aside = keptAside ? { keptAside } : {};
   if (record.status.fast.state === 'failed') {
-    return { kind: 'failed', key, sidecarKey, record, readMs };
+    return { kind: 'failed', key, sidecarKey, record, readMs, ...aside };
   }
   await deps.queue.send(job);
-  return { kind: 'described', key, sidecarKey, record, job, readMs };
+  return { kind: 'described', key, sidecarKey, record, job, readMs, ...aside };
+}
+
+/** The bytes and the reason of a stored sidecar no description can be read from, else undefined. */
+function unreadableSidecar(stored: StoredJson): { bytes: Uint8Array; reason: string } | undefined {
+  if (stored.unreadable) return stored.unreadable;
+  if (parseStoredRecord(stored.value)) return undefined;
+  return {
+    bytes: Buffer.from(`${JSON.stringify(stored.value)}\n`),
+    reason: 'it is JSON but not a description record',
+  };
 }
 
 function writeCondition(existing: StoredJson | undefined) {

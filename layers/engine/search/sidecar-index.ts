@@ -1,6 +1,6 @@
 import { inputKeyFor, type KeyLayout } from '../pipeline/key-layout.ts';
+import { parseStoredRecord } from '../pipeline/staleness.ts';
 import type { ObjectStore } from '../ports.ts';
-import { readStoredRecord } from '../record/record.ts';
 import type { SearchIndex } from './local-index.ts';
 
 /** The upload API keeps the sanitised, percent-encoded file name in this object metadata key. */
@@ -115,11 +115,12 @@ export class SidecarIndexer {
     if (!inputKey) return false;
     try {
       const stored = await this.options.store.getJson(sidecarKey);
-      if (!stored) {
+      // Unreadable counts as absent, as everywhere: the fast stage replaces it (and says so).
+      const record = stored && parseStoredRecord(stored.value);
+      if (!record) {
         this.options.index.remove(inputKey);
         return false;
       }
-      const record = readStoredRecord(stored.value);
       const originalName = await this.originalName(inputKey);
       if (shouldWrite(inputKey)) {
         this.options.index.upsert({ key: inputKey, record, ...(originalName ? { originalName } : {}) });

@@ -23,6 +23,9 @@ function fail(sentence: string, what: string, name: string, received: unknown): 
 
 const ACCEPTED_NAMES = 'JPEG, PNG, WebP, GIF, TIFF or AVIF';
 
+/** Half of a UTF-16 surrogate pair, alone. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function checkFilename(value: unknown): string {
   if (typeof value !== 'string') {
     fail(
@@ -30,6 +33,15 @@ function checkFilename(value: unknown): string {
       'a string',
       'filename',
       value,
+    );
+  }
+  if (LONE_SURROGATE.test(value)) {
+    // Half of a UTF-16 pair (`\ud800`, valid JSON) encodes to no UTF-8 at all: no key can hold it.
+    fail(
+      'The file name contains a broken character (half of an emoji or other symbol): rename the file and upload it again.',
+      'a file name of whole Unicode characters',
+      'filename',
+      value.replace(new RegExp(LONE_SURROGATE.source, 'g'), '\uFFFD'),
     );
   }
   const name = value.normalize('NFC');

@@ -1,7 +1,7 @@
 import { expected } from '../errors.ts';
 import { type KeyLayout, sidecarKeyFor } from '../pipeline/key-layout.ts';
+import { parseStoredRecord } from '../pipeline/staleness.ts';
 import { ObjectNotFoundError, type ObjectStore } from '../ports.ts';
-import { readStoredRecord } from '../record/record.ts';
 import type { DescriptionRecord } from '../record/schema.ts';
 import { UploadNotFoundError } from './errors.ts';
 import { isUploadId, uploadKeyFor } from './upload-id.ts';
@@ -39,7 +39,7 @@ export interface UploadStatusDeps {
  *    only keys this can read are `<inputPrefix>uploads/<uuid>` and its sidecar;
  * 2. HEAD the object: absent → uploading (the API keeps no state, so a well-formed id that was
  *    never issued reads the same; ids are random UUIDs, so this reveals nothing);
- * 3. read the sidecar: absent, or describing other bytes (the form was posted again) → describing;
+ * 3. read the sidecar: absent, unreadable, or describing other bytes (the form was posted again) → describing;
  *    otherwise the status of its stages, with the record.
  */
 export async function getUploadStatus(id: unknown, deps: UploadStatusDeps): Promise<UploadStatusView> {
@@ -53,8 +53,9 @@ export async function getUploadStatus(id: unknown, deps: UploadStatusDeps): Prom
     throw error;
   }
   const sidecar = await deps.store.getJson(sidecarKeyFor(deps.layout, key));
-  if (!sidecar) return { id, status: 'describing' };
-  const record = readStoredRecord(sidecar.value);
+  // Unreadable counts as absent: the fast stage describes the image again (and keeps it aside).
+  const record = sidecar && parseStoredRecord(sidecar.value);
+  if (!record) return { id, status: 'describing' };
   if (record.source.etag && etag && record.source.etag !== etag) return { id, status: 'describing' };
   return { id, status: statusOfRecord(record), record };
 }

@@ -4,6 +4,7 @@ import {
   type ObjectHead,
   ObjectNotFoundError,
   type ObjectStore,
+  parseStoredJson,
   type StoredJson,
   type StoredObject,
 } from '#engine/ports.ts';
@@ -126,7 +127,7 @@ export class MemoryObjectStore implements ObjectStore {
     this.reads.push(`GET ${key}`);
     const object = this.objects.get(key);
     if (!object) return undefined;
-    return { value: JSON.parse(Buffer.from(object.bytes).toString('utf8')) as T, etag: object.etag };
+    return parseStoredJson<T>(object);
   }
 
   async putJson(key: string, value: unknown): Promise<{ etag: string }> {

@@ -39,6 +39,7 @@ function watcher(inbox: string, uploaded: string[]) {
     store: new S3ObjectStore({ bucket: BUCKET, client: s3 }),
     inputPrefix: 'images/',
     sidecarPrefix: 'descriptions/',
+    maxBytes: 1024 * 1024,
     onUpload: (_path, key) => uploaded.push(key),
   });
 }
