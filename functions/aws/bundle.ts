@@ -19,7 +19,7 @@ export const EXTERNALS = [
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Handlers that exist in this checkout (upload-api is owned by the api engineer). */
+/** The Lambda functions the stack deploys, one bundle each. */
 export const HANDLERS = ['describe-fast', 'describe-detailed', 'upload-api'] as const;
 
 export async function bundleHandlers(

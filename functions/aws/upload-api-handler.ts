@@ -9,6 +9,7 @@ import {
   createAthenaSearch,
   readAthenaSearchSettings,
 } from '#engine/search/athena-engine.ts';
+import type { Env } from '#engine/settings.ts';
 import { createUploadApiHandler } from '#engine/uploads/http-api.ts';
 import { readUploadSettings, type UploadSettings } from '#engine/uploads/settings.ts';
 
@@ -31,7 +32,7 @@ export interface UploadApiConfig {
 }
 
 /** Every setting of the upload API, read and validated once (a bad deploy fails at cold start). */
-export function readUploadApiConfig(env: Readonly<Record<string, string | undefined>>): UploadApiConfig {
+export function readUploadApiConfig(env: Env): UploadApiConfig {
   return Object.freeze({
     upload: readUploadSettings(env),
     search: readAthenaSearchSettings(env),

@@ -15,7 +15,7 @@ import { readKeyLayout } from '#engine/pipeline/key-layout.ts';
 import { objectsCreated, s3EventFor } from '#engine/pipeline/s3-event.ts';
 import { currentModelsOf } from '#engine/pipeline/staleness.ts';
 import type { FastStageTrigger, JobQueue } from '#engine/ports.ts';
-import { DEFAULT_MODELS_DIR, ENV } from '#engine/settings.ts';
+import { DEFAULT_MODELS_DIR, ENV, type Env } from '#engine/settings.ts';
 
 export const BACKFILL_USAGE = `Usage: npm run backfill -- [options]
 
@@ -48,8 +48,6 @@ const OPTIONS = {
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 export interface BackfillOutput {
   readonly stdout: { write(text: string): unknown };

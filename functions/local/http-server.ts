@@ -52,8 +52,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /**
- * The laptop's web front: the static page, the upload API (the Lambda handler behind the API
- * engineer's adapter), and two local-only routes the page uses when present: `GET /records`
+ * The laptop's web front: the static page, the upload API (the Lambda handler behind the HTTP
+ * adapter), and two local-only routes the page uses when present: `GET /records`
  * (list for search and colour filter) and `GET /thumbnails/<key>` (a 480 px WebP of an upload).
  */
 export async function startLocalHttp(options: LocalHttpOptions): Promise<{ server: Server; url: string }> {

@@ -12,7 +12,7 @@ import { inputKeyFor, keyLayout } from '#engine/pipeline/key-layout.ts';
 import { asksQuestions } from '#engine/questions/config.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { type RebuildSummary, SidecarIndexer } from '#engine/search/sidecar-index.ts';
-import { ENV } from '#engine/settings.ts';
+import { ENV, type Env } from '#engine/settings.ts';
 import { readUploadApiConfig } from '../aws/upload-api-handler.ts';
 import { ChildWorker, STOP_GRACE_MS } from './child-worker.ts';
 import { DescriptionsMirror } from './descriptions-mirror.ts';
@@ -83,7 +83,7 @@ export interface LocalStack {
 export function localEnvironment(
   options: LocalOptions,
   endpoints: { s3: string; sqs: string; queueUrl: string },
-  base: Readonly<Record<string, string | undefined>> = process.env,
+  base: Env = process.env,
 ): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {
     ...base,
@@ -101,10 +101,7 @@ export function localEnvironment(
 }
 
 /** The functions' config, read once from the local environment by the deployed modules' readers. */
-export function localFunctionsConfig(
-  options: LocalOptions,
-  env: Readonly<Record<string, string | undefined>>,
-): LocalFunctionsConfig {
+export function localFunctionsConfig(options: LocalOptions, env: Env): LocalFunctionsConfig {
   return {
     fast: readAwsConfig(env, 'fast'),
     detailed: readAwsConfig(env, 'detailed'),

@@ -1,4 +1,4 @@
-import { ENV, readRequiredEnv } from '#engine/settings.ts';
+import { ENV, type Env, readRequiredEnv } from '#engine/settings.ts';
 
 /**
  * Client settings shared by the S3 and SQS adapters. In Lambda nothing is set and the SDK uses
@@ -22,8 +22,6 @@ export function awsClientConfig(options: AwsClientOptions = {}) {
     ...(hasCredentials ? {} : { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
   };
 }
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 /** Where the Lambda handlers find their bucket and queue; read once at cold start. */
 export interface AwsTargets {

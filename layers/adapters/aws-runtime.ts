@@ -7,13 +7,11 @@ import type { FastStageDependencies } from '#engine/pipeline/describe-uploaded-o
 import { type KeyLayout, readKeyLayout } from '#engine/pipeline/key-layout.ts';
 import { type CurrentModels, currentModelsOf } from '#engine/pipeline/staleness.ts';
 import { currentQuestionKeys } from '#engine/questions/stage.ts';
-import { type EngineSettings, readEngineSettings } from '#engine/settings.ts';
+import { type EngineSettings, type Env, readEngineSettings } from '#engine/settings.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { type AwsTargets, readAwsTargets } from './aws-config.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
 import { SqsJobQueue } from './sqs-job-queue.ts';
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 export interface AwsConfig {
   readonly engine: EngineSettings;

@@ -15,7 +15,7 @@ import {
   type FastStageDependencies,
 } from '#engine/pipeline/describe-uploaded-object.ts';
 import { isS3TestEvent, objectsCreated } from '#engine/pipeline/s3-event.ts';
-import { ENV } from '#engine/settings.ts';
+import { ENV, type Env } from '#engine/settings.ts';
 import { keptAsideSentence } from '#engine/user-messages.ts';
 
 /**
@@ -29,10 +29,7 @@ export interface Observability {
 }
 
 /** The logger and metrics of one stage's function, named the same wherever it runs. */
-export function stageObservability(
-  stage: 'fast' | 'detailed',
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): Observability {
+export function stageObservability(stage: 'fast' | 'detailed', env: Env = process.env): Observability {
   return {
     logger: new Logger({
       serviceName: 'image-describer',

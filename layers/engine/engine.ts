@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { isPermanent } from './errors.ts';
 import { intakeImage } from './image/intake.ts';
 import type { IntakeResult } from './image/types.ts';
 import { sameProvenance } from './models/provenance.ts';
@@ -299,10 +298,6 @@ export class DescribeEngine {
       record.stale?.detailedDescription === undefined &&
       sameProvenance(record.models.detailed, this.deps.models.provenance('detailed'))
     );
-  }
-
-  isPermanent(error: unknown): boolean {
-    return isPermanent(error);
   }
 
   /** The working size of a stage: full size where OCR reads text, the caption models' size elsewhere. */

@@ -16,7 +16,6 @@ export type ErrorCode =
   | 'INVALID_CONFIG'
   | 'INVALID_MANIFEST'
   | 'INVALID_RECORD'
-  | 'SOURCE_CHANGED'
   | 'OBJECT_NOT_FOUND'
   | 'PRECONDITION_FAILED'
   | 'STORAGE_UNAVAILABLE'
@@ -64,12 +63,6 @@ export class ImageRejectedError extends DescribeError {
 /** The source could not be read (missing file, permission denied, object gone). */
 export class SourceUnreadableError extends DescribeError {
   readonly code = 'UNREADABLE_SOURCE' as const;
-  readonly permanent = true;
-}
-
-/** The stored object is no longer the one the event described (a newer upload replaced it). */
-export class SourceChangedError extends DescribeError {
-  readonly code = 'SOURCE_CHANGED' as const;
   readonly permanent = true;
 }
 

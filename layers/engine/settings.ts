@@ -59,7 +59,8 @@ export const DEFAULT_ENGINE_SETTINGS: Omit<EngineSettings, 'modelsDir'> = {
   ocrStage: 'detailed',
 };
 
-type Env = Readonly<Record<string, string | undefined>>;
+/** Environment variables as the readers take them (process.env, or an object of the caller's). */
+export type Env = Readonly<Record<string, string | undefined>>;
 
 export function readIntegerEnv(env: Env, name: string, fallback: number, min = 0): number {
   const raw = env[name];

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ConfigError, expected } from '../errors.ts';
-import { ENV } from '../settings.ts';
+import { ENV, type Env } from '../settings.ts';
 
 /**
  * Where uploads and sidecars live in the bucket. Uploads sit under the input prefix, sidecars under
@@ -21,8 +21,6 @@ export const DEFAULT_KEY_LAYOUT: KeyLayout = Object.freeze({
 });
 
 export const SIDECAR_SUFFIX = '.json';
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 function checkPrefix(name: string, value: string): string {
   if (!/^[^/].*\/$/.test(value) || value.includes('//')) {

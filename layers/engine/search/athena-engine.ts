@@ -1,6 +1,6 @@
 import { ConfigError, DescribeError, expected } from '../errors.ts';
 import type { Colour, DescriptionRecord, StageState } from '../record/schema.ts';
-import { ENV, readRequiredEnv } from '../settings.ts';
+import { ENV, type Env, readRequiredEnv } from '../settings.ts';
 import {
   ATHENA_DIALECT,
   type CompiledSearch,
@@ -197,9 +197,7 @@ export interface AthenaSearchSettings {
  * Read once at cold start: SEARCH_WORKGROUP, SEARCH_DATABASE, SEARCH_TABLE (infra sets all three,
  * or none when search is off). Absent workgroup: no search; a half-set or malformed one fails fast.
  */
-export function readAthenaSearchSettings(
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): AthenaSearchSettings | undefined {
+export function readAthenaSearchSettings(env: Env = process.env): AthenaSearchSettings | undefined {
   const workGroup = env[ENV.SEARCH_WORKGROUP];
   if (!workGroup) return undefined;
   const glueName = (name: string) => {

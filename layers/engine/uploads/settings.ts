@@ -1,10 +1,10 @@
 import { ConfigError, expected } from '../errors.ts';
 import { type KeyLayout, readKeyLayout } from '../pipeline/key-layout.ts';
-import { ENV, readIntegerEnv, readRequiredEnv } from '../settings.ts';
+import { ENV, type Env, readIntegerEnv, readRequiredEnv } from '../settings.ts';
 
 /** Same default as infra/ (UploadApi uploadMaxBytes), so the local stack and AWS accept the same files. */
 export const DEFAULT_UPLOAD_MAX_BYTES = 20 * 1024 * 1024;
-/** The longest a presigned POST may live (the ceiling: 5 minutes). */
+/** The longest a presigned POST may live (5 minutes: a leaked URL is soon useless). */
 export const MAX_UPLOAD_EXPIRY_SECONDS = 300;
 
 /** Upload types we accept: the formats the engine decodes (sharp), by their registered media types. */
@@ -27,8 +27,6 @@ export interface UploadSettings {
   /** Lifetime of a presigned POST, 1..300 seconds. */
   readonly expiresInSeconds: number;
 }
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 export function uploadSettings(
   settings: Partial<UploadSettings> & Pick<UploadSettings, 'bucket'>,
