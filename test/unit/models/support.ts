@@ -61,6 +61,8 @@ const DEFAULT_REQUESTS: Record<ModelRunner['architecture'], TaskRequest> = {
   florence2: { task: '<CAPTION>', generation: { max_new_tokens: 8 } },
   smolvlm: { prompt: 'Describe this image in detail.', generation: { max_new_tokens: 16 } },
   'vision-encoder-decoder': { generation: { max_new_tokens: 8 } },
+  'openai-compatible': { prompt: 'Describe this image in detail.', generation: { max_new_tokens: 16 } },
+  bedrock: { prompt: 'Describe this image in detail.', generation: { max_new_tokens: 16 } },
 };
 
 /** One text answer from a loaded model runner: its own vision pass, then the request. */
