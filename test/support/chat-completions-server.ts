@@ -26,10 +26,10 @@ export interface RecordedRequest {
 
 export type ChatReply =
   | { readonly status: number; readonly body: unknown; readonly headers?: Record<string, string> }
-  /** Answer `then` after `delayMs` (a slow server). */
-  | { readonly delayMs: number; readonly then: ChatReply }
-  /** Answer `then` only when the test calls `release()` (to count requests in flight). */
-  | { readonly held: true; readonly then: ChatReply };
+  /** Answer `reply` after `delayMs` (a slow server). */
+  | { readonly delayMs: number; readonly reply: ChatReply }
+  /** Answer `reply` only when the test calls `release()` (to count requests in flight). */
+  | { readonly held: true; readonly reply: ChatReply };
 
 /** A vLLM chat completion (vllm/entrypoints/openai/protocol.py ChatCompletionResponse). */
 export function vllmAnswer(
@@ -119,11 +119,11 @@ export async function startChatServer(
   const send = async (reply: ChatReply, res: ServerResponse): Promise<void> => {
     if ('delayMs' in reply) {
       await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
-      return send(reply.then, res);
+      return send(reply.reply, res);
     }
     if ('held' in reply) {
       if (!released) await new Promise<void>((resolve) => releaseHeld.push(resolve));
-      return send(reply.then, res);
+      return send(reply.reply, res);
     }
     if (res.destroyed) return;
     res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });

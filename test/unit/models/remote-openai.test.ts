@@ -230,7 +230,7 @@ describe('openai-compatible runner against a loopback chat-completions server', 
   });
 
   it('turns a reply slower than timeoutMs into an unreachable error after the retries', async () => {
-    server = await startChatServer([{ delayMs: 5_000, then: vllmAnswer('m', 'too late') }]);
+    server = await startChatServer([{ delayMs: 5_000, reply: vllmAnswer('m', 'too late') }]);
     const { runner, sleeps } = runnerFor(server.endpoint, { timeoutMs: 100, maxRetries: 1 });
 
     const error = await failureOf(ask(runner));
@@ -265,7 +265,7 @@ describe('openai-compatible runner against a loopback chat-completions server', 
   });
 
   it('keeps at most `concurrency` requests in flight', async () => {
-    server = await startChatServer([{ held: true, then: vllmAnswer('m', 'A red square.') }]);
+    server = await startChatServer([{ held: true, reply: vllmAnswer('m', 'A red square.') }]);
     const { runner } = runnerFor(server.endpoint, { concurrency: 2 });
     const encoded = await runner.encode(mostlyImage(COLOUR_RGB.red));
 
