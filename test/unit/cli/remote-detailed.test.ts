@@ -132,3 +132,50 @@ describe('describe --mode normal with the detailed task on an openai-compatible 
     expect(captured.stderr() + captured.stdout()).toContain('REMOTE_FAILED');
   });
 });
+
+describe('questions answered by an openai-compatible server', () => {
+  it("asks each question with the image and parses the server's answer like a local model's", async () => {
+    // Prepare: a server that answers the question and the description request differently
+    const server = await startChatServer((_index, request) =>
+      vllmAnswer(MODEL, promptOf(request)?.includes('outdoors') ? 'Yes.' : ANSWER),
+    );
+    const models = await remoteModelSet(
+      { architecture: 'openai-compatible', endpoint: server.endpoint, model: MODEL },
+      { questions: true },
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'remote-questions-'));
+    const path = join(dir, 'red.png');
+    await writeFile(path, await imageFixture('solidRed'));
+    const questions = JSON.stringify({
+      questions: [{ id: 'outdoors', prompt: 'Is this photo taken outdoors?', type: 'yes-no' }],
+    });
+    const { output, stdout } = captureOutput();
+
+    try {
+      // Act
+      const status = await runCli(
+        ['describe', path, '--mode', 'normal', '--json'],
+        { MODELS_DIR: models.dir, OCR_STAGE: 'off', QUESTIONS_CONFIG: questions },
+        output,
+      );
+
+      // Assess
+      const record = validateRecord(JSON.parse(stdout()));
+      expect(status).toBe(0);
+      expect(record.detailedDescription).toBe(ANSWER);
+      expect(record.answers?.outdoors).toMatchObject({
+        value: true,
+        raw: 'Yes.',
+        model: { id: MODEL, architecture: 'openai-compatible', provider: server.endpoint },
+      });
+      expect(
+        server.requests.some((request) => promptOf(request)?.startsWith('Is this photo taken outdoors?')),
+      ).toBe(true);
+      expect(server.requests.every((request) => imageOf(request).mediaType === 'image/jpeg')).toBe(true);
+    } finally {
+      await server.close();
+      await models.cleanup();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
