@@ -179,3 +179,56 @@ describe('questions answered by an openai-compatible server', () => {
     }
   });
 });
+
+describe('eval with a remote detailed model', () => {
+  it('reports latency p50/p95 of the remote stage and the tokens the server counted', async () => {
+    // Prepare: two labelled images, a server that reports its usage like vLLM
+    const server = await startChatServer([
+      vllmAnswer(MODEL, 'A red square.', { prompt: 1000, completion: 20 }),
+    ]);
+    const models = await remoteModelSet({
+      architecture: 'openai-compatible',
+      endpoint: server.endpoint,
+      model: MODEL,
+    });
+    const folder = await mkdtemp(join(tmpdir(), 'remote-eval-'));
+    await writeFile(join(folder, 'red.png'), await imageFixture('solidRed'));
+    await writeFile(join(folder, 'blue.png'), await imageFixture('solidBlue'));
+    await writeFile(
+      join(folder, 'references.jsonl'),
+      '{"file": "red.png", "captions": ["a red square"]}\n{"file": "blue.png", "captions": ["a blue square"]}\n',
+    );
+    const { output, stdout } = captureOutput();
+
+    try {
+      // Act
+      const status = await runCli(
+        ['eval', folder, '--json'],
+        { MODELS_DIR: models.dir, OCR_STAGE: 'off' },
+        output,
+      );
+
+      // Assess
+      const report = JSON.parse(stdout());
+      expect(status).toBe(0);
+      expect(report.images).toEqual({ evaluated: 2, described: 2, failed: 0 });
+      expect(report.models.detailed).toEqual([`${MODEL}@unpinned`]);
+      expect(report.metrics.latencyMs['detailed.modelMs']).toMatchObject({ n: 2 });
+      expect(report.metrics.latencyMs['detailed.modelMs'].p95).toBeGreaterThanOrEqual(
+        report.metrics.latencyMs['detailed.modelMs'].p50,
+      );
+      expect(report.tokens).toEqual({
+        vlm: {
+          answers: 2,
+          inputTokens: 2000,
+          outputTokens: 40,
+          perImage: { inputTokens: 1000, outputTokens: 20 },
+        },
+      });
+    } finally {
+      await server.close();
+      await models.cleanup();
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+});
