@@ -28,6 +28,8 @@ export const CONTEXT_KEYS = {
   bucketRemovalPolicy: 'bucketRemovalPolicy',
   /** Path of the questions/categories file. @default config/questions.json */
   questions: 'questions',
+  /** An existing Secrets Manager secret with a remote model's API key. @default - the stack makes one */
+  remoteApiKeySecretArn: 'remoteApiKeySecretArn',
 } as const;
 
 /**
@@ -125,6 +127,7 @@ export function stackPropsFromContext(node: Context): ImageDescriberStackProps {
     ocrStage: ocrStage as OcrStage | undefined,
     questionsConfig: questionsConfigFromContext(node),
     alarmTopicArn: text(node, k.alarmTopicArn),
+    remoteApiKeySecretArn: text(node, k.remoteApiKeySecretArn),
     bucketRemovalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
   };
 }
