@@ -111,3 +111,30 @@ describe('an openai-compatible detailed model with an API key', () => {
     }
   });
 });
+
+describe('deriveRemoteDetailedSizing', () => {
+  it('with the manifest defaults: 1769 MB (one vCPU, no model weights) and 510 s, as docs/models.md says', () => {
+    const defaults = bedrockSpecSchema.parse({ architecture: 'bedrock', modelId: 'amazon.nova-lite-v1:0' });
+
+    const sizing = deriveRemoteDetailedSizing({ ...defaults, requestsPerImage: 1 });
+
+    expect({
+      memoryMB: sizing.memoryMB,
+      threads: sizing.threads,
+      timeoutSeconds: sizing.timeoutSeconds,
+    }).toEqual({
+      memoryMB: 1769,
+      threads: 1,
+      timeoutSeconds: 510,
+    });
+  });
+
+  it('grows the timeout with each question the remote model answers, up to the Lambda maximum', () => {
+    const one = deriveRemoteDetailedSizing({ timeoutMs: 30_000, maxRetries: 1, requestsPerImage: 1 });
+    const three = deriveRemoteDetailedSizing({ timeoutMs: 30_000, maxRetries: 1, requestsPerImage: 3 });
+    const many = deriveRemoteDetailedSizing({ timeoutMs: 60_000, maxRetries: 3, requestsPerImage: 20 });
+
+    expect(three.timeoutSeconds).toBeGreaterThan(one.timeoutSeconds);
+    expect(many.timeoutSeconds).toBe(900);
+  });
+});
