@@ -24,7 +24,7 @@ import { readEngineSettings } from '#engine/settings.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { imageFixture } from '#test/fixtures/images.ts';
 import { REMOTE_PROMPT, remoteModelSet } from '#test/support/remote-model-set.ts';
-import { COLOUR_RGB, mostlyImage } from './support.ts';
+import { COLOUR_RGB, failureOf, mostlyImage } from './support.ts';
 
 const bedrock = mockClient(BedrockRuntimeClient);
 afterEach(() => bedrock.reset());
@@ -61,15 +61,6 @@ function runnerFor(overrides: Record<string, unknown> = {}): { runner: ModelRunn
 async function ask(runner: ModelRunner) {
   const encoded = await runner.encode(mostlyImage(COLOUR_RGB.blue, 0.8, [255, 255, 255], 1200, 900));
   return runner.run(encoded, { prompt: REMOTE_PROMPT, generation: { max_new_tokens: 200 } });
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('Expected the call to fail');
 }
 
 describe('bedrock runner (Converse API, client mocked)', () => {

@@ -22,7 +22,7 @@ import {
   vllmAnswer,
   vllmError,
 } from '#test/support/chat-completions-server.ts';
-import { COLOUR_RGB, mostlyImage } from './support.ts';
+import { COLOUR_RGB, failureOf, mostlyImage } from './support.ts';
 
 const PROMPT = 'Describe this image in detail.';
 const REQUEST: TaskRequest = { prompt: PROMPT, generation: { max_new_tokens: 300 } };
@@ -57,15 +57,6 @@ function runnerFor(
 async function ask(runner: ModelRunner, width = 1600, height = 1200) {
   const encoded = await runner.encode(mostlyImage(COLOUR_RGB.red, 0.8, [255, 255, 255], width, height));
   return runner.run(encoded, REQUEST);
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('Expected the call to fail');
 }
 
 describe('openai-compatible runner against a loopback chat-completions server', () => {

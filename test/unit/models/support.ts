@@ -74,3 +74,13 @@ export async function textOf(runner: ModelRunner, image: RgbImage, request?: Tas
   if (answer.kind !== 'text') throw new Error(`Expected a text answer but received ${answer.kind}`);
   return answer.text;
 }
+
+/** The error a call fails with; fails the test when the call succeeds. */
+export async function failureOf(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('Expected the call to fail');
+}
