@@ -48,13 +48,13 @@ export const modelSpecSchema = z
   })
   .strict();
 
-/** Seconds-free limits of a remote model: every bound is explicit so a stuck server cannot hold a worker. */
+/** Limits of a remote model: every bound is explicit so that a stuck server cannot hold a worker. */
 const remoteLimits = {
   /** One request's time limit (ms), answer included. */
   timeoutMs: z.number().int().positive().max(600_000).default(60_000),
   /** Retries after a 429, a 5xx or a dropped connection (with backoff; Retry-After is honoured). */
   maxRetries: z.number().int().nonnegative().max(10).default(3),
-  /** Requests in flight at once from one process (the worker's share of the server's capacity). */
+  /** Requests in flight at once: per process, and in AWS the worker's maximum concurrency (the deployment's limit). */
   concurrency: z.number().int().positive().max(64).default(2),
   /** Longest side of the JPEG sent; the image tokens (and the price) follow the pixels. */
   imageMaxSide: z.number().int().min(64).max(4096).default(1024),
@@ -70,7 +70,7 @@ export const openAiCompatibleSpecSchema = z
   .object({
     architecture: z.literal('openai-compatible'),
     /** Base URL of the API, e.g. http://127.0.0.1:11434/v1 (the client appends /chat/completions). */
-    endpoint: z.url({ protocol: /^https?$/ }),
+    endpoint: z.url({ protocol: /^https?$/, error: 'an http(s) base URL like http://127.0.0.1:11434/v1' }),
     /** The model name the server knows (`ollama list`, vLLM's --served-model-name). */
     model: z.string().min(1),
     /** Environment variable holding the API key, when the server wants one (in AWS: a Secrets Manager secret). */

@@ -31,7 +31,11 @@ export function provenanceOf(
 /** Where a remote model runs: the endpoint (openai-compatible) or `bedrock` and its region when pinned. */
 export function providerOf(spec: RemoteModelSpec): string {
   if (spec.architecture === 'bedrock') return spec.region ? `bedrock:${spec.region}` : 'bedrock';
-  return spec.endpoint.replace(/\/+$/, '');
+  // Credentials in the URL never reach a sidecar.
+  const url = new URL(spec.endpoint);
+  url.username = '';
+  url.password = '';
+  return url.href.replace(/\/+$/, '');
 }
 
 /**

@@ -449,7 +449,7 @@ export class ModelRegistry {
     if (spec.architecture === 'openai-compatible' && spec.apiKeyEnv && !secret(spec.apiKeyEnv)) {
       throw new ConfigError(
         expected(
-          `an API key for model "${model}" (${spec.endpoint})`,
+          `an API key for model "${model}" (${providerOf(spec)})`,
           `environment variable ${spec.apiKeyEnv}`,
           undefined,
         ),
