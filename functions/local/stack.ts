@@ -13,7 +13,7 @@ import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { LocalSearchIndex } from '#engine/search/local-index.ts';
 import { SidecarIndexer } from '#engine/search/sidecar-index.ts';
 import { ENV } from '#engine/settings.ts';
-import { readUploadApiConfig } from '../aws/handlers.ts';
+import { readUploadApiConfig } from '../aws/upload-api-handler.ts';
 import { ChildWorker, STOP_GRACE_MS } from './child-worker.ts';
 import { DescriptionsMirror } from './descriptions-mirror.ts';
 import {

@@ -19,6 +19,7 @@ import {
 import { newRecord, sha256Hex, validateRecord, withStageState } from './record/record.ts';
 import type { DescriptionRecord, ModelProvenance, Source } from './record/schema.ts';
 import type { EngineSettings } from './settings.ts';
+import { elapsedMs } from './timing.ts';
 
 /** Image bytes plus where they came from; size and hash are derived from the bytes. */
 export interface DescribeInput {
@@ -42,8 +43,6 @@ export interface StageOptions {
    */
   readonly encodings?: ImageEncodings;
 }
-
-const elapsedSince = (start: number) => Math.round((performance.now() - start) * 10) / 10;
 
 /**
  * Florence-2 takes 768×768 and SmolVLM 512 px: a stage that reads no text needs no more pixels, and
@@ -107,7 +106,7 @@ export class DescribeEngine {
 
     const paletteStart = performance.now();
     record = { ...record, colours: dominantColours(decoded.image) };
-    const paletteMs = elapsedSince(paletteStart);
+    const paletteMs = elapsedMs(paletteStart);
 
     // Caption and objects from one vision pass (the encodings map), shared with the detailed stage in describe().
     const captionStart = performance.now();
@@ -125,7 +124,7 @@ export class DescribeEngine {
       const { code, message } = tasks.waiting;
       record = { ...record, errors: { ...record.errors, fast: { code, message } } };
     }
-    const captionMs = elapsedSince(captionStart);
+    const captionMs = elapsedMs(captionStart);
 
     let ocrMs: number | undefined;
     if (this.deps.settings.ocrStage === 'fast') ({ record, ocrMs } = await this.readText(record, decoded));
@@ -147,7 +146,7 @@ export class DescribeEngine {
           ocrMs,
           categoriesMs,
           checksMs,
-          totalMs: elapsedSince(started),
+          totalMs: elapsedMs(started),
         },
       },
     };
@@ -185,7 +184,7 @@ export class DescribeEngine {
       const { code, message } = tasks.waiting;
       record = { ...record, errors: { ...record.errors, detailed: { code, message } } };
     }
-    const modelMs = elapsedSince(modelStart);
+    const modelMs = elapsedMs(modelStart);
 
     // Questions wait for their own model without holding up the stage (each answer says why).
     const answered = await answerStage(
@@ -212,7 +211,7 @@ export class DescribeEngine {
           answersMs,
           categoriesMs,
           checksMs,
-          totalMs: elapsedSince(started),
+          totalMs: elapsedMs(started),
         },
       },
     };
@@ -320,7 +319,7 @@ export class DescribeEngine {
     const { maxInputBytes, maxInputPixels } = this.deps.settings;
     const workingSize = this.workingSizeFor(stage);
     const result = await intakeImage(bytes, { maxInputBytes, maxInputPixels, workingSize });
-    return { ...result, decodeMs: elapsedSince(start) };
+    return { ...result, decodeMs: elapsedMs(start) };
   }
 
   private async readText(record: DescriptionRecord, decoded: IntakeResult) {
@@ -330,7 +329,7 @@ export class DescribeEngine {
     const text = await reader.read(decoded.image);
     return {
       record: markFresh({ ...record, text, models: { ...record.models, ocr: reader.provenance } }, ['text']),
-      ocrMs: elapsedSince(start),
+      ocrMs: elapsedMs(start),
     };
   }
 }

@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url';
 import { ConfigError, expected } from './errors.ts';
+import { packagePath } from './package-root.ts';
 import { type QuestionsConfig, readQuestionsConfig } from './questions/config.ts';
 
 /**
@@ -32,7 +32,7 @@ export const ENV = {
   REMOTE_API_KEY_SECRET_ARN: 'REMOTE_API_KEY_SECRET_ARN',
 } as const;
 
-export const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
+export const DEFAULT_MODELS_DIR = `${packagePath('models')}/`;
 
 export type OcrStage = 'fast' | 'detailed' | 'off';
 

@@ -13,6 +13,7 @@ import {
 } from '../errors.ts';
 import type { RgbImage } from '../image/types.ts';
 import type { ModelProvenance } from '../record/schema.ts';
+import { elapsedMs } from '../timing.ts';
 import {
   type AnyModelSpec,
   type Architecture,
@@ -200,8 +201,6 @@ export interface TaskResult {
 /** The tasks the pipeline always runs when configured; `questions` is asked for explicitly. */
 const CORE_TASKS: readonly TaskName[] = ['caption', 'objects', 'detailed'];
 
-const round1 = (ms: number) => Math.round(ms * 10) / 10;
-
 /** What a registry needs to call remote models; without it a remote model cannot load. */
 export interface RemoteAccess {
   readonly clients: RemoteClients;
@@ -380,7 +379,7 @@ export class ModelRegistry {
       answer,
       provenance: provenanceOf(this.modelSpec(task.model), { ...task, prompt, generation }),
       encodeMs: encodedHere ? encoded.encodeMs : 0,
-      decodeMs: round1(performance.now() - started),
+      decodeMs: elapsedMs(started),
     };
   }
 

@@ -11,6 +11,7 @@ import {
   RemoteUnreachableError,
 } from '../../errors.ts';
 import type { RgbImage } from '../../image/types.ts';
+import { elapsedMs } from '../../timing.ts';
 import type { RemoteModelSpec } from '../manifest.ts';
 import { providerOf } from '../provenance.ts';
 import { RemoteCallError, type RemoteVisionClient } from '../remote-client.ts';
@@ -158,8 +159,13 @@ export function createRemoteRunner(
         .resize(spec.imageMaxSide, spec.imageMaxSide, { fit: 'inside', withoutEnlargement: true })
         .jpeg({ quality: 85 })
         .toBuffer();
-      const encodeMs = Math.round((performance.now() - started) * 10) / 10;
-      return { model: name, width: image.width, height: image.height, encodeMs, state: jpeg };
+      return {
+        model: name,
+        width: image.width,
+        height: image.height,
+        encodeMs: elapsedMs(started),
+        state: jpeg,
+      };
     },
     async run(encoded: EncodedImage, request: TaskRequest): Promise<TaskAnswer> {
       const prompt = request.prompt?.trim();
