@@ -30,6 +30,8 @@ export const CONTEXT_KEYS = {
   questions: 'questions',
   /** `true`: a model folder missing under models/ fails the synth (set by `npm run deploy`). @default false */
   requireModels: 'requireModels',
+  /** An existing Secrets Manager secret with a remote model's API key. @default - the stack makes one */
+  remoteApiKeySecretArn: 'remoteApiKeySecretArn',
 } as const;
 
 /**
@@ -131,6 +133,7 @@ export function stackPropsFromContext(node: Context): ImageDescriberStackProps {
     ocrStage: ocrStage as OcrStage | undefined,
     questionsConfig: questionsConfigFromContext(node),
     alarmTopicArn: text(node, k.alarmTopicArn),
+    remoteApiKeySecretArn: text(node, k.remoteApiKeySecretArn),
     bucketRemovalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     requireModels: requireModels === 'true',
   };

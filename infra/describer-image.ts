@@ -6,7 +6,12 @@ import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
 import { ConfigError, expected, ManifestError } from '#engine/errors.ts';
-import { type ModelSpec, manifestSchema } from '#engine/models/manifest.ts';
+import {
+  type AnyModelSpec,
+  isRemoteSpec,
+  manifestSchema,
+  type RemoteModelSpec,
+} from '#engine/models/manifest.ts';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const DEFAULT_MODELS_DIR = join(REPO_ROOT, 'models');
@@ -21,6 +26,8 @@ export interface ModelRef {
   readonly id: string;
   /** Revision, dtype and file list from the manifest: a change rebuilds the image's model layer. */
   readonly version: string;
+  /** A remote model: nothing to bake in; the stack grants access to it instead. */
+  readonly remote?: RemoteModelSpec;
 }
 
 export interface ModelRefs {
@@ -48,21 +55,25 @@ export function readModelRefs(modelsDir = DEFAULT_MODELS_DIR): ModelRefs {
   if (!parsed.success) {
     throw new ManifestError(expected('a valid model manifest', file, parsed.error.message));
   }
-  const ref = (spec: ModelSpec): ModelRef => ({
-    id: spec.id,
-    version: JSON.stringify({ revision: spec.revision, dtype: spec.dtype, files: spec.files ?? [] }),
-  });
   const { models, tasks } = parsed.data;
-  const modelOf = (name: string): ModelSpec => {
+  const ref = (spec: AnyModelSpec, name: string): ModelRef =>
+    isRemoteSpec(spec)
+      ? { id: `remote/${name}`, version: JSON.stringify(spec), remote: spec }
+      : {
+          id: spec.id,
+          version: JSON.stringify({ revision: spec.revision, dtype: spec.dtype, files: spec.files ?? [] }),
+        };
+  const modelOf = (name: string): AnyModelSpec => {
     const spec = models[name];
     if (!spec) throw new ManifestError(expected(`a model named in ${file}`, 'tasks.*.model', name));
     return spec;
   };
   // Each function image carries the model of its stage's tasks (fast: caption and objects share one).
-  const refs = { fast: ref(modelOf(tasks.caption.model)), normal: ref(modelOf(tasks.detailed.model)) };
+  const refOf = (name: string) => ref(modelOf(name), name);
+  const refs = { fast: refOf(tasks.caption.model), normal: refOf(tasks.detailed.model) };
   const questionsModel = tasks.questions?.model;
   if (!questionsModel || questionsModel === tasks.detailed.model) return refs;
-  return { ...refs, questions: ref(modelOf(questionsModel)) };
+  return { ...refs, questions: refOf(questionsModel) };
 }
 
 export interface DescriberImageOptions {
@@ -106,6 +117,8 @@ export function describerImageCode(
     throw new ConfigError(expected('a model id like org/name', 'extraModel.id', extra.id));
   }
   const modelDirOf = (ref: ModelRef, fetchHint: string) => {
+    // A remote model is called over the network: its folder in the image stays empty.
+    if (ref.remote) return join(repoRoot, NO_EXTRA_MODEL_DIR);
     const dir = join(repoRoot, 'models', ref.id);
     if (!existsSync(dir)) {
       const message = `models/${ref.id} is missing: run "${fetchHint}" before deploying (the ${options.target} image bakes it in)`;

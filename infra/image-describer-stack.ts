@@ -1,4 +1,5 @@
 import { CfnOutput, type RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { ConfigError, expected } from '#engine/errors.ts';
@@ -53,6 +54,11 @@ export interface ImageDescriberStackProps extends StackProps {
   readonly ocrStage?: OcrStage;
   /** The questions config as JSON, passed to both functions as QUESTIONS_CONFIG. @default - none asked, no categories */
   readonly questionsConfig?: string;
+  /**
+   * A Secrets Manager secret (complete ARN) holding the API key of a remote detailed model whose
+   * manifest entry names `apiKeyEnv`. @default - the worker gets a new, empty secret to put the key in
+   */
+  readonly remoteApiKeySecretArn?: string;
   /** SNS topic for alarm notifications. @default - none */
   readonly alarmTopicArn?: string;
   /** @default RemovalPolicy.RETAIN */
@@ -114,9 +120,27 @@ export class ImageDescriberStack extends Stack {
     const questionsPerImage = props.questionsConfig
       ? readQuestionsConfig(props.questionsConfig, 'questionsConfig').questions.length
       : 0;
+    const remoteSpec = models.normal.remote;
+    // A remote detailed model answers the questions too when the manifest names it for them.
+    const remoteAnswersQuestions =
+      remoteSpec !== undefined && (!models.questions || models.questions.remote !== undefined);
+    const remote = remoteSpec && {
+      spec: remoteSpec,
+      requestsPerImage: 1 + (remoteAnswersQuestions ? questionsPerImage : 0),
+      ...(props.remoteApiKeySecretArn
+        ? {
+            apiKeySecret: secretsmanager.Secret.fromSecretCompleteArn(
+              this,
+              'RemoteApiKey',
+              props.remoteApiKeySecretArn,
+            ),
+          }
+        : {}),
+    };
     this.detailedWorker = new DetailedDescribeWorker(this, 'DetailedDescribe', {
       // Questions load SmolVLM in the worker: its memory and timeout defaults grow with them.
       questionsPerImage,
+      ...(remote ? { remote } : {}),
       ...props.detailed,
       bucket: this.descriptionBucket,
       // The worker answers the questions, so its image carries the questions model too.

@@ -267,5 +267,48 @@ export function deriveSizing(options: { questions?: number } = {}): LineupSizing
   };
 }
 
+/** How the worker calls a remote model (the manifest's spec of the detailed/questions model). */
+export interface RemoteCalls {
+  /** One request's time limit (ms). */
+  readonly timeoutMs: number;
+  readonly maxRetries: number;
+  /** Requests per image: the detailed description plus each question the remote model answers. */
+  readonly requestsPerImage: number;
+}
+
+/** Longest wait between two attempts (a Retry-After is waited out up to this; runners/remote.ts). */
+export const REMOTE_MAX_WAIT_SECONDS = 30;
+
+/**
+ * The detailed worker when its model answers over the network: no model weights in memory (OCR and
+ * intake only, so one vCPU), and a timeout that covers every request of an image at its limit with
+ * every retry and wait, plus OCR and I/O; capped at Lambda's 900 s (a longer worst case is retried by
+ * the queue, which the timeout's visibility ratio allows for).
+ */
+export function deriveRemoteDetailedSizing(remote: RemoteCalls): FunctionSizing {
+  assertIntegerInRange(remote.requestsPerImage, 1, 101, 'requestsPerImage');
+  const F = LINEUP_FIGURES;
+  const A = SIZING_ASSUMPTIONS;
+  const need = F.ocrRssMB.value + F.intakePeakMB.value;
+  const memoryMB = memoryFor(need, 1);
+  const attempts = remote.maxRetries + 1;
+  const perRequestS = (attempts * remote.timeoutMs) / 1000 + remote.maxRetries * REMOTE_MAX_WAIT_SECONDS;
+  const worst = remote.requestsPerImage * perRequestS + F.ocrPageCpuS.value + A.ioSeconds.value;
+  const timeoutSeconds = timeoutFor(worst);
+  return {
+    memoryMB,
+    threads: threadsForMemory(memoryMB),
+    timeoutSeconds,
+    needMB: need,
+    // The remote model's latency is the server's: not known here.
+    warmSeconds: r2(F.ocrTypicalCpuS.value + A.ioSeconds.value),
+    worstSeconds: r2(worst),
+    derivation: [
+      `need ${F.ocrRssMB.value} MB OCR (here) + ${F.intakePeakMB.value} MB intake (here) = ${need} MB, no local model; x ${A.memoryHeadroom.value} headroom, whole vCPUs → ${memoryMB} MB`,
+      `worst: ${remote.requestsPerImage} request(s) x (${attempts} attempts x ${remote.timeoutMs / 1000} s timeout + ${remote.maxRetries} waits x ${REMOTE_MAX_WAIT_SECONDS} s) + ${F.ocrPageCpuS.value} s OCR page (here) + ${A.ioSeconds.value} s I/O = ${r2(worst)} s; x ${A.timeoutSafety.value}, whole half-minutes, at most ${LAMBDA_MAX_TIMEOUT_SECONDS} s → ${timeoutSeconds} s`,
+    ],
+  };
+}
+
 /** The default lineup's sizing: the constructs' defaults. */
 export const DEFAULT_SIZING: LineupSizing = deriveSizing();

@@ -191,6 +191,21 @@ export function formatEvalReport(folder: string, report: EvalReport): string {
       ...latency.map(([key, l]) => [key, ms(l.p50), ms(l.p95), String(l.n)]),
     ]),
   );
+  if (report.tokens) {
+    lines.push(
+      '',
+      table([
+        ['tokens (remote)', 'answers', 'input', 'output', 'per image in/out'],
+        ...Object.entries(report.tokens).map(([model, t]) => [
+          model,
+          String(t.answers),
+          String(t.inputTokens),
+          String(t.outputTokens),
+          `${t.perImage.inputTokens} / ${t.perImage.outputTokens}`,
+        ]),
+      ]),
+    );
+  }
   lines.push('', `peak RSS: ${report.peakRssMb} MB (whole process, model loading included)`);
   const failed = metrics.perImage.filter((image) => image.failed);
   if (failed.length > 0) {
@@ -249,10 +264,12 @@ export async function runEvalCli(
     if (args.mode !== 'fast' && questionsTask && asksQuestions(engine.settings.questions))
       await engine.models.modelRunner(questionsTask.model);
     const progress = progressReporter(output, inputs.lines.length, 'evaluating');
+    const { models } = engine;
     const report = await runEval(engine, inputs.lines, {
       mode: args.mode,
       load: (file) => loadImage(args.folder, file),
       onImage: (file) => progress.step(file),
+      tokenUsage: () => models.tokenUsage,
     });
     progress.stop();
     output.stdout.write(

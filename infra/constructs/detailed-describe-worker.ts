@@ -1,15 +1,19 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { BedrockSpec, RemoteModelSpec } from '#engine/models/manifest.ts';
 import { DETAILED_WORKER_DEFAULTS } from '#engine/pipeline/detailed-worker.ts';
 import { ENV } from '#engine/settings.ts';
 import {
   assertIntegerInRange,
   assertMemory,
   assertTimeoutSeconds,
+  deriveRemoteDetailedSizing,
   deriveSizing,
   threadsForMemory,
   VISIBILITY_TO_TIMEOUT_RATIO,
@@ -59,6 +63,21 @@ export interface DetailedDescribeWorkerProps {
    * @default 3
    */
   readonly maxReceiveCount?: number;
+  /**
+   * The remote model of the detailed task (manifest architecture openai-compatible or bedrock). The
+   * worker then needs no model memory (deriveRemoteDetailedSizing), its timeout covers the requests
+   * with their retries, `maxConcurrency` defaults to the spec's `concurrency` (at least 2, the event
+   * source's minimum) so the deployment keeps to it, and it gets exactly the access the model needs:
+   * bedrock:InvokeModel on that model, or read access to the secret holding the endpoint's key.
+   * @default - a local model baked into the image
+   */
+  readonly remote?: {
+    readonly spec: RemoteModelSpec;
+    /** Requests per image: 1 + the questions this model answers. */
+    readonly requestsPerImage: number;
+    /** An existing secret with the endpoint's API key. @default - a new, empty secret (put the key in it) */
+    readonly apiKeySecret?: secretsmanager.ISecret;
+  };
   /** Extra environment (for example OCR_STAGE). @default - none */
   readonly environment?: Readonly<Record<string, string>>;
   /** @default logs.RetentionDays.ONE_MONTH */
@@ -75,14 +94,23 @@ export class DetailedDescribeWorker extends Construct {
   public readonly fn: lambda.DockerImageFunction;
   public readonly identity: FunctionIdentity;
   public readonly maxReceiveCount: number;
+  /** The secret holding the remote endpoint's API key, when the model needs one. */
+  public readonly apiKeySecret?: secretsmanager.ISecret;
 
   constructor(scope: Construct, id: string, props: DetailedDescribeWorkerProps) {
     super(scope, id);
-    const sizing = deriveSizing({ questions: props.questionsPerImage ?? 0 }).detailed;
+    const remote = props.remote;
+    const questions = props.questionsPerImage ?? 0;
+    // A local questions model beside a remote detailed one keeps the local sizing (SmolVLM's memory).
+    const remoteSizing = remote && (questions === 0 || remote.requestsPerImage > 1);
+    const sizing = remoteSizing
+      ? deriveRemoteDetailedSizing({ ...remote.spec, requestsPerImage: remote.requestsPerImage })
+      : deriveSizing({ questions }).detailed;
     const memoryMB = props.memoryMB ?? sizing.memoryMB;
     const timeoutSeconds = props.timeoutSeconds ?? sizing.timeoutSeconds;
     const batchSize = props.batchSize ?? DETAILED_WORKER_DEFAULTS.batchSize;
-    const maxConcurrency = props.maxConcurrency ?? 5;
+    // One image per invocation: concurrent workers = requests in flight to the remote model.
+    const maxConcurrency = props.maxConcurrency ?? (remote ? Math.max(2, remote.spec.concurrency) : 5);
     this.maxReceiveCount = props.maxReceiveCount ?? DETAILED_WORKER_DEFAULTS.maxReceiveCount;
     assertMemory(memoryMB, 'memoryMB');
     assertTimeoutSeconds(timeoutSeconds, 'timeoutSeconds');
@@ -140,6 +168,24 @@ export class DetailedDescribeWorker extends Construct {
       }
     }
 
+    if (remote?.spec.architecture === 'bedrock') this.grantInvokeModel(remote.spec);
+    if (remote?.spec.architecture === 'openai-compatible' && remote.spec.apiKeyEnv) {
+      this.apiKeySecret =
+        remote.apiKeySecret ??
+        new secretsmanager.Secret(this, 'RemoteApiKey', {
+          description: `image-describer: API key for ${remote.spec.model} at ${remote.spec.endpoint} (put the key here)`,
+        });
+      if (!remote.apiKeySecret) {
+        Validations.of(this.apiKeySecret).acknowledge({
+          id: 'AwsSolutions-SMG4',
+          reason:
+            'The key is issued by the model server operator; it is rotated there and then put into this secret, which has no rotation Lambda to run.',
+        });
+      }
+      this.apiKeySecret.grantRead(this.fn);
+      this.fn.addEnvironment(ENV.REMOTE_API_KEY_SECRET_ARN, this.apiKeySecret.secretArn);
+    }
+
     this.fn.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize,
@@ -147,5 +193,31 @@ export class DetailedDescribeWorker extends Construct {
         reportBatchItemFailures: true,
       }),
     );
+  }
+
+  /**
+   * bedrock:InvokeModel (what Converse needs) on the configured model only. A cross-region inference
+   * profile (us., eu., apac., global. …) also needs the model itself in the regions it routes to.
+   */
+  private grantInvokeModel(spec: BedrockSpec): void {
+    const stack = Stack.of(this);
+    const region = spec.region ?? stack.region;
+    const profile = /^(us|eu|apac|global|us-gov|jp|au|ca)\.(.+)$/.exec(spec.modelId);
+    const resources = profile
+      ? [
+          `arn:${stack.partition}:bedrock:${region}:${stack.account}:inference-profile/${spec.modelId}`,
+          `arn:${stack.partition}:bedrock:*::foundation-model/${profile[2]}`,
+        ]
+      : [`arn:${stack.partition}:bedrock:${region}::foundation-model/${spec.modelId}`];
+    this.identity.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['bedrock:InvokeModel'], resources }),
+    );
+    const policy = this.identity.role.node.tryFindChild('DefaultPolicy');
+    if (profile && policy) {
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/${profile[2]}]`,
+        reason: `The inference profile ${spec.modelId} routes to ${profile[2]} in several regions; the grant names that one model.`,
+      });
+    }
   }
 }

@@ -7,16 +7,19 @@ import type { FastStageDependencies } from '#engine/pipeline/describe-uploaded-o
 import { type KeyLayout, readKeyLayout } from '#engine/pipeline/key-layout.ts';
 import { type CurrentModels, currentModelsOf } from '#engine/pipeline/staleness.ts';
 import { currentQuestionKeys } from '#engine/questions/stage.ts';
-import { type EngineSettings, type Env, readEngineSettings } from '#engine/settings.ts';
+import { ENV, type EngineSettings, type Env, readEngineSettings } from '#engine/settings.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { type AwsTargets, readAwsTargets } from './aws-config.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
+import { readSecretString } from './secrets.ts';
 import { SqsJobQueue } from './sqs-job-queue.ts';
 
 export interface AwsConfig {
   readonly engine: EngineSettings;
   readonly layout: KeyLayout;
   readonly targets: AwsTargets;
+  /** The secret holding a remote model's API key, when the stack made one. */
+  readonly remoteApiKeySecret?: string;
 }
 
 /** Every setting a stage needs, read and validated once (a bad deploy fails at cold start). */
@@ -25,6 +28,7 @@ export function readAwsConfig(env: Env, stage: 'fast' | 'detailed'): AwsConfig {
     engine: readEngineSettings(env),
     layout: readKeyLayout(env),
     targets: readAwsTargets(env, { needsQueue: stage === 'fast' }),
+    ...(env[ENV.REMOTE_API_KEY_SECRET_ARN] ? { remoteApiKeySecret: env[ENV.REMOTE_API_KEY_SECRET_ARN] } : {}),
   });
 }
 
@@ -70,15 +74,14 @@ export interface RuntimeOptions {
   readonly clients?: { readonly s3?: S3Client; readonly sqs?: SQSClient };
 }
 
-async function engineWithModel(
-  settings: EngineSettings,
-  stage: 'fast' | 'detailed',
-  options: RuntimeOptions,
-) {
+async function engineWithModel(config: AwsConfig, stage: 'fast' | 'detailed', options: RuntimeOptions) {
   const start = performance.now();
   const preload = options.preload ?? true;
-  const engine = await createEngine(settingsForStage(settings, stage), {
+  // The key is read once here; the process environment never holds it.
+  const key = config.remoteApiKeySecret ? await readSecretString(config.remoteApiKeySecret) : undefined;
+  const engine = await createEngine(settingsForStage(config.engine, stage), {
     preload: preload === true ? [stage] : [],
+    ...(key ? { secret: () => key } : {}),
   });
   if (preload === 'if-installed' && engine.models.missingModels({ stage }).length === 0) {
     await engine.models.preload(stage);
@@ -91,7 +94,7 @@ export async function createFastRuntime(
   config: AwsConfig,
   options: RuntimeOptions = {},
 ): Promise<FastRuntime> {
-  const { engine, modelLoadMs } = await engineWithModel(config.engine, 'fast', options);
+  const { engine, modelLoadMs } = await engineWithModel(config, 'fast', options);
   const { bucket, detailedQueueUrl, s3Endpoint, sqsEndpoint } = config.targets;
   return {
     modelLoadMs,
@@ -115,7 +118,7 @@ export async function createDetailedRuntime(
   config: AwsConfig,
   options: RuntimeOptions = {},
 ): Promise<DetailedRuntime> {
-  const { engine, modelLoadMs } = await engineWithModel(config.engine, 'detailed', options);
+  const { engine, modelLoadMs } = await engineWithModel(config, 'detailed', options);
   const { bucket, s3Endpoint } = config.targets;
   return {
     modelLoadMs,

@@ -13,6 +13,12 @@ export type ErrorCode =
   | 'MODEL_NOT_FOUND'
   | 'MODEL_LOAD_FAILED'
   | 'INFERENCE_FAILED'
+  | 'REMOTE_UNREACHABLE'
+  | 'REMOTE_MODEL_NOT_FOUND'
+  | 'REMOTE_AUTH_FAILED'
+  | 'REMOTE_IMAGE_REFUSED'
+  | 'REMOTE_RATE_LIMITED'
+  | 'REMOTE_FAILED'
   | 'INVALID_CONFIG'
   | 'INVALID_MANIFEST'
   | 'INVALID_RECORD'
@@ -81,6 +87,50 @@ export class ModelLoadError extends DescribeError {
 export class InferenceError extends DescribeError {
   readonly code = 'INFERENCE_FAILED' as const;
   readonly permanent = true;
+}
+
+/**
+ * Remote models (openai-compatible, bedrock). Each says which endpoint and model, what happened and
+ * what to do. Transient ones (unreachable, rate limited, a server error after the retries) are retried
+ * by the queue; the others need a person (a setting or the image) and end the stage as failed, keeping
+ * the last good description.
+ */
+export abstract class RemoteModelError extends DescribeError {}
+
+/** No answer from the endpoint: connection refused, DNS, TLS, or no reply within the timeout. */
+export class RemoteUnreachableError extends RemoteModelError {
+  readonly code = 'REMOTE_UNREACHABLE' as const;
+  readonly permanent = false;
+}
+
+/** The server does not serve the configured model name (404, or Bedrock's ResourceNotFound). */
+export class RemoteModelNotFoundError extends RemoteModelError {
+  readonly code = 'REMOTE_MODEL_NOT_FOUND' as const;
+  readonly permanent = true;
+}
+
+/** The key was refused (401/403, Bedrock AccessDenied): the key, its secret or the IAM grant is wrong. */
+export class RemoteAuthError extends RemoteModelError {
+  readonly code = 'REMOTE_AUTH_FAILED' as const;
+  readonly permanent = true;
+}
+
+/** The model refused this request or image (400/413/422, Bedrock ValidationException). */
+export class RemoteImageRefusedError extends RemoteModelError {
+  readonly code = 'REMOTE_IMAGE_REFUSED' as const;
+  readonly permanent = true;
+}
+
+/** Still 429 (throttled) after the bounded retries: the queue tries the image again later. */
+export class RemoteRateLimitedError extends RemoteModelError {
+  readonly code = 'REMOTE_RATE_LIMITED' as const;
+  readonly permanent = false;
+}
+
+/** A 5xx after the retries, or an answer that is not a chat completion. */
+export class RemoteFailedError extends RemoteModelError {
+  readonly code = 'REMOTE_FAILED' as const;
+  readonly permanent = false;
 }
 
 export class ConfigError extends DescribeError {

@@ -25,6 +25,11 @@ export const ENV = {
   SEARCH_WORKGROUP: 'SEARCH_WORKGROUP',
   SEARCH_DATABASE: 'SEARCH_DATABASE',
   SEARCH_TABLE: 'SEARCH_TABLE',
+  /**
+   * The Secrets Manager secret holding a remote model's API key (AWS); read once at cold start and
+   * used in place of the manifest's `apiKeyEnv` variable.
+   */
+  REMOTE_API_KEY_SECRET_ARN: 'REMOTE_API_KEY_SECRET_ARN',
 } as const;
 
 export const DEFAULT_MODELS_DIR = `${packagePath('models')}/`;

@@ -454,7 +454,7 @@ async function measureRealModels(dir: string, imagePath: string): Promise<RealMo
       const row = rows.get(name) ?? { encode: [], decode: [], alone: [] };
       return {
         task: `${name} ${registry.taskSpec(name)?.task ?? registry.taskSpec(name)?.prompt ?? ''}`.trim(),
-        model: registry.modelSpec(registry.taskSpec(name)?.model ?? '').id,
+        model: registry.localSpec(registry.taskSpec(name)?.model ?? '').id,
         encodeMs: round(median(row.encode)),
         decodeMs: round(median(row.decode)),
         aloneMs: round(median(row.alone)),

@@ -64,6 +64,8 @@ describe('docs/configuration.md: environment variables', () => {
     HF_ENDPOINT: () => DEFAULT_HF_ENDPOINT,
     // What infra/ sets on every function (the handlers pass it to Powertools).
     [ENV.LOG_LEVEL]: () => lambdaEnv(ENV.LOG_LEVEL),
+    // Only a remote model with an API key gets it; the default lineup is local.
+    [ENV.REMOTE_API_KEY_SECRET_ARN]: () => workerEnv(ENV.REMOTE_API_KEY_SECRET_ARN),
   };
 
   it('lists every variable the code reads', () => {
@@ -169,6 +171,7 @@ describe('docs/configuration.md: deploy switches', () => {
       noneUnless(ofType('AWS::CloudWatch::Alarm').some((alarm) => alarm.Properties.AlarmActions)),
     [CONTEXT_KEYS.requireModels]: () =>
       String(stackPropsFromContext({ tryGetContext: () => undefined }).requireModels),
+    [CONTEXT_KEYS.remoteApiKeySecretArn]: () => noneUnless(ofType('AWS::SecretsManager::Secret').length > 0),
     [CONTEXT_KEYS.bucketRemovalPolicy]: () =>
       resources()[
         logicalId(synth.stack, synth.stack.descriptionBucket.bucket)
@@ -206,6 +209,12 @@ function cfnResources(synth: Synthesized): Record<string, CfnResourceJson> {
 function lambdaEnv(name: string): string | undefined {
   const synth = synthesizeOnce();
   return cfnResources(synth)[logicalId(synth.stack, synth.stack.fastDescribe.fn)]?.Properties.Environment
+    .Variables[name];
+}
+
+function workerEnv(name: string): string | undefined {
+  const synth = synthesizeOnce();
+  return cfnResources(synth)[logicalId(synth.stack, synth.stack.detailedWorker.fn)]?.Properties.Environment
     .Variables[name];
 }
 

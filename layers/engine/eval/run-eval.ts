@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { DescribeEngine, DescribeInput } from '../engine.ts';
 import type { ModelMode } from '../models/manifest.ts';
+import type { ModelTokenUsage } from '../models/registry.ts';
 import { newRecord } from '../record/record.ts';
 import type { DescriptionRecord, ModelProvenance } from '../record/schema.ts';
 import { elapsedMs } from '../timing.ts';
@@ -13,6 +14,14 @@ export interface EvalOptions {
   /** Reads one image named by a references line (the caller decides where files live). */
   readonly load: (file: string) => Promise<DescribeInput>;
   readonly onImage?: (file: string, record: DescriptionRecord) => void;
+  /** Tokens the remote models used so far, by model name (the registry's `tokenUsage`). */
+  readonly tokenUsage?: () => ReadonlyMap<string, ModelTokenUsage>;
+}
+
+/** Tokens one remote model used over the run: what its price is computed from. */
+export interface EvalTokens extends ModelTokenUsage {
+  /** Means per evaluated image. */
+  readonly perImage: { readonly inputTokens: number; readonly outputTokens: number };
 }
 
 export interface EvalReport {
@@ -23,6 +32,32 @@ export interface EvalReport {
   readonly metrics: EvalMetrics;
   /** process.resourceUsage().maxRSS: the peak of this whole process (model loading included), in MB. */
   readonly peakRssMb: number;
+  /** Tokens used by remote models during the run, by model name; absent when none ran. */
+  readonly tokens?: Readonly<Record<string, EvalTokens>>;
+}
+
+/** What each remote model used between two snapshots of the registry's counters. */
+function tokensUsed(
+  before: ReadonlyMap<string, ModelTokenUsage>,
+  after: ReadonlyMap<string, ModelTokenUsage>,
+  images: number,
+): Record<string, EvalTokens> | undefined {
+  const used: Record<string, EvalTokens> = {};
+  const per = (n: number) => (images > 0 ? Math.round((n / images) * 10) / 10 : 0);
+  for (const [model, total] of after) {
+    const start = before.get(model) ?? { inputTokens: 0, outputTokens: 0, answers: 0 };
+    const inputTokens = total.inputTokens - start.inputTokens;
+    const outputTokens = total.outputTokens - start.outputTokens;
+    const answers = total.answers - start.answers;
+    if (answers === 0) continue;
+    used[model] = {
+      answers,
+      inputTokens,
+      outputTokens,
+      perImage: { inputTokens: per(inputTokens), outputTokens: per(outputTokens) },
+    };
+  }
+  return Object.keys(used).length > 0 ? used : undefined;
 }
 
 type Engine = Pick<DescribeEngine, 'describe' | 'describeFast' | 'failedRecordFor'>;
@@ -80,6 +115,7 @@ export async function runEval(
   options: EvalOptions,
 ): Promise<EvalReport> {
   const results: EvalResult[] = [];
+  const tokensBefore = new Map(options.tokenUsage?.() ?? []);
   for (const reference of references) {
     const started = performance.now();
     let record: DescriptionRecord;
@@ -103,6 +139,7 @@ export async function runEval(
   const failed = records.filter(
     (r) => r.status.fast.state === 'failed' || r.status.detailed.state === 'failed',
   ).length;
+  const tokens = options.tokenUsage && tokensUsed(tokensBefore, options.tokenUsage(), results.length);
   return {
     mode: options.mode,
     images: { evaluated: results.length, described: results.length - failed, failed },
@@ -110,5 +147,6 @@ export async function runEval(
     metrics: scoreResults(results),
     // maxRSS is in kilobytes.
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    ...(tokens ? { tokens } : {}),
   };
 }

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ConfigError, DescribeError, expected } from '../errors.ts';
-import type { Manifest, ModelSpec } from './manifest.ts';
+import { localModels, type Manifest, type ModelSpec } from './manifest.ts';
 import { expectedModelFiles } from './model-files.ts';
 import { loadManifest } from './registry.ts';
 import { modelFolder } from './transformers-env.ts';
@@ -340,9 +340,11 @@ export type ModelSelection = 'default' | 'all' | readonly string[];
 
 /** The distinct models selected (manifest order), once per id and revision. */
 function specsOf(manifest: Manifest, selection: ModelSelection): ModelSpec[] {
-  const names = Object.keys(manifest.models);
+  // Remote models have nothing to download.
+  const local = Object.fromEntries(localModels(manifest));
+  const names = Object.keys(local);
   if (Array.isArray(selection)) {
-    const unknown = selection.filter((name) => !Object.hasOwn(manifest.models, name));
+    const unknown = selection.filter((name) => !Object.hasOwn(local, name));
     if (unknown.length > 0) {
       throw new ConfigError(expected(`model names among ${names.join(', ')}`, '--model', unknown.join(', ')));
     }
@@ -351,12 +353,12 @@ function specsOf(manifest: Manifest, selection: ModelSelection): ModelSpec[] {
     selection === 'all'
       ? true
       : selection === 'default'
-        ? manifest.models[name]?.fetch === 'default'
+        ? local[name]?.fetch === 'default'
         : selection.includes(name),
   );
   const seen = new Set<string>();
   return chosen
-    .map((name) => manifest.models[name] as ModelSpec)
+    .map((name) => local[name] as ModelSpec)
     .filter((spec) => {
       const key = `${spec.id}@${spec.revision}`;
       if (seen.has(key)) return false;

@@ -48,6 +48,64 @@ export const modelSpecSchema = z
   })
   .strict();
 
+/** Limits of a remote model: every bound is explicit so that a stuck server cannot hold a worker. */
+const remoteLimits = {
+  /** One request's time limit (ms), answer included. */
+  timeoutMs: z.number().int().positive().max(600_000).default(60_000),
+  /** Retries after a 429, a 5xx or a dropped connection (with backoff; Retry-After is honoured). */
+  maxRetries: z.number().int().nonnegative().max(10).default(3),
+  /** Requests in flight at once: per process, and in AWS the worker's maximum concurrency (the deployment's limit). */
+  concurrency: z.number().int().positive().max(64).default(2),
+  /** Longest side of the JPEG sent; the image tokens (and the price) follow the pixels. */
+  imageMaxSide: z.number().int().min(64).max(4096).default(1024),
+  /** What the record's provenance calls this model's version (a served model can change under one name). */
+  revision: z.string().min(1).default('unpinned'),
+};
+
+/**
+ * A vision model behind an OpenAI-compatible chat-completions endpoint (vLLM, Ollama, llama.cpp,
+ * LM Studio): the image goes as a base64 data URI in the user message.
+ */
+export const openAiCompatibleSpecSchema = z
+  .object({
+    architecture: z.literal('openai-compatible'),
+    /** Base URL of the API, e.g. http://127.0.0.1:11434/v1 (the client appends /chat/completions). */
+    endpoint: z.url({ protocol: /^https?$/, error: 'an http(s) base URL like http://127.0.0.1:11434/v1' }),
+    /** The model name the server knows (`ollama list`, vLLM's --served-model-name). */
+    model: z.string().min(1),
+    /** Environment variable holding the API key, when the server wants one (in AWS: a Secrets Manager secret). */
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name like VLM_API_KEY')
+      .optional(),
+    ...remoteLimits,
+  })
+  .strict();
+
+/** A vision model on Amazon Bedrock, called through the Converse API with an image block. */
+export const bedrockSpecSchema = z
+  .object({
+    architecture: z.literal('bedrock'),
+    /** A model id or inference profile id, e.g. amazon.nova-lite-v1:0 or us.amazon.nova-lite-v1:0. */
+    modelId: z.string().regex(/^[\w.:-]+$/, 'a Bedrock model id like amazon.nova-lite-v1:0'),
+    /** @default the region of the process (AWS_REGION) */
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region like us-east-1')
+      .optional(),
+    ...remoteLimits,
+  })
+  .strict();
+
+export const REMOTE_ARCHITECTURES = ['openai-compatible', 'bedrock'] as const;
+
+/** Any model of a set: local ONNX (downloaded by models:fetch) or remote (called over the network). */
+export const anyModelSpecSchema = z.discriminatedUnion('architecture', [
+  modelSpecSchema,
+  openAiCompatibleSpecSchema,
+  bedrockSpecSchema,
+]);
+
 export const stageSchema = z.enum(['fast', 'detailed']);
 
 export const taskSpecSchema = z
@@ -84,7 +142,7 @@ export const manifestSchema = z
   .object({
     manifestVersion: z.literal(MANIFEST_VERSION),
     /** The models of the set, by a short name the tasks refer to. */
-    models: z.record(z.string().regex(/^[A-Za-z0-9][\w.-]*$/, 'a short model name'), modelSpecSchema),
+    models: z.record(z.string().regex(/^[A-Za-z0-9][\w.-]*$/, 'a short model name'), anyModelSpecSchema),
     tasks: z
       .object({
         /** The caption (fast stage). */
@@ -121,6 +179,19 @@ export const manifestSchema = z
           message: `the ${name} task runs in the ${TASK_STAGES[name]} stage; got "${task.stage}"`,
         });
       }
+      if (isRemoteSpec(model)) {
+        // A caption must not wait on a network; remote models answer the detailed stage's prompts.
+        if (name === 'caption' || name === 'objects') {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'model'],
+            message: `remote models (${model.architecture}) serve the detailed and questions tasks; the ${name} task needs a local model`,
+          });
+        } else if (!task.prompt && name !== 'questions') {
+          ctx.addIssue({ code: 'custom', path: at, message: `${model.architecture} tasks need a prompt` });
+        }
+        continue;
+      }
       if (model.architecture === 'florence2') {
         const allowed: readonly string[] = name === 'objects' ? FLORENCE2_OBJECT_TASKS : FLORENCE2_TEXT_TASKS;
         if (!task.task) {
@@ -152,17 +223,34 @@ export const manifestSchema = z
         ctx.addIssue({
           code: 'custom',
           path: [...at, 'model'],
-          message: `questions need a prompt-capable model (smolvlm); "${task.model}" is ${model.architecture}`,
+          message: `questions need a prompt-capable model (smolvlm, openai-compatible or bedrock); "${task.model}" is ${model.architecture}`,
         });
       }
     }
   });
 
+export function isRemoteSpec(spec: AnyModelSpec): spec is RemoteModelSpec {
+  return (REMOTE_ARCHITECTURES as readonly string[]).includes(spec.architecture);
+}
+
+/** The local models of a manifest: the ones with files to fetch, check and bake into images. */
+export function localModels(manifest: Pick<Manifest, 'models'>): Array<[string, ModelSpec]> {
+  return Object.entries(manifest.models).filter(
+    (entry): entry is [string, ModelSpec] => !isRemoteSpec(entry[1]),
+  );
+}
+
 /** The describe modes of the CLI: fast = the fast stage only; normal = both stages. */
 export const modeSchema = z.enum(['fast', 'normal']);
 
 export type Architecture = z.infer<typeof architectureSchema>;
+export type RemoteArchitecture = (typeof REMOTE_ARCHITECTURES)[number];
+/** A local ONNX model: files under the model set directory. */
 export type ModelSpec = z.infer<typeof modelSpecSchema>;
+export type OpenAiCompatibleSpec = z.infer<typeof openAiCompatibleSpecSchema>;
+export type BedrockSpec = z.infer<typeof bedrockSpecSchema>;
+export type RemoteModelSpec = OpenAiCompatibleSpec | BedrockSpec;
+export type AnyModelSpec = ModelSpec | RemoteModelSpec;
 export type TaskSpec = z.infer<typeof taskSpecSchema>;
 export type TaskName = (typeof TASK_NAMES)[number];
 export type GenerationOptions = z.infer<typeof generationOptionsSchema>;

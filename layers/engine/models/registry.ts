@@ -15,19 +15,24 @@ import type { RgbImage } from '../image/types.ts';
 import type { ModelProvenance } from '../record/schema.ts';
 import { elapsedMs } from '../timing.ts';
 import {
+  type AnyModelSpec,
   type Architecture,
   type GenerationOptions,
+  isRemoteSpec,
+  localModels,
   MANIFEST_VERSION,
   type Manifest,
   type ModelSpec,
   manifestSchema,
+  type RemoteModelSpec,
   TASK_NAMES,
   TASK_STAGES,
   type TaskName,
   type TaskSpec,
 } from './manifest.ts';
-import { provenanceOf } from './provenance.ts';
-import type { EncodedImage, ImageToTextRunner, ModelRunner, TaskAnswer } from './runner.ts';
+import { provenanceOf, providerOf } from './provenance.ts';
+import { clientFor, type RemoteClients, type SecretLookup } from './remote-client.ts';
+import type { EncodedImage, ImageToTextRunner, ModelRunner, TaskAnswer, TokenUsage } from './runner.ts';
 import {
   configureTransformersEnv,
   DTYPE_SUFFIX,
@@ -67,6 +72,15 @@ function issueMessage(issue: z.core.$ZodIssue, raw: unknown, file: string): stri
       const what = values.length === 1 ? `${values[0]}` : `one of ${values.join(', ')}`;
       return expected(what, where, valueAtPath(raw, issue.path));
     }
+    case 'invalid_union': {
+      // A discriminated union's bad tag (models.*.architecture) lists the tags it accepts.
+      const options = (issue as { options?: unknown[] }).options;
+      if (Array.isArray(options)) {
+        const what = `one of ${options.map((v) => JSON.stringify(v)).join(', ')}`;
+        return expected(what, where, valueAtPath(raw, issue.path));
+      }
+      return expected(issue.message, where, valueAtPath(raw, issue.path));
+    }
     case 'custom':
       return `${where}: ${issue.message}`;
     case 'unrecognized_keys':
@@ -79,7 +93,7 @@ function issueMessage(issue: z.core.$ZodIssue, raw: unknown, file: string): stri
 /** Manifest checks zod cannot express: dtypes must be known and, per session, name every session. */
 function checkDtypes(manifest: Manifest, file: string): void {
   const known = Object.keys(DTYPE_SUFFIX).join(', ');
-  for (const [name, spec] of Object.entries(manifest.models)) {
+  for (const [name, spec] of localModels(manifest)) {
     const field = `models.${name}`;
     for (const session of SESSIONS[spec.architecture]) {
       const dtype = dtypeOf(spec, session);
@@ -187,6 +201,18 @@ export interface TaskResult {
 /** The tasks the pipeline always runs when configured; `questions` is asked for explicitly. */
 const CORE_TASKS: readonly TaskName[] = ['caption', 'objects', 'detailed'];
 
+/** What a registry needs to call remote models; without it a remote model cannot load. */
+export interface RemoteAccess {
+  readonly clients: RemoteClients;
+  /** API keys by environment variable name. @default process.env */
+  readonly secret?: SecretLookup;
+}
+
+/** Tokens a remote model used in this process, summed over its answers. */
+export interface ModelTokenUsage extends TokenUsage {
+  readonly answers: number;
+}
+
 /**
  * The models and tasks of one model set. A model is loaded once per process on first use and shared
  * by the tasks that name it (concurrent callers share one load; a failed load is forgotten so the
@@ -196,21 +222,29 @@ export class ModelRegistry {
   private readonly runners = new Map<string, Promise<ModelRunner>>();
   /** How long each model took to load (ms), by model name, for start-up logs and benchmarks. */
   readonly lastLoadMs = new Map<string, number>();
+  /** Tokens each remote model used, by model name (eval reports them; the price is per token). */
+  readonly tokenUsage = new Map<string, ModelTokenUsage>();
 
   private constructor(
     readonly manifest: Manifest,
     readonly modelsDir: string,
     readonly threads: number,
+    private readonly remote: RemoteAccess | undefined,
   ) {}
 
-  static async open(options: { modelsDir: string; threads: number }): Promise<ModelRegistry> {
+  static async open(options: {
+    modelsDir: string;
+    threads: number;
+    /** Clients for remote models (createEngine wires the adapters). */
+    remote?: RemoteAccess;
+  }): Promise<ModelRegistry> {
     if (!Number.isInteger(options.threads) || options.threads < 0) {
       throw new ConfigError(expected('an integer >= 0', 'threads', options.threads));
     }
     const modelsDir = resolve(options.modelsDir);
     const manifest = await loadManifest(modelsDir);
     configureTransformersEnv(modelsDir);
-    return new ModelRegistry(manifest, modelsDir, options.threads);
+    return new ModelRegistry(manifest, modelsDir, options.threads, options.remote);
   }
 
   /** Every model name of the manifest. */
@@ -228,9 +262,20 @@ export class ModelRegistry {
     return this.taskNames.filter((name) => CORE_TASKS.includes(name) && TASK_STAGES[name] === stage);
   }
 
-  modelSpec(name: string): ModelSpec {
+  modelSpec(name: string): AnyModelSpec {
     const spec = Object.hasOwn(this.manifest.models, name) ? this.manifest.models[name] : undefined;
     if (!spec) throw new ConfigError(expected(`one of ${this.modelNames.join(', ')}`, 'model', name));
+    return spec;
+  }
+
+  /** A local model's spec (its files, dtype, folder); a remote model has none of these. */
+  localSpec(name: string): ModelSpec {
+    const spec = this.modelSpec(name);
+    if (isRemoteSpec(spec)) {
+      throw new ConfigError(
+        expected('a local model (files under MODELS_DIR)', 'model', `${name} (${spec.architecture})`),
+      );
+    }
     return spec;
   }
 
@@ -248,9 +293,10 @@ export class ModelRegistry {
     );
   }
 
-  /** Where a model lives: `<modelsDir>/<org>/<name>`. */
+  /** Where a model lives: `<modelsDir>/<org>/<name>`, or where a remote one answers. */
   folder(model: string): string {
-    return modelFolder(this.modelSpec(model), this.modelsDir);
+    const spec = this.modelSpec(model);
+    return isRemoteSpec(spec) ? providerOf(spec) : modelFolder(spec, this.modelsDir);
   }
 
   /**
@@ -270,7 +316,7 @@ export class ModelRegistry {
     for (const [model, users] of byModel) {
       const spec = this.modelSpec(model);
       const files = this.missingFiles(spec);
-      if (files.length === 0) continue;
+      if (files.length === 0 || isRemoteSpec(spec)) continue;
       const stages = [...new Set(users.map((name) => TASK_STAGES[name]))];
       missing.push({ model, tasks: users, stages, id: spec.id, dir: this.folder(model), files });
     }
@@ -328,6 +374,7 @@ export class ModelRegistry {
     const prompt = options.prompt ?? task.prompt;
     const generation = { ...task.generation, ...options.generation };
     const answer = await runner.run(encoded, { task: task.task, prompt, generation });
+    if (answer.kind === 'text' && answer.usage) this.countTokens(task.model, answer.usage);
     return {
       answer,
       provenance: provenanceOf(this.modelSpec(task.model), { ...task, prompt, generation }),
@@ -371,7 +418,18 @@ export class ModelRegistry {
     return task;
   }
 
-  private missingFiles(spec: ModelSpec): string[] {
+  private countTokens(model: string, usage: TokenUsage): void {
+    const sum = this.tokenUsage.get(model) ?? { inputTokens: 0, outputTokens: 0, answers: 0 };
+    this.tokenUsage.set(model, {
+      inputTokens: sum.inputTokens + usage.inputTokens,
+      outputTokens: sum.outputTokens + usage.outputTokens,
+      answers: sum.answers + 1,
+    });
+  }
+
+  /** Remote models have no files: nothing is ever missing. */
+  private missingFiles(spec: AnyModelSpec): string[] {
+    if (isRemoteSpec(spec)) return [];
     const dir = modelFolder(spec, this.modelsDir);
     return ['config.json', ...onnxFilesFor(spec)].filter((file) => !existsSync(join(dir, file)));
   }
@@ -380,8 +438,30 @@ export class ModelRegistry {
     return this.taskNames.filter((name) => this.manifest.tasks[name]?.model === model);
   }
 
+  private async loadRemote(model: string, spec: RemoteModelSpec): Promise<ModelRunner> {
+    if (!this.remote) {
+      throw new ConfigError(
+        `Model "${model}" is ${spec.architecture}, but this registry was opened without remote clients (createEngine wires them)`,
+      );
+    }
+    const secret = this.remote.secret ?? ((name: string) => process.env[name]);
+    if (spec.architecture === 'openai-compatible' && spec.apiKeyEnv && !secret(spec.apiKeyEnv)) {
+      throw new ConfigError(
+        expected(
+          `an API key for model "${model}" (${providerOf(spec)})`,
+          `environment variable ${spec.apiKeyEnv}`,
+          undefined,
+        ),
+      );
+    }
+    const { createRemoteRunner } = await import('./runners/remote.ts');
+    return createRemoteRunner(model, spec, await clientFor(this.remote.clients, spec, secret));
+  }
+
   private async load(model: string): Promise<ModelRunner> {
-    const spec = this.modelSpec(model);
+    const anySpec = this.modelSpec(model);
+    if (isRemoteSpec(anySpec)) return this.loadRemote(model, anySpec);
+    const spec: ModelSpec = anySpec;
     const dir = modelFolder(spec, this.modelsDir);
     const users = this.usersOf(model);
     const label = users.length > 0 ? `${model}, for ${users.join(', ')}` : model;

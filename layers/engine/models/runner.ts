@@ -1,6 +1,6 @@
 import type { RgbImage } from '../image/types.ts';
 import type { DetectedObject, ModelProvenance } from '../record/schema.ts';
-import type { Architecture, GenerationOptions } from './manifest.ts';
+import type { Architecture, GenerationOptions, RemoteArchitecture } from './manifest.ts';
 
 /** What to decode from an encoded image: a Florence-2 task token or a chat prompt, and how. */
 export interface TaskRequest {
@@ -9,8 +9,14 @@ export interface TaskRequest {
   readonly generation: GenerationOptions;
 }
 
+/** Tokens a remote model reported for one answer (the price is per token). */
+export interface TokenUsage {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
 export type TaskAnswer =
-  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'text'; readonly text: string; readonly usage?: TokenUsage }
   /** Boxes normalised 0-1 like OCR lines; no score (Florence-2 gives none). */
   | { readonly kind: 'objects'; readonly objects: readonly DetectedObject[] };
 
@@ -32,7 +38,7 @@ export interface EncodedImage {
 /** One loaded model, shared by every task that names it. Created once per process by the registry. */
 export interface ModelRunner {
   readonly model: string;
-  readonly architecture: Architecture;
+  readonly architecture: Architecture | RemoteArchitecture;
   /** The vision pass, once per image. */
   encode(image: RgbImage): Promise<EncodedImage>;
   /** One task from an image this runner encoded. Text is cleaned: no prompt echo, task or chat tokens. */

@@ -111,6 +111,8 @@ export const modelProvenanceSchema = z.object({
   revision: z.string(),
   architecture: z.string(),
   dtype: z.union([z.string(), z.record(z.string(), z.string())]),
+  /** Where a remote model ran: its endpoint base URL, or `bedrock` (with the region when pinned). */
+  provider: z.string().optional(),
   /** SHA-256 (first 16 hex) of the task or prompt and generation options: a change re-describes. */
   promptHash: z.string(),
 });

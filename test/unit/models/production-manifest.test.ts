@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { fetchMissingModels } from '#engine/models/fetch-models.ts';
-import type { ModelSpec } from '#engine/models/manifest.ts';
+import { localModels, type ModelSpec } from '#engine/models/manifest.ts';
 import { CONFIG_FILES, expectedModelFiles } from '#engine/models/model-files.ts';
 import { loadManifest, ModelRegistry } from '#engine/models/registry.ts';
 import { onnxFilesFor, SESSIONS } from '#engine/models/transformers-env.ts';
@@ -38,7 +38,7 @@ describe('the production manifest (models/manifest.json)', () => {
       fetch: 'optional',
     });
     expect(
-      Object.entries(manifest.models)
+      localModels(manifest)
         .filter(([, spec]) => spec.fetch === 'default')
         .map(([name]) => name),
     ).toEqual(['florence2']);
@@ -66,7 +66,7 @@ describe('the production manifest (models/manifest.json)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'prod-manifest-'));
     await cp(join(REPO_MODELS, 'manifest.json'), join(dir, 'manifest.json'));
     const manifest = await loadManifest(dir);
-    const specs = Object.values(manifest.models);
+    const specs = localModels(manifest).map(([, spec]) => spec);
     const everyDtype = (spec: ModelSpec) =>
       SESSIONS[spec.architecture].flatMap((s) =>
         ['', '_fp16', '_quantized', '_q4', '_int8', '_uint8', '_bnb4', '_q4f16'].map(

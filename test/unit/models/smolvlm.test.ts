@@ -98,7 +98,7 @@ describe('SmolVLM runner on the known-answer fixture (the questions model)', () 
 
   test('imageSplitting: true in the manifest runs the tiles too, and the answer stays right', async () => {
     // Prepare
-    const spec: ModelSpec = { ...models.modelSpec('smolvlm'), imageSplitting: true };
+    const spec: ModelSpec = { ...models.localSpec('smolvlm'), imageSplitting: true };
     const runner = await loadSmolVlmRunner('smolvlm', spec, { modelsDir: fixtureModelsDir(), threads: 1 });
     const frames = watchEncoderFrames();
 
@@ -141,7 +141,7 @@ describe('SmolVLM runner on the known-answer fixture (the questions model)', () 
   test("a tokenizer_config.json without a chat template falls back to SmolVLM-Instruct's own", async () => {
     // Prepare: as in a model folder whose template lives only in chat_template.json
     const copy = await copyFixtureModelSet();
-    const spec = models.modelSpec('smolvlm');
+    const spec = models.localSpec('smolvlm');
     await editJson(join(copy.dir, spec.id, 'tokenizer_config.json'), (config) => {
       delete config.chat_template;
     });

@@ -61,6 +61,8 @@ const DEFAULT_REQUESTS: Record<ModelRunner['architecture'], TaskRequest> = {
   florence2: { task: '<CAPTION>', generation: { max_new_tokens: 8 } },
   smolvlm: { prompt: 'Describe this image in detail.', generation: { max_new_tokens: 16 } },
   'vision-encoder-decoder': { generation: { max_new_tokens: 8 } },
+  'openai-compatible': { prompt: 'Describe this image in detail.', generation: { max_new_tokens: 16 } },
+  bedrock: { prompt: 'Describe this image in detail.', generation: { max_new_tokens: 16 } },
 };
 
 /** One text answer from a loaded model runner: its own vision pass, then the request. */
@@ -71,4 +73,14 @@ export async function textOf(runner: ModelRunner, image: RgbImage, request?: Tas
   );
   if (answer.kind !== 'text') throw new Error(`Expected a text answer but received ${answer.kind}`);
   return answer.text;
+}
+
+/** The error a call fails with; fails the test when the call succeeds. */
+export async function failureOf(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('Expected the call to fail');
 }
