@@ -277,7 +277,9 @@ export class DescribeEngine {
   private replacements(): Partial<Record<ResultField, ModelProvenance>> {
     const { models, textReader } = this.deps;
     const objects = models.taskSpec('objects') ? models.provenance('objects') : undefined;
+    const embedding = models.taskSpec('embedding') ? models.provenance('embedding') : undefined;
     return {
+      ...(embedding ? { embedding } : {}),
       caption: models.provenance('caption'),
       detailedDescription: models.provenance('detailed'),
       ...(objects ? { objects, labels: objects } : {}),

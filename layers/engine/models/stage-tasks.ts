@@ -2,6 +2,7 @@ import { ModelNotFoundError } from '../errors.ts';
 import type { RgbImage } from '../image/types.ts';
 import { keepLastGood, markFresh, type ResultField } from '../record/last-good.ts';
 import type { DescriptionRecord, DetectedObject } from '../record/schema.ts';
+import { encodeEmbedding } from '../search/vector-codec.ts';
 import type { ImageEncodings, ModelRegistry, TaskResult } from './registry.ts';
 
 /**
@@ -43,7 +44,7 @@ function objectsOf(result: TaskResult): DetectedObject[] {
  */
 async function runTask(
   models: Registry,
-  name: 'caption' | 'objects' | 'detailed',
+  name: 'caption' | 'objects' | 'detailed' | 'embedding',
   image: RgbImage,
   state: { record: DescriptionRecord; encodeMs: number; waiting?: ModelNotFoundError },
   options: {
@@ -66,7 +67,7 @@ async function runTask(
   }
 }
 
-/** Fast stage: caption, then objects and labels when the manifest configures them. */
+/** Fast stage: caption, then objects and labels, then the image embedding, each when configured. */
 export async function runFastTasks(
   models: Registry,
   image: RgbImage,
@@ -97,6 +98,22 @@ export async function runFastTasks(
           objects,
           labels: labelsOf(objects),
           models: { ...r.models, objects: result.provenance },
+        };
+      },
+    });
+  }
+  if (models.taskSpec('embedding')) {
+    // The image tower reads the same decoded pixels as the caption: one decode per image.
+    await runTask(models, 'embedding', image, state, {
+      ...options,
+      fields: ['embedding'],
+      write: (r, result) => {
+        if (result.answer.kind !== 'embedding')
+          throw new Error(`The embedding task gave ${result.answer.kind}, not a vector`);
+        return {
+          ...r,
+          embedding: encodeEmbedding(result.answer.vector),
+          models: { ...r.models, embedding: result.provenance },
         };
       },
     });

@@ -59,6 +59,7 @@ export const SESSIONS: Readonly<Record<Architecture, readonly string[]>> = Objec
   'vision-encoder-decoder': ['encoder_model', 'decoder_model_merged'],
   florence2: ['vision_encoder', 'embed_tokens', 'encoder_model', 'decoder_model_merged'],
   smolvlm: ['vision_encoder', 'embed_tokens', 'decoder_model_merged'],
+  clip: ['vision_model', 'text_model'],
 });
 
 /** The dtype of one session: the spec's string, or its entry for that session. */

@@ -17,13 +17,14 @@ export const RESULT_FIELDS = {
   text: 'ocr',
   answers: undefined,
   categories: 'categories',
+  embedding: 'embedding',
 } as const satisfies Record<string, keyof DescriptionRecord['models'] | undefined>;
 
 export type ResultField = keyof typeof RESULT_FIELDS;
 
 /** The fields each stage produces itself (text moves with OCR_STAGE, so both list it). */
 export const STAGE_FIELDS = {
-  fast: ['caption', 'objects', 'labels', 'text'],
+  fast: ['caption', 'objects', 'labels', 'text', 'embedding'],
   detailed: ['detailedDescription', 'text', 'answers', 'categories'],
 } as const satisfies Record<'fast' | 'detailed', readonly ResultField[]>;
 

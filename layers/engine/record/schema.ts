@@ -138,6 +138,18 @@ export const categoryMatchSchema = z.object({
   evidence: z.array(z.string()),
 });
 
+/**
+ * An image embedding kept compactly: the unit vector's components × 127, rounded to int8, as base64
+ * (512 dims = 684 characters). Cosine similarity after decoding is within about 0.01 of the float one.
+ */
+export const embeddingSchema = z
+  .object({
+    dims: z.number().int().positive(),
+    encoding: z.literal('int8'),
+    vector: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64'),
+  })
+  .describe('Image embedding for search by meaning (models.embedding says which model)');
+
 export const checkVerdictSchema = z.enum(['consistent', 'contradicted', 'unverifiable']);
 
 /** A claim in generated text compared with what was measured (palette, OCR, objects). */
@@ -219,6 +231,7 @@ export const descriptionRecordSchema = z
       .array(categoryMatchSchema)
       .optional()
       .describe('Categories from the configured list this image matches, best first; empty = none'),
+    embedding: embeddingSchema.optional(),
     checks: z
       .array(consistencyCheckSchema)
       .optional()
@@ -234,6 +247,7 @@ export const descriptionRecordSchema = z
         detailed: modelProvenanceSchema.optional(),
         ocr: modelProvenanceSchema.optional(),
         categories: modelProvenanceSchema.optional(),
+        embedding: modelProvenanceSchema.optional(),
       })
       .describe('Models that produced the fields above (answers carry their own)'),
     timings: z.object({ fast: fastTimingsSchema.optional(), detailed: detailedTimingsSchema.optional() }),
@@ -253,6 +267,7 @@ export type StageError = z.infer<typeof stageErrorSchema>;
 export type DetectedObject = z.infer<typeof detectedObjectSchema>;
 export type Answer = z.infer<typeof answerSchema>;
 export type AnswerValue = z.infer<typeof answerValueSchema>;
+export type Embedding = z.infer<typeof embeddingSchema>;
 export type CategoryMatch = z.infer<typeof categoryMatchSchema>;
 export type ConsistencyCheck = z.infer<typeof consistencyCheckSchema>;
 export type CheckVerdict = z.infer<typeof checkVerdictSchema>;

@@ -61,6 +61,7 @@ const DEFAULT_REQUESTS: Record<ModelRunner['architecture'], TaskRequest> = {
   florence2: { task: '<CAPTION>', generation: { max_new_tokens: 8 } },
   smolvlm: { prompt: 'Describe this image in detail.', generation: { max_new_tokens: 16 } },
   'vision-encoder-decoder': { generation: { max_new_tokens: 8 } },
+  clip: { generation: {} },
 };
 
 /** One text answer from a loaded model runner: its own vision pass, then the request. */
