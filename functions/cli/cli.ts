@@ -107,7 +107,7 @@ export async function runCli(
   output: CommandOutput,
 ): Promise<number> {
   if (argv[0] === 'eval') return runEvalCli(argv.slice(1), env, output);
-  if (argv[0] === 'search') return runSearchCli(argv.slice(1), output);
+  if (argv[0] === 'search') return runSearchCli(argv.slice(1), output, env);
   let engine: Awaited<ReturnType<typeof createEngine>> | undefined;
   try {
     const args = parseCommandLine(argv);

@@ -67,6 +67,16 @@ export class LocalSearchIndex {
     this.byDate = undefined;
   }
 
+  /** The results (without score) of these keys, for the ones indexed. */
+  hitsOf(keys: readonly string[]): Map<string, Omit<SearchHit, 'score'>> {
+    const out = new Map<string, Omit<SearchHit, 'score'>>();
+    for (const key of keys) {
+      const doc = this.facts.get(key);
+      if (doc) out.set(key, doc.hit);
+    }
+    return out;
+  }
+
   remove(key: string): void {
     if (this.mini.has(key)) this.mini.discard(key);
     if (this.facts.delete(key)) this.byDate = undefined;

@@ -13,6 +13,11 @@ export class MemoryVectorIndex implements ImageVectorIndex {
     return this.entries.size;
   }
 
+  /** The stored entry of a key (similar images start from it). */
+  entry(key: string): ImageVectorEntry | undefined {
+    return this.entries.get(key);
+  }
+
   async upsert(entries: readonly ImageVectorEntry[]): Promise<void> {
     for (const entry of entries) this.entries.set(entry.key, entry);
   }

@@ -1,7 +1,8 @@
 import { inputKeyFor, type KeyLayout } from '../pipeline/key-layout.ts';
-import type { ObjectStore } from '../ports.ts';
+import type { ImageVectorIndex, ObjectStore } from '../ports.ts';
 import { readStoredRecord } from '../record/record.ts';
 import type { LocalSearchIndex } from './local-index.ts';
+import { vectorEntryOf } from './vector-facts.ts';
 
 /** The upload API keeps the sanitised, percent-encoded file name in this object metadata key. */
 export const ORIGINAL_NAME_METADATA = 'original-filename';
@@ -10,6 +11,8 @@ export interface SidecarIndexerOptions {
   readonly store: ObjectStore;
   readonly layout: KeyLayout;
   readonly index: LocalSearchIndex;
+  /** The image vectors, kept in step with `index` (records without an embedding are left out). */
+  readonly vectors?: ImageVectorIndex;
   /** A sidecar that is not a record (half-written, foreign JSON): skipped, and reported here. */
   readonly onSkipped?: (sidecarKey: string, error: unknown) => void;
 }
@@ -87,12 +90,14 @@ export class SidecarIndexer {
     const inputKey = inputKeyFor(this.options.layout, sidecarKey);
     if (!inputKey) return Promise.resolve();
     this.fresh?.add(inputKey);
-    const drop = async () => this.options.index.remove(inputKey);
-    if (!this.queues.has(inputKey)) {
-      this.options.index.remove(inputKey);
-      return Promise.resolve();
-    }
+    const drop = () => this.drop(inputKey);
+    if (!this.queues.has(inputKey)) return drop();
     return this.enqueue(inputKey, drop);
+  }
+
+  private async drop(inputKey: string): Promise<void> {
+    this.options.index.remove(inputKey);
+    await this.options.vectors?.remove([inputKey]);
   }
 
   /** Runs `op` after every operation queued before it for the key. */
@@ -116,13 +121,16 @@ export class SidecarIndexer {
     try {
       const stored = await this.options.store.getJson(sidecarKey);
       if (!stored) {
-        this.options.index.remove(inputKey);
+        await this.drop(inputKey);
         return false;
       }
       const record = readStoredRecord(stored.value);
       const originalName = await this.originalName(inputKey);
       if (shouldWrite(inputKey)) {
         this.options.index.upsert({ key: inputKey, record, ...(originalName ? { originalName } : {}) });
+        const entry = vectorEntryOf(inputKey, record);
+        if (entry) await this.options.vectors?.upsert([entry]);
+        else await this.options.vectors?.remove([inputKey]);
       }
       return true;
     } catch (error) {

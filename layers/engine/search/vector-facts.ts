@@ -1,7 +1,8 @@
-import type { VectorFacts, VectorSearchFilters } from '../ports.ts';
-import type { ColourFamily, DescriptionRecord } from '../record/schema.ts';
+import type { ImageVectorEntry, VectorFacts, VectorSearchFilters } from '../ports.ts';
+import type { ColourFamily, DescriptionRecord, ModelProvenance } from '../record/schema.ts';
 import { uploadedAtOf } from './document.ts';
 import { foldPhrase } from './text.ts';
+import { decodeEmbedding } from './vector-codec.ts';
 
 /** The facts a vector index keeps for a record, so it filters as the keyword search does. */
 export function vectorFactsOf(record: DescriptionRecord): VectorFacts {
@@ -34,4 +35,26 @@ export function matchesVectorFilters(facts: VectorFacts, filter: VectorSearchFil
   if (filter.state.fast && facts.fast !== filter.state.fast) return false;
   if (filter.state.detailed && facts.detailed !== filter.state.detailed) return false;
   return true;
+}
+
+/** The string a vector index compares model keys by: id, revision, dtype and task hash. */
+export function embeddingModelKey(provenance: ModelProvenance): string {
+  const dtype = typeof provenance.dtype === 'string' ? provenance.dtype : JSON.stringify(provenance.dtype);
+  return `${provenance.id}@${provenance.revision}:${dtype}:${provenance.promptHash}`;
+}
+
+/**
+ * The vector index entry of a record, or undefined when it has no current embedding (written before
+ * embeddings, or its model was missing): such an image is found by keywords until backfill embeds it.
+ * A vector kept from another model still carries that model's key, so it is never compared with this one.
+ */
+export function vectorEntryOf(key: string, record: DescriptionRecord): ImageVectorEntry | undefined {
+  const provenance = record.models.embedding;
+  if (!record.embedding || !provenance) return undefined;
+  return {
+    key,
+    vector: decodeEmbedding(record.embedding),
+    model: embeddingModelKey(provenance),
+    facts: vectorFactsOf(record),
+  };
 }
