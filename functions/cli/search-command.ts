@@ -1,12 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DescribeError, ModelNotFoundError } from '#engine/errors.ts';
-import { ModelRegistry } from '#engine/models/registry.ts';
 import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
 import { readStoredRecord } from '#engine/record/record.ts';
 import type { SearchHit } from '#engine/search/document.ts';
-import type { HybridHit, HybridSearchResponse, QueryEmbedder } from '#engine/search/hybrid.ts';
+import type { HybridHit, HybridSearchResponse } from '#engine/search/hybrid.ts';
 import { LocalSearchIndex } from '#engine/search/local-index.ts';
 import { localHybridSearch } from '#engine/search/local-search.ts';
 import { MemoryVectorIndex } from '#engine/search/memory-vector-index.ts';
@@ -16,7 +14,7 @@ import {
   SEARCH_LIMITS,
   SearchQueryError,
 } from '#engine/search/query.ts';
-import { queryEmbedderOf } from '#engine/search/query-embedder.ts';
+import { openQueryEmbedder } from '#engine/search/query-embedder.ts';
 import { vectorEntryOf } from '#engine/search/vector-facts.ts';
 import { DEFAULT_MODELS_DIR, ENV } from '#engine/settings.ts';
 import type { CommandOutput } from './describe-command.ts';
@@ -159,26 +157,6 @@ function formatResponse(response: HybridSearchResponse, offset: number): string 
   return blocks.join('\n');
 }
 
-/**
- * The query embedder of the model set, or one that reports why there is none (no manifest there):
- * either way the search still answers, by keywords, and says why.
- */
-async function openEmbedder(
-  modelsDir: string,
-): Promise<{ embedder?: QueryEmbedder; models?: ModelRegistry }> {
-  try {
-    const models = await ModelRegistry.open({ modelsDir, threads: 0 });
-    const embedder = queryEmbedderOf(models);
-    return { models, ...(embedder ? { embedder } : {}) };
-  } catch (error) {
-    if (!(error instanceof DescribeError)) throw error;
-    const missing = new ModelNotFoundError(error.message);
-    return {
-      embedder: { model: '', minSimilarity: 1, embed: () => Promise.reject(missing) },
-    };
-  }
-}
-
 /** `image-describer search ...` as a function of its arguments and streams; returns the exit status. */
 export async function runSearchCli(
   argv: readonly string[],
@@ -242,7 +220,7 @@ export async function runSearchCli(
     );
   }
 
-  const { embedder, models } = await openEmbedder(
+  const { embedder, models } = await openQueryEmbedder(
     resolve(values.models ?? (env[ENV.MODELS_DIR] || DEFAULT_MODELS_DIR)),
   );
   try {

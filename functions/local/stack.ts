@@ -18,6 +18,9 @@ import type { ObjectStore } from '#engine/ports.ts';
 import { asksQuestions, loadQuestionsFile } from '#engine/questions/config.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { LocalSearchIndex } from '#engine/search/local-index.ts';
+import { localHybridSearch } from '#engine/search/local-search.ts';
+import { MemoryVectorIndex } from '#engine/search/memory-vector-index.ts';
+import { openQueryEmbedder } from '#engine/search/query-embedder.ts';
 import { SidecarIndexer } from '#engine/search/sidecar-index.ts';
 import { ENV, readEngineSettings } from '#engine/settings.ts';
 import { ChildWorker, STOP_GRACE_MS } from './child-worker.ts';
@@ -176,10 +179,12 @@ export async function startLocalStack(
     const detailedQueue = new SqsJobQueue<DetailedJob>({ queueUrl: queues.queueUrl, client: sqs });
     // GET /search: every sidecar in the bucket, kept current from the sidecar writes below.
     const searchIndex = new LocalSearchIndex();
+    const vectorIndex = new MemoryVectorIndex();
     const indexer = new SidecarIndexer({
       store,
       layout,
       index: searchIndex,
+      vectors: vectorIndex,
       onSkipped: (key, error) => emit({ type: 'error', where: `search index ${key}`, error }),
     });
 
@@ -339,12 +344,15 @@ export async function startLocalStack(
     });
     // Before the web server listens, so the first search already sees what earlier runs described.
     await indexer.rebuild();
+    // The query's text tower, in this process (the image tower runs in the fast stage's).
+    const queryModels = await openQueryEmbedder(options.modelsDir ?? settings.modelsDir, settings.threads);
+    closers.push(async () => queryModels.models?.dispose());
     const http = await startLocalHttp({
       host: options.host,
       port: options.httpPort,
       uploadApi: handlers.uploadApi,
       records: lister,
-      search: searchIndex,
+      search: localHybridSearch(searchIndex, vectorIndex, queryModels.embedder),
       store,
       inputPrefix: options.inputPrefix,
       models,

@@ -1,4 +1,5 @@
-import type { ModelRegistry } from '../models/registry.ts';
+import { DescribeError, ModelNotFoundError } from '../errors.ts';
+import { ModelRegistry } from '../models/registry.ts';
 import type { QueryEmbedder } from './hybrid.ts';
 import { embeddingModelKey } from './vector-facts.ts';
 
@@ -24,4 +25,24 @@ export function queryEmbedderOf(
       return vector;
     },
   };
+}
+
+/**
+ * The query embedder of a model set, with the registry to dispose of; when the set cannot be opened
+ * (no manifest there), an embedder that reports why, so that search still answers by keywords and
+ * says so. Loads no model.
+ */
+export async function openQueryEmbedder(
+  modelsDir: string,
+  threads = 0,
+): Promise<{ embedder?: QueryEmbedder; models?: ModelRegistry }> {
+  try {
+    const models = await ModelRegistry.open({ modelsDir, threads });
+    const embedder = queryEmbedderOf(models);
+    return { models, ...(embedder ? { embedder } : {}) };
+  } catch (error) {
+    if (!(error instanceof DescribeError)) throw error;
+    const missing = new ModelNotFoundError(error.message);
+    return { embedder: { model: '', minSimilarity: 1, embed: () => Promise.reject(missing) } };
+  }
 }
