@@ -127,7 +127,9 @@ export async function describeUploadedObject(
     readMs = Math.round((performance.now() - readStart) * 10) / 10;
     const input: DescribeInput = { bytes, source };
     try {
-      record = await deps.engine.describeFast(input, previous);
+      // Only the embedding is missing or stale: the current caption and objects are kept.
+      const keepCurrent = need?.reason === 'embedding-stale';
+      record = await deps.engine.describeFast(input, previous, keepCurrent ? { keepCurrent } : {});
       record = { ...record, timings: { ...record.timings, fast: { ...record.timings.fast, readMs } } };
     } catch (error) {
       if (!isPermanent(error)) throw error;
