@@ -380,7 +380,7 @@ function render() {
     }
     els.empty.hidden = all.length > 0;
     const matched = similarTo
-      ? `${searchResult?.total} images like ${similarName}`
+      ? `${searchResult?.total} ${searchResult?.total === 1 ? 'image' : 'images'} like ${similarName}`
       : `${searchResult?.total} of ${Math.max(all.length, searchResult?.total ?? 0)} images match`;
     els.count.textContent = !searchResult
       ? ''
