@@ -1,11 +1,17 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { AwsConfig } from '#adapters/aws-runtime.ts';
 import type { DetailedWorker } from '#adapters/sqs-poller.ts';
 
-export const WORKER_ENV = {
-  BATCH_SIZE: 'LOCAL_WORKER_BATCH_SIZE',
-  WAIT_SECONDS: 'LOCAL_WORKER_WAIT_SECONDS',
-} as const;
+/** Everything the worker process runs with, passed to it as JSON (its only argument). */
+export interface WorkerConfig {
+  readonly detailed: AwsConfig;
+  readonly endpoints: { readonly s3: string; readonly sqs: string };
+  readonly queueUrl: string;
+  readonly batchSize: number;
+  readonly waitTimeSeconds: number;
+  readonly logLevel: string;
+}
 
 export type WorkerMessage =
   | { type: 'ready' }
@@ -42,18 +48,12 @@ export class ChildWorker implements DetailedWorker {
 
   private constructor(private readonly child: ChildProcess) {}
 
-  /** Fork the worker (it inherits the handlers' environment) and wait until it polls. */
+  /** Fork the worker with its config and wait until it polls. */
   static async start(options: {
-    batchSize: number;
-    waitTimeSeconds: number;
+    config: WorkerConfig;
     onError?: (error: unknown) => void;
   }): Promise<ChildWorker> {
-    const child = fork(WORKER_SCRIPT, [], {
-      env: {
-        ...process.env,
-        [WORKER_ENV.BATCH_SIZE]: String(options.batchSize),
-        [WORKER_ENV.WAIT_SECONDS]: String(options.waitTimeSeconds),
-      },
+    const child = fork(WORKER_SCRIPT, [JSON.stringify(options.config)], {
       // Run the TypeScript entry with the same loader as `npm start`.
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

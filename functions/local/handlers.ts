@@ -1,97 +1,90 @@
-import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import {
-  createDetailedRuntime,
-  createFastRuntime,
-  currentModels,
-  readAwsConfig,
-} from '#adapters/aws-runtime.ts';
-import { detailedHandler, fastHandler, stageObservability } from '#adapters/lambda-handlers.ts';
+import type { S3Event } from 'aws-lambda';
+import { type AwsConfig, currentModels } from '#adapters/aws-runtime.ts';
+import type { LocalClients } from '#adapters/local-servers.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
-import { ModelNotFoundError } from '#engine/errors.ts';
+import type { SqsHandler } from '#adapters/sqs-poller.ts';
 import { ModelRegistry } from '#engine/models/registry.ts';
+import type { CurrentModels } from '#engine/pipeline/staleness.ts';
+import type { ObjectStore } from '#engine/ports.ts';
 import { asksQuestions } from '#engine/questions/config.ts';
-import { readEngineSettings } from '#engine/settings.ts';
+import {
+  createDetailedHandler,
+  createFastHandler,
+  createUploadApi,
+  type UploadApiConfig,
+} from '../aws/handlers.ts';
 import { toNodeHandler } from './http-api-adapter.ts';
+import type { NodeHandler } from './http-server.ts';
 import { lambdaContext } from './lambda-context.ts';
-import type { LocalHandlers } from './stack.ts';
+import { localObservability } from './observability.ts';
 
-type FastLambda = (event: S3Event, context?: Context) => Promise<void>;
-type DetailedLambda = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
+export interface LocalHandlers {
+  readonly describeFast: (event: S3Event) => Promise<void>;
+  /** Absent when the detailed worker runs in its own process. */
+  readonly describeDetailed?: SqsHandler;
+  readonly uploadApi: NodeHandler;
+  /** Object store port for the start-up scan. */
+  readonly store: ObjectStore;
+  /** The models a sidecar must come from to be current (from the manifest). */
+  readonly currentModels: () => Promise<CurrentModels>;
+  /**
+   * True once the model files are present for something that waits: `stages` = the caption,
+   * objects and detailed models; `answers` = the questions model (when questions are configured).
+   */
+  readonly modelsReady: (waiting: ModelWaiters) => Promise<boolean>;
+}
 
-function isModelMissing(error: unknown): boolean {
-  return (
-    error instanceof ModelNotFoundError ||
-    (error as { code?: string } | undefined)?.code === 'MODEL_NOT_FOUND'
-  );
+/** What the sidecars seen so far wait for (see waitingFor in requeue.ts). */
+export interface ModelWaiters {
+  readonly stages: boolean;
+  readonly answers: boolean;
+}
+
+/** The functions' config as infra/ would set it, pointed at the embedded servers. */
+export interface LocalFunctionsConfig {
+  readonly fast: AwsConfig;
+  readonly detailed: AwsConfig;
+  readonly uploadApi: UploadApiConfig;
+  /** The handlers' log level (warnings by default on a terminal). */
+  readonly logLevel: string;
 }
 
 /**
- * Offline start only: the deployed entry points preload their model during init and (rightly) fail
- * a cold start without it. Here the same runtime wiring and handler bodies run with `preload: false`,
- * so colours, facts and text are described now and the caption stages are marked waiting-for-models
- * until the files appear.
+ * The Lambda functions of the stack, built by the factories the deployed modules call, with the
+ * stack's config and clients. Unlike a cold start, a missing model does not fail the start
+ * (`preload: 'if-installed'`): colours, facts and text are described now and the caption stages
+ * are marked waiting-for-models until the files appear. `detailed: false` when the worker runs
+ * in its own process.
  */
-async function lazyFast(): Promise<FastLambda> {
-  const runtime = await createFastRuntime(readAwsConfig(process.env, 'fast'), { preload: false });
-  return fastHandler(runtime.deps, stageObservability('fast'));
-}
-
-async function lazyDetailed(): Promise<DetailedLambda> {
-  const runtime = await createDetailedRuntime(readAwsConfig(process.env, 'detailed'), { preload: false });
-  return detailedHandler(runtime.deps, stageObservability('detailed'));
-}
-
-/** The detailed worker's handler alone (for the worker child process). */
-export async function loadDetailedHandler(): Promise<DetailedLambda> {
-  try {
-    return (await import('../aws/describe-detailed.ts')).handler as DetailedLambda;
-  } catch (error) {
-    if (!isModelMissing(error)) throw error;
-    return lazyDetailed();
-  }
-}
-
-/**
- * The Lambda handlers themselves, imported after the stack has set the environment they read at
- * module load (bucket, prefixes, queue URL, endpoints): each is the exact module infra/ deploys.
- */
-export async function loadHandlers(
-  options: { detailed: boolean } = { detailed: true },
+export async function localHandlers(
+  config: LocalFunctionsConfig,
+  clients: Pick<LocalClients, 's3' | 'sqs'>,
+  options: { readonly detailed: boolean } = { detailed: true },
 ): Promise<LocalHandlers> {
-  let fast: FastLambda;
-  let detailed: DetailedLambda | undefined;
-  try {
-    const [fastModule, detailedModule] = await Promise.all([
-      import('../aws/describe-fast.ts'),
-      options.detailed ? import('../aws/describe-detailed.ts') : undefined,
-    ]);
-    fast = fastModule.handler as FastLambda;
-    detailed = detailedModule?.handler as DetailedLambda | undefined;
-  } catch (error) {
-    if (!isModelMissing(error)) throw error;
-    fast = await lazyFast();
-    detailed = options.detailed ? await lazyDetailed() : undefined;
-  }
-  const api = await import('../aws/upload-api.ts');
-  const settings = readEngineSettings();
-  const store = new S3ObjectStore({
-    bucket: process.env.BUCKET_NAME ?? '',
-    endpoint: process.env.AWS_ENDPOINT_URL_S3,
+  const stageDeps = (stage: 'fast' | 'detailed') => ({
+    preload: 'if-installed' as const,
+    clients,
+    observability: localObservability(`describe-${stage}`, config.logLevel),
   });
+  const [fast, detailed] = await Promise.all([
+    createFastHandler(config.fast, stageDeps('fast')),
+    options.detailed ? createDetailedHandler(config.detailed, stageDeps('detailed')) : undefined,
+  ]);
+  const api = createUploadApi(config.uploadApi, {
+    s3: clients.s3,
+    logger: localObservability('upload-api', config.logLevel).logger,
+  });
+  const settings = config.fast.engine;
   const openRegistry = () => ModelRegistry.open({ modelsDir: settings.modelsDir, threads: settings.threads });
   return {
     describeFast: (event) => fast(event, lambdaContext('describe-fast')),
-    describeDetailed: detailed
-      ? (event) => (detailed as DetailedLambda)(event, lambdaContext('describe-detailed'))
-      : undefined,
-    uploadApi: toNodeHandler(api.handler, {
+    describeDetailed: detailed && ((event) => detailed(event, lambdaContext('describe-detailed'))),
+    uploadApi: toNodeHandler(api, {
       routes: ['POST /uploads', 'GET /uploads/{id}'],
       functionName: 'upload-api',
     }),
-    store,
-    currentModels: async () => {
-      return currentModels({ models: await openRegistry(), settings });
-    },
+    store: new S3ObjectStore({ bucket: config.fast.targets.bucket, client: clients.s3 }),
+    currentModels: async () => currentModels({ models: await openRegistry(), settings }),
     modelsReady: async (waiting) => {
       try {
         const registry = await openRegistry();

@@ -1,61 +1,38 @@
 import { join } from 'node:path';
 import type { S3Event } from 'aws-lambda';
-import {
-  createDetailedQueues,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  type LocalClients,
-  localClients,
-} from '#adapters/local-servers.ts';
+import { readAwsConfig } from '#adapters/aws-runtime.ts';
+import { createDetailedQueues, type LocalClients, localClients } from '#adapters/local-servers.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { SqsJobQueue } from '#adapters/sqs-job-queue.ts';
-import { type DetailedWorker, type SqsHandler, SqsPoller } from '#adapters/sqs-poller.ts';
-import { ConfigError, expected } from '#engine/errors.ts';
+import { type DetailedWorker, SqsPoller } from '#adapters/sqs-poller.ts';
+import { ConfigError } from '#engine/errors.ts';
 import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
 import { inputKeyFor, keyLayout } from '#engine/pipeline/key-layout.ts';
-import type { CurrentModels } from '#engine/pipeline/staleness.ts';
-import type { ObjectStore } from '#engine/ports.ts';
-import { asksQuestions, loadQuestionsFile } from '#engine/questions/config.ts';
+import { asksQuestions } from '#engine/questions/config.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { LocalSearchIndex } from '#engine/search/local-index.ts';
 import { localHybridSearch } from '#engine/search/local-search.ts';
 import { MemoryVectorIndex } from '#engine/search/memory-vector-index.ts';
 import { openQueryEmbedder } from '#engine/search/query-embedder.ts';
 import { SidecarIndexer } from '#engine/search/sidecar-index.ts';
-import { ENV, readEngineSettings } from '#engine/settings.ts';
+import { ENV } from '#engine/settings.ts';
+import { readUploadApiConfig } from '../aws/handlers.ts';
 import { ChildWorker, STOP_GRACE_MS } from './child-worker.ts';
 import { DescriptionsMirror } from './descriptions-mirror.ts';
-import { loadHandlers } from './handlers.ts';
-import { type NodeHandler, startLocalHttp } from './http-server.ts';
+import {
+  type LocalFunctionsConfig,
+  type LocalHandlers,
+  localHandlers,
+  type ModelWaiters,
+} from './handlers.ts';
+import { startLocalHttp } from './http-server.ts';
 import { InboxWatcher } from './inbox.ts';
 import { ModelStatus } from './model-status.ts';
 import type { LocalOptions } from './options.ts';
 import { RecordLister } from './records.ts';
 import { type RequeueSummary, requeueUnfinished, waitingFor } from './requeue.ts';
-import { AsyncInvoker, notificationFor, type S3Handler } from './s3-notifications.ts';
+import { AsyncInvoker, notificationFor } from './s3-notifications.ts';
 import { startEmbeddedS3, startEmbeddedSqs } from './servers.ts';
-
-export interface LocalHandlers {
-  readonly describeFast: S3Handler;
-  /** Absent when the detailed worker runs in its own process. */
-  readonly describeDetailed?: SqsHandler;
-  readonly uploadApi: NodeHandler;
-  /** Object store port (the aws engineer's S3 adapter) for the start-up scan. */
-  readonly store: ObjectStore;
-  /** The models a sidecar must come from to be current (from the manifest). */
-  readonly currentModels: () => Promise<CurrentModels>;
-  /**
-   * True once the model files are present for something that waits: `stages` = the caption,
-   * objects and detailed models; `answers` = the questions model (when questions are configured).
-   */
-  readonly modelsReady: (waiting: ModelWaiters) => Promise<boolean>;
-}
-
-/** What the sidecars seen so far wait for (see waitingFor in requeue.ts). */
-export interface ModelWaiters {
-  readonly stages: boolean;
-  readonly answers: boolean;
-}
 
 export type StackEvent =
   /** `name`: what a person calls the file (its original name, not the server-made key). */
@@ -95,30 +72,23 @@ export interface LocalStack {
 }
 
 /**
- * The environment the Lambda functions get from infra/, pointed at the embedded servers. Set
- * before the handler modules are imported: they read it once at module load, as in Lambda.
+ * The environment the Lambda functions get from infra/, pointed at the embedded servers: the stack
+ * reads its functions' config from it with the readers the deployed modules use (nothing is
+ * written to `process.env`). The user's own settings (OCR_STAGE, ORT_THREADS…) come with `base`.
  */
 export function localEnvironment(
   options: LocalOptions,
   endpoints: { s3: string; sqs: string; queueUrl: string },
-): Record<string, string> {
-  const env: Record<string, string> = {
-    AWS_REGION: LOCAL_REGION,
-    AWS_DEFAULT_REGION: LOCAL_REGION,
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+  base: Readonly<Record<string, string | undefined>> = process.env,
+): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {
+    ...base,
     AWS_ENDPOINT_URL_S3: endpoints.s3,
     AWS_ENDPOINT_URL_SQS: endpoints.sqs,
     [ENV.BUCKET_NAME]: options.bucket,
     [ENV.INPUT_PREFIX]: options.inputPrefix,
     [ENV.SIDECAR_PREFIX]: options.sidecarPrefix,
     [ENV.DETAILED_QUEUE_URL]: endpoints.queueUrl,
-    POWERTOOLS_SERVICE_NAME: 'image-describer-local',
-    POWERTOOLS_METRICS_NAMESPACE: 'ImageDescriberLocal',
-    // EMF lines on a laptop are noise; the handlers' warnings and errors still print.
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? (options.interactive ? 'WARN' : 'ERROR'),
-    POWERTOOLS_DEV: 'true',
   };
   if (options.modelsDir) env[ENV.MODELS_DIR] = options.modelsDir;
   if (options.questionsFile) env[ENV.QUESTIONS_CONFIG] = options.questionsFile;
@@ -126,20 +96,18 @@ export function localEnvironment(
   return env;
 }
 
-let loadedFor: string | undefined;
-
-/**
- * The handler modules read their configuration once, at import, like a Lambda cold start: a second
- * stack in the same process would talk to the first one's servers. Refuse that instead.
- */
-async function loadHandlersOnce(s3Endpoint: string, detailed: boolean): Promise<LocalHandlers> {
-  if (loadedFor !== undefined) {
-    throw new ConfigError(
-      expected('one local stack per process', 'startLocalStack', `a second one (${s3Endpoint})`),
-    );
-  }
-  loadedFor = s3Endpoint;
-  return loadHandlers({ detailed });
+/** The functions' config, read once from the local environment by the deployed modules' readers. */
+export function localFunctionsConfig(
+  options: LocalOptions,
+  env: Readonly<Record<string, string | undefined>>,
+): LocalFunctionsConfig {
+  return {
+    fast: readAwsConfig(env, 'fast'),
+    detailed: readAwsConfig(env, 'detailed'),
+    uploadApi: readUploadApiConfig(env),
+    // EMF lines and info logs on a laptop are noise; the handlers' warnings and errors still print.
+    logLevel: env.POWERTOOLS_LOG_LEVEL ?? (options.interactive ? 'WARN' : 'ERROR'),
+  };
 }
 
 /**
@@ -188,15 +156,16 @@ export async function startLocalStack(
       onSkipped: (key, error) => emit({ type: 'error', where: `search index ${key}`, error }),
     });
 
-    Object.assign(
-      process.env,
+    const config = localFunctionsConfig(
+      options,
       localEnvironment(options, {
         s3: s3Server.endpoint,
         sqs: sqsServer.endpoint,
         queueUrl: queues.queueUrl,
       }),
     );
-    const handlers = hooks.handlers ?? (await loadHandlersOnce(s3Server.endpoint, !options.workerProcess));
+    const handlers =
+      hooks.handlers ?? (await localHandlers(config, clients, { detailed: !options.workerProcess }));
 
     const invoker = new AsyncInvoker({
       handler: (event: S3Event) => handlers.describeFast(event),
@@ -214,7 +183,17 @@ export async function startLocalStack(
     const onWorkerError = (error: unknown) => emit({ type: 'error', where: 'describe-detailed', error });
     const newWorker = async (): Promise<DetailedWorker> => {
       if (options.workerProcess) {
-        return ChildWorker.start({ batchSize: options.batchSize, waitTimeSeconds, onError: onWorkerError });
+        return ChildWorker.start({
+          config: {
+            detailed: config.detailed,
+            endpoints: { s3: s3Server.endpoint, sqs: sqsServer.endpoint },
+            queueUrl: queues.queueUrl,
+            batchSize: options.batchSize,
+            waitTimeSeconds,
+            logLevel: config.logLevel,
+          },
+          onError: onWorkerError,
+        });
       }
       const describeDetailed = handlers.describeDetailed;
       if (!describeDetailed)
@@ -242,11 +221,8 @@ export async function startLocalStack(
         })
       : undefined;
 
-    const settings = readEngineSettings();
-    const questions = options.questionsFile ? loadQuestionsFile(options.questionsFile) : settings.questions;
-    const models = new ModelStatus(options.modelsDir ?? settings.modelsDir, {
-      questionsAsked: asksQuestions(questions),
-    });
+    const settings = config.fast.engine;
+    const models = new ModelStatus(settings.modelsDir, { questionsAsked: asksQuestions(settings.questions) });
     const descriptions = new DescriptionsMirror({
       dir: join(options.dataDir, 'descriptions'),
       store,

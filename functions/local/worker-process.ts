@@ -1,23 +1,40 @@
 import '../node-support.ts';
+import { localClients } from '#adapters/local-servers.ts';
 import { SqsPoller } from '#adapters/sqs-poller.ts';
-import { ENV, readIntegerEnv, readRequiredEnv } from '#engine/settings.ts';
-import { STOP_GRACE_MS, type StopMessage, WORKER_ENV, type WorkerMessage } from './child-worker.ts';
-import { loadDetailedHandler } from './handlers.ts';
+import { ConfigError, expected } from '#engine/errors.ts';
+import { createDetailedHandler } from '../aws/handlers.ts';
+import { STOP_GRACE_MS, type StopMessage, type WorkerConfig, type WorkerMessage } from './child-worker.ts';
 import { lambdaContext } from './lambda-context.ts';
+import { localObservability } from './observability.ts';
 
 /**
  * The detailed worker as its own process (forked by the local stack with `--worker-process`, and by
- * the soak bench so that "the worker was killed" means SIGKILL). It inherits the environment the
- * stack set for the Lambda handlers and reports its batches to the parent over IPC.
+ * the soak bench so that "the worker was killed" means SIGKILL). Its config comes as its one
+ * argument (ChildWorker.start); it builds the detailed function with the factory the deployed
+ * module calls and reports its batches to the parent over IPC.
  */
 const send = (message: WorkerMessage) => process.send?.(message);
 
-const handler = await loadDetailedHandler();
+function readWorkerConfig(argument: string | undefined): WorkerConfig {
+  try {
+    return JSON.parse(argument ?? '') as WorkerConfig;
+  } catch {
+    throw new ConfigError(expected('the worker config as JSON', 'the first argument', argument));
+  }
+}
+
+const config = readWorkerConfig(process.argv[2]);
+const clients = localClients(config.endpoints);
+const handler = await createDetailedHandler(config.detailed, {
+  preload: 'if-installed',
+  clients,
+  observability: localObservability('describe-detailed', config.logLevel),
+});
 const poller = new SqsPoller({
-  endpoint: process.env.AWS_ENDPOINT_URL_SQS,
-  queueUrl: readRequiredEnv(process.env, ENV.DETAILED_QUEUE_URL),
-  batchSize: readIntegerEnv(process.env, WORKER_ENV.BATCH_SIZE, 1, 1),
-  waitTimeSeconds: readIntegerEnv(process.env, WORKER_ENV.WAIT_SECONDS, 5, 0),
+  sqs: clients.sqs,
+  queueUrl: config.queueUrl,
+  batchSize: config.batchSize,
+  waitTimeSeconds: config.waitTimeSeconds,
   handler: (event) => handler(event, lambdaContext('describe-detailed')),
   onBatch: (state) => send({ type: 'batch', ...state }),
   onError: (error) =>

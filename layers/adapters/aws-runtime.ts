@@ -1,4 +1,6 @@
 import { performance } from 'node:perf_hooks';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DescribeEngine } from '#engine/engine.ts';
 import type { DetailedStageDependencies } from '#engine/pipeline/complete-detailed-description.ts';
 import type { FastStageDependencies } from '#engine/pipeline/describe-uploaded-object.ts';
@@ -62,9 +64,12 @@ export interface RuntimeOptions {
    * Load the stage's model during init, so a cold start without it fails and the first image does
    * not pay for the load. `false` (the local stack's offline start): the model loads on first use,
    * and a missing one marks the stage waiting-for-models instead of failing the start.
+   * `'if-installed'` (the local stack): load it now when its files are there, else on first use.
    * @default true
    */
-  readonly preload?: boolean;
+  readonly preload?: boolean | 'if-installed';
+  /** Clients the caller already has (the local stack shares one of each); default: new ones. */
+  readonly clients?: { readonly s3?: S3Client; readonly sqs?: SQSClient };
 }
 
 async function engineWithModel(
@@ -73,8 +78,13 @@ async function engineWithModel(
   options: RuntimeOptions,
 ) {
   const start = performance.now();
-  const preload = options.preload === false ? [] : [stage];
-  const engine = await createEngine(settingsForStage(settings, stage), { preload });
+  const preload = options.preload ?? true;
+  const engine = await createEngine(settingsForStage(settings, stage), {
+    preload: preload === true ? [stage] : [],
+  });
+  if (preload === 'if-installed' && engine.models.missingModels({ stage }).length === 0) {
+    await engine.models.preload(stage);
+  }
   return { engine, modelLoadMs: Math.round(performance.now() - start) };
 }
 
@@ -89,8 +99,12 @@ export async function createFastRuntime(
     modelLoadMs,
     deps: {
       engine,
-      store: new S3ObjectStore({ bucket, endpoint: s3Endpoint }),
-      queue: new SqsJobQueue({ queueUrl: detailedQueueUrl ?? '', endpoint: sqsEndpoint }),
+      store: new S3ObjectStore({ bucket, endpoint: s3Endpoint, client: options.clients?.s3 }),
+      queue: new SqsJobQueue({
+        queueUrl: detailedQueueUrl ?? '',
+        endpoint: sqsEndpoint,
+        client: options.clients?.sqs,
+      }),
       layout: config.layout,
       models: currentModels(engine),
       bucket,
@@ -109,7 +123,7 @@ export async function createDetailedRuntime(
     modelLoadMs,
     deps: {
       engine,
-      store: new S3ObjectStore({ bucket, endpoint: s3Endpoint }),
+      store: new S3ObjectStore({ bucket, endpoint: s3Endpoint, client: options.clients?.s3 }),
       models: currentModels(engine),
       bucket,
     },

@@ -8,15 +8,15 @@ import { runDetailedTask, runFastTasks, type StageTasksResult } from './models/s
 import type { TextReader } from './ocr/text-reader.ts';
 import { dominantColours } from './palette/palette.ts';
 import { answerStage, categoriseAndCheck } from './questions/stage.ts';
+import type { ModelKey } from './record/fields.ts';
 import {
   carryDetailedResults,
+  failedRun,
   markFresh,
-  markKeptAfterFailure,
   previousForSameBytes,
-  type ResultField,
-  STAGE_FIELDS,
-} from './record/last-good.ts';
-import { failedRecord, newRecord, sha256Hex, validateRecord, withStageState } from './record/record.ts';
+  replacementsFrom,
+} from './record/merge.ts';
+import { newRecord, sha256Hex, validateRecord, withStageState } from './record/record.ts';
 import type { DescriptionRecord, ModelProvenance, Source } from './record/schema.ts';
 import type { EngineSettings } from './settings.ts';
 
@@ -94,7 +94,7 @@ export class DescribeEngine {
 
   /**
    * `previous`: the sidecar written before for this object, if any. When it describes the same
-   * bytes, its results are kept wherever this run cannot produce them (see record/last-good.ts).
+   * bytes, its results are kept wherever this run cannot produce them (see record/merge.ts).
    */
   async describeFast(
     input: DescribeInput,
@@ -263,34 +263,15 @@ export class DescribeEngine {
     stage: 'fast' | 'detailed',
     error: unknown,
   ): DescriptionRecord {
-    if (!base) return failedRecord(fresh, stage, error, this.now());
-    const record = failedRecord(
-      {
-        ...base,
-        source: { ...base.source, ...fresh.source },
-        createdAt: base.createdAt ?? fresh.createdAt,
-      },
-      stage,
-      error,
-      this.now(),
-    );
-    const fields =
-      stage === 'fast' ? [...STAGE_FIELDS.fast, ...STAGE_FIELDS.detailed] : STAGE_FIELDS.detailed;
-    return validateRecord(markKeptAfterFailure(record, fields, error, this.now(), this.replacements()));
+    const replacements = replacementsFrom((model) => this.provenanceOf(model));
+    return validateRecord(failedRun({ fresh, base, stage, error, now: this.now(), replacements }));
   }
 
-  /** What each model-made field would be written by now, for the stale marks of a failed run. */
-  private replacements(): Partial<Record<ResultField, ModelProvenance>> {
-    const { models, textReader } = this.deps;
-    const objects = models.taskSpec('objects') ? models.provenance('objects') : undefined;
-    const embedding = models.taskSpec('embedding') ? models.provenance('embedding') : undefined;
-    return {
-      ...(embedding ? { embedding } : {}),
-      caption: models.provenance('caption'),
-      detailedDescription: models.provenance('detailed'),
-      ...(objects ? { objects, labels: objects } : {}),
-      ...(textReader ? { text: textReader.provenance } : {}),
-    };
+  /** What would write a `models` key now: the OCR reader or the task of that name, when configured. */
+  private provenanceOf(model: ModelKey): ModelProvenance | undefined {
+    if (model === 'ocr') return this.deps.textReader?.provenance;
+    if (model === 'categories') return undefined;
+    return this.deps.models.taskSpec(model) ? this.deps.models.provenance(model) : undefined;
   }
 
   /**

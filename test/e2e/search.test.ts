@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SearchHit, SearchResponse } from '#engine/search/document.ts';
-import { loadHandlers } from '../../functions/local/handlers.ts';
 import { type LocalStack, type StackEvent, startLocalStack } from '../../functions/local/stack.ts';
 import { imageFixture } from '../fixtures/images.ts';
 import { renderTextImage, textImage } from '../fixtures/text-images.ts';
@@ -157,9 +156,8 @@ describe('GET /search on the local stack', () => {
   });
 
   it('a restart on the same data directory finds the same results', async () => {
-    // Prepare: the same ports, so the handler modules (configured once at import) reach the new servers.
+    // Prepare: the same ports and data directory, with handlers built afresh for the new stack.
     const before = await Promise.all(['q=open', 'colour=red', 'q=red', ''].map(search));
-    const handlers = await loadHandlers({ detailed: true });
     const port = (url: string) => Number(new URL(url).port);
     const options = testStackOptions(join(dir, 'data'), {
       s3Port: port(stack.s3Endpoint),
@@ -168,7 +166,7 @@ describe('GET /search on the local stack', () => {
     await stack.stop();
 
     // Act
-    stack = await startLocalStack(options, { handlers, onEvent: (e) => events.push(e) });
+    stack = await startLocalStack(options, { onEvent: (e) => events.push(e) });
 
     // Assess
     const after = await Promise.all(['q=open', 'colour=red', 'q=red', ''].map(search));

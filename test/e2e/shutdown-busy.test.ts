@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CurrentModels } from '#engine/pipeline/staleness.ts';
 import type { ObjectStore } from '#engine/ports.ts';
 import { STOP_GRACE_MS } from '../../functions/local/child-worker.ts';
-import { type LocalHandlers, type LocalStack, startLocalStack } from '../../functions/local/stack.ts';
+import type { LocalHandlers } from '../../functions/local/handlers.ts';
+import { type LocalStack, startLocalStack } from '../../functions/local/stack.ts';
 import { testStackOptions } from '../support/local-stack-options.ts';
 
 /**

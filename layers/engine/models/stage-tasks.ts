@@ -1,6 +1,7 @@
 import { ModelNotFoundError } from '../errors.ts';
 import type { RgbImage } from '../image/types.ts';
-import { keepLastGood, markFresh, type ResultField } from '../record/last-good.ts';
+import type { ResultField } from '../record/fields.ts';
+import { keepLastGood, markFresh } from '../record/merge.ts';
 import type { DescriptionRecord, DetectedObject } from '../record/schema.ts';
 import { encodeEmbedding } from '../search/vector-codec.ts';
 import { sameProvenance } from './provenance.ts';

@@ -7,7 +7,7 @@ import {
   PreconditionFailedError,
   type StoredObject,
 } from '../ports.ts';
-import { STAGE_FIELDS } from '../record/last-good.ts';
+import { overStageResult } from '../record/merge.ts';
 import type { DescriptionRecord } from '../record/schema.ts';
 import type { EngineSettings } from '../settings.ts';
 import { type DetailedJob, detailedJobSchema } from './detailed-job.ts';
@@ -72,47 +72,12 @@ export function parseDetailedJob(body: string): DetailedJob {
   return parsed.data;
 }
 
-/** The detailed stage's stale marks from `result`, the others from `base`. */
-function mergeStale(base: DescriptionRecord, result: DescriptionRecord): DescriptionRecord['stale'] {
-  const stale = { ...base.stale };
-  for (const field of STAGE_FIELDS.detailed) {
-    const mark = result.stale?.[field];
-    if (mark) stale[field] = mark;
-    else delete stale[field];
-  }
-  return Object.keys(stale).length > 0 ? stale : undefined;
-}
-
 /**
- * The detailed stage's fields of `result`, laid over `base` (a sidecar that changed meanwhile).
- * Text is the detailed stage's only when it reads text (else `result` holds the text it was given,
- * older than `base`'s). Categories and checks are judged again over the merged record.
+ * The detailed stage's `result` laid over `base` (a sidecar that changed meanwhile, see
+ * record/merge.ts); categories and checks are judged again over the merged record.
  */
-function mergeDetailed(
-  engine: DetailedEngine,
-  base: DescriptionRecord,
-  result: DescriptionRecord,
-): DescriptionRecord {
-  const { detailed: _dropped, ...baseErrors } = base.errors;
-  const textFromResult = engine.settings.ocrStage === 'detailed';
-  return engine.judgedAgain({
-    ...base,
-    stale: mergeStale(base, result),
-    image: base.image ?? result.image,
-    detailedDescription: result.detailedDescription ?? base.detailedDescription,
-    text: textFromResult ? (result.text ?? base.text) : (base.text ?? result.text),
-    answers: result.answers ?? base.answers,
-    categories: result.categories ?? base.categories,
-    models: {
-      ...base.models,
-      detailed: result.models.detailed ?? base.models.detailed,
-      ocr: textFromResult ? (result.models.ocr ?? base.models.ocr) : (base.models.ocr ?? result.models.ocr),
-      categories: result.models.categories ?? base.models.categories,
-    },
-    status: { ...base.status, detailed: result.status.detailed },
-    timings: { ...base.timings, detailed: result.timings.detailed },
-    errors: result.errors.detailed ? { ...baseErrors, detailed: result.errors.detailed } : baseErrors,
-  });
+function mergeDetailed(engine: DetailedEngine, base: DescriptionRecord, result: DescriptionRecord) {
+  return engine.judgedAgain(overStageResult(base, result, 'detailed', engine.settings.ocrStage));
 }
 
 /**

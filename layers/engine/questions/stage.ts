@@ -4,7 +4,7 @@ import { ConfigError, expected, ModelNotFoundError } from '../errors.ts';
 import { checkConsistency, type GuardStage } from '../guard/check.ts';
 import type { RgbImage } from '../image/types.ts';
 import type { ImageEncodings, ModelRegistry } from '../models/registry.ts';
-import { markFresh } from '../record/last-good.ts';
+import { markFresh } from '../record/merge.ts';
 import type { DescriptionRecord, ModelProvenance } from '../record/schema.ts';
 import { answerQuestions, currentAnswerKeys, type QuestionAsker } from './answer.ts';
 import { asksQuestions, type QuestionsConfig } from './config.ts';

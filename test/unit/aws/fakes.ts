@@ -19,7 +19,7 @@ import { ImageRejectedError, ModelLoadError } from '#engine/errors.ts';
 import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
 import { DEFAULT_KEY_LAYOUT } from '#engine/pipeline/key-layout.ts';
 import type { CurrentModels } from '#engine/pipeline/staleness.ts';
-import { carryDetailedResults } from '#engine/record/last-good.ts';
+import { carryDetailedResults } from '#engine/record/merge.ts';
 import { failedRecord, newRecord, sha256Hex, validateRecord, withStageState } from '#engine/record/record.ts';
 import type { DescriptionRecord, ModelProvenance, Source } from '#engine/record/schema.ts';
 
