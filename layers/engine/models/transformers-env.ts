@@ -91,3 +91,32 @@ export function transformersDtype(spec: ModelSpec): string | Record<string, stri
 export function modelFolder(spec: ModelSpec, modelsDir: string): string {
   return join(resolve(modelsDir), spec.id);
 }
+
+/** The from_pretrained options of a runner's model: explicit dtype and revision, local files, CPU, threads. */
+export function pretrainedOptions(spec: ModelSpec, context: RunnerContext) {
+  return {
+    dtype: transformersDtype(spec) as never,
+    revision: spec.revision,
+    local_files_only: true,
+    device: 'cpu' as const,
+    session_options: sessionOptionsFor(threadsFor(spec, context.threads)),
+  };
+}
+
+/**
+ * A model and its processor, loaded side by side. When one fails the other's sessions are released
+ * (they would leak otherwise) and the failure is thrown.
+ */
+export async function loadWithProcessor<M extends { dispose(): Promise<unknown> }, P>(
+  model: Promise<M>,
+  processor: Promise<P>,
+): Promise<[M, P]> {
+  const [loadedModel, loadedProcessor] = await Promise.allSettled([model, processor]);
+  if (loadedModel.status === 'rejected' || loadedProcessor.status === 'rejected') {
+    if (loadedModel.status === 'fulfilled') await loadedModel.value.dispose();
+    throw loadedModel.status === 'rejected'
+      ? loadedModel.reason
+      : (loadedProcessor as PromiseRejectedResult).reason;
+  }
+  return [loadedModel.value, loadedProcessor.value];
+}

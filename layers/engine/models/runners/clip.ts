@@ -12,11 +12,10 @@ import type { RgbImage } from '../../image/types.ts';
 import type { ModelSpec } from '../manifest.ts';
 import type { EncodedImage, ModelRunner, TaskAnswer, TextEmbedder } from '../runner.ts';
 import {
+  loadWithProcessor,
   modelFolder,
+  pretrainedOptions,
   type RunnerContext,
-  sessionOptionsFor,
-  threadsFor,
-  transformersDtype,
 } from '../transformers-env.ts';
 import { toRawImage } from './raw-image.ts';
 
@@ -49,28 +48,15 @@ export async function loadClipRunner(
   context: RunnerContext,
 ): Promise<ModelRunner & TextEmbedder> {
   const folder = modelFolder(spec, context.modelsDir);
-  const options = {
-    dtype: transformersDtype(spec) as never,
-    revision: spec.revision,
-    local_files_only: true,
-    device: 'cpu' as const,
-    session_options: sessionOptionsFor(threadsFor(spec, context.threads)),
-  };
-  const [loadedVision, loadedProcessor] = await Promise.allSettled([
+  const options = pretrainedOptions(spec, context);
+  const [vision, processor] = await loadWithProcessor(
     CLIPVisionModelWithProjection.from_pretrained(folder, options),
     AutoProcessor.from_pretrained(folder, {
       revision: spec.revision,
       local_files_only: true,
     }) as Promise<Processor>,
-  ]);
-  if (loadedVision.status === 'rejected' || loadedProcessor.status === 'rejected') {
-    if (loadedVision.status === 'fulfilled') await loadedVision.value.dispose();
-    throw loadedVision.status === 'rejected'
-      ? loadedVision.reason
-      : (loadedProcessor as PromiseRejectedResult).reason;
-  }
-  const vision = loadedVision.value;
-  const imageProcessor = loadedProcessor.value.image_processor;
+  );
+  const imageProcessor = processor.image_processor;
   if (!imageProcessor)
     throw new ConfigError(`Model ${spec.id} has no image processor (preprocessor_config.json)`);
 
