@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -8,6 +9,15 @@ import { buildFixtureModelSet } from '../models/fixtures/build.ts';
 const OUTPUT = resolve(fileURLToPath(new URL('..', import.meta.url)), 'test-output');
 /** Where the known-answer model set lives for the test run (relative to the repo root). */
 export const FIXTURE_MODELS_DIR = join(OUTPUT, 'models');
+
+async function buildEntryPoints(): Promise<void> {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const { status, stderr } = spawnSync(process.execPath, ['functions/build.mjs'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  if (status !== 0) throw new Error(`npm run build failed: ${stderr}`);
+}
 
 async function digest(dir: string): Promise<string | undefined> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => undefined);
@@ -43,9 +53,10 @@ async function buildOnce(): Promise<void> {
 /**
  * Builds the tiny known-answer model set once per `vitest run` and points every test at it:
  * `process.env.MODELS_DIR` (inherited by the forked workers) and `inject('fixtureModelsDir')`.
+ * Builds the entry points too (`npm run build`): the tests that run the bin run what users run.
  */
 export default async function setup(project: TestProject): Promise<void> {
-  await buildOnce();
+  await Promise.all([buildOnce(), buildEntryPoints()]);
   process.env.MODELS_DIR = FIXTURE_MODELS_DIR;
   project.provide('fixtureModelsDir', FIXTURE_MODELS_DIR);
 }

@@ -1,13 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type {
-  APIGatewayProxyEventV2,
-  APIGatewayProxyStructuredResultV2,
-  Context,
-  SQSBatchResponse,
-  SQSEvent,
-} from 'aws-lambda';
-import { AthenaSqlRunner } from '#adapters/athena-search.ts';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import {
   type AwsConfig,
   createDetailedRuntime,
@@ -21,29 +12,17 @@ import {
   reportModelLoad,
   stageObservability,
 } from '#adapters/lambda-handlers.ts';
-import { S3ObjectStore } from '#adapters/s3-object-store.ts';
-import { S3UploadSigner } from '#adapters/s3-upload-signer.ts';
-import {
-  type AthenaSearchSettings,
-  createAthenaSearch,
-  readAthenaSearchSettings,
-} from '#engine/search/athena-engine.ts';
-import { createUploadApiHandler } from '#engine/uploads/http-api.ts';
-import { readUploadSettings, type UploadSettings } from '#engine/uploads/settings.ts';
 
 /**
- * The composition root of every Lambda function: a factory over explicit config and dependencies.
- * The deployed modules (describe-fast.ts, describe-detailed.ts, upload-api.ts) call it once with
- * config read from their environment; the local stack calls the same factories with its own
- * config, clients and loggers. Nothing here reads or writes `process.env`.
+ * The composition root of the describe functions (the upload API's is upload-api-handler.ts): a
+ * factory over explicit config and dependencies. The deployed modules (describe-fast.ts,
+ * describe-detailed.ts) call it once with config read from their environment; the local stack
+ * calls the same factories with its own config, clients and loggers. Nothing here reads or
+ * writes `process.env`.
  */
 
 export type FastLambda = (event: unknown, context?: Context) => Promise<void>;
 export type DetailedLambda = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
-export type UploadApiLambda = (
-  event: APIGatewayProxyEventV2,
-  context?: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface StageHandlerDeps extends RuntimeOptions {
   /** Logger and metrics; default: the deployed function's (stageObservability). */
@@ -75,53 +54,4 @@ export async function createDetailedHandler(
     ocrStage: config.engine.ocrStage,
   });
   return detailedHandler(runtime.deps, tools);
-}
-
-export interface UploadApiConfig {
-  readonly upload: UploadSettings;
-  /** Absent when the stack deploys no search. */
-  readonly search?: AthenaSearchSettings;
-  /** A loopback S3 (the local stack); absent in Lambda, where the SDK defaults apply. */
-  readonly s3Endpoint?: string;
-}
-
-/** Every setting of the upload API, read and validated once (a bad deploy fails at cold start). */
-export function readUploadApiConfig(env: Readonly<Record<string, string | undefined>>): UploadApiConfig {
-  return Object.freeze({
-    upload: readUploadSettings(env),
-    search: readAthenaSearchSettings(env),
-    s3Endpoint: env.AWS_ENDPOINT_URL_S3 || undefined,
-  });
-}
-
-/**
- * The upload API (API Gateway HTTP API, payload v2): `POST /uploads` presigns a POST for a new
- * upload, `GET /uploads/{id}` reports its status from the sidecar, `GET /search` (when the stack
- * deploys search) queries the sidecars with Athena.
- */
-export function createUploadApi(
-  config: UploadApiConfig,
-  deps: { readonly logger?: Logger; readonly s3?: S3Client } = {},
-): UploadApiLambda {
-  const logger = deps.logger ?? new Logger({ serviceName: 'upload-api' });
-  const { upload, search } = config;
-  const store = new S3ObjectStore({ bucket: upload.bucket, endpoint: config.s3Endpoint, client: deps.s3 });
-  const api = createUploadApiHandler({
-    settings: upload,
-    store,
-    // One S3 client per process: the signer shares the store's.
-    signer: new S3UploadSigner({ bucket: upload.bucket, client: store.client }),
-    logger,
-    search: search
-      ? createAthenaSearch({
-          runner: new AthenaSqlRunner({ workGroup: search.workGroup, database: search.table.database }),
-          table: search.table,
-          onQuery: (info) => logger.info('athena query', info),
-        })
-      : undefined,
-  });
-  return async (event, context) => {
-    if (context) logger.addContext(context);
-    return api(event);
-  };
 }

@@ -1,4 +1,4 @@
-import { createUploadApi, readUploadApiConfig } from './handlers.ts';
+import { createUploadApi, readUploadApiConfig } from './upload-api-handler.ts';
 
 /**
  * Upload API Lambda: configuration and clients are created once per process; a bad deploy (no

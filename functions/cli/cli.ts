@@ -1,11 +1,14 @@
 import { parseArgs } from 'node:util';
+import type { DescribeEngine } from '#engine/engine.ts';
 import { modeSchema } from '#engine/models/manifest.ts';
 import { ENV } from '#engine/settings.ts';
-import { createEngine } from '#engine/wiring.ts';
-import { type CommandOutput, runDescribeCommand } from './describe-command.ts';
-import { cliEngineSettings, commandErrorExit, missingModelsMessage } from './engine-setup.ts';
-import { runEvalCli } from './eval-command.ts';
-import { runSearchCli } from './search-command.ts';
+import type { CommandOutput } from './describe-command.ts';
+import {
+  cliEngineSettings,
+  commandErrorExit,
+  missingModelsMessage,
+  withoutModelsLine,
+} from './engine-setup.ts';
 
 export const USAGE = `Usage: image-describer describe <file-or-folder>... [options]
 
@@ -20,10 +23,14 @@ Options:
   --threads <n>        onnxruntime intra-op threads (default: one per core)
   --questions <file>   questions and categories (default $${ENV.QUESTIONS_CONFIG} or config/questions.json)
   --recursive          also describe images in subfolders
+  --force              describe again images whose sidecar is already up to date (skipped otherwise)
+  --require-models     stop (exit 2) when a model the mode needs is not installed, instead of
+                       describing what needs no model (colours, image facts, text)
   -h, --help           show this help
 
 Text in the image is read in both modes (OCR_STAGE=off turns it off).
-Exit status: 0 when every file was described, 1 when any failed, 2 on a usage or set-up error.
+Exit status: 0 when every file was described (or was already), 1 when any failed, 2 on a usage or
+set-up error.
 
 Also: image-describer eval <folder>  scores a model set on labelled images (eval --help).
       image-describer search <words>  finds described images in a folder of sidecars (search --help).`;
@@ -51,6 +58,8 @@ const OPTIONS = {
   threads: { type: 'string' },
   questions: { type: 'string' },
   recursive: { type: 'boolean', default: false },
+  force: { type: 'boolean', default: false },
+  'require-models': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -66,7 +75,8 @@ function parseCommandLine(argv: readonly string[]) {
   const parsed = parseRaw(argv);
   const { values, positionals } = parsed;
   const [command, ...paths] = positionals;
-  if (values.help || command === undefined || command === 'help') return { help: true as const };
+  if (values.help || command === 'help') return { help: true as const };
+  if (command === undefined) throw new UsageError('Name a command, e.g. image-describer describe photo.jpg.');
   if (command !== 'describe')
     throw new UsageError(
       `There is no command "${command}": use describe, eval or search, e.g. image-describer describe photo.jpg.`,
@@ -97,6 +107,8 @@ function parseCommandLine(argv: readonly string[]) {
     threads,
     questionsFile: values.questions,
     recursive: values.recursive,
+    force: values.force,
+    requireModels: values['require-models'],
   };
 }
 
@@ -106,15 +118,21 @@ export async function runCli(
   env: Readonly<Record<string, string | undefined>>,
   output: CommandOutput,
 ): Promise<number> {
-  if (argv[0] === 'eval') return runEvalCli(argv.slice(1), env, output);
-  if (argv[0] === 'search') return runSearchCli(argv.slice(1), output, env);
-  let engine: Awaited<ReturnType<typeof createEngine>> | undefined;
+  // Each command loads what it uses when it runs: `--help` and `search` never load the models.
+  if (argv[0] === 'eval') return (await import('./eval-command.ts')).runEvalCli(argv.slice(1), env, output);
+  if (argv[0] === 'search')
+    return (await import('./search-command.ts')).runSearchCli(argv.slice(1), output, env);
+  let engine: DescribeEngine | undefined;
   try {
     const args = parseCommandLine(argv);
     if (args.help) {
       output.stdout.write(`${USAGE}\n`);
       return 0;
     }
+    const [{ createEngine }, { runDescribeCommand }] = await Promise.all([
+      import('#engine/wiring.ts'),
+      import('./describe-command.ts'),
+    ]);
     engine = await createEngine(
       cliEngineSettings(env, {
         ...(args.modelsDir ? { modelsDir: args.modelsDir } : {}),
@@ -123,10 +141,12 @@ export async function runCli(
       }),
     );
     const missing = missingModelsMessage(engine, args.mode);
-    if (missing) {
+    if (missing && args.requireModels) {
       output.stderr.write(missing);
       return 2;
     }
+    // Colours, image facts and text need no downloaded model: describe them and say what waits.
+    if (missing) output.stderr.write(`${withoutModelsLine(engine, args.mode)}\n`);
     const summary = await runDescribeCommand(engine, args, output);
     return summary.failed.length > 0 ? 1 : 0;
   } catch (error) {

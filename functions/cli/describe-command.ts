@@ -6,9 +6,15 @@ import { SourceUnreadableError } from '#engine/errors.ts';
 import { contentTypeForFileName } from '#engine/image/content-types.ts';
 import type { ModelMode } from '#engine/models/manifest.ts';
 import type { ImageEncodings } from '#engine/models/registry.ts';
-import { parseStoredRecord } from '#engine/pipeline/staleness.ts';
+import {
+  type CurrentModels,
+  currentModelsOf,
+  needsDescription,
+  parseStoredRecord,
+} from '#engine/pipeline/staleness.ts';
+import { currentQuestionKeys } from '#engine/questions/stage.ts';
 import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
-import { newRecord } from '#engine/record/record.ts';
+import { newRecord, sha256Hex } from '#engine/record/record.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { firstError, formatRecord } from './format.ts';
 import { collectTargets, type DescribeTarget } from './targets.ts';
@@ -19,6 +25,8 @@ export interface DescribeCommandOptions {
   readonly json: boolean;
   readonly outDir?: string;
   readonly recursive: boolean;
+  /** Describe again even when the sidecar is up to date for these bytes and models. */
+  readonly force?: boolean;
 }
 
 export interface CommandOutput {
@@ -30,6 +38,8 @@ export interface DescribeSummary {
   readonly described: number;
   readonly failed: ReadonlyArray<{ path: string; code: string; message: string }>;
   readonly skippedFiles: number;
+  /** Images whose sidecar was already up to date (not described again). */
+  readonly unchanged: number;
 }
 
 async function readSource(path: string): Promise<DescribeInput> {
@@ -124,22 +134,32 @@ export async function runDescribeCommand(
   options: DescribeCommandOptions,
   output: CommandOutput,
 ): Promise<DescribeSummary> {
-  const { targets, problems, skippedFiles } = await collectTargets(options.paths, options.recursive);
-  const failed: Array<{ path: string; code: string; message: string }> = problems.map(
-    ({ path, code, message }) => ({
-      path,
-      code,
-      message,
-    }),
+  const { targets, problems, skippedFiles, skippedFolders } = await collectTargets(
+    options.paths,
+    options.recursive,
   );
-  for (const problem of problems) output.stderr.write(`✗ ${problem.message}\n`);
+  // An empty folder is said once, above; it is not a failure.
+  const failed: Array<{ path: string; code: string; message: string }> = problems
+    .filter((problem) => problem.code !== 'NO_IMAGES')
+    .map(({ path, code, message }) => ({ path, code, message }));
+  for (const problem of problems)
+    output.stderr.write(`${problem.code === 'NO_IMAGES' ? '' : '✗ '}${problem.message}\n`);
+  if (skippedFolders.length > 0) output.stderr.write(`${skippedFoldersLine(skippedFolders)}\n`);
 
   const batch = targets.length > 1 || targets.some((t) => t.fromFolder) || options.outDir !== undefined;
+  const current = currentModels(engine);
   const progress = progressReporter(output, targets.length);
   let described = 0;
+  let unchanged = 0;
   for (const target of targets) {
     const path = batch ? sidecarPath(target, options.outDir) : undefined;
     const previous = path ? await readExistingSidecar(path) : undefined;
+    if (!options.force && previous && (await isUpToDate(target, previous, options.mode, current))) {
+      unchanged += 1;
+      if (options.json) output.stdout.write(`${JSON.stringify(previous)}\n`);
+      progress.step(target.relativePath);
+      continue;
+    }
     const record = await describeOne(engine, target, options.mode, previous);
     const error = firstError(record);
     if (error) failed.push({ path: target.path, code: error.code, message: error.message });
@@ -153,18 +173,68 @@ export async function runDescribeCommand(
       if (options.json) output.stdout.write(`${JSON.stringify(record)}\n`);
     } else {
       output.stdout.write(
-        options.json ? `${JSON.stringify(record, null, 2)}\n` : `${formatRecord(target.path, record)}\n`,
+        options.json
+          ? `${JSON.stringify(record, null, 2)}\n`
+          : `${formatRecord(target.path, record, options.mode)}\n`,
       );
+      // The printed record already shows its error; JSON on stdout gets one line on stderr.
+      if (error && options.json) output.stderr.write(`✗ ${target.path}: ${error.code}: ${error.message}\n`);
     }
     progress.step(target.relativePath);
   }
   progress.stop();
 
-  if (batch || failed.length > 0) {
-    const skipped = skippedFiles > 0 ? `, ${skippedFiles} non-image file(s) skipped` : '';
-    output.stderr.write(`\n${described} described, ${failed.length} failed${skipped}\n`);
-    for (const failure of failed)
+  if (batch) {
+    output.stderr.write(`\n${summaryLine({ described, failed: failed.length, unchanged, skippedFiles })}\n`);
+    // Problems with the paths given were printed above; the files' own errors are listed here, once.
+    const problemPaths = new Set(problems.map((problem) => problem.path));
+    for (const failure of failed.filter((f) => !problemPaths.has(f.path)))
       output.stderr.write(`  ✗ ${failure.path}: ${failure.code}: ${failure.message}\n`);
   }
-  return { described, failed, skippedFiles };
+  return { described, failed, skippedFiles, unchanged };
+}
+
+/** "3 described, 1 failed, 2 unchanged (--force describes them again), 1 non-image file skipped". */
+function summaryLine(counts: { described: number; failed: number; unchanged: number; skippedFiles: number }) {
+  const parts = [`${counts.described} described`, `${counts.failed} failed`];
+  if (counts.unchanged > 0) parts.push(`${counts.unchanged} unchanged (--force describes them again)`);
+  if (counts.skippedFiles > 0) parts.push(`${counts.skippedFiles} non-image file(s) skipped`);
+  return parts.join(', ');
+}
+
+function skippedFoldersLine(folders: readonly string[]): string {
+  const shown = folders.slice(0, 3).join(', ');
+  const more = folders.length > 3 ? ` and ${folders.length - 3} more` : '';
+  return `Not looking in ${folders.length} sub-folder(s) (${shown}${more}): add --recursive to describe their images too.`;
+}
+
+/** The models that would describe an image now: the manifest's tasks, the questions and categories. */
+function currentModels(engine: DescribeEngine): CurrentModels {
+  return {
+    ...currentModelsOf(engine.models.manifest),
+    ...currentQuestionKeys(engine.models, engine.settings.questions),
+  };
+}
+
+/**
+ * True when the sidecar already describes these bytes with these models, as far as the mode goes
+ * (fast: the fast stage; normal: both). A failed or waiting stage is run again: the run may now
+ * succeed, and it shows the error again.
+ */
+async function isUpToDate(
+  target: DescribeTarget,
+  previous: DescriptionRecord,
+  mode: ModelMode,
+  current: CurrentModels,
+): Promise<boolean> {
+  if (previous.status.fast.state !== 'done') return false;
+  if (mode === 'normal' && previous.status.detailed.state !== 'done') return false;
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(target.path);
+  } catch {
+    return false;
+  }
+  const need = needsDescription(previous, { sha256: sha256Hex(bytes) }, current);
+  return need === undefined || (mode === 'fast' && need.stage === 'detailed');
 }

@@ -25,29 +25,51 @@ export function cliEngineSettings(
 }
 
 /**
- * What to tell the user when models a mode needs are not installed; undefined when all are there.
+ * The models a mode needs that are not installed (none: an empty list).
  * `questions`: the questions model counts too, when questions are configured (eval scores the
  * answers; describe lets them wait for the optional model instead).
  */
-export function missingModelsMessage(
-  engine: DescribeEngine,
-  mode: ModelMode,
-  options: { questions?: boolean } = {},
-): string | undefined {
+function missingFor(engine: DescribeEngine, mode: ModelMode, options: { questions?: boolean }) {
   // fast mode runs the fast stage's tasks only; normal mode both stages'.
-  const missing = engine.models.missingModels({
+  return engine.models.missingModels({
     ...(mode === 'fast' ? { stage: 'fast' as const } : {}),
     // createEngine refuses configured questions without a questions task, so the task is there.
     ...(options.questions && mode !== 'fast' && asksQuestions(engine.settings.questions)
       ? { tasks: ['caption', 'objects', 'detailed', 'questions'] as const }
       : {}),
   });
+}
+
+/** What to tell the user when models a mode needs are not installed; undefined when all are there. */
+export function missingModelsMessage(
+  engine: DescribeEngine,
+  mode: ModelMode,
+  options: { questions?: boolean } = {},
+): string | undefined {
+  const missing = missingFor(engine, mode, options);
   if (missing.length === 0) return undefined;
   const list = missing.map((m) => `  - ${m.tasks.join(', ')}: ${m.id} (expected in ${m.dir})`).join('\n');
   return (
     `Models are not installed in ${engine.settings.modelsDir}:\n${list}\n` +
     'Run `npm run models:fetch` to download them (`-- --all` for the questions model), or point --models (or MODELS_DIR) at another model set,\n' +
     'e.g. the test models: `npm run fixtures -- --out /tmp/fixture-models` then `--models /tmp/fixture-models`.\n'
+  );
+}
+
+/**
+ * The one line `describe` prints when it goes on without some models: what is missing, what is
+ * described anyway, how to get the rest. Only called when something is missing.
+ */
+export function withoutModelsLine(engine: DescribeEngine, mode: ModelMode): string {
+  const missing = missingFor(engine, mode, {});
+  const tasks = [...new Set(missing.flatMap((m) => m.tasks))].map((t) =>
+    t === 'detailed' ? 'detailed description' : t,
+  );
+  const what = tasks.length > 1 ? `${tasks.slice(0, -1).join(', ')} and ${tasks.at(-1)}` : tasks[0];
+  const ids = missing.map((m) => m.id).join(', ');
+  return (
+    `No ${what} yet: ${ids} not installed in ${engine.settings.modelsDir}; colours, image facts and text need no model and are described. ` +
+    'Get the models with `npm run models:fetch` (or try the tiny test models: `npm run fixtures -- --out /tmp/m`, then --models /tmp/m); --require-models stops instead.'
   );
 }
 

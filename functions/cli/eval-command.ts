@@ -226,7 +226,9 @@ export async function runEvalCli(
     }
     for (const problem of inputs.problems)
       output.stderr.write(`✗ ${args.referencesPath} line ${problem.line}: ${problem.message}\n`);
-    const listed = new Set(inputs.lines.map((l) => resolve(args.folder, l.file)));
+    // An image whose line is bad was reported above with that line; it is not "not in the references".
+    const named = [...inputs.lines.map((l) => l.file), ...inputs.problems.flatMap((p) => p.file ?? [])];
+    const listed = new Set(named.map((file) => resolve(args.folder, file)));
     const { targets } = await collectTargets([args.folder], true);
     const unlisted = targets.filter((t) => !listed.has(resolve(t.path))).length;
     if (unlisted > 0)

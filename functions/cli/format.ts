@@ -1,9 +1,13 @@
-import type { DescriptionRecord } from '#engine/record/schema.ts';
+import type { ModelMode } from '#engine/models/manifest.ts';
+import type { Colour, DescriptionRecord } from '#engine/record/schema.ts';
 
 const percent = (fraction: number) => `${Math.round(fraction * 100)}%`;
 
-/** The record as a person reads it in a terminal. */
-export function formatRecord(name: string, record: DescriptionRecord): string {
+/**
+ * The record as a person reads it in a terminal. `mode` fast: the detailed stage was not asked
+ * for, so its "pending" is shown as that rather than as work in progress.
+ */
+export function formatRecord(name: string, record: DescriptionRecord, mode?: ModelMode): string {
   const lines: string[] = [];
   const image = record.image;
   const facts = image
@@ -19,13 +23,16 @@ export function formatRecord(name: string, record: DescriptionRecord): string {
   if (record.status.fast.state === 'waiting-for-models')
     lines.push('  caption:     (waiting for models: run npm run models:fetch)');
   if (record.detailedDescription !== undefined) lines.push(`  description: ${record.detailedDescription}`);
+  else if (record.status.detailed.state === 'waiting-for-models')
+    lines.push('  description: (waiting for models: run npm run models:fetch)');
+  else if (mode === 'fast' && record.status.detailed.state === 'pending')
+    lines.push('  description: (not requested: --mode normal adds the detailed description)');
   if (record.status.detailed.state === 'failed' && record.errors.detailed) {
     lines.push(`  description: failed: ${record.errors.detailed.code}: ${record.errors.detailed.message}`);
   }
   if (record.objects?.length) lines.push(`  objects:     ${objectCounts(record.objects)}`);
   if (record.colours?.length) {
-    const colours = record.colours.map((c) => `${c.hex} ${c.name} (${c.family}) ${percent(c.fraction)}`);
-    lines.push(`  colours:     ${colours.join(', ')}`);
+    lines.push(`  colours:     ${colourFamilies(record.colours)}`);
   }
   if (record.text) {
     const text = record.text.full.trim();
@@ -55,6 +62,27 @@ export function formatRecord(name: string, record: DescriptionRecord): string {
   ].filter(Boolean);
   if (timings.length) lines.push(`  timings:     ${timings.join(', ')}`);
   return lines.join('\n');
+}
+
+/**
+ * "gray 58% (light gray, dark gray), red 30%": the palette merged by family, largest first, with
+ * the finer names a family was made of (when they say more than the family).
+ */
+export function colourFamilies(colours: readonly Colour[]): string {
+  const families = new Map<string, { fraction: number; names: Set<string> }>();
+  for (const { family, name, fraction } of colours) {
+    const entry = families.get(family) ?? { fraction: 0, names: new Set<string>() };
+    entry.fraction += fraction;
+    if (name !== family) entry.names.add(name);
+    families.set(family, entry);
+  }
+  return [...families]
+    .sort((a, b) => b[1].fraction - a[1].fraction)
+    .map(
+      ([family, { fraction, names }]) =>
+        `${family} ${percent(fraction)}${names.size ? ` (${[...names].join(', ')})` : ''}`,
+    )
+    .join(', ');
 }
 
 /** "2 × dog, person": the detector's boxes counted per label, most first. */

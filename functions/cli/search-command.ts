@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { readQuestionsConfig } from '#engine/questions/config.ts';
 import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
 import { readStoredRecord } from '#engine/record/record.ts';
 import type { SearchHit } from '#engine/search/document.ts';
@@ -15,27 +16,31 @@ import {
   SearchQueryError,
 } from '#engine/search/query.ts';
 import { openQueryEmbedder } from '#engine/search/query-embedder.ts';
+import { foldPhrase } from '#engine/search/text.ts';
 import { vectorEntryOf } from '#engine/search/vector-facts.ts';
 import { DEFAULT_MODELS_DIR, ENV } from '#engine/settings.ts';
 import type { CommandOutput } from './describe-command.ts';
+import { colourFamilies } from './format.ts';
 
 export const SEARCH_USAGE = `Usage: image-describer search [words...] [options]
 
 Searches the descriptions in a folder of ${FILE_SIDECAR_SUFFIX} sidecars (what describe writes),
 subfolders included. Words match whole words of the caption, detailed description, text found,
 object labels, categories, answers and file name (case, accents and simple plurals folded);
-every word must match. Colour names are not searched: use --colour.
+every word must match. Colours are not among the words: use --colour.
 With the embedding model installed, the words are also matched by meaning against each image's
 embedding, and the two lists are fused ("beach" finds "a dog on the sand"); without it, the
 search says so and lists keyword matches only.
 
 Options:
   --dir <folder>        folder of sidecars (default: the current folder)
-  --colour <family>     red, orange, yellow, green, blue, purple, pink, brown, black, white, gray;
+  --colour <colour>     a family (red, orange, yellow, green, blue, purple, pink, brown, black,
+                        white, gray) or a name the palette gives ("light blue", "dark red");
                         repeat for several (all must be there); --color works too
   --colour-min <0..1>   share of the image the colour must cover (default ${DEFAULT_COLOUR_MIN_FRACTION})
   --label <label>       an object label the image must have (repeatable)
-  --category <id>       a category the image must match (repeatable)
+  --category <id>       a category the image must match (repeatable); an unknown id is an
+                        error that lists the known ones
   --has-text true|false only images with (or without) text found
   --from <date>         described on or after (YYYY-MM-DD or ISO date-time)
   --to <date>           described on or before
@@ -49,7 +54,8 @@ Options:
   --json                print { results, nextCursor, total, mode, notice } as JSON
   -h, --help            show this help
 
-Exit status: 0 on a search (with or without results), 2 on a bad option or unreadable folder.`;
+Exit status: 0 on a search (with or without results), 2 on a bad option, an unknown category or
+an unreadable folder.`;
 
 const OPTIONS = {
   dir: { type: 'string', default: '.' },
@@ -94,6 +100,8 @@ const FLAG_OF: Record<string, string> = {
 interface LoadSummary {
   readonly indexed: number;
   readonly skipped: Array<{ path: string; reason: string }>;
+  /** Category ids the indexed records hold. */
+  readonly categories: ReadonlySet<string>;
 }
 
 async function sidecarPaths(dir: string): Promise<string[]> {
@@ -116,6 +124,7 @@ export async function indexSidecarFolder(
 ): Promise<LoadSummary> {
   const skipped: Array<{ path: string; reason: string }> = [];
   let indexed = 0;
+  const categories = new Set<string>();
   for (const path of await sidecarPaths(dir)) {
     try {
       const record = readStoredRecord(JSON.parse(await readFile(path, 'utf8')));
@@ -123,15 +132,51 @@ export async function indexSidecarFolder(
       index.upsert({ key, record });
       const entry = vectorEntryOf(key, record);
       if (entry) await vectors?.upsert([entry]);
+      for (const category of record.categories ?? []) categories.add(category.id);
       indexed += 1;
     } catch (error) {
       skipped.push({ path, reason: error instanceof Error ? error.message : String(error) });
     }
   }
-  return { indexed, skipped };
+  return { indexed, skipped, categories };
 }
 
-const percent = (fraction: number) => `${Math.round(fraction * 100)}%`;
+/** Why `--dir` cannot be searched, in words: a missing folder, a file, or no permission. */
+function unreadableFolderSentence(dir: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT')
+    return `There is no folder ${dir}: give --dir the folder describe wrote its sidecars in (default: the current folder).`;
+  if (code === 'ENOTDIR') return `${dir} is a file, not a folder: give --dir the folder of the sidecars.`;
+  return `Cannot read the folder ${dir} (${code ?? (error as Error).message}): check that you may read it.`;
+}
+
+/**
+ * Category ids a search may name: those of the configured category list (QUESTIONS_CONFIG or
+ * config/questions.json) and those found in the sidecars (described with another list, perhaps).
+ */
+function knownCategories(env: Readonly<Record<string, string | undefined>>, inSidecars: Iterable<string>) {
+  let configured: readonly string[] = [];
+  try {
+    configured = readQuestionsConfig(env[ENV.QUESTIONS_CONFIG], ENV.QUESTIONS_CONFIG).categories.map(
+      (c) => c.id,
+    );
+  } catch {
+    // A broken questions file is describe's error to report; the sidecars still name categories.
+  }
+  return [...new Set([...configured, ...inSidecars])].sort();
+}
+
+/** The error for category ids (as typed) no list knows (undefined when all are known), listing the known ones. */
+function unknownCategories(asked: readonly string[], known: readonly string[]): string | undefined {
+  const folded = new Set(known.map(foldPhrase));
+  const unknown = asked.filter((id) => !folded.has(foldPhrase(id)));
+  if (unknown.length === 0) return undefined;
+  const list =
+    known.length > 0
+      ? `the known ones are ${known.join(', ')}`
+      : 'no category is configured or found in the sidecars';
+  return `There is no category ${unknown.map((id) => `"${id}"`).join(', ')}: ${list}.`;
+}
 
 function formatHit(hit: SearchHit & Partial<HybridHit>, rank: number): string {
   const similarity = hit.similarity !== undefined ? `, similarity ${hit.similarity.toFixed(2)}` : '';
@@ -139,7 +184,7 @@ function formatHit(hit: SearchHit & Partial<HybridHit>, rank: number): string {
   if (hit.caption) lines.push(`   caption:  ${hit.caption}`);
   if (hit.text) lines.push(`   text:     ${hit.text.trim().split('\n').join(' / ')}`);
   if (hit.colours.length) {
-    lines.push(`   colours:  ${hit.colours.map((c) => `${c.family} ${percent(c.fraction)}`).join(', ')}`);
+    lines.push(`   colours:  ${colourFamilies(hit.colours)}`);
   }
   if (hit.labels.length) lines.push(`   labels:   ${hit.labels.join(', ')}`);
   if (hit.categories.length) lines.push(`   categories: ${hit.categories.join(', ')}`);
@@ -161,7 +206,7 @@ function formatResponse(response: HybridSearchResponse, offset: number): string 
 export async function runSearchCli(
   argv: readonly string[],
   output: CommandOutput,
-  env: Readonly<Record<string, string | undefined>> = process.env,
+  env: Readonly<Record<string, string | undefined>> = {},
 ): Promise<number> {
   let parsed: ReturnType<
     typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof OPTIONS }>
@@ -210,9 +255,15 @@ export async function runSearchCli(
   try {
     summary = await indexSidecarFolder(values.dir, index, vectors);
   } catch (error) {
-    output.stderr.write(`Cannot read the folder ${values.dir}: ${(error as Error).message}\n`);
+    output.stderr.write(`${unreadableFolderSentence(values.dir, error)}\n`);
     return 2;
   }
+  const unknown = unknownCategories(values.category ?? [], knownCategories(env, summary.categories));
+  if (unknown) {
+    output.stderr.write(`${unknown}\n`);
+    return 2;
+  }
+
   for (const { path, reason } of summary.skipped) output.stderr.write(`skipped ${path}: ${reason}\n`);
   if (summary.indexed === 0) {
     output.stderr.write(

@@ -38,26 +38,38 @@ export interface CollectedTargets {
   readonly targets: DescribeTarget[];
   readonly problems: TargetProblem[];
   readonly skippedFiles: number;
+  /** Sub-folders not looked in because --recursive was not given. */
+  readonly skippedFolders: string[];
 }
 
-async function walk(root: string, dir: string, recursive: boolean, found: DescribeTarget[]): Promise<number> {
-  let skipped = 0;
+interface Walked {
+  files: number;
+  folders: string[];
+}
+
+async function walk(
+  root: string,
+  dir: string,
+  recursive: boolean,
+  found: DescribeTarget[],
+  skipped: Walked,
+): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => a.name.localeCompare(b.name));
   for (const entry of entries) {
     if (entry.name.startsWith('.')) continue;
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (recursive && entry.name !== 'node_modules') skipped += await walk(root, path, recursive, found);
+      if (!recursive) skipped.folders.push(path);
+      else if (entry.name !== 'node_modules') await walk(root, path, recursive, found, skipped);
     } else if (entry.isFile() && !entry.name.endsWith(FILE_SIDECAR_SUFFIX)) {
       if (IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) {
         found.push({ path, relativePath: relative(root, path), fromFolder: true });
       } else {
-        skipped += 1;
+        skipped.files += 1;
       }
     }
   }
-  return skipped;
 }
 
 /** Expand the command line's paths into files; missing paths and empty folders become problems, not crashes. */
@@ -67,7 +79,7 @@ export async function collectTargets(
 ): Promise<CollectedTargets> {
   const targets: DescribeTarget[] = [];
   const problems: TargetProblem[] = [];
-  let skippedFiles = 0;
+  const skipped: Walked = { files: 0, folders: [] };
   for (const path of paths) {
     let info: Awaited<ReturnType<typeof stat>>;
     try {
@@ -83,7 +95,7 @@ export async function collectTargets(
     if (info.isDirectory()) {
       const found: DescribeTarget[] = [];
       try {
-        skippedFiles += await walk(path, path, recursive, found);
+        await walk(path, path, recursive, found, skipped);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code ?? String(error);
         problems.push({
@@ -106,5 +118,5 @@ export async function collectTargets(
       targets.push({ path, relativePath: basename(path), fromFolder: false });
     }
   }
-  return { targets, problems, skippedFiles };
+  return { targets, problems, skippedFiles: skipped.files, skippedFolders: skipped.folders };
 }

@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { AwsConfig } from '#adapters/aws-runtime.ts';
 import type { DetailedWorker } from '#adapters/sqs-poller.ts';
+import { packagePath } from '#engine/package-root.ts';
 
 /** Everything the worker process runs with, passed to it as JSON (its only argument). */
 export interface WorkerConfig {
@@ -38,7 +39,14 @@ const DEFAULT_GRACE_MS = 7_000;
 /** Parent → worker: stop polling (see SqsPoller.stop for graceMs). */
 export type StopMessage = { type: 'stop'; graceMs?: number };
 
-const WORKER_SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
+/**
+ * The worker's entry point in the same form as this module: the built JavaScript under `npm start`
+ * (plain node), the TypeScript source under tsx (tests, development).
+ */
+const COMPILED = !import.meta.url.endsWith('.ts');
+const WORKER_SCRIPT = COMPILED
+  ? packagePath('dist', 'app', 'worker-process.mjs')
+  : fileURLToPath(new URL('./worker-process.ts', import.meta.url));
 
 /** The parent's view of a detailed worker running in a child process. */
 export class ChildWorker implements DetailedWorker {
@@ -54,8 +62,7 @@ export class ChildWorker implements DetailedWorker {
     onError?: (error: unknown) => void;
   }): Promise<ChildWorker> {
     const child = fork(WORKER_SCRIPT, [JSON.stringify(options.config)], {
-      // Run the TypeScript entry with the same loader as `npm start`.
-      execArgv: ['--import', 'tsx'],
+      execArgv: COMPILED ? [] : ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     return ChildWorker.attach(child, options.onError);

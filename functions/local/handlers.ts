@@ -7,12 +7,8 @@ import { ModelRegistry } from '#engine/models/registry.ts';
 import type { CurrentModels } from '#engine/pipeline/staleness.ts';
 import type { ObjectStore } from '#engine/ports.ts';
 import { asksQuestions } from '#engine/questions/config.ts';
-import {
-  createDetailedHandler,
-  createFastHandler,
-  createUploadApi,
-  type UploadApiConfig,
-} from '../aws/handlers.ts';
+import { createDetailedHandler, createFastHandler } from '../aws/handlers.ts';
+import { createUploadApi, type UploadApiConfig } from '../aws/upload-api-handler.ts';
 import { toNodeHandler } from './http-api-adapter.ts';
 import type { NodeHandler } from './http-server.ts';
 import { lambdaContext } from './lambda-context.ts';

@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { packagePath } from '#engine/package-root.ts';
 import type { ObjectStore } from '#engine/ports.ts';
 import type { HybridSearch } from '#engine/search/hybrid.ts';
 import { parseSearchQuery, SearchQueryError } from '#engine/search/query.ts';
 import type { RecordLister } from './records.ts';
 
-const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
+const WEB_DIR = `${packagePath('functions', 'local', 'web')}/`;
 
 /** The page's files, by URL path: a fixed list, so no path from a request ever reaches the disk. */
 const STATIC_FILES: Record<string, { file: string; type: string }> = {

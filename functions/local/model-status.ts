@@ -4,6 +4,10 @@ import { ModelRegistry } from '#engine/models/registry.ts';
 /** The command that installs the models; the page and the console name the same one. */
 export const FETCH_COMMAND = 'npm run models:fetch';
 
+/** What works offline: the tiny known-answer models the tests use, built locally. */
+export const TINY_MODELS_HINT =
+  'the tiny test models, which know only coloured squares: npm run fixtures -- --out /tmp/tiny-models, then npm start -- --models /tmp/tiny-models';
+
 export interface MissingModelView {
   readonly id: string;
   /** What the model does: caption, objects, detailed, … */
@@ -118,7 +122,7 @@ export class ModelStatus {
     return {
       ...base,
       state: 'missing',
-      message: `The models for ${what} are not installed yet, so images get colours and text but no caption. Run the command below (this page picks the models up without a restart), or start with another model set: npm start -- --models <dir>.`,
+      message: `The models for ${what} are not installed yet, so images get colours, image facts and text but no caption. With internet, run the command below (this page picks the models up without a restart). Offline, start with another model set, e.g. ${TINY_MODELS_HINT}.`,
       command: FETCH_COMMAND,
     };
   }

@@ -16,7 +16,7 @@ import { MemoryVectorIndex } from '#engine/search/memory-vector-index.ts';
 import { openQueryEmbedder } from '#engine/search/query-embedder.ts';
 import { SidecarIndexer } from '#engine/search/sidecar-index.ts';
 import { ENV } from '#engine/settings.ts';
-import { readUploadApiConfig } from '../aws/handlers.ts';
+import { readUploadApiConfig } from '../aws/upload-api-handler.ts';
 import { ChildWorker, STOP_GRACE_MS } from './child-worker.ts';
 import { DescriptionsMirror } from './descriptions-mirror.ts';
 import {

@@ -19,6 +19,7 @@ import {
 import { newRecord, sha256Hex, validateRecord, withStageState } from './record/record.ts';
 import type { DescriptionRecord, ModelProvenance, Source } from './record/schema.ts';
 import type { EngineSettings } from './settings.ts';
+import { elapsedMs } from './timing.ts';
 
 /** Image bytes plus where they came from; size and hash are derived from the bytes. */
 export interface DescribeInput {
@@ -47,8 +48,6 @@ export interface StageOptions {
    */
   readonly keepCurrent?: boolean;
 }
-
-const elapsedSince = (start: number) => Math.round((performance.now() - start) * 10) / 10;
 
 /**
  * Florence-2 takes 768×768 and SmolVLM 512 px: a stage that reads no text needs no more pixels, and
@@ -112,7 +111,7 @@ export class DescribeEngine {
 
     const paletteStart = performance.now();
     record = { ...record, colours: dominantColours(decoded.image) };
-    const paletteMs = elapsedSince(paletteStart);
+    const paletteMs = elapsedMs(paletteStart);
 
     // Caption and objects from one vision pass (the encodings map), shared with the detailed stage in describe().
     const captionStart = performance.now();
@@ -131,7 +130,7 @@ export class DescribeEngine {
       const { code, message } = tasks.waiting;
       record = { ...record, errors: { ...record.errors, fast: { code, message } } };
     }
-    const captionMs = elapsedSince(captionStart);
+    const captionMs = elapsedMs(captionStart);
 
     let ocrMs: number | undefined;
     if (this.deps.settings.ocrStage === 'fast') ({ record, ocrMs } = await this.readText(record, decoded));
@@ -153,7 +152,7 @@ export class DescribeEngine {
           ocrMs,
           categoriesMs,
           checksMs,
-          totalMs: elapsedSince(started),
+          totalMs: elapsedMs(started),
         },
       },
     };
@@ -191,7 +190,7 @@ export class DescribeEngine {
       const { code, message } = tasks.waiting;
       record = { ...record, errors: { ...record.errors, detailed: { code, message } } };
     }
-    const modelMs = elapsedSince(modelStart);
+    const modelMs = elapsedMs(modelStart);
 
     // Questions wait for their own model without holding up the stage (each answer says why).
     const answered = await answerStage(
@@ -218,7 +217,7 @@ export class DescribeEngine {
           answersMs,
           categoriesMs,
           checksMs,
-          totalMs: elapsedSince(started),
+          totalMs: elapsedMs(started),
         },
       },
     };
@@ -326,7 +325,7 @@ export class DescribeEngine {
     const { maxInputBytes, maxInputPixels } = this.deps.settings;
     const workingSize = this.workingSizeFor(stage);
     const result = await intakeImage(bytes, { maxInputBytes, maxInputPixels, workingSize });
-    return { ...result, decodeMs: elapsedSince(start) };
+    return { ...result, decodeMs: elapsedMs(start) };
   }
 
   private async readText(record: DescriptionRecord, decoded: IntakeResult) {
@@ -336,7 +335,7 @@ export class DescribeEngine {
     const text = await reader.read(decoded.image);
     return {
       record: markFresh({ ...record, text, models: { ...record.models, ocr: reader.provenance } }, ['text']),
-      ocrMs: elapsedSince(start),
+      ocrMs: elapsedMs(start),
     };
   }
 }

@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url';
 import { ConfigError, expected } from './errors.ts';
+import { packagePath } from './package-root.ts';
 import { type QuestionsConfig, readQuestionsConfig } from './questions/config.ts';
 
 /**
@@ -27,7 +27,7 @@ export const ENV = {
   SEARCH_TABLE: 'SEARCH_TABLE',
 } as const;
 
-export const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
+export const DEFAULT_MODELS_DIR = `${packagePath('models')}/`;
 
 export type OcrStage = 'fast' | 'detailed' | 'off';
 

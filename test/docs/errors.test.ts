@@ -145,11 +145,14 @@ const produce: Record<string, () => Promise<Produced>> = {
       '<Error><Code>AccessDenied</Code><Message>Invalid according to Policy: Policy expired.</Message></Error>',
     ),
   }),
+  'cli-no-command': () => fromCli([]),
   'cli-no-paths': () => fromCli(['describe']),
   'cli-bad-mode': () => fromCli(['describe', 'x.jpg', '--mode', 'slow']),
   'cli-bad-threads': () => fromCli(['describe', 'x.jpg', '--threads', 'two']),
   'cli-unknown-option': () => fromCli(['describe', 'x.jpg', '--colour']),
   'cli-unknown-command': () => fromCli(['summarise', 'x.jpg']),
+  'search-unknown-category': () => fromCli(['search', '--category', 'pets', '--dir', workDir]),
+  'search-no-folder': () => fromCli(['search', 'x', '--dir', './nope']),
   'cli-missing-path': async () => {
     const { problems } = await collectTargets(['missing.jpg'], false);
     return problems[0] as Produced;

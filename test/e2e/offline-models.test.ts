@@ -83,7 +83,8 @@ describe('local stack without models', () => {
         },
       )
       .toBe('Caption waits for the models to be installed.');
-    expect(await redCard.locator('.swatch-meta').first().textContent()).toBe('red · 100% · #ff0000');
+    expect(await redCard.locator('.swatch-name').first().textContent()).toBe('red');
+    expect(await redCard.locator('.swatch-meta').first().textContent()).toBe('100% · #ff0000');
     expect(await redCard.locator('.badge').textContent()).toBe('Waiting for models');
     await page.screenshot({ path: join(SCREENSHOTS, 'waiting-for-models.png'), fullPage: true });
 

@@ -6,7 +6,7 @@ import { killLeftovers, PROBE_WARNING, signalAndWait, startNpm } from './shutdow
 
 /**
  * Each process `npm start` runs (the stack, and its worker process) used to print the AWS SDK's
- * ten-line NodeVersionSupportWarning on Node 20. Node 20.11+ is supported here with the SDK in the
+ * ten-line NodeVersionSupportWarning on Node 20. Node 20.19+ is supported here with the SDK in the
  * lockfile, so the entry points switch off exactly that warning; other warnings must still show.
  */
 let dir: string;

@@ -132,7 +132,8 @@ export const CORPUS: readonly CorpusEntry[] = [
     uploadedAt: '2026-11-01T10:00:00.000Z',
     caption: 'two dogs playing in a park',
     detailedDescription: 'Two brown dogs chase a ball across green grass.',
-    colours: [colour('green', 0.5, 'Grass Green', '#3f9b0b'), colour('brown', 0.3, 'Brown', '#8b4513')],
+    // An older record's name (Grass Green) next to a name of today's vocabulary (dark brown).
+    colours: [colour('green', 0.5, 'Grass Green', '#3f9b0b'), colour('brown', 0.3, 'dark brown', '#8b4513')],
     labels: ['dog', 'grass'],
     categories: ['animals'],
   }),
@@ -308,6 +309,12 @@ export const SEARCH_CASES: readonly SearchCase[] = [
   { name: 'two colours: both must be there', params: { colour: 'green,brown' }, expect: [K.dogs] },
   { name: 'repeated colour parameters combine', params: { colour: ['brown', 'green'] }, expect: [K.dogs] },
   { name: 'colour and words combine', params: { q: 'open', colour: 'red' }, expect: [K.redSign] },
+  {
+    name: 'a light/dark colour name filters by that name',
+    params: { colour: 'Dark Brown' },
+    expect: [K.dogs],
+  },
+  { name: 'another name of the family does not match', params: { colour: 'light brown' }, expect: none },
   { name: 'label filter', params: { label: 'dog' }, expect: [K.dogs] },
   { name: 'label filter folds case and plurals', params: { label: 'Traffic Lights' }, expect: [K.traffic] },
   {
@@ -406,6 +413,7 @@ export const SEARCH_CASES: readonly SearchCase[] = [
   { name: 'q given twice', params: { q: ['open', 'red'] }, expect: error('q') },
   { name: 'an unknown parameter', params: { qq: 'open' }, expect: error('parameter') },
   { name: 'an unknown colour', params: { colour: "red'--" }, expect: error('colour') },
+  { name: 'a colour name outside the vocabulary', params: { colour: 'navy' }, expect: error('colour') },
   { name: 'colourMin out of range', params: { colour: 'red', colourMin: '2' }, expect: error('colourMin') },
   {
     name: 'colourMin not a number',

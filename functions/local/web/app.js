@@ -2,7 +2,7 @@
 // (POST /uploads, GET /uploads/{id}) and, when the host offers it, GET /records for the list and
 // GET /search for the search box and filters.
 
-import { API_UNREACHABLE, storageRefusal, UPLOAD_INTERRUPTED } from './messages.js';
+import { API_UNREACHABLE, sentSummary, storageRefusal, UPLOAD_INTERRUPTED } from './messages.js';
 
 const POLL_MS = 1000;
 const LIST_REFRESH_MS = 5000;
@@ -229,8 +229,12 @@ function renderSwatches(colours) {
     list.append(
       el('li', { class: 'swatch', 'data-family': c.family }, [
         el('span', { class: 'chip', style: `background:${c.hex}`, 'aria-hidden': 'true' }),
-        el('span', { class: 'swatch-name', text: c.name }),
-        el('span', { class: 'swatch-meta', text: `${c.family} · ${share} · ${c.hex}` }),
+        // The family leads (what the colour filter takes); a finer name follows when it says more.
+        el('span', { class: 'swatch-name', text: c.family }),
+        el('span', {
+          class: 'swatch-meta',
+          text: `${c.name !== c.family ? `${c.name} · ` : ''}${share} · ${c.hex}`,
+        }),
       ]),
     );
   }
@@ -418,6 +422,7 @@ async function poll(key, id) {
   }
 }
 
+/** Sends one file; true once storage has it, false when it was refused (its card says why). */
 async function upload(file) {
   const key = `local:${crypto.randomUUID()}`;
   upsert(key, { name: file.name, status: 'selected', imageUrl: URL.createObjectURL(file) });
@@ -434,12 +439,12 @@ async function upload(file) {
     });
     if (!response.ok) {
       upsert(key, { status: 'rejected', error: await readError(response) });
-      return;
+      return false;
     }
     ticket = await response.json();
   } catch {
     upsert(key, { status: 'rejected', error: API_UNREACHABLE });
-    return;
+    return false;
   }
   upsert(key, { id: ticket.id, status: 'uploading' });
   const form = new FormData();
@@ -449,15 +454,16 @@ async function upload(file) {
     const stored = await fetch(ticket.url, { method: 'POST', body: form });
     if (!stored.ok) {
       upsert(key, { status: 'rejected', error: storageRefusal(stored.status, await stored.text()) });
-      return;
+      return false;
     }
   } catch {
     upsert(key, { status: 'rejected', error: UPLOAD_INTERRUPTED });
-    return;
+    return false;
   }
   upsert(key, { status: 'describing' });
   // The status keeps updating on the card; the upload itself is over.
   void poll(key, ticket.id);
+  return true;
 }
 
 function uploadAll(selected) {
@@ -466,8 +472,9 @@ function uploadAll(selected) {
   els.notice.hidden = false;
   const files = `${images.length} file${images.length === 1 ? '' : 's'}`;
   els.notice.textContent = `Uploading ${files}…`;
-  Promise.allSettled(images.map(upload)).then(() => {
-    els.notice.textContent = `${files} sent; the cards below update as descriptions arrive.`;
+  Promise.allSettled(images.map(upload)).then((results) => {
+    const sent = results.filter((result) => result.status === 'fulfilled' && result.value).length;
+    els.notice.textContent = sentSummary(sent, images.length);
   });
 }
 

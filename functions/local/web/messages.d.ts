@@ -2,3 +2,4 @@
 export declare const API_UNREACHABLE: string;
 export declare const UPLOAD_INTERRUPTED: string;
 export declare function storageRefusal(status: number, body: string | undefined): string;
+export declare function sentSummary(sent: number, total: number): string;

@@ -24,3 +24,14 @@ export function storageRefusal(status, body) {
   const why = message || code || `HTTP ${status}`;
   return `The storage refused the file (${why}): upload it again; if it keeps failing, the form may have been changed.`;
 }
+
+const filesWord = (n) => `${n} file${n === 1 ? '' : 's'}`;
+
+/** The notice after a drop: only the files that reached storage count as sent. */
+export function sentSummary(sent, total) {
+  if (sent === total) return `${filesWord(sent)} sent; the cards below update as descriptions arrive.`;
+  const refused = total - sent;
+  const why = `${refused === 1 ? 'its card says' : 'their cards say'} why`;
+  if (sent === 0) return `No file sent: ${why}.`;
+  return `${filesWord(sent)} sent; ${refused} of ${total} ${refused === 1 ? 'was' : 'were'} not sent: ${why}. The cards below update as descriptions arrive.`;
+}

@@ -36,6 +36,8 @@ export interface ReferenceProblem {
   /** 1-based line number in the file. */
   readonly line: number;
   readonly message: string;
+  /** The image the bad line names, when it names one: that image is not evaluated, but it is listed. */
+  readonly file?: string;
 }
 
 export interface ParsedReferences {
@@ -43,10 +45,51 @@ export interface ParsedReferences {
   readonly problems: readonly ReferenceProblem[];
 }
 
+const REFERENCE_FIELDS = Object.keys(referenceLineSchema.shape);
+
+/** A field name as the user typed it, or "the line" for the line itself. */
+function fieldName(path: readonly PropertyKey[]): string {
+  return path.length > 0 ? `"${path.map(String).join('.')}"` : 'the line';
+}
+
+/** A known field that a typo was probably meant as ("caption" → "captions"). */
+function meantField(key: string): string | undefined {
+  const folded = key.toLowerCase();
+  return REFERENCE_FIELDS.find(
+    (field) => field === `${folded}s` || `${field}s` === folded || field === folded,
+  );
+}
+
+/** One schema issue in words: which field, what was expected, what to write. */
+function issueSentence(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys
+      .map((key) => {
+        const meant = meantField(key);
+        return meant
+          ? `there is no field "${key}"; did you mean "${meant}"?`
+          : `there is no field "${key}" (the fields are ${REFERENCE_FIELDS.join(', ')})`;
+      })
+      .join('; ');
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined)
+    return `${fieldName(issue.path)} is missing`;
+  if (issue.code === 'invalid_type') {
+    const expected = issue.expected === 'array' ? 'a list' : `a ${issue.expected}`;
+    return `${fieldName(issue.path)} must be ${expected}`;
+  }
+  return `${fieldName(issue.path)} ${issue.message.replace(/^Invalid input: /, '')}`;
+}
+
 function issueText(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'line'}: ${issue.message}`)
-    .join('; ');
+  const sentences = error.issues.map(issueSentence);
+  return `${sentences.join('; ')} (a line looks like {"file":"red.png","captions":["a red square"]})`;
+}
+
+/** The file a line names, when it is an object with a string `file`. */
+function namedFile(json: unknown): string | undefined {
+  const file = (json as { file?: unknown } | null)?.file;
+  return typeof file === 'string' && file !== '' ? file : undefined;
 }
 
 /**
@@ -69,7 +112,8 @@ export function parseReferences(content: string): ParsedReferences {
     }
     const parsed = referenceLineSchema.safeParse(json);
     if (!parsed.success) {
-      problems.push({ line, message: issueText(parsed.error) });
+      const file = namedFile(json);
+      problems.push({ line, message: issueText(parsed.error), ...(file ? { file } : {}) });
       return;
     }
     const key = normalize(parsed.data.file);

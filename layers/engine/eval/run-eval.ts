@@ -3,6 +3,7 @@ import type { DescribeEngine, DescribeInput } from '../engine.ts';
 import type { ModelMode } from '../models/manifest.ts';
 import { newRecord } from '../record/record.ts';
 import type { DescriptionRecord, ModelProvenance } from '../record/schema.ts';
+import { elapsedMs } from '../timing.ts';
 import type { ReferenceLine } from './references.ts';
 import { type EvalMetrics, type EvalResult, scoreResults } from './score.ts';
 
@@ -94,7 +95,7 @@ export async function runEval(
         unread,
       );
     }
-    const wallMs = Math.round((performance.now() - started) * 10) / 10;
+    const wallMs = elapsedMs(started);
     results.push({ reference, record, wallMs });
     options.onImage?.(reference.file, record);
   }

@@ -13,6 +13,7 @@ import {
 } from '../errors.ts';
 import type { RgbImage } from '../image/types.ts';
 import type { ModelProvenance } from '../record/schema.ts';
+import { elapsedMs } from '../timing.ts';
 import {
   type Architecture,
   type GenerationOptions,
@@ -193,8 +194,6 @@ export interface TaskResult {
 /** The tasks the pipeline always runs when configured; `questions` is asked for explicitly. */
 const CORE_TASKS: readonly TaskName[] = ['caption', 'objects', 'detailed', 'embedding'];
 
-const round1 = (ms: number) => Math.round(ms * 10) / 10;
-
 /**
  * The models and tasks of one model set. A model is loaded once per process on first use and shared
  * by the tasks that name it (concurrent callers share one load; a failed load is forgotten so the
@@ -340,7 +339,7 @@ export class ModelRegistry {
       answer,
       provenance: provenanceOf(this.modelSpec(task.model), { ...task, prompt, generation }),
       encodeMs: encodedHere ? encoded.encodeMs : 0,
-      decodeMs: round1(performance.now() - started),
+      decodeMs: elapsedMs(started),
     };
   }
 

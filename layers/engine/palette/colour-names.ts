@@ -1,48 +1,49 @@
-import { colornames } from 'color-name-list/bestof';
-import type { ColourFamily } from '../record/schema.ts';
-import { type Oklab, oklch, srgbToOklab } from './oklab.ts';
+import { type ColourFamily, colourFamilySchema } from '../record/schema.ts';
+import { type Oklab, oklch } from './oklab.ts';
 
 /**
- * Colour names from the `color-name-list` package's curated "bestof" list (about 4,600 names with
- * hand-picked hex values; the full list has 30,000, many of them jokes). Nearest name by Euclidean
- * distance in Oklab; the list is converted once, on first use.
+ * OKLCH lightness below which a colour of the family is "dark" and above which it is "light";
+ * black and white take no modifier, yellow is never "light" (pure yellow is already L 0.97). Set
+ * against the CSS named colours: maroon and navy are dark, salmon, sky blue and tan light, pure
+ * red, blue, green and #808080 plain.
  */
-interface NameTable {
-  readonly names: readonly string[];
-  readonly lab: Float64Array;
-}
+const MODIFIER_LIGHTNESS: Readonly<Record<ColourFamily, readonly [dark: number, light: number] | undefined>> =
+  {
+    black: undefined,
+    white: undefined,
+    gray: [0.48, 0.78],
+    red: [0.45, 0.7],
+    orange: [0.65, 0.88],
+    yellow: [0.8, Number.POSITIVE_INFINITY],
+    green: [0.48, 0.78],
+    blue: [0.38, 0.72],
+    purple: [0.38, 0.72],
+    pink: [0.6, 0.9],
+    brown: [0.45, 0.75],
+  };
 
-let table: NameTable | undefined;
+/**
+ * Every name a colour can get: the basic colour terms people search with (the families) and
+ * their light and dark forms. "gray 58% (light gray, dark gray)" reads at a glance; names from a
+ * list of thousands ("Coconut Agony" for a white) did not, and could not be searched.
+ */
+export const COLOUR_NAMES: readonly string[] = Object.freeze(
+  colourFamilySchema.options.flatMap((family) => {
+    const band = MODIFIER_LIGHTNESS[family];
+    if (!band) return [family];
+    return [`dark ${family}`, family, ...(Number.isFinite(band[1]) ? [`light ${family}`] : [])];
+  }),
+);
 
-function nameTable(): NameTable {
-  if (table) return table;
-  const lab = new Float64Array(colornames.length * 3);
-  colornames.forEach(({ hex }, i) => {
-    const value = Number.parseInt(hex.slice(1), 16);
-    const { l, a, b } = srgbToOklab((value >> 16) & 0xff, (value >> 8) & 0xff, value & 0xff);
-    lab[i * 3] = l;
-    lab[i * 3 + 1] = a;
-    lab[i * 3 + 2] = b;
-  });
-  table = { names: colornames.map(({ name }) => name), lab };
-  return table;
-}
-
-export function nearestColourName({ l, a, b }: Oklab): string {
-  const { names, lab } = nameTable();
-  let best = 0;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < names.length; i++) {
-    const dl = (lab[i * 3] as number) - l;
-    const da = (lab[i * 3 + 1] as number) - a;
-    const db = (lab[i * 3 + 2] as number) - b;
-    const distance = dl * dl + da * da + db * db;
-    if (distance < bestDistance) {
-      bestDistance = distance;
-      best = i;
-    }
-  }
-  return names[best] as string;
+/** "dark red", "gray", "light blue": the family with a light/dark modifier; it never contradicts the family. */
+export function colourName(colour: Oklab): string {
+  const family = colourFamily(colour);
+  const band = MODIFIER_LIGHTNESS[family];
+  if (!band) return family;
+  const { l } = oklch(colour);
+  if (l < band[0]) return `dark ${family}`;
+  if (l > band[1]) return `light ${family}`;
+  return family;
 }
 
 /**

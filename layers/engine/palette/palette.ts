@@ -1,7 +1,7 @@
 import { expected } from '../errors.ts';
 import type { RgbImage } from '../image/types.ts';
 import type { Colour } from '../record/schema.ts';
-import { colourFamily, nearestColourName } from './colour-names.ts';
+import { colourFamily, colourName } from './colour-names.ts';
 import { type Oklab, oklabToSrgb, srgbToOklab } from './oklab.ts';
 
 /** Samples per side: at most 48 x 48 = 2304 pixels, read at cell centres (no blending of edges). */
@@ -35,7 +35,7 @@ interface Cluster {
  * 3. Merge clusters closer than a few just-noticeable differences.
  * 4. Keep clusters of at least 1% (and at most `maxColours`); every sample is then counted for its
  *    nearest kept colour, so fractions are shares of the whole image and sum to 1.
- * 5. Name each colour after the nearest entry of color-name-list and give it a basic family.
+ * 5. Give each colour its basic family and a name: the family, light or dark (colour-names.ts).
  */
 export function dominantColours(image: RgbImage, options: PaletteOptions = {}): Colour[] {
   const maxColours = options.maxColours ?? DEFAULT_MAX_COLOURS;
@@ -65,7 +65,7 @@ export function dominantColours(image: RgbImage, options: PaletteOptions = {}): 
     const [r, g, b] = oklabToSrgb(cluster);
     return {
       hex: `#${((1 << 24) | (r << 16) | (g << 8) | b).toString(16).slice(1)}`,
-      name: nearestColourName(cluster),
+      name: colourName(cluster),
       family: colourFamily(cluster),
       fraction: Math.round(((counts[i] as number) / total) * 10_000) / 10_000,
     };

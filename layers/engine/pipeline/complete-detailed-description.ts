@@ -10,6 +10,7 @@ import {
 import { overStageResult } from '../record/merge.ts';
 import type { DescriptionRecord } from '../record/schema.ts';
 import type { EngineSettings } from '../settings.ts';
+import { elapsedMs } from '../timing.ts';
 import { type DetailedJob, detailedJobSchema } from './detailed-job.ts';
 import { type CurrentModels, needsDescription, parseStoredRecord } from './staleness.ts';
 
@@ -113,7 +114,7 @@ export async function completeDetailedDescription(
     if (error instanceof ObjectNotFoundError) return { kind: 'dropped', key, reason: 'deleted' };
     throw error;
   }
-  const readMs = Math.round((performance.now() - readStart) * 10) / 10;
+  const readMs = elapsedMs(readStart);
   const input: DescribeInput = {
     bytes: object.bytes,
     source: { kind: 's3', bucket: job.bucket, key, etag: job.etag, contentType: object.contentType },

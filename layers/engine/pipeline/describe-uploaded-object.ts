@@ -10,6 +10,7 @@ import {
   type StoredJson,
 } from '../ports.ts';
 import type { DescriptionRecord } from '../record/schema.ts';
+import { elapsedMs } from '../timing.ts';
 import { tooLargeSentence } from '../user-messages.ts';
 import type { DetailedJob } from './detailed-job.ts';
 import { isInputKey, type KeyLayout, sidecarKeyFor } from './key-layout.ts';
@@ -124,7 +125,7 @@ export async function describeUploadedObject(
       if (error instanceof ObjectNotFoundError) return { kind: 'skipped', key, reason: 'deleted' };
       throw error;
     }
-    readMs = Math.round((performance.now() - readStart) * 10) / 10;
+    readMs = elapsedMs(readStart);
     const input: DescribeInput = { bytes, source };
     try {
       // Only the embedding is missing or stale: the current caption and objects are kept.

@@ -64,6 +64,9 @@ export function parseStoredRecord(value: unknown): DescriptionRecord | undefined
   return parsed.success ? parsed.data : undefined;
 }
 
+/** Which bytes an object holds now: its S3 ETag, or (a local file) the sha256 of its bytes. */
+export type ObjectIdentity = { readonly etag: string } | { readonly sha256: string };
+
 /**
  * The one staleness check, shared by the fast stage (duplicate events), the backfill command and
  * the local stack's start-up scan. Undefined = the sidecar is up to date for this object and these
@@ -72,11 +75,12 @@ export function parseStoredRecord(value: unknown): DescriptionRecord | undefined
  */
 export function needsDescription(
   record: DescriptionRecord | undefined,
-  object: { readonly etag: string },
+  object: ObjectIdentity,
   current: CurrentModels,
 ): DescriptionNeed | undefined {
   if (!record) return { stage: 'fast', reason: 'missing' };
-  if (record.source.etag !== object.etag) return { stage: 'fast', reason: 'object-changed' };
+  const same = 'etag' in object ? record.source.etag === object.etag : record.source.sha256 === object.sha256;
+  if (!same) return { stage: 'fast', reason: 'object-changed' };
   const { fast, detailed } = record.status;
   if (fast.state === 'failed') return undefined;
   if (fast.state !== 'done') return { stage: 'fast', reason: 'fast-incomplete' };

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError, describeReceived, valueAtPath } from '../errors.ts';
+import { packagePath } from '../package-root.ts';
 
 /**
  * A deployment's questions and categories (`config/questions.json` by default): read once at
@@ -80,9 +80,7 @@ export function asksQuestions(config: QuestionsConfig | undefined): config is Qu
 export const EMPTY_QUESTIONS_CONFIG: QuestionsConfig = Object.freeze({ questions: [], categories: [] });
 
 /** The repository's default, shipped with an empty question list (questions need the VLM download). */
-export const DEFAULT_QUESTIONS_FILE = fileURLToPath(
-  new URL('../../../config/questions.json', import.meta.url),
-);
+export const DEFAULT_QUESTIONS_FILE = packagePath('config', 'questions.json');
 
 /** `questions[1].id` for zod's path ['questions', 1, 'id']. */
 export function fieldPath(path: ReadonlyArray<PropertyKey>): string {

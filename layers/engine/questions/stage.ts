@@ -6,6 +6,7 @@ import type { RgbImage } from '../image/types.ts';
 import type { ImageEncodings, ModelRegistry } from '../models/registry.ts';
 import { markFresh } from '../record/merge.ts';
 import type { DescriptionRecord, ModelProvenance } from '../record/schema.ts';
+import { elapsedMs } from '../timing.ts';
 import { answerQuestions, currentAnswerKeys, type QuestionAsker } from './answer.ts';
 import { asksQuestions, type QuestionsConfig } from './config.ts';
 
@@ -15,8 +16,6 @@ import { asksQuestions, type QuestionsConfig } from './config.ts';
  */
 
 type Registry = Pick<ModelRegistry, 'taskSpec' | 'provenance' | 'modelRunner' | 'answer'>;
-
-const elapsedSince = (start: number) => Math.round((performance.now() - start) * 10) / 10;
 
 /** The questions task's provenance, or undefined when the manifest has none. */
 export function questionsModel(
@@ -114,7 +113,7 @@ export async function answerStage(
   const { stale: _old, ...rest } = record;
   return {
     record: { ...rest, answers: result.answers, ...(Object.keys(stale).length > 0 ? { stale } : {}) },
-    answersMs: elapsedSince(started),
+    answersMs: elapsedMs(started),
   };
 }
 
@@ -139,7 +138,7 @@ export function categoriseAndCheck(
       },
       ['categories'],
     );
-    categoriesMs = elapsedSince(started);
+    categoriesMs = elapsedMs(started);
   } else if (next.categories !== undefined) {
     // No categories configured any more: the old matches name a list nobody uses.
     const { categories: _dropped, ...rest } = markFresh(next, ['categories']);
@@ -148,5 +147,5 @@ export function categoriseAndCheck(
   }
   const started = performance.now();
   next = { ...next, checks: checkConsistency(next, stage) };
-  return { record: next, categoriesMs, checksMs: elapsedSince(started) };
+  return { record: next, categoriesMs, checksMs: elapsedMs(started) };
 }

@@ -65,7 +65,11 @@ export const colourFamilySchema = z.enum([
 
 export const colourSchema = z.object({
   hex: z.string().regex(/^#[0-9a-f]{6}$/),
-  name: z.string().describe('Nearest name in the color-name-list package'),
+  name: z
+    .string()
+    .describe(
+      'The family with a light/dark modifier, e.g. "dark red", "gray", "light blue" (records written before 2026-12 hold a name from the color-name-list package)',
+    ),
   family: colourFamilySchema,
   fraction: z.number().min(0).max(1).describe('Share of the image pixels closest to this colour'),
 });

@@ -199,7 +199,9 @@ export function compileSearch(
     const share = dialect.sumWhere(
       'd.colours',
       'c',
-      `c.family = ${varchar(colour.family, 'colour')}`,
+      colour.name === undefined
+        ? `c.family = ${varchar(colour.family, 'colour')}`
+        : `c.family = ${varchar(colour.family, 'colour')} AND c.name = ${varchar(colour.name, 'colour')}`,
       'c.fraction',
     );
     // Present at all, and at least the minimum: a 0 minimum becomes the smallest positive double.

@@ -3,8 +3,9 @@ import { SEARCH_FIELD_WEIGHTS, type SearchField, type SearchQuery } from './quer
 import { foldPhrase } from './text.ts';
 
 /**
- * What a search engine stores per image: the text fields it tokenises (colour names are left out
- * on purpose: "red" must not find "Desired Dawn") and the facts the filters read. Built from a
+ * What a search engine stores per image: the text fields it tokenises (colours are left out on
+ * purpose: the word "red" must not find a speck of red; the colour filter takes families and
+ * names) and the facts the filters read. Built from a
  * sidecar by `searchDocument`, the same way for every engine.
  */
 export interface SearchDocument {
@@ -122,7 +123,9 @@ export function matchesFilters(doc: FilterFacts, query: SearchQuery): boolean {
   const { hit } = doc;
   for (const colour of query.colours) {
     let share = 0;
-    for (const c of hit.colours) if (c.family === colour.family) share += c.fraction;
+    for (const c of hit.colours)
+      if (c.family === colour.family && (colour.name === undefined || c.name === colour.name))
+        share += c.fraction;
     // The family must be in the palette at all, and its summed share must reach the minimum.
     if (share === 0 || share < colour.minFraction) return false;
   }

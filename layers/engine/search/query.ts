@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DescribeError, expected } from '../errors.ts';
+import { COLOUR_NAMES } from '../palette/colour-names.ts';
 import {
   type ColourFamily,
   colourFamilySchema,
@@ -57,6 +58,8 @@ export const DEFAULT_COLOUR_MIN_FRACTION = 0.05;
 
 export interface ColourFilter {
   readonly family: ColourFamily;
+  /** A light or dark name of the family ("light blue"): only colours of that name count. */
+  readonly name?: string;
   /** Share of the image pixels (palette `fraction`) the family must reach, 0..1. */
   readonly minFraction: number;
 }
@@ -182,11 +185,23 @@ function phrases(name: Parameter, values: readonly string[] | undefined): string
   return out;
 }
 
-function colourFamily(value: string): ColourFamily {
-  const folded = value.toLowerCase() === 'grey' ? 'gray' : value.toLowerCase();
-  const parsed = colourFamilySchema.safeParse(folded);
-  if (!parsed.success) fail('colour', `a colour family (${colourFamilySchema.options.join(', ')})`, value);
-  return parsed.data;
+/** A family ("blue", "grey") or a name of the colour vocabulary ("light blue", "dark grey"). */
+function colourOf(value: string): { family: ColourFamily; name?: string } {
+  const words = value
+    .toLowerCase()
+    .trim()
+    .split(/\s+/)
+    .map((word) => (word === 'grey' ? 'gray' : word));
+  const folded = words.join(' ');
+  const family = colourFamilySchema.safeParse(folded);
+  if (family.success) return { family: family.data };
+  const last = colourFamilySchema.safeParse(words.at(-1));
+  if (last.success && COLOUR_NAMES.includes(folded)) return { family: last.data, name: folded };
+  return fail(
+    'colour',
+    `a colour family (${colourFamilySchema.options.join(', ')}), or one with light or dark (e.g. "light blue")`,
+    value,
+  );
 }
 
 function fraction(value: string | undefined): number {
@@ -325,12 +340,12 @@ export function parseSearchQuery(params: SearchParams): SearchQuery {
   }
 
   const minFraction = fraction(one('colourMin'));
-  const families: ColourFamily[] = [];
+  const colours: Array<{ family: ColourFamily; name?: string }> = [];
   for (const value of listOf('colour', values.get('colour'))) {
-    const family = colourFamily(value);
-    if (!families.includes(family)) families.push(family);
+    const colour = colourOf(value);
+    if (!colours.some((c) => c.family === colour.family && c.name === colour.name)) colours.push(colour);
   }
-  if (families.length === 0 && one('colourMin') !== undefined) {
+  if (colours.length === 0 && one('colourMin') !== undefined) {
     fail('colourMin', 'a colour to apply it to (colour=...)', one('colourMin'));
   }
 
@@ -359,7 +374,7 @@ export function parseSearchQuery(params: SearchParams): SearchQuery {
     ...(similar !== undefined ? { similar } : {}),
     text,
     terms,
-    colours: families.map((family) => ({ family, minFraction })),
+    colours: colours.map((colour) => ({ ...colour, minFraction })),
     labels: phrases('label', values.get('label')),
     categories: phrases('category', values.get('category')),
     ...(one('hasText') !== undefined ? { hasText: booleanOf('hasText', one('hasText')) } : {}),

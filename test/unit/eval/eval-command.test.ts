@@ -151,6 +151,22 @@ describe('image-describer eval <folder> with the fixture models', () => {
     );
   });
 
+  it('says what is wrong with a bad line and does not then call its image "not in the references"', async () => {
+    const folder = await labelledFolder('typo', [
+      { file: 'red.png', captions: ['a red square'] },
+      { file: 'green.png', captions: ['a green square'] },
+      { file: 'blue.png', caption: ['a blue square'] },
+    ]);
+
+    const { status, stderr } = await evalJson(folder);
+
+    expect(status).toBe(0);
+    expect(stderr).toContain(
+      'references.jsonl line 3: there is no field "caption"; did you mean "captions"?',
+    );
+    expect(stderr).not.toContain('not in the references');
+  });
+
   it('gives captions equal to their references the best BLEU and says n/a where nothing is referenced', async () => {
     const folder = await labelledFolder('right', [
       { file: 'red.png', captions: ['a red square'] },
@@ -201,7 +217,7 @@ describe('image-describer eval: set-up errors', () => {
 
     expect(status).toBe(2);
     expect(stderr()).toContain('line 1: not JSON');
-    expect(stderr()).toMatch(/line 2: file: /);
+    expect(stderr()).toContain('line 2: "file" is missing');
     expect(stderr()).toContain('has no usable line (2 bad)');
   });
 

@@ -40,4 +40,15 @@ describe('references.jsonl', () => {
     expect(problems[0]?.message).toContain('captions.0');
     expect(problems[1]?.message).toContain('answers.count');
   });
+
+  it('says a misspelt field in words, with the field meant, and keeps the image the line names', () => {
+    const { problems } = parseReferences(
+      '{"file":"blue.png","caption":["a blue square"]}\n{"captions":["x"]}',
+    );
+
+    expect(problems[0]).toMatchObject({ line: 1, file: 'blue.png' });
+    expect(problems[0]?.message).toMatch(/^there is no field "caption"; did you mean "captions"\?/);
+    expect(problems[0]?.message).not.toMatch(/Unrecognized|^line:/);
+    expect(problems[1]?.message).toMatch(/^"file" is missing/);
+  });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { intakeImage } from '#engine/image/intake.ts';
 import type { RgbImage } from '#engine/image/types.ts';
-import { colourFamily, nearestColourName } from '#engine/palette/colour-names.ts';
+import { COLOUR_NAMES, colourFamily, colourName } from '#engine/palette/colour-names.ts';
 import { srgbToOklab } from '#engine/palette/oklab.ts';
 import { dominantColours } from '#engine/palette/palette.ts';
 import type { Colour } from '#engine/record/schema.ts';
@@ -18,22 +18,22 @@ async function paletteOf(name: ImageFixtureName): Promise<Colour[]> {
 const sumOf = (colours: readonly Colour[]) => colours.reduce((sum, colour) => sum + colour.fraction, 0);
 
 describe('dominantColours', () => {
-  it('finds 70% red and 30% blue, with list names and the right families', async () => {
+  it('finds 70% red and 30% blue, named by their families', async () => {
     const colours = await paletteOf('redBlue7030');
 
     expect(colours).toHaveLength(2);
-    expect(colours[0]).toMatchObject({ hex: '#ff0000', name: 'Red', family: 'red' });
-    expect(colours[1]).toMatchObject({ hex: '#0000ff', name: 'Blue', family: 'blue' });
+    expect(colours[0]).toMatchObject({ hex: '#ff0000', name: 'red', family: 'red' });
+    expect(colours[1]).toMatchObject({ hex: '#0000ff', name: 'blue', family: 'blue' });
     expect(colours[0]?.fraction).toBeCloseTo(0.7, 1);
     expect(colours[1]?.fraction).toBeCloseTo(0.3, 1);
     expect(sumOf(colours)).toBeCloseTo(1, 3);
   });
 
   it.each<[ImageFixtureName, Colour]>([
-    ['solidWhite', { hex: '#ffffff', name: 'White', family: 'white', fraction: 1 }],
-    ['solidBlack', { hex: '#000000', name: 'Black', family: 'black', fraction: 1 }],
-    ['solidGray', { hex: '#808080', name: 'Grey', family: 'gray', fraction: 1 }],
-    ['solidGreen', { hex: '#00ff00', name: 'Green', family: 'green', fraction: 1 }],
+    ['solidWhite', { hex: '#ffffff', name: 'white', family: 'white', fraction: 1 }],
+    ['solidBlack', { hex: '#000000', name: 'black', family: 'black', fraction: 1 }],
+    ['solidGray', { hex: '#808080', name: 'gray', family: 'gray', fraction: 1 }],
+    ['solidGreen', { hex: '#00ff00', name: 'light green', family: 'green', fraction: 1 }],
   ])('gives a single colour for %s', async (name, colour) => {
     expect(await paletteOf(name)).toEqual([colour]);
   });
@@ -74,7 +74,7 @@ describe('dominantColours', () => {
 
     const colours = dominantColours({ data, width: 100, height: 100 });
 
-    expect(colours).toEqual([{ hex: '#ffffff', name: 'White', family: 'white', fraction: 1 }]);
+    expect(colours).toEqual([{ hex: '#ffffff', name: 'white', family: 'white', fraction: 1 }]);
   });
 
   it('handles a single pixel and a one-pixel-high strip', () => {
@@ -82,11 +82,11 @@ describe('dominantColours', () => {
     strip.fill(255, 0, 1500 * 3);
 
     expect(dominantColours({ data: new Uint8Array([0, 0, 255]), width: 1, height: 1 })).toEqual([
-      { hex: '#0000ff', name: 'Blue', family: 'blue', fraction: 1 },
+      { hex: '#0000ff', name: 'blue', family: 'blue', fraction: 1 },
     ]);
     expect(dominantColours({ data: strip, width: 3000, height: 1 })).toEqual([
-      { hex: '#000000', name: 'Black', family: 'black', fraction: 0.5 },
-      { hex: '#ffffff', name: 'White', family: 'white', fraction: 0.5 },
+      { hex: '#000000', name: 'black', family: 'black', fraction: 0.5 },
+      { hex: '#ffffff', name: 'white', family: 'white', fraction: 0.5 },
     ]);
   });
 
@@ -139,8 +139,30 @@ describe('colour names and families', () => {
     expect(colourFamily(lab(hex))).toBe(family);
   });
 
-  it('names exact list colours by their list name', () => {
-    expect(nearestColourName(lab('#ffd700'))).toBe('Gold');
-    expect(nearestColourName(lab('#800000'))).toBe('Maroon');
+  it.each([
+    ['#800000', 'dark red'],
+    ['#ff0000', 'red'],
+    ['#fa8072', 'light red'],
+    ['#000080', 'dark blue'],
+    ['#0000ff', 'blue'],
+    ['#87ceeb', 'light blue'],
+    ['#404040', 'dark gray'],
+    ['#808080', 'gray'],
+    ['#c0c0c0', 'light gray'],
+    ['#d2b48c', 'light brown'],
+    ['#ffff00', 'yellow'],
+    ['#ffffff', 'white'],
+  ])('%s is called %s', (hex, name) => {
+    expect(colourName(lab(hex))).toBe(name);
+  });
+
+  it('names every colour with a word people search for: its family, light or dark', () => {
+    expect(COLOUR_NAMES.length).toBeLessThanOrEqual(33);
+    for (const name of COLOUR_NAMES) expect(name).toMatch(/^(?:(?:light|dark) )?[a-z]+$/);
+    for (const hex of ['#123456', '#abcdef', '#d8d7d9', '#8b4513', '#ff69b4', '#4b0082']) {
+      const name = colourName(lab(hex));
+      expect(COLOUR_NAMES).toContain(name);
+      expect(name.endsWith(colourFamily(lab(hex)))).toBe(true);
+    }
   });
 });

@@ -16,6 +16,8 @@ const compile = (params: Record<string, string | readonly string[]>) =>
 // The conditions, as the SQL spells them (every value a ?).
 const TERM = 'regexp_like(d.search_text, ?)';
 const COLOUR = 'reduce(d.colours, 0e0, (s, c) -> s + IF(c.family = ?, c.fraction, 0e0), s -> s) >= ?';
+const NAMED_COLOUR =
+  'reduce(d.colours, 0e0, (s, c) -> s + IF(c.family = ? AND c.name = ?, c.fraction, 0e0), s -> s) >= ?';
 const LABEL = 'regexp_like(d.label_text, ?)';
 const CATEGORY = 'regexp_like(d.category_text, ?)';
 const HAS_TEXT = "trim(coalesce(d.text_full, '')) <> ''";
@@ -133,6 +135,16 @@ const EXPECTED: Record<string, Expected> = {
     limit: DATE_PAGE,
   },
   'colour and words combine': { where: [TERM, COLOUR], params: [W('open', 'opens'), S('red'), '5e-2'] },
+  'a light/dark colour name filters by that name': {
+    where: [NAMED_COLOUR],
+    params: [S('brown'), S('dark brown'), '5e-2'],
+    limit: DATE_PAGE,
+  },
+  'another name of the family does not match': {
+    where: [NAMED_COLOUR],
+    params: [S('brown'), S('light brown'), '5e-2'],
+    limit: DATE_PAGE,
+  },
   'label filter': { where: [LABEL], params: [P(['dog', 'dogs'])], limit: DATE_PAGE },
   'label filter folds case and plurals': {
     where: [LABEL],

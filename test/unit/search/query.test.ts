@@ -37,7 +37,7 @@ describe('parseSearchQuery', () => {
 
   it('says which parameter is wrong and what it expected', () => {
     expect(() => parseSearchQuery({ colour: 'teal' })).toThrow(
-      'Expected a colour family (red, orange, yellow, green, blue, purple, pink, brown, black, white, gray) for colour but received "teal"',
+      'Expected a colour family (red, orange, yellow, green, blue, purple, pink, brown, black, white, gray), or one with light or dark (e.g. "light blue") for colour but received "teal"',
     );
     expect(() => parseSearchQuery({ limit: '500' })).toThrow(/for limit but received "500"/);
   });

@@ -67,6 +67,14 @@ describe('image-describer search', () => {
     expect(await searchJson('--colour', 'gray')).toEqual(['dawn.png']);
   });
 
+  it('finds colours by the names the palette gives them, not only by family', async () => {
+    expect(await searchJson('--colour', 'light gray')).toEqual(['dawn.png']);
+    expect(await searchJson('--colour', 'light grey')).toEqual(['dawn.png']);
+    expect(await searchJson('--colour', 'dark gray')).toEqual([]);
+    const { stdout } = await search('--colour', 'light gray');
+    expect(stdout).toContain('colours:  gray 100% (light gray)');
+  });
+
   it('prints results for a person, and reports the sidecar it could not read', async () => {
     const { status, stdout, stderr } = await search('square', '--colour', 'red', '--has-text', 'false');
     expect(status).toBe(0);
@@ -96,5 +104,28 @@ describe('image-describer search', () => {
     expect(quote.status).toBe(2);
     expect(quote.stderr).toMatch(/for the search words but received "'"/);
     expect((await search('--sort', 'random')).stderr).toContain('--sort');
+  });
+
+  it('refuses a category id no list knows, naming the known ones; a singular is the same id', async () => {
+    const unknown = await search('--category', 'pets');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/There is no category "pets": the known ones are .*\banimals\b/);
+    expect(unknown.stdout).toBe('');
+    // Ids fold like words: "animal" is the configured "animals" (no square is one).
+    const singular = await search('--category', 'animal');
+    expect(singular.status).toBe(0);
+    expect(singular.stdout).toContain('No images match.');
+  });
+
+  it('says in a sentence that the --dir folder does not exist', async () => {
+    const { output, stderr } = captureOutput();
+    const nope = join(dir, 'nope');
+
+    const status = await runCli(['search', 'x', '--dir', nope], env(), output);
+
+    expect(status).toBe(2);
+    expect(stderr()).toBe(
+      `There is no folder ${nope}: give --dir the folder describe wrote its sidecars in (default: the current folder).\n`,
+    );
   });
 });

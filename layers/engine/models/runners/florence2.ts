@@ -7,6 +7,7 @@ import {
 import { ConfigError, expected, InferenceError } from '../../errors.ts';
 import type { RgbImage } from '../../image/types.ts';
 import type { DetectedObject } from '../../record/schema.ts';
+import { elapsedMs } from '../../timing.ts';
 import { FLORENCE2_OBJECT_TASKS, FLORENCE2_TEXT_TASKS, type ModelSpec } from '../manifest.ts';
 import type { EncodedImage, ModelRunner, TaskAnswer, TaskRequest } from '../runner.ts';
 import {
@@ -111,7 +112,7 @@ export async function loadFlorence2Runner(
       try {
         const { pixel_values } = await imageProcessor(raw);
         const features = (await model.encode_image({ pixel_values })) as Tensor;
-        const encodeMs = Math.round((performance.now() - started) * 10) / 10;
+        const encodeMs = elapsedMs(started);
         return { model: name, width: image.width, height: image.height, encodeMs, state: features };
       } catch (error) {
         throw failure(image.width, image.height, error);
