@@ -1,19 +1,24 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readQuestionsConfig } from '#engine/questions/config.ts';
 import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
 import { readStoredRecord } from '#engine/record/record.ts';
-import type { SearchHit, SearchResponse } from '#engine/search/document.ts';
+import type { SearchHit } from '#engine/search/document.ts';
+import type { HybridHit, HybridSearchResponse } from '#engine/search/hybrid.ts';
 import { LocalSearchIndex } from '#engine/search/local-index.ts';
+import { localHybridSearch } from '#engine/search/local-search.ts';
+import { MemoryVectorIndex } from '#engine/search/memory-vector-index.ts';
 import {
   DEFAULT_COLOUR_MIN_FRACTION,
   parseSearchQuery,
   SEARCH_LIMITS,
   SearchQueryError,
 } from '#engine/search/query.ts';
+import { openQueryEmbedder } from '#engine/search/query-embedder.ts';
 import { foldPhrase } from '#engine/search/text.ts';
-import { ENV } from '#engine/settings.ts';
+import { vectorEntryOf } from '#engine/search/vector-facts.ts';
+import { DEFAULT_MODELS_DIR, ENV } from '#engine/settings.ts';
 import type { CommandOutput } from './describe-command.ts';
 import { colourFamilies } from './format.ts';
 
@@ -23,6 +28,9 @@ Searches the descriptions in a folder of ${FILE_SIDECAR_SUFFIX} sidecars (what d
 subfolders included. Words match whole words of the caption, detailed description, text found,
 object labels, categories, answers and file name (case, accents and simple plurals folded);
 every word must match. Colours are not among the words: use --colour.
+With the embedding model installed, the words are also matched by meaning against each image's
+embedding, and the two lists are fused ("beach" finds "a dog on the sand"); without it, the
+search says so and lists keyword matches only.
 
 Options:
   --dir <folder>        folder of sidecars (default: the current folder)
@@ -41,7 +49,9 @@ Options:
   --sort relevance|date default: relevance with words, date without
   --limit <n>           results per page, 1-${SEARCH_LIMITS.maxLimit} (default ${SEARCH_LIMITS.defaultLimit})
   --cursor <cursor>     the next page (printed after a full page)
-  --json                print { results, nextCursor, total } as JSON
+  --similar <path>      images most like this one (its path as listed), instead of words
+  --models <dir>        model set for the query's text embedding (default: MODELS_DIR or models/)
+  --json                print { results, nextCursor, total, mode, notice } as JSON
   -h, --help            show this help
 
 Exit status: 0 on a search (with or without results), 2 on a bad option, an unknown category or
@@ -63,6 +73,8 @@ const OPTIONS = {
   sort: { type: 'string' },
   limit: { type: 'string' },
   cursor: { type: 'string' },
+  similar: { type: 'string' },
+  models: { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -82,6 +94,7 @@ const FLAG_OF: Record<string, string> = {
   sort: '--sort',
   limit: '--limit',
   cursor: '--cursor',
+  similar: '--similar',
 };
 
 interface LoadSummary {
@@ -104,7 +117,11 @@ async function sidecarPaths(dir: string): Promise<string[]> {
  * (source.path), else by the sidecar's path without the suffix; a file that is not a record is
  * skipped and reported, never fatal.
  */
-export async function indexSidecarFolder(dir: string, index: LocalSearchIndex): Promise<LoadSummary> {
+export async function indexSidecarFolder(
+  dir: string,
+  index: LocalSearchIndex,
+  vectors?: MemoryVectorIndex,
+): Promise<LoadSummary> {
   const skipped: Array<{ path: string; reason: string }> = [];
   let indexed = 0;
   const categories = new Set<string>();
@@ -113,6 +130,8 @@ export async function indexSidecarFolder(dir: string, index: LocalSearchIndex): 
       const record = readStoredRecord(JSON.parse(await readFile(path, 'utf8')));
       const key = record.source.path ?? relative(process.cwd(), path.slice(0, -FILE_SIDECAR_SUFFIX.length));
       index.upsert({ key, record });
+      const entry = vectorEntryOf(key, record);
+      if (entry) await vectors?.upsert([entry]);
       for (const category of record.categories ?? []) categories.add(category.id);
       indexed += 1;
     } catch (error) {
@@ -159,8 +178,9 @@ function unknownCategories(asked: readonly string[], known: readonly string[]): 
   return `There is no category ${unknown.map((id) => `"${id}"`).join(', ')}: ${list}.`;
 }
 
-function formatHit(hit: SearchHit, rank: number): string {
-  const lines = [`${rank}. ${hit.key}${hit.score > 0 ? `  (score ${hit.score})` : ''}`];
+function formatHit(hit: SearchHit & Partial<HybridHit>, rank: number): string {
+  const similarity = hit.similarity !== undefined ? `, similarity ${hit.similarity.toFixed(2)}` : '';
+  const lines = [`${rank}. ${hit.key}${hit.score > 0 ? `  (score ${hit.score}${similarity})` : ''}`];
   if (hit.caption) lines.push(`   caption:  ${hit.caption}`);
   if (hit.text) lines.push(`   text:     ${hit.text.trim().split('\n').join(' / ')}`);
   if (hit.colours.length) {
@@ -174,7 +194,7 @@ function formatHit(hit: SearchHit, rank: number): string {
   return lines.join('\n');
 }
 
-function formatResponse(response: SearchResponse, offset: number): string {
+function formatResponse(response: HybridSearchResponse, offset: number): string {
   if (response.results.length === 0) return 'No images match.';
   const blocks = response.results.map((hit, i) => formatHit(hit, offset + i + 1));
   const shown = `${offset + 1}-${offset + response.results.length} of ${response.total ?? '?'}`;
@@ -216,6 +236,7 @@ export async function runSearchCli(
     sort: values.sort,
     limit: values.limit,
     cursor: values.cursor,
+    similar: values.similar,
   };
   let query: ReturnType<typeof parseSearchQuery>;
   try {
@@ -229,9 +250,10 @@ export async function runSearchCli(
   }
 
   const index = new LocalSearchIndex();
+  const vectors = new MemoryVectorIndex();
   let summary: LoadSummary;
   try {
-    summary = await indexSidecarFolder(values.dir, index);
+    summary = await indexSidecarFolder(values.dir, index, vectors);
   } catch (error) {
     output.stderr.write(`${unreadableFolderSentence(values.dir, error)}\n`);
     return 2;
@@ -249,7 +271,21 @@ export async function runSearchCli(
     );
   }
 
-  const response = index.search(query);
-  output.stdout.write(`${values.json ? JSON.stringify(response) : formatResponse(response, query.offset)}\n`);
-  return 0;
+  const { embedder, models } = await openQueryEmbedder(
+    resolve(values.models ?? (env[ENV.MODELS_DIR] || DEFAULT_MODELS_DIR)),
+  );
+  try {
+    const response = await localHybridSearch(index, vectors, embedder).search(query);
+    if (response.notice && !values.json) output.stderr.write(`${response.notice}\n`);
+    output.stdout.write(
+      `${values.json ? JSON.stringify(response) : formatResponse(response, query.offset)}\n`,
+    );
+    return 0;
+  } catch (error) {
+    if (!(error instanceof SearchQueryError)) throw error;
+    output.stderr.write(`${error.message.replace(' for similar ', ' for --similar ')}\n`);
+    return 2;
+  } finally {
+    await models?.dispose();
+  }
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { packagePath } from '#engine/package-root.ts';
 import type { ObjectStore } from '#engine/ports.ts';
-import type { SearchIndex } from '#engine/search/local-index.ts';
+import type { HybridSearch } from '#engine/search/hybrid.ts';
 import { parseSearchQuery, SearchQueryError } from '#engine/search/query.ts';
 import type { RecordLister } from './records.ts';
 import { decodePath, loopbackOrigins, refusalFor } from './request-guard.ts';
@@ -28,8 +28,8 @@ export interface LocalHttpOptions {
   /** The upload API handler behind the HTTP adapter: POST /uploads, GET /uploads/{id}. */
   readonly uploadApi: NodeHandler;
   readonly records: RecordLister;
-  /** GET /search runs here. */
-  readonly search: SearchIndex;
+  /** GET /search runs here (words, by meaning too, or `similar=<key>`). */
+  readonly search: Pick<HybridSearch, 'search'>;
   /** The bucket, behind the object store port (thumbnails). */
   readonly store: ObjectStore;
   readonly inputPrefix: string;
@@ -77,10 +77,10 @@ export async function startLocalHttp(options: LocalHttpOptions): Promise<{ serve
   };
 
   /** The shared result shape, plus the local thumbnail route (the page has no other way to it). */
-  const search = (res: ServerResponse, params: URLSearchParams) => {
-    let query: ReturnType<typeof parseSearchQuery>;
+  const search = async (res: ServerResponse, params: URLSearchParams) => {
+    let response: Awaited<ReturnType<HybridSearch['search']>>;
     try {
-      query = parseSearchQuery(params);
+      response = await options.search.search(parseSearchQuery(params));
     } catch (error) {
       if (!(error instanceof SearchQueryError)) throw error;
       // The upload API's error shape, so the page reads both the same way.
@@ -88,7 +88,6 @@ export async function startLocalHttp(options: LocalHttpOptions): Promise<{ serve
         error: { code: error.code, message: error.message, parameter: error.parameter },
       });
     }
-    const response = options.search.search(query);
     const results = response.results.map((hit) => ({
       ...hit,
       ...(hit.key.startsWith(options.inputPrefix)

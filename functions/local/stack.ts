@@ -11,6 +11,9 @@ import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
 import { inputKeyFor, keyLayout } from '#engine/pipeline/key-layout.ts';
 import { asksQuestions } from '#engine/questions/config.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
+import { localHybridSearch } from '#engine/search/local-search.ts';
+import { MemoryVectorIndex } from '#engine/search/memory-vector-index.ts';
+import { openQueryEmbedder } from '#engine/search/query-embedder.ts';
 import { type RebuildSummary, SidecarIndexer } from '#engine/search/sidecar-index.ts';
 import { ENV, type Env } from '#engine/settings.ts';
 import { readUploadApiConfig } from '../aws/upload-api-handler.ts';
@@ -153,10 +156,14 @@ export async function startLocalStack(
     const opened = SqliteSearchIndex.open(indexFile);
     const searchIndex = opened.index;
     closers.push(async () => searchIndex.close());
+    // Image vectors are held in memory (loaded from the sidecars at start, below); the index
+    // file's own vector side is not used yet.
+    const vectorIndex = new MemoryVectorIndex();
     const indexer = new SidecarIndexer({
       store,
       layout,
       index: searchIndex,
+      vectors: vectorIndex,
       onSkipped: (key, error) => emit({ type: 'error', where: `search index ${key}`, error }),
     });
 
@@ -346,13 +353,19 @@ export async function startLocalStack(
       );
       searchIndex.markComplete();
       emit({ type: 'search-index', state: 'rebuilt', summary });
+    } else {
+      // The keyword index is current; the in-memory vectors come from the sidecars' embeddings.
+      await indexer.rebuild(undefined, { keywords: false });
     }
+    // The query's text tower, in this process (the image tower runs in the fast stage's).
+    const queryModels = await openQueryEmbedder(options.modelsDir ?? settings.modelsDir, settings.threads);
+    closers.push(async () => queryModels.models?.dispose());
     const http = await startLocalHttp({
       host: options.host,
       port: options.httpPort,
       uploadApi: handlers.uploadApi,
       records: lister,
-      search: searchIndex,
+      search: localHybridSearch(searchIndex, vectorIndex, queryModels.embedder),
       store,
       inputPrefix: options.inputPrefix,
       models,

@@ -425,7 +425,7 @@ export class SqliteSearchIndex implements SearchIndex {
   }
 
   /** The results (without a score) of these image keys, for neighbours and fused lists. */
-  hitsByKey(keys: readonly string[]): Map<string, Omit<SearchHit, 'score'>> {
+  hitsOf(keys: readonly string[]): Map<string, Omit<SearchHit, 'score'>> {
     const out = new Map<string, Omit<SearchHit, 'score'>>();
     for (let i = 0; i < keys.length; i += 500) {
       const chunk = keys.slice(i, i + 500);

@@ -41,6 +41,11 @@ export interface StageOptions {
    * runs both on the same bytes). Never reuse a map for other bytes.
    */
   readonly encodings?: ImageEncodings;
+  /**
+   * Fast stage: keep the previous record's results whose model and task are current instead of
+   * running them again (the re-run that only adds a missing embedding: no new caption).
+   */
+  readonly keepCurrent?: boolean;
 }
 
 /**
@@ -114,6 +119,7 @@ export class DescribeEngine {
       encodings: options.encodings ?? new Map(),
       previous: earlier,
       now: this.now(),
+      ...(options.keepCurrent ? { keepCurrent: true } : {}),
     });
     record = tasks.record;
     const encodeMs = tasks.encodeMs;

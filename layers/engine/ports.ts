@@ -1,4 +1,6 @@
 import { DescribeError } from './errors.ts';
+import type { ColourFamily, StageState } from './record/schema.ts';
+import type { SearchQuery } from './search/query.ts';
 
 /**
  * Ports: the storage and queue interfaces the use cases depend on. Adapters in layers/adapters/
@@ -136,4 +138,74 @@ export interface ObjectToDescribe {
  */
 export interface FastStageTrigger {
   trigger(object: ObjectToDescribe): Promise<void>;
+}
+
+/**
+ * Filters a vector search applies: the query model's filters without its words and paging
+ * (search/query.ts), so a hybrid search filters both of its halves alike.
+ */
+export type VectorSearchFilters = Pick<
+  SearchQuery,
+  'colours' | 'labels' | 'categories' | 'hasText' | 'uploaded' | 'state'
+>;
+
+/**
+ * What a vector index keeps beside each vector so it can apply VectorSearchFilters without the
+ * record: flat values an index with metadata filters (S3 Vectors, LanceDB, SQLite) can store.
+ */
+export interface VectorFacts {
+  /** uploadedAtOf(record), ISO 8601 UTC. */
+  readonly uploadedAt: string;
+  /** Summed palette share per colour family present (only families with a share > 0). */
+  readonly colours: Readonly<Partial<Record<ColourFamily, number>>>;
+  /** Folded label phrases (foldPhrase). */
+  readonly labels: readonly string[];
+  /** Folded category ids. */
+  readonly categories: readonly string[];
+  readonly hasText: boolean;
+  readonly fast: StageState;
+  readonly detailed: StageState;
+}
+
+export interface ImageVectorEntry {
+  /** The image key results are named by. */
+  readonly key: string;
+  /** Unit length (cosine similarity = dot product). */
+  readonly vector: Float32Array;
+  /**
+   * The embedding model's provenance key (provenanceKey): vectors of different models are never
+   * compared, so a changed model cannot rank old vectors against new queries.
+   */
+  readonly model: string;
+  readonly facts: VectorFacts;
+}
+
+export interface VectorHit {
+  readonly key: string;
+  /** Cosine similarity, -1..1. */
+  readonly similarity: number;
+}
+
+export interface NearestOptions {
+  /** The model key the query vector came from; only entries of this model are compared. */
+  readonly model: string;
+  /** Hits to return at most, best first. */
+  readonly limit: number;
+  /** Only entries whose facts pass every filter. */
+  readonly filter?: VectorSearchFilters;
+  /** Leave this key out (similar images: the image itself). */
+  readonly excludeKey?: string;
+}
+
+/**
+ * Nearest-neighbour search over image embeddings: the local stack's index (in memory, or the
+ * persistent store), S3 Vectors in AWS. Writes replace the entry under its key. Throws
+ * StorageUnavailableError when the store cannot answer (a retry may fix it).
+ */
+export interface ImageVectorIndex {
+  upsert(entries: readonly ImageVectorEntry[]): Promise<void>;
+  /** Keys not in the index are ignored. */
+  remove(keys: readonly string[]): Promise<void>;
+  /** Best first (highest similarity), ties by key. */
+  nearest(query: Float32Array, options: NearestOptions): Promise<VectorHit[]>;
 }

@@ -162,7 +162,7 @@ function querySqlite(file: string, records: number, dims: number, iterations: nu
   const hybrid = timed(iterations, (i) => {
     const words = index.search(parseSearchQuery({ q: twoWords(i), limit: '100' })).results.map((h) => h.key);
     const near = index.nearest(queryVector(i), { limit: 100 }).map((n) => n.key);
-    index.hitsByKey(fuse(words, near, 20));
+    index.hitsOf(fuse(words, near, 20));
   });
   // Recall@10 of the sign-code scan against an exact scan of every stored vector.
   let found = 0;

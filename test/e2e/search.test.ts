@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SearchHit, SearchResponse } from '#engine/search/document.ts';
 import { type LocalStack, type StackEvent, startLocalStack } from '../../functions/local/stack.ts';
+import { imageFixture } from '../fixtures/images.ts';
 import { renderTextImage, textImage } from '../fixtures/text-images.ts';
 import { testStackOptions } from '../support/local-stack-options.ts';
 
@@ -64,18 +65,18 @@ async function search(query: string): Promise<{ status: number; body: LocalRespo
 
 const names = (body: SearchResponse) => body.results.map((hit) => hit.name);
 
-/** Until both images have both stages done (the text arrives with the detailed stage). */
+/** Until every image has both stages done (the text arrives with the detailed stage). */
 async function describedBoth(): Promise<void> {
   const end = Date.now() + TIMEOUT;
   for (;;) {
     const { body } = await search('detailed=done');
-    if (body.results.length === 2) return;
+    if (body.results.length === 3) return;
     if (Date.now() > end) {
       // Say what there is and what went wrong, rather than only that it did not happen.
       const all = (await search('')).body.results.map((hit) => [hit.name, hit.status]);
       const errors = events.flatMap((e) => (e.type === 'error' ? [`${e.where}: ${String(e.error)}`] : []));
       throw new Error(
-        `Expected 2 described images, found ${JSON.stringify(all)}; errors: ${errors.join('; ')}`,
+        `Expected 3 described images, found ${JSON.stringify(all)}; errors: ${errors.join('; ')}`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -87,6 +88,7 @@ beforeAll(async () => {
   stack = await startLocalStack(testStackOptions(join(dir, 'data')), { onEvent: (e) => events.push(e) });
   await upload('open-sign.png', await redSign());
   await upload('dawn.png', await dawnGrey());
+  await upload('blue.png', await imageFixture('solidBlue'));
   await describedBoth();
 }, TIMEOUT + 30_000);
 
@@ -117,6 +119,28 @@ describe('GET /search on the local stack', () => {
     // Assess
     expect(names(red.body)).not.toContain('dawn.png');
     expect(names((await search('colour=gray')).body)).toEqual(['dawn.png']);
+  });
+
+  it('finds by meaning: "crimson" lists the red sign and not the blue image, though no record says it', async () => {
+    const crimson = await search('q=crimson');
+    expect(crimson.status).toBe(200);
+    expect(crimson.body).toMatchObject({ mode: 'hybrid' });
+    expect(names(crimson.body)).toEqual(['open-sign.png']);
+    expect(JSON.stringify(crimson.body.results[0])).not.toMatch(/"(caption|text|labels)":[^,]*crimson/i);
+    expect(names((await search('q=navy')).body)).toEqual(['blue.png']);
+    // Filters still hold for the images found by meaning.
+    expect(names((await search('q=crimson&colour=blue')).body)).toEqual([]);
+  });
+
+  it('lists the images most like one (similar=<key>), itself left out; an unknown key is a 400', async () => {
+    const sign = (await search('q=open')).body.results[0];
+    const similar = await search(`similar=${encodeURIComponent(sign?.key ?? '')}`);
+    expect(similar.status).toBe(200);
+    expect(similar.body).toMatchObject({ mode: 'similar', total: 2 });
+    expect(names(similar.body).sort()).toEqual(['blue.png', 'dawn.png']);
+    const unknown = await search('similar=uploads%2Fnothing.png');
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error).toMatchObject({ code: 'INVALID_REQUEST', parameter: 'similar' });
   });
 
   it('answers hostile input with results or a 400 naming the parameter', async () => {

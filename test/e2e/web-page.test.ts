@@ -103,6 +103,20 @@ describe('web page on the local stack (chromium, tiny known-answer models)', () 
     await page.screenshot({ path: join(SCREENSHOTS, 'filter-blue.png'), fullPage: true });
     await page.selectOption('#family', '');
     await expect.poll(() => page.locator('.card').count()).toBe(2);
+
+    // Act: a word in no record, found by meaning (the embeddings of the test models)
+    await page.fill('#search', 'crimson');
+    await expect.poll(() => page.locator('.card h3').allTextContents()).toEqual(['red.png']);
+
+    // Act: "More like this" on the red card lists the other image, and typing ends it
+    await card('red.png').getByRole('button', { name: 'More like this' }).click();
+    await expect.poll(() => page.locator('.card h3').allTextContents()).toEqual(['blue.png']);
+    expect(await page.locator('#match-count').textContent()).toBe('1 image like red.png');
+    expect(await page.inputValue('#search')).toBe('');
+    await page.fill('#search', 'red square');
+    await expect.poll(() => page.locator('.card h3').allTextContents()).toEqual(['red.png']);
+    await page.fill('#search', '');
+    await expect.poll(() => page.locator('.card').count()).toBe(2);
   });
 
   it('asks GET /search for what the search box shows, in its order, and shows its errors', async () => {

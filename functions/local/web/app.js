@@ -87,10 +87,15 @@ let searchTimer;
 const SEARCH_DEBOUNCE_MS = 150;
 const SEARCH_REFRESH_MS = 1500;
 
+/** "More like this": the object key whose nearest images are shown instead of a word search. */
+let similarTo = null;
+let similarName = '';
+
 function searchParams() {
   const params = new URLSearchParams();
   const q = els.search.value.trim();
-  if (q) params.set('q', q);
+  if (similarTo) params.set('similar', similarTo);
+  else if (q) params.set('q', q);
   if (els.family.value) params.set('colour', els.family.value);
   if (els.category.value) params.set('category', els.category.value);
   return params;
@@ -109,7 +114,7 @@ async function searchPage(params, cursor) {
     const response = await fetch(api(`/search?${query}`));
     const body = await response.json();
     return response.ok
-      ? { hits: body.results ?? [], total: body.total, nextCursor: body.nextCursor }
+      ? { hits: body.results ?? [], total: body.total, nextCursor: body.nextCursor, notice: body.notice }
       : { hits: [], error: body.error?.message ?? body.message ?? `HTTP ${response.status}` };
   } catch (error) {
     return { hits: [], error: `Cannot reach the search API: ${error.message}` };
@@ -147,6 +152,7 @@ async function runSearch() {
     }
     next.total = page.total ?? Math.max(next.total, next.hits.length);
     next.nextCursor = page.nextCursor;
+    next.notice = page.notice;
     cursor = page.nextCursor;
   } while (cursor && next.hits.length < wanted);
   // A slower answer to an older query must not replace a newer one.
@@ -194,6 +200,8 @@ function itemOfHit(hit) {
       text: hit.text ? { full: hit.text } : undefined,
       categories: hit.categories.map((id) => ({ id, evidence: [] })),
       status: { fast: { state: hit.status.fast }, detailed: { state: hit.status.detailed } },
+      // Found by its vector: it has one, so "More like this" can start from it.
+      embedding: hit.similarity !== undefined ? {} : undefined,
     },
   };
 }
@@ -328,8 +336,23 @@ function renderCard(item) {
     body.append(el('p', { class: 'hint', text: 'Detailed description pending…' }));
   }
   if (r) renderExtras(r, body);
+  const key = objectKeyOf(item);
+  if (r?.embedding && key) {
+    const more = el('button', { type: 'button', class: 'more-like-this', text: 'More like this' });
+    more.addEventListener('click', () => showSimilar(key, item.name));
+    body.append(more);
+  }
   card.append(figure, body);
   return card;
+}
+
+/** Lists the images nearest to one (GET /search?similar=<key>); typing a word ends it. */
+function showSimilar(key, name) {
+  similarTo = key;
+  similarName = name;
+  els.search.value = '';
+  searchWanted = SEARCH_PAGE;
+  void runSearch();
 }
 
 let renderQueued = false;
@@ -360,10 +383,12 @@ function render() {
       previous = node;
     }
     els.empty.hidden = all.length > 0;
+    const matched = similarTo
+      ? `${searchResult?.total} ${searchResult?.total === 1 ? 'image' : 'images'} like ${similarName}`
+      : `${searchResult?.total} of ${Math.max(all.length, searchResult?.total ?? 0)} images match`;
     els.count.textContent = !searchResult
       ? ''
-      : (searchResult.error ??
-        `${searchResult.total} of ${Math.max(all.length, searchResult.total)} images match`);
+      : (searchResult.error ?? (searchResult.notice ? `${matched}. ${searchResult.notice}` : matched));
     els.count.classList.toggle('error', Boolean(searchResult?.error));
     const more = Boolean(searchResult?.nextCursor) && !searchResult?.error;
     els.more.hidden = !more;
@@ -501,7 +526,10 @@ window.addEventListener('drop', (event) => {
   event.preventDefault();
   uploadAll(event.dataTransfer?.files ?? []);
 });
-els.search.addEventListener('input', scheduleSearch);
+els.search.addEventListener('input', () => {
+  similarTo = null;
+  scheduleSearch();
+});
 els.family.addEventListener('change', scheduleSearch);
 els.category.addEventListener('change', scheduleSearch);
 // New descriptions arrive all the time: an open search is asked again, so new matches appear.

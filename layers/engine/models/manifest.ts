@@ -12,7 +12,7 @@ import { z } from 'zod';
  */
 export const MANIFEST_VERSION = 2 as const;
 
-export const architectureSchema = z.enum(['vision-encoder-decoder', 'florence2', 'smolvlm']);
+export const architectureSchema = z.enum(['vision-encoder-decoder', 'florence2', 'smolvlm', 'clip']);
 
 /** transformers.js dtype: one for every session, or per session name (embed_tokens, vision_encoder...). */
 export const dtypeSchema = z.union([z.string().min(1), z.record(z.string().min(1), z.string().min(1))]);
@@ -119,6 +119,11 @@ export const taskSpecSchema = z
     /** Chat prompt for instruction-tuned models (smolvlm). */
     prompt: z.string().min(1).optional(),
     generation: generationOptionsSchema.default({}),
+    /**
+     * Embedding task only: the cosine similarity below which an image is not listed for a query
+     * (the relevance cut-off); it depends on the model, so it is set with it.
+     */
+    minSimilarity: z.number().min(-1).max(1).optional(),
   })
   .strict();
 
@@ -128,7 +133,7 @@ export const FLORENCE2_TEXT_TASKS = ['<CAPTION>', '<DETAILED_CAPTION>', '<MORE_D
 export const FLORENCE2_OBJECT_TASKS = ['<OD>'] as const;
 
 /** The tasks a manifest configures; caption and detailed are required, the others optional. */
-export const TASK_NAMES = ['caption', 'objects', 'detailed', 'questions'] as const;
+export const TASK_NAMES = ['caption', 'objects', 'detailed', 'questions', 'embedding'] as const;
 
 /** The stage each task runs in: the record's fields are written by that stage only. */
 export const TASK_STAGES = {
@@ -136,6 +141,7 @@ export const TASK_STAGES = {
   objects: 'fast',
   detailed: 'detailed',
   questions: 'detailed',
+  embedding: 'fast',
 } as const satisfies Record<(typeof TASK_NAMES)[number], 'fast' | 'detailed'>;
 
 export const manifestSchema = z
@@ -153,6 +159,8 @@ export const manifestSchema = z
         detailed: taskSpecSchema,
         /** The prompt-capable model that answers configured questions (detailed stage). */
         questions: taskSpecSchema.optional(),
+        /** Image and text embeddings for search by meaning (fast stage); a clip model. */
+        embedding: taskSpecSchema.optional(),
       })
       .strict(),
   })
@@ -217,6 +225,23 @@ export const manifestSchema = z
           code: 'custom',
           path: [...at, 'model'],
           message: `objects need a florence2 model (<OD>); "${task.model}" is ${model.architecture}`,
+        });
+      }
+      if ((name === 'embedding') !== (model.architecture === 'clip')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'model'],
+          message:
+            name === 'embedding'
+              ? `embeddings need an image-and-text embedding model (clip); "${task.model}" is ${model.architecture}`
+              : `a clip model only embeds (tasks.embedding); "${task.model}" cannot answer ${name}`,
+        });
+      }
+      if (name !== 'embedding' && task.minSimilarity !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'minSimilarity'],
+          message: 'minSimilarity applies to the embedding task only',
         });
       }
       if (name === 'questions' && model.architecture !== 'smolvlm') {

@@ -34,6 +34,7 @@ export const CONFIG_FILES: Readonly<Record<Architecture, readonly string[]>> = O
     'tokenizer.json',
     'tokenizer_config.json',
   ],
+  clip: ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'],
 });
 
 /** Files the runtime cannot start without: config.json and the onnx files of the chosen dtypes. */

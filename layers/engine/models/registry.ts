@@ -32,7 +32,14 @@ import {
 } from './manifest.ts';
 import { provenanceOf, providerOf } from './provenance.ts';
 import { clientFor, type RemoteClients, type SecretLookup } from './remote-client.ts';
-import type { EncodedImage, ImageToTextRunner, ModelRunner, TaskAnswer, TokenUsage } from './runner.ts';
+import {
+  type EncodedImage,
+  type ImageToTextRunner,
+  isTextEmbedder,
+  type ModelRunner,
+  type TaskAnswer,
+  type TokenUsage,
+} from './runner.ts';
 import {
   configureTransformersEnv,
   DTYPE_SUFFIX,
@@ -51,6 +58,7 @@ const LOADERS: Record<Architecture, () => Promise<RunnerLoader>> = {
     (await import('./runners/vision-encoder-decoder.ts')).loadVisionEncoderDecoderRunner,
   florence2: async () => (await import('./runners/florence2.ts')).loadFlorence2Runner,
   smolvlm: async () => (await import('./runners/smolvlm.ts')).loadSmolVlmRunner,
+  clip: async () => (await import('./runners/clip.ts')).loadClipRunner,
 };
 
 const FETCH_HINT =
@@ -199,7 +207,7 @@ export interface TaskResult {
 }
 
 /** The tasks the pipeline always runs when configured; `questions` is asked for explicitly. */
-const CORE_TASKS: readonly TaskName[] = ['caption', 'objects', 'detailed'];
+const CORE_TASKS: readonly TaskName[] = ['caption', 'objects', 'detailed', 'embedding'];
 
 /** What a registry needs to call remote models; without it a remote model cannot load. */
 export interface RemoteAccess {
@@ -396,6 +404,21 @@ export class ModelRegistry {
         return answer.text;
       },
     };
+  }
+
+  /**
+   * Texts in the embedding task's space, one unit vector each. Throws ModelNotFoundError when its
+   * model is not installed and ConfigError when the manifest configures no embedding task.
+   */
+  async embedTexts(texts: readonly string[]): Promise<Float32Array[]> {
+    const task = this.requireTask('embedding');
+    const runner = await this.modelRunner(task.model);
+    if (!isTextEmbedder(runner)) {
+      throw new ConfigError(
+        expected('a model with a text tower (clip)', 'tasks.embedding.model', task.model),
+      );
+    }
+    return runner.embedTexts(texts);
   }
 
   /** Releases every loaded onnxruntime session; later calls load afresh. */

@@ -18,7 +18,9 @@ export interface TokenUsage {
 export type TaskAnswer =
   | { readonly kind: 'text'; readonly text: string; readonly usage?: TokenUsage }
   /** Boxes normalised 0-1 like OCR lines; no score (Florence-2 gives none). */
-  | { readonly kind: 'objects'; readonly objects: readonly DetectedObject[] };
+  | { readonly kind: 'objects'; readonly objects: readonly DetectedObject[] }
+  /** Unit length: cosine similarity is a dot product. */
+  | { readonly kind: 'embedding'; readonly vector: Float32Array };
 
 /**
  * One image after the runner's expensive vision pass. Answer as many tasks from it as needed,
@@ -44,6 +46,16 @@ export interface ModelRunner {
   /** One task from an image this runner encoded. Text is cleaned: no prompt echo, task or chat tokens. */
   run(encoded: EncodedImage, request: TaskRequest): Promise<TaskAnswer>;
   dispose(): Promise<void>;
+}
+
+/** A runner with a text tower: texts in the same space as its images (search by meaning). */
+export interface TextEmbedder {
+  /** One unit-length vector per text (a text with no known token gives a zero vector). */
+  embedTexts(texts: readonly string[]): Promise<Float32Array[]>;
+}
+
+export function isTextEmbedder(runner: ModelRunner): runner is ModelRunner & TextEmbedder {
+  return typeof (runner as Partial<TextEmbedder>).embedTexts === 'function';
 }
 
 /** A text task bound to its model: one string per image (benchmarks, simple callers). */

@@ -3,6 +3,8 @@ import type { RgbImage } from '../image/types.ts';
 import type { ResultField } from '../record/fields.ts';
 import { keepLastGood, markFresh } from '../record/merge.ts';
 import type { DescriptionRecord, DetectedObject } from '../record/schema.ts';
+import { encodeEmbedding } from '../search/vector-codec.ts';
+import { sameProvenance } from './provenance.ts';
 import type { ImageEncodings, ModelRegistry, TaskResult } from './registry.ts';
 
 /**
@@ -38,13 +40,43 @@ function objectsOf(result: TaskResult): DetectedObject[] {
   return [...result.answer.objects];
 }
 
+const MODEL_KEY = {
+  caption: 'caption',
+  objects: 'objects',
+  detailed: 'detailed',
+  embedding: 'embedding',
+} as const satisfies Record<string, keyof DescriptionRecord['models']>;
+
+function isCurrent(
+  models: Registry,
+  name: keyof typeof MODEL_KEY,
+  previous: DescriptionRecord | undefined,
+  fields: readonly ResultField[],
+): previous is DescriptionRecord {
+  if (!previous) return false;
+  if (fields.some((field) => previous[field] === undefined || previous.stale?.[field] !== undefined))
+    return false;
+  return sameProvenance(previous.models[MODEL_KEY[name]], models.provenance(name));
+}
+
+function carryFields(
+  record: DescriptionRecord,
+  previous: DescriptionRecord,
+  fields: readonly ResultField[],
+  modelKey: keyof DescriptionRecord['models'],
+): DescriptionRecord {
+  const carried: Partial<DescriptionRecord> = {};
+  for (const field of fields) Object.assign(carried, { [field]: previous[field] });
+  return { ...record, ...carried, models: { ...record.models, [modelKey]: previous.models[modelKey] } };
+}
+
 /**
  * Runs one task; a missing model keeps `fields` from `previous` (marked stale, with the provenance
  * that would replace them) instead of failing the stage.
  */
 async function runTask(
   models: Registry,
-  name: 'caption' | 'objects' | 'detailed',
+  name: 'caption' | 'objects' | 'detailed' | 'embedding',
   image: RgbImage,
   state: { record: DescriptionRecord; encodeMs: number; waiting?: ModelNotFoundError },
   options: {
@@ -52,9 +84,16 @@ async function runTask(
     previous: DescriptionRecord | undefined;
     fields: readonly ResultField[];
     now: Date;
+    keepCurrent?: boolean;
     write: (record: DescriptionRecord, result: TaskResult) => DescriptionRecord;
   },
 ): Promise<void> {
+  if (options.keepCurrent && isCurrent(models, name, options.previous, options.fields)) {
+    // Same bytes, same model and task, not stale: keep the result instead of running the model
+    // again (a record that only lacks its embedding gets one without a new caption).
+    state.record = carryFields(state.record, options.previous, options.fields, MODEL_KEY[name]);
+    return;
+  }
   try {
     const result = await models.answer(name, image, { encodings: options.encodings });
     state.encodeMs += result.encodeMs;
@@ -67,12 +106,18 @@ async function runTask(
   }
 }
 
-/** Fast stage: caption, then objects and labels when the manifest configures them. */
+/** Fast stage: caption, then objects and labels, then the image embedding, each when configured. */
 export async function runFastTasks(
   models: Registry,
   image: RgbImage,
   record: DescriptionRecord,
-  options: { encodings: ImageEncodings; previous: DescriptionRecord | undefined; now: Date },
+  options: {
+    encodings: ImageEncodings;
+    previous: DescriptionRecord | undefined;
+    now: Date;
+    /** Keep the previous record's current results (a re-run for a missing embedding only). */
+    keepCurrent?: boolean;
+  },
 ): Promise<StageTasksResult> {
   const state: { record: DescriptionRecord; encodeMs: number; waiting?: ModelNotFoundError } = {
     record,
@@ -98,6 +143,22 @@ export async function runFastTasks(
           objects,
           labels: labelsOf(objects),
           models: { ...r.models, objects: result.provenance },
+        };
+      },
+    });
+  }
+  if (models.taskSpec('embedding')) {
+    // The image tower reads the same decoded pixels as the caption: one decode per image.
+    await runTask(models, 'embedding', image, state, {
+      ...options,
+      fields: ['embedding'],
+      write: (r, result) => {
+        if (result.answer.kind !== 'embedding')
+          throw new Error(`The embedding task gave ${result.answer.kind}, not a vector`);
+        return {
+          ...r,
+          embedding: encodeEmbedding(result.answer.vector),
+          models: { ...r.models, embedding: result.provenance },
         };
       },
     });

@@ -59,6 +59,7 @@ export const SESSIONS: Readonly<Record<Architecture, readonly string[]>> = Objec
   'vision-encoder-decoder': ['encoder_model', 'decoder_model_merged'],
   florence2: ['vision_encoder', 'embed_tokens', 'encoder_model', 'decoder_model_merged'],
   smolvlm: ['vision_encoder', 'embed_tokens', 'decoder_model_merged'],
+  clip: ['vision_model', 'text_model'],
 });
 
 /** The dtype of one session: the spec's string, or its entry for that session. */
@@ -89,4 +90,33 @@ export function transformersDtype(spec: ModelSpec): string | Record<string, stri
  */
 export function modelFolder(spec: ModelSpec, modelsDir: string): string {
   return join(resolve(modelsDir), spec.id);
+}
+
+/** The from_pretrained options of a runner's model: explicit dtype and revision, local files, CPU, threads. */
+export function pretrainedOptions(spec: ModelSpec, context: RunnerContext) {
+  return {
+    dtype: transformersDtype(spec) as never,
+    revision: spec.revision,
+    local_files_only: true,
+    device: 'cpu' as const,
+    session_options: sessionOptionsFor(threadsFor(spec, context.threads)),
+  };
+}
+
+/**
+ * A model and its processor, loaded side by side. When one fails the other's sessions are released
+ * (they would leak otherwise) and the failure is thrown.
+ */
+export async function loadWithProcessor<M extends { dispose(): Promise<unknown> }, P>(
+  model: Promise<M>,
+  processor: Promise<P>,
+): Promise<[M, P]> {
+  const [loadedModel, loadedProcessor] = await Promise.allSettled([model, processor]);
+  if (loadedModel.status === 'rejected' || loadedProcessor.status === 'rejected') {
+    if (loadedModel.status === 'fulfilled') await loadedModel.value.dispose();
+    throw loadedModel.status === 'rejected'
+      ? loadedModel.reason
+      : (loadedProcessor as PromiseRejectedResult).reason;
+  }
+  return [loadedModel.value, loadedProcessor.value];
 }

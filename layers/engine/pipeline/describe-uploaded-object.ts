@@ -132,7 +132,9 @@ export async function describeUploadedObject(
     readMs = elapsedMs(readStart);
     const input: DescribeInput = { bytes, source };
     try {
-      record = await deps.engine.describeFast(input, previous);
+      // Only the embedding is missing or stale: the current caption and objects are kept.
+      const keepCurrent = need?.reason === 'embedding-stale';
+      record = await deps.engine.describeFast(input, previous, keepCurrent ? { keepCurrent } : {});
       record = { ...record, timings: { ...record.timings, fast: { ...record.timings.fast, readMs } } };
     } catch (error) {
       if (!isPermanent(error)) throw error;

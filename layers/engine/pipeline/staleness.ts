@@ -15,6 +15,8 @@ export interface CurrentModels {
   readonly questions?: Readonly<Record<string, ModelProvenance>>;
   /** The configured category list's key; absent when there is none. */
   readonly categories?: ModelProvenance;
+  /** The embedding task's key; absent when the manifest configures none. */
+  readonly embedding?: ModelProvenance;
 }
 
 /** What a manifest's caption, objects and detailed tasks would write into `models` (nothing is loaded). */
@@ -30,6 +32,7 @@ export function currentModelsOf(manifest: Manifest): CurrentModels {
     caption: of(tasks.caption),
     ...(tasks.objects ? { objects: of(tasks.objects) } : {}),
     detailed: of(tasks.detailed),
+    ...(tasks.embedding ? { embedding: of(tasks.embedding) } : {}),
   };
 }
 
@@ -39,6 +42,7 @@ export type StaleReason =
   | 'object-changed'
   | 'caption-model-changed'
   | 'objects-model-changed'
+  | 'embedding-stale'
   | 'fast-incomplete'
   | 'detailed-model-changed'
   | 'answers-stale'
@@ -87,6 +91,11 @@ export function needsDescription(
   // manifest drops the task, stored objects are left alone rather than re-describing every image.
   if (current.objects && !sameProvenance(record.models.objects, current.objects)) {
     return { stage: 'fast', reason: 'objects-model-changed' };
+  }
+  // No vector yet (a record from before embeddings) or one of another model: the fast stage runs
+  // again, and keeps its current caption and objects rather than running their models (stage-tasks.ts).
+  if (current.embedding && !sameProvenance(record.models.embedding, current.embedding)) {
+    return { stage: 'fast', reason: 'embedding-stale' };
   }
   if (detailed.state === 'failed') return undefined;
   if (detailed.state !== 'done') return { stage: 'detailed', reason: 'detailed-incomplete' };

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { answerSchema, categoryMatchSchema, detectedObjectSchema, textSchema } from './value-schemas.ts';
+import {
+  answerSchema,
+  categoryMatchSchema,
+  detectedObjectSchema,
+  embeddingSchema,
+  textSchema,
+} from './value-schemas.ts';
 
 /** The stage that writes a field; `ocr` is whichever stage reads text (settings.ocrStage). */
 export type FieldStage = 'fast' | 'detailed' | 'ocr';
@@ -38,6 +44,7 @@ export const RESULT_FIELDS = {
     stage: 'detailed',
     model: 'categories',
   },
+  embedding: { schema: embeddingSchema, stage: 'fast', model: 'embedding' },
 } as const satisfies Record<string, FieldRow>;
 
 type Table = typeof RESULT_FIELDS;

@@ -10,6 +10,7 @@ import {
   consistencyCheckSchema,
   detailedTimingsSchema,
   type detectedObjectSchema,
+  type embeddingSchema,
   fastTimingsSchema,
   imageFactsSchema,
   isoTimestamp,
@@ -93,6 +94,7 @@ export type StageError = z.infer<typeof stageErrorSchema>;
 export type DetectedObject = z.infer<typeof detectedObjectSchema>;
 export type Answer = z.infer<typeof answerSchema>;
 export type AnswerValue = z.infer<typeof answerValueSchema>;
+export type Embedding = z.infer<typeof embeddingSchema>;
 export type CategoryMatch = z.infer<typeof categoryMatchSchema>;
 export type ConsistencyCheck = z.infer<typeof consistencyCheckSchema>;
 export type CheckVerdict = z.infer<typeof checkVerdictSchema>;

@@ -33,6 +33,8 @@ export interface SearchIndex {
   upsert(entry: IndexEntry): void;
   remove(key: string): void;
   search(query: SearchQuery): SearchResponse;
+  /** The results (without a score) of these image keys, for neighbours and fused lists. */
+  hitsOf(keys: readonly string[]): Map<string, Omit<SearchHit, 'score'>>;
 }
 
 /**
@@ -78,6 +80,16 @@ export class LocalSearchIndex implements SearchIndex {
       categoryPhrases: doc.categoryPhrases,
     });
     this.byDate = undefined;
+  }
+
+  /** The results (without score) of these keys, for the ones indexed. */
+  hitsOf(keys: readonly string[]): Map<string, Omit<SearchHit, 'score'>> {
+    const out = new Map<string, Omit<SearchHit, 'score'>>();
+    for (const key of keys) {
+      const doc = this.facts.get(key);
+      if (doc) out.set(key, doc.hit);
+    }
+    return out;
   }
 
   remove(key: string): void {

@@ -45,6 +45,8 @@ export const SEARCH_LIMITS = Object.freeze({
   maxQueryLength: 1000,
   /** Distinct terms of `q` after folding. */
   maxTerms: 32,
+  /** Characters of `similar` (an object key: S3 allows 1024 bytes). */
+  maxKeyLength: 1024,
   /** Characters of one label, category or colour value. */
   maxValueLength: 200,
   /** Values of one repeatable parameter (label, category, colour). */
@@ -81,6 +83,8 @@ export interface SearchQuery {
   readonly limit: number;
   /** Results to skip: from the cursor, 0 on the first page. */
   readonly offset: number;
+  /** An image key: list the images most similar to it (its embedding's nearest neighbours). */
+  readonly similar?: string;
 }
 
 /** A bad search parameter: the client must change the request (HTTP 400, CLI exit 2). */
@@ -115,6 +119,7 @@ const PARAMETERS = {
   sort: 'sort',
   limit: 'limit',
   cursor: 'cursor',
+  similar: 'similar',
 } as const;
 type Parameter = (typeof PARAMETERS)[keyof typeof PARAMETERS];
 export const SEARCH_PARAMETERS = Object.keys(PARAMETERS);
@@ -353,9 +358,20 @@ export function parseSearchQuery(params: SearchParams): SearchQuery {
     fail('sort', `one of ${SEARCH_SORTS.join(', ')}`, sortValue);
   }
   // Without words there is nothing to rank by, so relevance would be an arbitrary order.
-  const sort: SearchSort = (sortValue as SearchSort | undefined) ?? (terms.length > 0 ? 'relevance' : 'date');
+  const sort: SearchSort =
+    (sortValue as SearchSort | undefined) ??
+    (terms.length > 0 || one('similar') !== undefined ? 'relevance' : 'date');
+
+  const similar = one('similar')?.trim();
+  if (similar !== undefined) {
+    if (similar === '' || similar.length > SEARCH_LIMITS.maxKeyLength)
+      fail('similar', `an image key of 1 to ${SEARCH_LIMITS.maxKeyLength} characters`, one('similar'));
+    if (text !== '') fail('similar', 'either words (q) or an image to match (similar), not both', similar);
+    if (sortValue === 'date') fail('sort', 'relevance (similar images are listed nearest first)', sortValue);
+  }
 
   const unpaged: Omit<SearchQuery, 'offset' | 'limit'> = {
+    ...(similar !== undefined ? { similar } : {}),
     text,
     terms,
     colours: colours.map((colour) => ({ ...colour, minFraction })),

@@ -1,7 +1,8 @@
 import { inputKeyFor, type KeyLayout } from '../pipeline/key-layout.ts';
 import { parseStoredRecord } from '../pipeline/staleness.ts';
-import type { ObjectStore } from '../ports.ts';
+import type { ImageVectorIndex, ObjectStore } from '../ports.ts';
 import type { SearchIndex } from './local-index.ts';
+import { vectorEntryOf } from './vector-facts.ts';
 
 /** The upload API keeps the sanitised, percent-encoded file name in this object metadata key. */
 export const ORIGINAL_NAME_METADATA = 'original-filename';
@@ -10,6 +11,8 @@ export interface SidecarIndexerOptions {
   readonly store: ObjectStore;
   readonly layout: KeyLayout;
   readonly index: SearchIndex;
+  /** The image vectors, kept in step with `index` (records without an embedding are left out). */
+  readonly vectors?: ImageVectorIndex;
   /** A sidecar that is not a record (half-written, foreign JSON): skipped, and reported here. */
   readonly onSkipped?: (sidecarKey: string, error: unknown) => void;
 }
@@ -40,7 +43,11 @@ export class SidecarIndexer {
 
   constructor(private readonly options: SidecarIndexerOptions) {}
 
-  async rebuild(onProgress?: (indexed: number) => void): Promise<RebuildSummary> {
+  /** `keywords: false` reloads only the vectors (the keyword index is a file that is current). */
+  async rebuild(
+    onProgress?: (indexed: number) => void,
+    { keywords = true }: { readonly keywords?: boolean } = {},
+  ): Promise<RebuildSummary> {
     const started = performance.now();
     this.fresh = new Set();
     let indexed = 0;
@@ -49,7 +56,7 @@ export class SidecarIndexer {
       const pending: Array<Promise<void>> = [];
       const readOne = async (sidecarKey: string) => {
         const fresh = this.fresh;
-        const read = () => this.read(sidecarKey, (key) => !fresh?.has(key));
+        const read = () => this.read(sidecarKey, (key) => !fresh?.has(key), keywords);
         const inputKey = inputKeyFor(this.options.layout, sidecarKey);
         const ok = await (inputKey ? this.enqueue(inputKey, read) : read());
         if (!ok) {
@@ -87,12 +94,14 @@ export class SidecarIndexer {
     const inputKey = inputKeyFor(this.options.layout, sidecarKey);
     if (!inputKey) return Promise.resolve();
     this.fresh?.add(inputKey);
-    const drop = async () => this.options.index.remove(inputKey);
-    if (!this.queues.has(inputKey)) {
-      this.options.index.remove(inputKey);
-      return Promise.resolve();
-    }
+    const drop = () => this.drop(inputKey);
+    if (!this.queues.has(inputKey)) return drop();
     return this.enqueue(inputKey, drop);
+  }
+
+  private async drop(inputKey: string): Promise<void> {
+    this.options.index.remove(inputKey);
+    await this.options.vectors?.remove([inputKey]);
   }
 
   /** Runs `op` after every operation queued before it for the key. */
@@ -110,7 +119,11 @@ export class SidecarIndexer {
     return run;
   }
 
-  private async read(sidecarKey: string, shouldWrite: (inputKey: string) => boolean): Promise<boolean> {
+  private async read(
+    sidecarKey: string,
+    shouldWrite: (inputKey: string) => boolean,
+    keywords = true,
+  ): Promise<boolean> {
     const inputKey = inputKeyFor(this.options.layout, sidecarKey);
     if (!inputKey) return false;
     try {
@@ -118,12 +131,17 @@ export class SidecarIndexer {
       // Unreadable counts as absent, as everywhere: the fast stage replaces it (and says so).
       const record = stored && parseStoredRecord(stored.value);
       if (!record) {
-        this.options.index.remove(inputKey);
+        await this.drop(inputKey);
         return false;
       }
       const originalName = await this.originalName(inputKey);
       if (shouldWrite(inputKey)) {
-        this.options.index.upsert({ key: inputKey, record, ...(originalName ? { originalName } : {}) });
+        if (keywords) {
+          this.options.index.upsert({ key: inputKey, record, ...(originalName ? { originalName } : {}) });
+        }
+        const entry = vectorEntryOf(inputKey, record);
+        if (entry) await this.options.vectors?.upsert([entry]);
+        else await this.options.vectors?.remove([inputKey]);
       }
       return true;
     } catch (error) {

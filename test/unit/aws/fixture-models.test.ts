@@ -71,8 +71,10 @@ describe('fast function and detailed worker with the fixture models', () => {
     const response = await worker(sqsEvent(sqsRecord('m1', job)));
 
     // Assess
-    expect(fastPasses).toBe(1);
-    expect(passes.count - before).toBe(2);
+    // Fast: one Florence-2 pass for caption and objects, one image-tower pass for the embedding.
+    expect(fastPasses).toBe(2);
+    expect(passes.count - before).toBe(3);
+    expect(afterFast?.embedding).toMatchObject({ dims: 3, encoding: 'int8' });
     expect(afterFast?.caption).toBe('a red square');
     expect(afterFast?.labels).toEqual(['red square']);
     expect(afterFast?.objects?.[0]).toMatchObject({ label: 'red square' });
@@ -84,6 +86,38 @@ describe('fast function and detailed worker with the fixture models', () => {
     expect(done?.labels).toEqual(['red square']);
     expect(done?.models.objects).toEqual(currentModels(fastEngine).objects);
     expect(done?.status).toMatchObject({ fast: { state: 'done' }, detailed: { state: 'done' } });
+  });
+
+  it('a sidecar written before embeddings gets its vector from the fast stage, and its caption is not made again', async () => {
+    // Prepare: a described image whose sidecar lost its embedding (as records from before this field)
+    const s3 = fakeS3();
+    const sqs = fakeSqs();
+    const key = 'images/red.png';
+    const etag = s3.put(key, await imageFixture('solidRed'), 'image/png');
+    const models = currentModels(fastEngine);
+    const fast = fastHandler(
+      { engine: fastEngine, store: s3.store, queue: sqs.queue, layout, models, bucket: BUCKET },
+      quietObservability(),
+    );
+    await fast(s3Event([{ key, etag }]));
+    const described = s3.json('descriptions/red.png.json');
+    if (!described) throw new Error('Expected the fast sidecar');
+    const { embedding: _vector, ...olderModels } = described.models;
+    const { embedding: _field, ...older } = described;
+    // A caption the captioner would never write: if it ran again, this would be gone.
+    s3.putJson('descriptions/red.png.json', { ...older, caption: 'kept from before', models: olderModels });
+    const before = passes.count;
+
+    // Act: the backfill's (or the local restart's) fast-stage event for the stale record
+    await fast(s3Event([{ key, etag }]));
+
+    // Assess: one pass (the image tower), the vector and its provenance written, the caption kept
+    const after = s3.json('descriptions/red.png.json');
+    expect(passes.count - before).toBe(1);
+    expect(after?.embedding).toMatchObject({ dims: 3, encoding: 'int8' });
+    expect(after?.models.embedding).toEqual(models.embedding);
+    expect(after?.caption).toBe('kept from before');
+    expect(after?.objects).toEqual(described.objects);
   });
 
   it('a worker write that meets a newer fast sidecar keeps its new caption and judges the merged record again', async () => {

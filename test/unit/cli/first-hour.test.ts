@@ -54,7 +54,9 @@ describe('describe before the models are fetched', () => {
     expect(stdout).toMatch(/colours: +red 100%/);
     expect(stdout).toContain('caption:     (waiting for models: run npm run models:fetch)');
     expect(stderr.trim().split('\n')).toHaveLength(1);
-    expect(stderr).toMatch(/^No caption and objects yet: fixtures\/florence2-colour not installed in /);
+    expect(stderr).toMatch(
+      /^No caption, objects and embedding yet: fixtures\/florence2-colour, fixtures\/clip-colour not installed in /,
+    );
     expect(stderr).toContain('npm run models:fetch');
     expect(stderr).toContain('--require-models');
   });

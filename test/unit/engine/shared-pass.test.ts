@@ -43,7 +43,9 @@ describe('the engine answers caption, objects and detailed description from one 
 
     const record = await engine.describe({ bytes: await imageFixture('solidRed'), source });
 
-    expect(passes.count - before).toBe(1);
+    // One Florence-2 pass for caption, objects and description; one image-tower pass for the embedding.
+    expect(passes.count - before).toBe(2);
+    expect(record.embedding?.dims).toBe(3);
     expect(record.caption).toBe('a red square');
     expect(record.detailedDescription).toBe('the image shows a red square');
     expect(record.objects).toEqual([
@@ -69,7 +71,8 @@ describe('the engine answers caption, objects and detailed description from one 
 
     const record = await engine.describeFast({ bytes: await redOnTheLeft(), source });
 
-    expect(passes.count - before).toBe(1);
+    // Florence-2 once for caption and objects, and the embedding's image tower once.
+    expect(passes.count - before).toBe(2);
     expect(record.labels).toEqual(['red square']);
     const [object] = record.objects ?? [];
     expect((object?.box.x ?? 1) + (object?.box.width ?? 1)).toBeLessThanOrEqual(0.5);

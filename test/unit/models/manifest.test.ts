@@ -85,7 +85,7 @@ describe('loadManifest', () => {
     [
       'an unknown architecture',
       (m: Valid) => Object.assign(m.models.florence2 ?? {}, { architecture: 'blip' }),
-      'Expected one of "vision-encoder-decoder", "florence2", "smolvlm", "openai-compatible", "bedrock" for models.florence2.architecture in FILE but received "blip"',
+      'Expected one of "vision-encoder-decoder", "florence2", "smolvlm", "clip", "openai-compatible", "bedrock" for models.florence2.architecture in FILE but received "blip"',
     ],
     [
       'a florence2 task without a task token',

@@ -30,6 +30,13 @@ describe('the production manifest (models/manifest.json)', () => {
       objects: { model: 'florence2', stage: 'fast', task: '<OD>' },
       detailed: { model: 'florence2', stage: 'detailed', task: '<MORE_DETAILED_CAPTION>' },
       questions: { model: 'smolvlm', stage: 'detailed' },
+      embedding: { model: 'clip', stage: 'fast' },
+    });
+    expect(manifest.models.clip).toMatchObject({
+      id: 'Xenova/clip-vit-base-patch32',
+      architecture: 'clip',
+      dtype: { vision_model: 'q8', text_model: 'q8' },
+      fetch: 'default',
     });
     expect(manifest.models.smolvlm).toMatchObject({
       id: 'HuggingFaceTB/SmolVLM-256M-Instruct',
@@ -41,10 +48,10 @@ describe('the production manifest (models/manifest.json)', () => {
       localModels(manifest)
         .filter(([, spec]) => spec.fetch === 'default')
         .map(([name]) => name),
-    ).toEqual(['florence2']);
+    ).toEqual(['florence2', 'clip']);
   });
 
-  test.each(['florence2', 'smolvlm'] as const)(
+  test.each(['florence2', 'smolvlm', 'clip'] as const)(
     '%s: pinned to a commit, an explicit dtype per session, exactly that dtype’s files',
     async (name) => {
       const spec = (await loadManifest(REPO_MODELS)).models[name] as ModelSpec;
@@ -61,7 +68,7 @@ describe('the production manifest (models/manifest.json)', () => {
     },
   );
 
-  test('models:fetch asks the hub for exactly the default model’s files at its pinned revision (one download), and the registry then finds nothing missing', async () => {
+  test('models:fetch asks the hub for exactly the default models’ files at their pinned revisions, and the registry then finds nothing missing', async () => {
     // Prepare: a copy of the manifest, a hub holding a few bytes for every file of every dtype
     const dir = await mkdtemp(join(tmpdir(), 'prod-manifest-'));
     await cp(join(REPO_MODELS, 'manifest.json'), join(dir, 'manifest.json'));
@@ -96,10 +103,13 @@ describe('the production manifest (models/manifest.json)', () => {
       // Act
       await fetchMissingModels(dir, { endpoint: hub.endpoint });
 
-      // Assess: one model fetched; the optional questions model is not
+      // Assess: the captioner and the embedding model fetched; the optional questions model is not
       const gets = hub.resolved().filter((r) => r.startsWith('GET'));
       const fetched = specs.filter((s) => s.fetch === 'default');
-      expect(fetched.map((s) => s.id)).toEqual(['onnx-community/Florence-2-base-ft']);
+      expect(fetched.map((s) => s.id)).toEqual([
+        'onnx-community/Florence-2-base-ft',
+        'Xenova/clip-vit-base-patch32',
+      ]);
       expect(gets.sort()).toEqual(
         fetched.flatMap((s) => (s.files ?? []).map((f) => `GET /${s.id}/resolve/${s.revision}/${f}`)).sort(),
       );

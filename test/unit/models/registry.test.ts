@@ -127,7 +127,7 @@ describe('ModelRegistry', () => {
   test('an unknown model name is a ConfigError listing the names there are', async () => {
     await expect(models.modelRunner('blip')).rejects.toThrow(ConfigError);
     await expect(models.modelRunner('blip')).rejects.toThrow(
-      'Expected one of florence2, smolvlm, vit-gpt2 for model but received "blip"',
+      'Expected one of florence2, smolvlm, vit-gpt2, clip for model but received "blip"',
     );
   });
 
@@ -163,9 +163,9 @@ describe('ModelRegistry', () => {
     const reopened = await ModelRegistry.open({ modelsDir: dir, threads: 1 });
 
     expect(reopened.taskSpec('objects')).toBeUndefined();
-    expect(reopened.tasksOf('fast')).toEqual(['caption']);
+    expect(reopened.tasksOf('fast')).toEqual(['caption', 'embedding']);
     expect(() => reopened.provenance('objects')).toThrow(
-      'Expected one of the configured tasks caption, detailed, questions for task but received "objects"',
+      'Expected one of the configured tasks caption, detailed, questions, embedding for task but received "objects"',
     );
   });
 });

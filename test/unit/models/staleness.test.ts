@@ -30,6 +30,19 @@ describe('staleness after a change of tasks (manifest v2)', () => {
     });
   });
 
+  it('a record without an embedding, or with one of another model, needs the fast stage (embedding-stale)', async () => {
+    const current = currentModelsOf(await loadManifest(fixtureModelsDir()));
+    const { embedding: _none, ...before } = current;
+    const stale = { stage: 'fast', reason: 'embedding-stale' };
+
+    expect(needsDescription(finished(before), { etag: 'e1' }, current)).toEqual(stale);
+    const other = {
+      ...current,
+      embedding: { ...(current.embedding as NonNullable<typeof current.embedding>), revision: 'r0' },
+    };
+    expect(needsDescription(finished(other), { etag: 'e1' }, current)).toEqual(stale);
+  });
+
   it('a changed objects task re-runs the fast stage; a changed detailed task only the detailed one', async () => {
     const manifest = await loadManifest(fixtureModelsDir());
     const stored = finished({ ...currentModelsOf(manifest) });

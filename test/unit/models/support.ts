@@ -63,6 +63,7 @@ const DEFAULT_REQUESTS: Record<ModelRunner['architecture'], TaskRequest> = {
   'vision-encoder-decoder': { generation: { max_new_tokens: 8 } },
   'openai-compatible': { prompt: 'Describe this image in detail.', generation: { max_new_tokens: 16 } },
   bedrock: { prompt: 'Describe this image in detail.', generation: { max_new_tokens: 16 } },
+  clip: { generation: {} },
 };
 
 /** One text answer from a loaded model runner: its own vision pass, then the request. */

@@ -78,7 +78,9 @@ describe('image-describer search', () => {
   it('prints results for a person, and reports the sidecar it could not read', async () => {
     const { status, stdout, stderr } = await search('square', '--colour', 'red', '--has-text', 'false');
     expect(status).toBe(0);
-    expect(stdout).toMatch(/^1\. .*red\.png {2}\(score \d+\)\n {3}caption: {2}a red square/);
+    expect(stdout).toMatch(
+      /^1\. .*red\.png {2}\(score [\d.]+(, similarity [\d.]+)?\)\n {3}caption: {2}a red square/,
+    );
     expect(stdout).toContain('1-1 of 1');
     expect(stderr).toMatch(/skipped .*notes\.png\.description\.json: Description record does not match/);
   });

@@ -11,11 +11,10 @@ import { elapsedMs } from '../../timing.ts';
 import { FLORENCE2_OBJECT_TASKS, FLORENCE2_TEXT_TASKS, type ModelSpec } from '../manifest.ts';
 import type { EncodedImage, ModelRunner, TaskAnswer, TaskRequest } from '../runner.ts';
 import {
+  loadWithProcessor,
   modelFolder,
+  pretrainedOptions,
   type RunnerContext,
-  sessionOptionsFor,
-  threadsFor,
-  transformersDtype,
 } from '../transformers-env.ts';
 import { cleanModelOutput } from './clean-output.ts';
 import { toRawImage } from './raw-image.ts';
@@ -73,29 +72,15 @@ export async function loadFlorence2Runner(
   context: RunnerContext,
 ): Promise<ModelRunner> {
   const folder = modelFolder(spec, context.modelsDir);
-  const [loadedModel, loadedProcessor] = await Promise.allSettled([
-    Florence2ForConditionalGeneration.from_pretrained(folder, {
-      dtype: transformersDtype(spec) as never,
-      revision: spec.revision,
-      local_files_only: true,
-      device: 'cpu',
-      session_options: sessionOptionsFor(threadsFor(spec, context.threads)),
-    }),
+  const [loaded, processor] = await loadWithProcessor(
+    Florence2ForConditionalGeneration.from_pretrained(folder, pretrainedOptions(spec, context)),
     AutoProcessor.from_pretrained(folder, {
       revision: spec.revision,
       local_files_only: true,
     }) as Promise<Florence2Processor>,
-  ]);
-  if (loadedModel.status === 'rejected' || loadedProcessor.status === 'rejected') {
-    // Do not leak the sessions that did open when the other half failed.
-    if (loadedModel.status === 'fulfilled') await loadedModel.value.dispose();
-    throw loadedModel.status === 'rejected'
-      ? loadedModel.reason
-      : (loadedProcessor as PromiseRejectedResult).reason;
-  }
+  );
   // from_pretrained is typed as the base class; the instance is the Florence-2 class.
-  const model = loadedModel.value as Florence2ForConditionalGeneration;
-  const processor = loadedProcessor.value;
+  const model = loaded as Florence2ForConditionalGeneration;
   const imageProcessor = processor.image_processor;
   if (!imageProcessor)
     throw new ConfigError(`Model ${spec.id} has no image processor (preprocessor_config.json)`);

@@ -9,13 +9,7 @@ import { ConfigError, expected, InferenceError } from '../../errors.ts';
 import type { RgbImage } from '../../image/types.ts';
 import type { ModelSpec } from '../manifest.ts';
 import type { EncodedImage, ModelRunner, TaskAnswer, TaskRequest } from '../runner.ts';
-import {
-  modelFolder,
-  type RunnerContext,
-  sessionOptionsFor,
-  threadsFor,
-  transformersDtype,
-} from '../transformers-env.ts';
+import { modelFolder, pretrainedOptions, type RunnerContext } from '../transformers-env.ts';
 import { cleanModelOutput } from './clean-output.ts';
 import { toRawImage } from './raw-image.ts';
 import { SMOLVLM_CHAT_TEMPLATE } from './smolvlm-chat.ts';
@@ -36,13 +30,10 @@ export async function loadSmolVlmRunner(
 ): Promise<ModelRunner> {
   const folder = modelFolder(spec, context.modelsDir);
   const [model, processor] = await Promise.all([
-    AutoModelForVision2Seq.from_pretrained(folder, {
-      dtype: transformersDtype(spec) as never,
-      revision: spec.revision,
-      local_files_only: true,
-      device: 'cpu',
-      session_options: sessionOptionsFor(threadsFor(spec, context.threads)),
-    }) as Promise<PreTrainedModel>,
+    AutoModelForVision2Seq.from_pretrained(
+      folder,
+      pretrainedOptions(spec, context),
+    ) as Promise<PreTrainedModel>,
     AutoProcessor.from_pretrained(folder, {
       revision: spec.revision,
       local_files_only: true,

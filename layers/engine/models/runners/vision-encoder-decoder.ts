@@ -3,13 +3,7 @@ import { InferenceError } from '../../errors.ts';
 import type { RgbImage } from '../../image/types.ts';
 import type { ModelSpec } from '../manifest.ts';
 import type { EncodedImage, ModelRunner, TaskAnswer, TaskRequest } from '../runner.ts';
-import {
-  modelFolder,
-  type RunnerContext,
-  sessionOptionsFor,
-  threadsFor,
-  transformersDtype,
-} from '../transformers-env.ts';
+import { modelFolder, pretrainedOptions, type RunnerContext } from '../transformers-env.ts';
 import { cleanModelOutput } from './clean-output.ts';
 import { toRawImage } from './raw-image.ts';
 
@@ -22,13 +16,11 @@ export async function loadVisionEncoderDecoderRunner(
   spec: ModelSpec,
   context: RunnerContext,
 ): Promise<ModelRunner> {
-  const captioner = await pipeline('image-to-text', modelFolder(spec, context.modelsDir), {
-    dtype: transformersDtype(spec) as never,
-    revision: spec.revision,
-    local_files_only: true,
-    device: 'cpu',
-    session_options: sessionOptionsFor(threadsFor(spec, context.threads)),
-  });
+  const captioner = await pipeline(
+    'image-to-text',
+    modelFolder(spec, context.modelsDir),
+    pretrainedOptions(spec, context),
+  );
   return {
     model: name,
     architecture: 'vision-encoder-decoder',
