@@ -339,6 +339,14 @@ export class SqliteSearchIndex implements SearchIndex {
       // The family's column is NULL when it is absent from the palette (a share of 0 never matches).
       sql.push(`d.c_${colour.family} >= ?`);
       params.push(colour.minFraction);
+      if (colour.name !== undefined) {
+        // A light/dark name ("light blue"): only that name's share counts, summed from the result.
+        sql.push(
+          `(SELECT sum(json_extract(c.value, '$.fraction')) FROM json_each(d.hit, '$.colours') c
+            WHERE json_extract(c.value, '$.family') = ? AND json_extract(c.value, '$.name') = ?) >= ?`,
+        );
+        params.push(colour.family, colour.name, colour.minFraction);
+      }
     }
     for (const [column, list] of [
       ['labels', query.labels],

@@ -21,8 +21,8 @@ const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as {
 };
 
 describe('supported Node versions', () => {
-  it('are Node 22.13+, 24+ and (while it lasts) 20.19+', () => {
-    expect(pkg.engines.node).toBe('^20.19.0 || ^22.13.0 || >=24.0.0');
+  it('are Node 22.13+, 24-26 and (while it lasts) 20.19+', () => {
+    expect(pkg.engines.node).toBe('^20.19.0 || ^22.13.0 || ^24.0.0 || ^25.0.0 || ^26.0.0');
   });
 
   it('suit every locked package, so npm install prints no EBADENGINE on any of them', () => {
