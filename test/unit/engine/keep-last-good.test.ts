@@ -168,7 +168,7 @@ describe('a re-run without models keeps the last good results', () => {
 });
 
 describe('image-describer describe --out over existing sidecars', () => {
-  it('refuses to run without models and leaves the earlier sidecars as they were', async () => {
+  it('with --require-models, refuses to run without models and leaves the earlier sidecars as they were', async () => {
     const images = join(dir, 'photos');
     const out = join(dir, 'out');
     await mkdir(images);
@@ -183,7 +183,7 @@ describe('image-describer describe --out over existing sidecars', () => {
 
     const second = captureOutput();
     const status = await runCli(
-      ['describe', images, '--out', out],
+      ['describe', images, '--out', out, '--require-models', '--force'],
       { MODELS_DIR: emptyModelsDir },
       second.output,
     );
