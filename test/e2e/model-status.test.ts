@@ -63,7 +63,12 @@ describe('model state on the page, before any upload', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'models-missing.png'), fullPage: true });
 
     // Act 2: the models arrive (as `npm run models:fetch` would leave them), no restart, no reload
-    for (const id of ['fixtures/florence2-colour', 'fixtures/smolvlm-colour', 'fixtures/vit-gpt2-colour']) {
+    for (const id of [
+      'fixtures/florence2-colour',
+      'fixtures/smolvlm-colour',
+      'fixtures/vit-gpt2-colour',
+      'fixtures/clip-colour',
+    ]) {
       await cp(join(FIXTURE_MODELS, id), join(modelsDir, id), { recursive: true });
     }
 

@@ -11,6 +11,7 @@ import { ModelRegistry } from '#engine/models/registry.ts';
 import { parseStoredRecord } from '#engine/pipeline/staleness.ts';
 import { newRecord, withStageState } from '#engine/record/record.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
+import { encodeEmbedding } from '#engine/search/vector-codec.ts';
 import { readEngineSettings } from '#engine/settings.ts';
 import { DEFAULT_LOCAL_OPTIONS } from '../../functions/local/options.ts';
 import { startEmbeddedS3 } from '../../functions/local/servers.ts';
@@ -56,11 +57,15 @@ beforeAll(async () => {
     size: bytes.length,
   });
   const at = new Date('2026-11-25T20:00:00Z');
+  // A vector of the current embedding model, so that only the stages below decide what is redone.
+  const dims = 16;
+  const embedding = encodeEmbedding(new Float32Array(dims).fill(1 / Math.sqrt(dims)));
   let half: DescriptionRecord = newRecord(source('images/half/green.png', green), at);
   half = {
     ...withStageState(half, 'fast', 'done', at),
     caption: 'a green square',
-    models: { caption: models.caption, objects: models.objects },
+    embedding,
+    models: { caption: models.caption, objects: models.objects, embedding: models.embedding },
   };
   let done: DescriptionRecord = newRecord(source('images/done/blue.png', blue), at);
   done = withStageState(withStageState(done, 'fast', 'done', at), 'detailed', 'done', at);
@@ -68,9 +73,11 @@ beforeAll(async () => {
     ...done,
     caption: 'kept from last run',
     detailedDescription: 'kept',
+    embedding,
     models: {
       caption: models.caption,
       objects: models.objects,
+      embedding: models.embedding,
       detailed: models.detailed,
       categories: models.categories,
     },
