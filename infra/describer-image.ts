@@ -37,6 +37,8 @@ export interface ModelRefs {
   readonly normal: ModelRef;
   /** The prompt-capable model that answers questions (manifest `tasks.questions.model`), if any. */
   readonly questions?: ModelRef;
+  /** The image-embedding model the fast stage also runs (manifest `tasks.embedding.model`), if any. */
+  readonly embedding?: ModelRef;
 }
 
 /** The synth warning (an error with `requireModels`) for a model folder `npm run models:fetch` has not written. */
@@ -70,7 +72,12 @@ export function readModelRefs(modelsDir = DEFAULT_MODELS_DIR): ModelRefs {
   };
   // Each function image carries the model of its stage's tasks (fast: caption and objects share one).
   const refOf = (name: string) => ref(modelOf(name), name);
-  const refs = { fast: refOf(tasks.caption.model), normal: refOf(tasks.detailed.model) };
+  const embeddingModel = tasks.embedding?.model;
+  const refs = {
+    fast: refOf(tasks.caption.model),
+    normal: refOf(tasks.detailed.model),
+    ...(embeddingModel && embeddingModel !== tasks.caption.model ? { embedding: refOf(embeddingModel) } : {}),
+  };
   const questionsModel = tasks.questions?.model;
   if (!questionsModel || questionsModel === tasks.detailed.model) return refs;
   return { ...refs, questions: refOf(questionsModel) };
@@ -82,8 +89,8 @@ export interface DescriberImageOptions {
   /** The model baked into the image, from `models/<id>`. */
   readonly model: ModelRef;
   /**
-   * A second model for the same image (the questions model in the worker when questions are
-   * configured), from `models/<id>`. @default none
+   * A second model for the same image (the embedding model in the fast image, the questions model
+   * in the worker when questions are configured), from `models/<id>`. @default none
    */
   readonly extraModel?: ModelRef;
   /** @default the repository root */
@@ -129,7 +136,8 @@ export function describerImageCode(
   };
   const modelDir = modelDirOf(options.model, 'npm run models:fetch');
   const extraDir = extra
-    ? modelDirOf(extra, 'npm run models:fetch -- --all')
+    ? // The fast image's extra model (embeddings) is in the default fetch; the questions model is not.
+      modelDirOf(extra, options.target === 'fast' ? 'npm run models:fetch' : 'npm run models:fetch -- --all')
     : join(repoRoot, NO_EXTRA_MODEL_DIR);
   return lambda.DockerImageCode.fromImageAsset(repoRoot, {
     file: DOCKERFILE,

@@ -160,6 +160,8 @@ export class ImageDescriberStack extends Stack {
       code: describerImageCode(this, {
         target: 'fast',
         model: models.fast,
+        // The fast stage embeds every image too, so its image carries the embedding model.
+        extraModel: models.embedding,
         requireModels: props.requireModels,
       }),
       maxInputBytes,

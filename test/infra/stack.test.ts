@@ -447,10 +447,10 @@ describe('container image assets', () => {
         dockerFile: 'layers/docker/describe.Dockerfile',
         dockerBuildTarget: 'fast',
         platform: 'linux/arm64',
-        dockerBuildArgs: { MODEL_ID: TEST_MODELS.fast.id },
+        dockerBuildArgs: { MODEL_ID: TEST_MODELS.fast.id, EXTRA_MODEL_ID: TEST_MODELS.embedding.id },
         dockerBuildContexts: {
           model: expect.stringMatching(/\/models\/test-org\/fast-model$/),
-          extra_model: expect.stringMatching(/\/layers\/docker\/no-extra-model$/),
+          extra_model: expect.stringMatching(/\/models\/test-org\/embedding-model$/),
         },
       }),
     ]);

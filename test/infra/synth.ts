@@ -12,6 +12,7 @@ export const TEST_MODELS = {
   fast: { id: 'test-org/fast-model', version: 'r1' },
   normal: { id: 'test-org/normal-model', version: 'r1' },
   questions: { id: 'test-org/questions-model', version: 'r1' },
+  embedding: { id: 'test-org/embedding-model', version: 'r1' },
 } as const;
 
 /** The feature flags `cdk synth` uses (cdk.json), so tests synthesize what a deploy would. */

@@ -130,7 +130,11 @@ describe('configured stack', () => {
       MODEL_ID: TEST_MODELS.normal.id,
       EXTRA_MODEL_ID: TEST_MODELS.questions.id,
     });
-    expect(argsOf('fast')).toEqual({ MODEL_ID: TEST_MODELS.fast.id });
+    // The fast image carries the embedding model beside the captioner (the fast stage embeds every image).
+    expect(argsOf('fast')).toEqual({
+      MODEL_ID: TEST_MODELS.fast.id,
+      EXTRA_MODEL_ID: TEST_MODELS.embedding.id,
+    });
   });
 
   it('reserves the concurrency asked for and runs one thread at 1769 MB', () => {
