@@ -2,7 +2,12 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { Colour, ColourFamily, DescriptionRecord } from '#engine/record/schema.ts';
+import {
+  type Colour,
+  type ColourFamily,
+  colourFamilySchema,
+  type DescriptionRecord,
+} from '#engine/record/schema.ts';
 import { LocalSearchIndex } from '#engine/search/local-index.ts';
 import { parseSearchQuery, type SearchParams } from '#engine/search/query.ts';
 
@@ -132,19 +137,7 @@ const SIGN_WORDS = [
   'MENU',
   'WELCOME',
 ];
-const FAMILIES: ColourFamily[] = [
-  'red',
-  'orange',
-  'yellow',
-  'green',
-  'blue',
-  'purple',
-  'pink',
-  'brown',
-  'black',
-  'white',
-  'gray',
-];
+const FAMILIES: readonly ColourFamily[] = colourFamilySchema.options;
 /** A long tail of rare words, as real captions and OCR text have (names, codes, brands). */
 const RARE = Array.from({ length: 20_000 }, (_, i) => `zq${i.toString(36)}`);
 
