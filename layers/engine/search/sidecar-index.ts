@@ -134,7 +134,8 @@ export class SidecarIndexer {
         await this.drop(inputKey);
         return false;
       }
-      const originalName = await this.originalName(inputKey);
+      // Only the keyword index shows the name: a vectors-only reload makes no HEAD per image.
+      const originalName = keywords ? await this.originalName(inputKey) : undefined;
       if (shouldWrite(inputKey)) {
         if (keywords) {
           this.options.index.upsert({ key: inputKey, record, ...(originalName ? { originalName } : {}) });
