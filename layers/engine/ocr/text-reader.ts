@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -14,6 +15,7 @@ import {
   type DetectedBox,
   mergeOverlappingBoxes,
 } from './db-postprocess.ts';
+import { simplifyPaddleGraph } from './graph-rewrite.ts';
 import type { Quad } from './geometry.ts';
 import { cropQuad, packBatch, resizeRgb, rotate90CounterClockwise, rotate180 } from './image-ops.ts';
 import { median, orderLines, type Piece, type TextOrientation } from './reading-order.ts';
@@ -101,7 +103,8 @@ function packagedModels(): { dir: string; version: string } | undefined {
 
 async function openSession(path: string, threads: number): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(path, {
+    const { bytes } = simplifyPaddleGraph(await readFile(path));
+    return await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
