@@ -21,22 +21,23 @@ type Tensor = onnxProto.onnx.ITensorProto;
 export function simplifyPaddleGraph(bytes: Uint8Array): { bytes: Uint8Array; rewrites: number } {
   const model = onnx.ModelProto.decode(bytes);
   const graph = model.graph;
-  if (!graph) return { bytes, rewrites: 0 };
+  if (!graph?.node) return { bytes, rewrites: 0 };
+  const outputs = (graph.output ?? []).map((o) => o.name ?? '');
+  const initializers = graph.initializer ?? [];
   const constants = new Map<string, Tensor>();
   for (const node of graph.node) {
     const tensor =
       node.opType === 'Constant' ? node.attribute?.find((a) => a.name === 'value')?.t : undefined;
     if (tensor && node.output?.[0]) constants.set(node.output[0], tensor);
   }
-  for (const tensor of graph.initializer) if (tensor.name) constants.set(tensor.name, tensor);
+  for (const tensor of initializers) if (tensor.name) constants.set(tensor.name, tensor);
 
   let nodes: Node[] = [...graph.node];
   const consumers = () => {
     const map = new Map<string, Node[]>();
     for (const node of nodes)
       for (const input of node.input ?? []) map.set(input, [...(map.get(input) ?? []), node]);
-    for (const output of graph.output)
-      map.set(output.name ?? '', [...(map.get(output.name ?? '') ?? []), {}]);
+    for (const output of outputs) map.set(output, [...(map.get(output) ?? []), {}]);
     return map;
   };
   const added: Tensor[] = [];
@@ -173,9 +174,9 @@ export function simplifyPaddleGraph(bytes: Uint8Array): { bytes: Uint8Array; rew
 
   // Constants only the removed ops read would make onnxruntime warn about each one at load.
   const read = new Set(nodes.flatMap((n) => n.input ?? []));
-  for (const output of graph.output) read.add(output.name ?? '');
+  for (const output of outputs) read.add(output);
   graph.node = nodes.filter((n) => n.opType !== 'Constant' || read.has(n.output?.[0] ?? ''));
-  graph.initializer = [...graph.initializer, ...added].filter((t) => read.has(t.name ?? ''));
+  graph.initializer = [...initializers, ...added].filter((t) => read.has(t.name ?? ''));
   return { bytes: onnx.ModelProto.encode(model).finish(), rewrites };
 }
 
