@@ -1,7 +1,7 @@
-import { ConfigError, expected } from '#engine/errors.ts';
+import { ConfigError, expected } from '#engine/index.ts';
 
 /** AWS guidance for SQS-triggered functions, shared with the local stack's queue. */
-export { VISIBILITY_TO_TIMEOUT_RATIO } from '#engine/pipeline/detailed-worker.ts';
+export { VISIBILITY_TO_TIMEOUT_RATIO } from '#engine/pipeline/index.ts';
 
 /** Lambda gives one full vCPU per 1769 MB of memory, up to 6 vCPUs at 10240 MB. */
 export const MB_PER_VCPU = 1769;

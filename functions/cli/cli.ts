@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
-import type { DescribeEngine } from '#engine/engine.ts';
-import { modeSchema } from '#engine/models/manifest.ts';
-import { ENV } from '#engine/settings.ts';
+import { type DescribeEngine, ENV } from '#engine/index.ts';
+import { modeSchema } from '#engine/models/index.ts';
 import type { CommandOutput } from './describe-command.ts';
 import {
   cliEngineSettings,

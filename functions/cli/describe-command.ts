@@ -2,23 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import type { DescribeEngine, DescribeInput } from '#engine/engine.ts';
-import { contentTypeForFileName } from '#engine/image/content-types.ts';
-import type { ModelMode } from '#engine/models/manifest.ts';
+import { contentTypeForFileName } from '#engine/image/index.ts';
+import {
+  type DescribeEngine,
+  type DescribeInput,
+  keptAsideSentence,
+  parseStoredJson,
+} from '#engine/index.ts';
+import type { ModelMode } from '#engine/models/index.ts';
 import type { ImageEncodings } from '#engine/models/registry.ts';
-import { KEPT_ASIDE_SUFFIX } from '#engine/pipeline/key-layout.ts';
 import {
   type CurrentModels,
   currentModelsOf,
+  KEPT_ASIDE_SUFFIX,
   needsDescription,
   parseStoredRecord,
-} from '#engine/pipeline/staleness.ts';
-import { parseStoredJson } from '#engine/ports.ts';
-import { currentQuestionKeys } from '#engine/questions/stage.ts';
-import { fileSidecarPath } from '#engine/record/file-sidecar.ts';
-import { newRecord, sha256Hex } from '#engine/record/record.ts';
-import type { DescriptionRecord } from '#engine/record/schema.ts';
-import { keptAsideSentence } from '#engine/user-messages.ts';
+} from '#engine/pipeline/index.ts';
+import { currentQuestionKeys } from '#engine/questions/index.ts';
+import { type DescriptionRecord, fileSidecarPath, newRecord, sha256Hex } from '#engine/record/index.ts';
 import { readInputFile, unreadableReason } from '../read-input-file.ts';
 import { firstError, formatRecord } from './format.ts';
 import { collectTargets, type DescribeTarget } from './targets.ts';

@@ -1,8 +1,11 @@
-import type { DescribeEngine } from '#engine/engine.ts';
-import { DescribeError } from '#engine/errors.ts';
-import type { ModelMode } from '#engine/models/manifest.ts';
-import { asksQuestions, loadQuestionsFile } from '#engine/questions/config.ts';
-import { type EngineSettings, readEngineSettings } from '#engine/settings.ts';
+import {
+  type DescribeEngine,
+  DescribeError,
+  type EngineSettings,
+  readEngineSettings,
+} from '#engine/index.ts';
+import type { ModelMode } from '#engine/models/index.ts';
+import { asksQuestions, loadQuestionsFile } from '#engine/questions/index.ts';
 import type { CommandOutput } from './describe-command.ts';
 
 /**

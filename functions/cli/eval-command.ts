@@ -1,15 +1,18 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { DescribeInput } from '#engine/engine.ts';
-import { expected, SourceUnreadableError } from '#engine/errors.ts';
-import { type ParsedReferences, parseReferences } from '#engine/eval/references.ts';
-import { type EvalReport, runEval } from '#engine/eval/run-eval.ts';
-import type { LatencySummary, MetricValue } from '#engine/eval/score.ts';
-import { contentTypeForFileName } from '#engine/image/content-types.ts';
-import { type ModelMode, modeSchema } from '#engine/models/manifest.ts';
-import { asksQuestions } from '#engine/questions/config.ts';
-import { ENV } from '#engine/settings.ts';
+import {
+  type EvalReport,
+  type LatencySummary,
+  type MetricValue,
+  type ParsedReferences,
+  parseReferences,
+  runEval,
+} from '#engine/eval/index.ts';
+import { contentTypeForFileName } from '#engine/image/index.ts';
+import { type DescribeInput, ENV, expected, SourceUnreadableError } from '#engine/index.ts';
+import { type ModelMode, modeSchema } from '#engine/models/index.ts';
+import { asksQuestions } from '#engine/questions/index.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { type CommandOutput, progressReporter } from './describe-command.ts';
 import { cliEngineSettings, commandErrorExit, missingModelsMessage } from './engine-setup.ts';

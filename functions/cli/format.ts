@@ -1,5 +1,5 @@
-import type { ModelMode } from '#engine/models/manifest.ts';
-import type { Colour, DescriptionRecord } from '#engine/record/schema.ts';
+import type { ModelMode } from '#engine/models/index.ts';
+import type { Colour, DescriptionRecord } from '#engine/record/index.ts';
 
 const percent = (fraction: number) => `${Math.round(fraction * 100)}%`;
 

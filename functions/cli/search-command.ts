@@ -1,24 +1,24 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readQuestionsConfig } from '#engine/questions/config.ts';
-import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
-import { readStoredRecord } from '#engine/record/record.ts';
-import type { SearchHit } from '#engine/search/document.ts';
-import type { HybridHit, HybridSearchResponse } from '#engine/search/hybrid.ts';
-import { LocalSearchIndex } from '#engine/search/local-index.ts';
-import { localHybridSearch } from '#engine/search/local-search.ts';
-import { MemoryVectorIndex } from '#engine/search/memory-vector-index.ts';
+import { DEFAULT_MODELS_DIR, ENV } from '#engine/index.ts';
+import { readQuestionsConfig } from '#engine/questions/index.ts';
+import { FILE_SIDECAR_SUFFIX, readStoredRecord } from '#engine/record/index.ts';
 import {
   DEFAULT_COLOUR_MIN_FRACTION,
+  foldPhrase,
+  type HybridHit,
+  type HybridSearchResponse,
+  LocalSearchIndex,
+  localHybridSearch,
+  MemoryVectorIndex,
   parseSearchQuery,
   SEARCH_LIMITS,
+  type SearchHit,
   SearchQueryError,
-} from '#engine/search/query.ts';
+  vectorEntryOf,
+} from '#engine/search/index.ts';
 import { openQueryEmbedder } from '#engine/search/query-embedder.ts';
-import { foldPhrase } from '#engine/search/text.ts';
-import { vectorEntryOf } from '#engine/search/vector-facts.ts';
-import { DEFAULT_MODELS_DIR, ENV } from '#engine/settings.ts';
 import type { CommandOutput } from './describe-command.ts';
 import { colourFamilies } from './format.ts';
 

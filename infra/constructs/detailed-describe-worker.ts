@@ -6,9 +6,9 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { BedrockSpec, RemoteModelSpec } from '#engine/models/manifest.ts';
-import { DETAILED_WORKER_DEFAULTS } from '#engine/pipeline/detailed-worker.ts';
-import { ENV } from '#engine/settings.ts';
+import { ENV } from '#engine/index.ts';
+import type { BedrockSpec, RemoteModelSpec } from '#engine/models/index.ts';
+import { DETAILED_WORKER_DEFAULTS } from '#engine/pipeline/index.ts';
 import {
   assertIntegerInRange,
   assertMemory,

@@ -6,8 +6,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ConfigError, expected } from '#engine/errors.ts';
-import { DEFAULT_ENGINE_SETTINGS, ENV } from '#engine/settings.ts';
+import { ConfigError, DEFAULT_ENGINE_SETTINGS, ENV, expected } from '#engine/index.ts';
 import {
   assertIntegerInRange,
   assertMemory,
