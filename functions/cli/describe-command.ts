@@ -10,7 +10,6 @@ import {
   parseStoredJson,
 } from '#engine/index.ts';
 import type { ModelMode } from '#engine/models/index.ts';
-import type { ImageEncodings } from '#engine/models/registry.ts';
 import {
   type CurrentModels,
   currentModelsOf,
@@ -53,11 +52,7 @@ async function readSource(path: string, maxBytes: number): Promise<DescribeInput
   return { bytes, source: { kind: 'file', path, contentType: contentTypeForFileName(path) } };
 }
 
-/**
- * Fast stage, then (normal mode) the detailed stage; an error in either becomes a failed record.
- * `previous` is the sidecar already at the output path: its results survive a run that cannot
- * redo them (models missing, a failed run), marked stale.
- */
+/** The image's record: an unreadable file, or a stage's error, becomes a failed record. */
 async function describeOne(
   engine: DescribeEngine,
   target: DescribeTarget,
@@ -71,20 +66,9 @@ async function describeOne(
     const unread = newRecord({ kind: 'file', path: target.path, size: 0 }, new Date());
     return engine.failedRecordFor({ bytes: new Uint8Array(), source: unread.source }, 'fast', error, unread);
   }
-  // One vision pass for the image's caption, objects and detailed description (both stages).
-  const encodings: ImageEncodings = new Map();
-  let fast: DescriptionRecord;
-  try {
-    fast = await engine.describeFast(input, previous, { encodings });
-  } catch (error) {
-    return engine.failedRecordFor(input, 'fast', error, previous);
-  }
-  if (mode === 'fast') return fast;
-  try {
-    return await engine.describeDetailed(input, fast, { encodings });
-  } catch (error) {
-    return engine.failedRecordFor(input, 'detailed', error, fast);
-  }
+  // `previous` is the sidecar already at the output path: its results survive a run that cannot
+  // redo them (models missing, a failed run), marked stale.
+  return engine.describe(input, previous, { mode, failures: 'record' });
 }
 
 /**
