@@ -5,12 +5,12 @@ import { parseArgs } from 'node:util';
 import { createFastRuntime, readAwsConfig } from '#adapters/aws-runtime.ts';
 import { LambdaFastTrigger, S3ObjectStore, SqsJobQueue } from '#adapters/index.ts';
 import {
-  DEFAULT_MODELS_DIR,
   ENV,
   type Env,
   expected,
   type FastStageTrigger,
   type JobQueue,
+  readModelsDir,
 } from '#engine/index.ts';
 import { loadManifest } from '#engine/models/registry.ts';
 import {
@@ -117,7 +117,7 @@ export async function runBackfillCommand(
         expected('a way to run the fast stage', '--fast-function or --in-process', undefined),
       );
     }
-    const modelsDir = resolve(values.models ?? (env[ENV.MODELS_DIR] || DEFAULT_MODELS_DIR));
+    const modelsDir = resolve(readModelsDir(env, values.models));
     const manifest = await loadManifest(modelsDir);
     const models = currentModelsOf(manifest);
     const layout = readKeyLayout(env);

@@ -26,7 +26,7 @@ export interface FastDescribeFunctionProps {
   readonly code: lambda.DockerImageCode;
   /**
    * 3538 MB buys 2 vCPUs for one Florence-2 vision pass (caption + objects), which parallelises over
-   * both cores. Resident need ≈ 2.6 GB: Florence-2 ~1.8 GB (public figure, issue 9) + fp32 encoder
+   * both cores. Resident need ≈ 2.6 GB: Florence-2 ~1.8 GB (public figure, LINEUP_FIGURES) + fp32 encoder
    * (assumed +0.3 GB) + OCR 0.43 GB (measured here) — OCR runs in the detailed stage by default, but
    * the memory still covers ocrStage=fast. Derived in infra/sizing.ts (deriveSizing).
    * @default 3538

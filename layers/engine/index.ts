@@ -48,6 +48,7 @@ export {
   type OcrStage,
   readEngineSettings,
   readIntegerEnv,
+  readModelsDir,
 } from './settings.ts';
 export { keptAsideSentence, tooLargeSentence } from './user-messages.ts';
 
