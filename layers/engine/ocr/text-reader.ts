@@ -241,8 +241,9 @@ class PaddleTextReader implements TextReader {
    * A read of a synthetic page during initialisation, then the recogniser at its widest input:
    * onnxruntime makes its shape-dependent allocations and V8 compiles the pre- and
    * post-processing on the first use, which would otherwise land on the first image (it cost
-   * about twice a later one). The arena then holds what the largest detector input (a
-   * detLimitSide square) and the widest line need, so later reads do not grow it.
+   * about twice a later one). The arena then holds what a first detector pass (at most a
+   * detLimitSide square) and the widest line need; only a larger second pass on small print
+   * grows it, once.
    */
   async warmUp(): Promise<void> {
     await this.read(warmUpPage(OCR_DEFAULTS.detLimitSide));
