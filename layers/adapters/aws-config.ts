@@ -31,6 +31,23 @@ export interface AwsTargets {
   /** The SDK's standard endpoint overrides, honoured here so path-style is forced for them. */
   readonly s3Endpoint?: string;
   readonly sqsEndpoint?: string;
+  /** S3 Vectors index the stage keeps in step with its sidecars; absent without vector search. */
+  readonly vectors?: VectorIndexTarget;
+}
+
+/** The S3 Vectors index of the image vectors; infra/ sets both names or neither. */
+export interface VectorIndexTarget {
+  readonly vectorBucketName: string;
+  readonly indexName: string;
+}
+
+/** Absent when the stack deploys no vector index; one name without the other fails at cold start. */
+export function readVectorIndexTarget(env: Env): VectorIndexTarget | undefined {
+  if (!env[ENV.VECTOR_BUCKET_NAME] && !env[ENV.VECTOR_INDEX_NAME]) return undefined;
+  return Object.freeze({
+    vectorBucketName: readRequiredEnv(env, ENV.VECTOR_BUCKET_NAME),
+    indexName: readRequiredEnv(env, ENV.VECTOR_INDEX_NAME),
+  });
 }
 
 export function readAwsTargets(env: Env, options: { needsQueue: boolean }): AwsTargets {
@@ -39,5 +56,6 @@ export function readAwsTargets(env: Env, options: { needsQueue: boolean }): AwsT
     detailedQueueUrl: options.needsQueue ? readRequiredEnv(env, ENV.DETAILED_QUEUE_URL) : undefined,
     s3Endpoint: env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined,
     sqsEndpoint: env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL || undefined,
+    vectors: readVectorIndexTarget(env),
   });
 }

@@ -50,6 +50,27 @@ export function objectsCreated(event: unknown): ObjectCreated[] {
   return created;
 }
 
+/** One object an ObjectRemoved notification is about (a delete, or a delete marker), key decoded. */
+export interface ObjectRemoved {
+  readonly bucket: string;
+  readonly key: string;
+}
+
+/** The ObjectRemoved records of an S3 notification (`ObjectRemoved:Delete`, `:DeleteMarkerCreated`). */
+export function objectsRemoved(event: unknown): ObjectRemoved[] {
+  if (isS3TestEvent(event) || typeof event !== 'object' || event === null) return [];
+  const records = (event as { Records?: unknown }).Records;
+  if (!Array.isArray(records)) return [];
+  const removed: ObjectRemoved[] = [];
+  for (const record of records as S3EventRecordLike[]) {
+    const bucket = record.s3?.bucket?.name;
+    const key = record.s3?.object?.key;
+    if (!(record.eventName ?? '').startsWith('ObjectRemoved:') || !bucket || key === undefined) continue;
+    removed.push({ bucket, key: decodeEventKey(key) });
+  }
+  return removed;
+}
+
 /** A key as S3 writes it into event records: form-encoded, `/` kept (`my photo(1).jpg` → `my+photo%281%29.jpg`). */
 export function encodeEventKey(key: string): string {
   return encodeURIComponent(key)
