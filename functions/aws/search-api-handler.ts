@@ -46,7 +46,7 @@ export function readSearchApiConfig(env: Env): SearchApiConfig {
     throw new ConfigError(expected('the Athena workgroup of the search', ENV.SEARCH_WORKGROUP, undefined));
   const vectors = readVectorIndexTarget(env);
   if (!vectors)
-    throw new ConfigError(expected('the S3 Vectors bucket of the search', ENV.VECTOR_BUCKET_NAME, undefined));
+    throw new ConfigError(expected('the S3 Vectors index of the search', ENV.VECTOR_INDEX_ARN, undefined));
   const engine = readEngineSettings(env);
   return Object.freeze({
     bucket: readRequiredEnv(env, ENV.BUCKET_NAME),

@@ -1,3 +1,4 @@
+import { ConfigError, expected } from '#engine/errors.ts';
 import { ENV, type Env, readRequiredEnv } from '#engine/settings.ts';
 
 /**
@@ -35,19 +36,25 @@ export interface AwsTargets {
   readonly vectors?: VectorIndexTarget;
 }
 
-/** The S3 Vectors index of the image vectors; infra/ sets both names or neither. */
+/** The S3 Vectors index of the image vectors, by ARN (what infra/ creates and scopes IAM to). */
 export interface VectorIndexTarget {
-  readonly vectorBucketName: string;
-  readonly indexName: string;
+  readonly indexArn: string;
 }
 
-/** Absent when the stack deploys no vector index; one name without the other fails at cold start. */
+/** Absent when the stack deploys no vector index; a value that is not an index ARN fails at cold start. */
 export function readVectorIndexTarget(env: Env): VectorIndexTarget | undefined {
-  if (!env[ENV.VECTOR_BUCKET_NAME] && !env[ENV.VECTOR_INDEX_NAME]) return undefined;
-  return Object.freeze({
-    vectorBucketName: readRequiredEnv(env, ENV.VECTOR_BUCKET_NAME),
-    indexName: readRequiredEnv(env, ENV.VECTOR_INDEX_NAME),
-  });
+  const indexArn = env[ENV.VECTOR_INDEX_ARN];
+  if (!indexArn) return undefined;
+  if (!/^arn:aws[\w-]*:s3vectors:[\w-]+:\d{12}:bucket\/[^/]+\/index\/[^/]+$/.test(indexArn)) {
+    throw new ConfigError(
+      expected(
+        'an S3 Vectors index ARN (arn:aws:s3vectors:<region>:<account>:bucket/<bucket>/index/<index>)',
+        ENV.VECTOR_INDEX_ARN,
+        indexArn,
+      ),
+    );
+  }
+  return Object.freeze({ indexArn });
 }
 
 export function readAwsTargets(env: Env, options: { needsQueue: boolean }): AwsTargets {

@@ -52,8 +52,8 @@ type FilterValue = string | number | boolean | FilterValue[] | { [key: string]: 
 type Filter = { [key: string]: FilterValue };
 
 export interface S3VectorsIndexOptions extends AwsClientOptions {
-  readonly vectorBucketName: string;
-  readonly indexName: string;
+  /** arn:aws:s3vectors:<region>:<account>:bucket/<vector bucket>/index/<index> */
+  readonly indexArn: string;
   /** Share one client per process; created from the options when absent. */
   readonly client?: S3VectorsClient;
 }
@@ -139,11 +139,11 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
  */
 export class S3VectorsIndex implements ImageVectorIndex, StoredVectorReader {
   readonly client: S3VectorsClient;
-  private readonly target: { vectorBucketName: string; indexName: string };
+  private readonly target: { indexArn: string };
 
   constructor(options: S3VectorsIndexOptions) {
     this.client = options.client ?? new S3VectorsClient(awsClientConfig(options));
-    this.target = { vectorBucketName: options.vectorBucketName, indexName: options.indexName };
+    this.target = { indexArn: options.indexArn };
   }
 
   async upsert(entries: readonly ImageVectorEntry[]): Promise<void> {

@@ -11,7 +11,7 @@ import { parseSearchQuery } from '#engine/search/query.ts';
 import { describeVectorIndexContract, vectorEntry } from '#test/search/vector-index-contract.ts';
 import { fakeS3Vectors } from '#test/support/fake-s3vectors.ts';
 
-const target = { vectorBucketName: 'describer-vectors', indexName: 'images' };
+const target = { indexArn: 'arn:aws:s3vectors:us-east-1:123456789012:bucket/describer-vectors/index/images' };
 let fake: ReturnType<typeof fakeS3Vectors> | undefined;
 
 function open() {
@@ -79,7 +79,9 @@ describe('S3VectorsIndex', () => {
         },
       }),
     ]);
-    const put = fake.mock.commandCalls(PutVectorsCommand)[0]?.args[0].input.vectors?.[0];
+    const input = fake.mock.commandCalls(PutVectorsCommand)[0]?.args[0].input;
+    expect(input?.indexArn).toBe(target.indexArn);
+    const put = input?.vectors?.[0];
     expect(put?.metadata).toEqual({
       model: vectorEntry('x', [1]).model,
       uploadedAt: Date.parse('2026-03-01T10:00:00.000Z'),
