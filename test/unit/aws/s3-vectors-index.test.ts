@@ -5,6 +5,7 @@ import {
   ValidationException,
 } from '@aws-sdk/client-s3vectors';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readVectorIndexTarget } from '#adapters/aws-config.ts';
 import { S3VectorsIndex, vectorFilterOf } from '#adapters/s3-vectors-index.ts';
 import { VectorIndexBusyError, VectorIndexRejectedError } from '#engine/ports.ts';
 import { parseSearchQuery } from '#engine/search/query.ts';
@@ -155,5 +156,13 @@ describe('S3VectorsIndex', () => {
     expect(error).toBeInstanceOf(VectorIndexRejectedError);
     expect((error as Error).message).toContain('images/busy.png');
     expect(fake.calls.put).toEqual([]);
+  });
+
+  it('reads the index ARN once from the environment and refuses anything else', () => {
+    expect(readVectorIndexTarget({})).toBeUndefined();
+    expect(readVectorIndexTarget({ VECTOR_INDEX_ARN: target.indexArn })).toEqual(target);
+    expect(() => readVectorIndexTarget({ VECTOR_INDEX_ARN: 'describer-vectors/images' })).toThrow(
+      /Expected an S3 Vectors index ARN .* for VECTOR_INDEX_ARN/,
+    );
   });
 });

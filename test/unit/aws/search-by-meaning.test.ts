@@ -8,7 +8,7 @@ import {
   StartQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
-import { PutVectorsCommand, QueryVectorsCommand } from '@aws-sdk/client-s3vectors';
+import { PutVectorsCommand, QueryVectorsCommand, TooManyRequestsException } from '@aws-sdk/client-s3vectors';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -228,6 +228,26 @@ describe('search by meaning in AWS (fast function → S3 Vectors → search func
     expect(response.batchItemFailures).toEqual([]);
     expect(vectors.vectors.get('images/red.png')?.metadata).toMatchObject({ detailed: 'done' });
     expect(vectors.mock.commandCalls(PutVectorsCommand)).toHaveLength(4);
+  });
+
+  it('S3 Vectors throttling is a 503 with Retry-After, without its own reason', async () => {
+    athenaAnswers([]);
+    const api = await searchApi();
+    vectors.mock
+      .on(QueryVectorsCommand)
+      .rejects(
+        new TooManyRequestsException({
+          message: 'Rate exceeded for index arn:aws:s3vectors:…',
+          $metadata: {},
+        }),
+      );
+
+    const response = await api(search('q=crimson'));
+
+    expect(response.statusCode).toBe(503);
+    expect(response.headers?.['retry-after']).toBe('2');
+    expect(bodyOf(response)).toMatchObject({ error: { code: 'VECTOR_INDEX_BUSY' } });
+    expect(response.body).not.toContain('arn:aws:s3vectors');
   });
 
   it('without the embedding model, search answers by keywords and says so', async () => {
