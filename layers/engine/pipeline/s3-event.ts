@@ -24,21 +24,31 @@ export function isS3TestEvent(event: unknown): boolean {
   );
 }
 
+/** The records of an S3 notification whose event name starts with `prefix`, with bucket and key. */
+function recordsOf(
+  event: unknown,
+  prefix: 'ObjectCreated:' | 'ObjectRemoved:',
+): Array<{ record: S3EventRecordLike; eventName: string; bucket: string; key: string }> {
+  if (isS3TestEvent(event) || typeof event !== 'object' || event === null) return [];
+  const records = (event as { Records?: unknown }).Records;
+  if (!Array.isArray(records)) return [];
+  return (records as S3EventRecordLike[]).flatMap((record) => {
+    const eventName = record.eventName ?? '';
+    const bucket = record.s3?.bucket?.name;
+    const key = record.s3?.object?.key;
+    if (!eventName.startsWith(prefix) || !bucket || key === undefined) return [];
+    return [{ record, eventName, bucket, key }];
+  });
+}
+
 /**
  * The ObjectCreated records of an S3 notification (direct invoke, or the body of an SQS message
  * the bucket sent). Test events and other event types (removals, restores) yield nothing. Keys
  * are URL-encoded form data in events: `+` is a space, then percent-decoding.
  */
 export function objectsCreated(event: unknown): ObjectCreated[] {
-  if (isS3TestEvent(event) || typeof event !== 'object' || event === null) return [];
-  const records = (event as { Records?: unknown }).Records;
-  if (!Array.isArray(records)) return [];
   const created: ObjectCreated[] = [];
-  for (const record of records as S3EventRecordLike[]) {
-    const eventName = record.eventName ?? '';
-    const bucket = record.s3?.bucket?.name;
-    const key = record.s3?.object?.key;
-    if (!eventName.startsWith('ObjectCreated:') || !bucket || key === undefined) continue;
+  for (const { record, eventName, bucket, key } of recordsOf(event, 'ObjectCreated:')) {
     created.push({
       bucket,
       key: decodeEventKey(key),
@@ -58,17 +68,7 @@ export interface ObjectRemoved {
 
 /** The ObjectRemoved records of an S3 notification (`ObjectRemoved:Delete`, `:DeleteMarkerCreated`). */
 export function objectsRemoved(event: unknown): ObjectRemoved[] {
-  if (isS3TestEvent(event) || typeof event !== 'object' || event === null) return [];
-  const records = (event as { Records?: unknown }).Records;
-  if (!Array.isArray(records)) return [];
-  const removed: ObjectRemoved[] = [];
-  for (const record of records as S3EventRecordLike[]) {
-    const bucket = record.s3?.bucket?.name;
-    const key = record.s3?.object?.key;
-    if (!(record.eventName ?? '').startsWith('ObjectRemoved:') || !bucket || key === undefined) continue;
-    removed.push({ bucket, key: decodeEventKey(key) });
-  }
-  return removed;
+  return recordsOf(event, 'ObjectRemoved:').map(({ bucket, key }) => ({ bucket, key: decodeEventKey(key) }));
 }
 
 /** A key as S3 writes it into event records: form-encoded, `/` kept (`my photo(1).jpg` → `my+photo%281%29.jpg`). */

@@ -172,18 +172,29 @@ export function createUploadApiHandler(deps: UploadApiDeps): UploadApiHandler {
         return json(404, errorBody(error.code, UPLOAD_NOT_FOUND_MESSAGE));
       const searchError = searchErrorResponse(error, requestId, logger);
       if (searchError) return searchError;
-      logger.error('upload api failed', {
-        requestId,
-        route: route.kind,
-        code: error instanceof DescribeError ? error.code : 'INTERNAL',
-        error:
-          error instanceof Error
-            ? { name: error.name, message: error.message, stack: error.stack }
-            : String(error),
-      });
-      return json(500, errorBody('INTERNAL', INTERNAL_ERROR_MESSAGE, requestId));
+      return internalError(logger, 'upload api failed', error, requestId, { route: route.kind });
     }
   };
+}
+
+/** A 500 for the client (request id only); the error itself goes to the log. */
+function internalError(
+  logger: ApiLogger,
+  message: string,
+  error: unknown,
+  requestId: string,
+  data: Record<string, unknown> = {},
+): APIGatewayProxyStructuredResultV2 {
+  logger.error(message, {
+    requestId,
+    ...data,
+    code: error instanceof DescribeError ? error.code : 'INTERNAL',
+    error:
+      error instanceof Error
+        ? { name: error.name, message: error.message, stack: error.stack }
+        : String(error),
+  });
+  return json(500, errorBody('INTERNAL', INTERNAL_ERROR_MESSAGE, requestId));
 }
 
 /** `GET /search`: parse the query string, run the engine, answer its JSON. */
@@ -267,15 +278,7 @@ export function createSearchApiHandler(deps: {
     } catch (error) {
       const response = searchErrorResponse(error, requestId, deps.logger);
       if (response) return response;
-      deps.logger.error('search api failed', {
-        requestId,
-        code: error instanceof DescribeError ? error.code : 'INTERNAL',
-        error:
-          error instanceof Error
-            ? { name: error.name, message: error.message, stack: error.stack }
-            : String(error),
-      });
-      return json(500, errorBody('INTERNAL', INTERNAL_ERROR_MESSAGE, requestId));
+      return internalError(deps.logger, 'search api failed', error, requestId);
     }
   };
 }
