@@ -2,21 +2,23 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3VectorsClient } from '@aws-sdk/client-s3vectors';
-import { AthenaSqlRunner } from '#adapters/athena-search.ts';
-import { readVectorIndexTarget, type VectorIndexTarget } from '#adapters/aws-config.ts';
-import { S3ObjectStore } from '#adapters/s3-object-store.ts';
-import { S3VectorsIndex } from '#adapters/s3-vectors-index.ts';
-import { ConfigError, expected } from '#engine/errors.ts';
-import { type KeyLayout, readKeyLayout } from '#engine/pipeline/key-layout.ts';
+import {
+  AthenaSqlRunner,
+  readVectorIndexTarget,
+  S3ObjectStore,
+  S3VectorsIndex,
+  type VectorIndexTarget,
+} from '#adapters/index.ts';
+import { ConfigError, ENV, type Env, expected, readEngineSettings, readRequiredEnv } from '#engine/index.ts';
+import { type KeyLayout, readKeyLayout } from '#engine/pipeline/index.ts';
 import {
   type AthenaSearchSettings,
   createAthenaSearch,
   readAthenaSearchSettings,
-} from '#engine/search/athena-engine.ts';
+  sidecarHybridSearch,
+} from '#engine/search/index.ts';
 import { openQueryEmbedder } from '#engine/search/query-embedder.ts';
-import { sidecarHybridSearch } from '#engine/search/sidecar-hybrid.ts';
-import { ENV, type Env, readEngineSettings, readRequiredEnv } from '#engine/settings.ts';
-import { createSearchApiHandler } from '#engine/uploads/http-api.ts';
+import { createSearchApiHandler } from '#engine/uploads/index.ts';
 import type { UploadApiLambda } from './upload-api-handler.ts';
 
 /**

@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3vectors from 'aws-cdk-lib/aws-s3vectors';
 import { Construct } from 'constructs';
-import { ENV } from '#engine/settings.ts';
+import { ENV } from '#engine/index.ts';
 import { assertIntegerInRange } from '../sizing.ts';
 
 export interface DescriptionVectorsProps {

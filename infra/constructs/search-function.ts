@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ENV } from '#engine/settings.ts';
+import { ENV } from '#engine/index.ts';
 import { assertMemory, threadsForMemory } from '../sizing.ts';
 import type { DescriptionBucket } from './description-bucket.ts';
 import type { DescriptionSearch } from './description-search.ts';
