@@ -8,9 +8,10 @@ import type { SearchQuery } from './search/query.ts';
  * code that calls the AWS SDK; they translate SDK errors into the named errors below, so use cases
  * never see an SDK error. Local stand-ins live in layers/emulators/.
  *
- * Two ports are declared beside the one module that uses them and re-exported here: the remote
- * vision client (models/remote-client.ts, with the RemoteCallError its retry policy reads) and the
- * keyword search index (search/local-index.ts, with its in-memory implementation).
+ * Three ports are declared beside the one module that uses them and re-exported here: the remote
+ * vision client (models/remote-client.ts, with the RemoteCallError its retry policy reads), the
+ * keyword search index (search/local-index.ts, with its in-memory implementation) and the SQL
+ * runner of the Athena engine (search/athena-engine.ts, whose rows it types).
  */
 
 export type {
@@ -18,6 +19,7 @@ export type {
   RemoteVisionClient,
   RemoteVisionRequest,
 } from './models/remote-client.ts';
+export type { SqlRow, SqlRunner } from './search/athena-engine.ts';
 export type { IndexEntry, SearchIndex } from './search/local-index.ts';
 
 export interface ObjectHead {
