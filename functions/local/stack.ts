@@ -3,7 +3,6 @@ import type { S3Event } from 'aws-lambda';
 import { readAwsConfig } from '#adapters/aws-runtime.ts';
 import { createDetailedQueues, type LocalClients, localClients } from '#adapters/local-servers.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
-import { type RebuildReason, SqliteSearchIndex } from '#adapters/sqlite-search-index.ts';
 import { SqsJobQueue } from '#adapters/sqs-job-queue.ts';
 import { type DetailedWorker, SqsPoller } from '#adapters/sqs-poller.ts';
 import { ConfigError } from '#engine/errors.ts';
@@ -12,9 +11,7 @@ import { inputKeyFor, keyLayout } from '#engine/pipeline/key-layout.ts';
 import { asksQuestions } from '#engine/questions/config.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { localHybridSearch } from '#engine/search/local-search.ts';
-import { MemoryVectorIndex } from '#engine/search/memory-vector-index.ts';
 import { openQueryEmbedder } from '#engine/search/query-embedder.ts';
-import { type RebuildSummary, SidecarIndexer } from '#engine/search/sidecar-index.ts';
 import { ENV, type Env } from '#engine/settings.ts';
 import { readUploadApiConfig } from '../aws/upload-api-handler.ts';
 import { ChildWorker, STOP_GRACE_MS } from './child-worker.ts';
@@ -32,6 +29,7 @@ import type { LocalOptions } from './options.ts';
 import { RecordLister } from './records.ts';
 import { type RequeueSummary, requeueUnfinished, waitingFor } from './requeue.ts';
 import { AsyncInvoker, notificationFor } from './s3-notifications.ts';
+import { openLocalSearch, type SearchIndexEvent } from './search-indexes.ts';
 import { startEmbeddedS3, startEmbeddedSqs } from './servers.ts';
 import { type KeptAside, UnreadableRecords } from './unreadable-records.ts';
 
@@ -43,9 +41,7 @@ export type StackEvent =
   | { type: 'requeued'; summary: RequeueSummary; reason: 'start' | 'models-ready' }
   | { type: 'models-ready' }
   /** The search index file was missing or unusable: rebuilt from the sidecars before the page opens. */
-  | { type: 'search-index'; state: 'rebuilding'; reason: RebuildReason; file: string }
-  | { type: 'search-index'; state: 'progress'; indexed: number }
-  | { type: 'search-index'; state: 'rebuilt'; summary: RebuildSummary }
+  | SearchIndexEvent
   /** A stored description that could not be read was kept aside (the image is described again). */
   | ({ type: 'kept-aside' } & KeptAside)
   | { type: 'error'; where: string; error: unknown };
@@ -150,22 +146,16 @@ export async function startLocalStack(
     const store = new S3ObjectStore({ bucket: options.bucket, client: s3 });
     const queues = await createDetailedQueues(sqs, options);
     const detailedQueue = new SqsJobQueue<DetailedJob>({ queueUrl: queues.queueUrl, client: sqs });
-    // GET /search: every sidecar in the bucket, in a file kept current from the sidecar writes
-    // below and opened as it is at the next start.
-    const indexFile = join(options.dataDir, 'search-index', 'index.sqlite');
-    const opened = SqliteSearchIndex.open(indexFile);
-    const searchIndex = opened.index;
-    closers.push(async () => searchIndex.close());
-    // Image vectors are held in memory (loaded from the sidecars at start, below); the index
-    // file's own vector side is not used yet.
-    const vectorIndex = new MemoryVectorIndex();
-    const indexer = new SidecarIndexer({
+    // GET /search: keywords and image vectors in one file, kept current from the sidecar writes
+    // below and opened as it is at the next start (rebuilt from the sidecars only when unusable).
+    const { index: searchIndex, indexer } = await openLocalSearch({
+      file: join(options.dataDir, 'search-index', 'index.sqlite'),
       store,
       layout,
-      index: searchIndex,
-      vectors: vectorIndex,
+      onEvent: emit,
       onSkipped: (key, error) => emit({ type: 'error', where: `search index ${key}`, error }),
     });
+    closers.push(async () => searchIndex.close());
 
     const config = localFunctionsConfig(
       options,
@@ -344,19 +334,6 @@ export async function startLocalStack(
       inputPrefix: options.inputPrefix,
       sidecarPrefix: options.sidecarPrefix,
     });
-    // Only when the file was missing or unusable; before the web server listens, so the first
-    // search already sees what earlier runs described.
-    if (opened.rebuild) {
-      emit({ type: 'search-index', state: 'rebuilding', reason: opened.rebuild.reason, file: indexFile });
-      const summary = await indexer.rebuild((indexed) =>
-        emit({ type: 'search-index', state: 'progress', indexed }),
-      );
-      searchIndex.markComplete();
-      emit({ type: 'search-index', state: 'rebuilt', summary });
-    } else {
-      // The keyword index is current; the in-memory vectors come from the sidecars' embeddings.
-      await indexer.rebuild(undefined, { keywords: false });
-    }
     // The query's text tower, in this process (the image tower runs in the fast stage's).
     const queryModels = await openQueryEmbedder(options.modelsDir ?? settings.modelsDir, settings.threads);
     closers.push(async () => queryModels.models?.dispose());
@@ -365,7 +342,7 @@ export async function startLocalStack(
       port: options.httpPort,
       uploadApi: handlers.uploadApi,
       records: lister,
-      search: localHybridSearch(searchIndex, vectorIndex, queryModels.embedder),
+      search: localHybridSearch(searchIndex, searchIndex.vectors, queryModels.embedder),
       store,
       inputPrefix: options.inputPrefix,
       models,
