@@ -3,6 +3,7 @@ import type { S3Event } from 'aws-lambda';
 import { readAwsConfig } from '#adapters/aws-runtime.ts';
 import { createDetailedQueues, type LocalClients, localClients } from '#adapters/local-servers.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
+import { searchIndexFile } from '#adapters/sqlite-search-index.ts';
 import { SqsJobQueue } from '#adapters/sqs-job-queue.ts';
 import { type DetailedWorker, SqsPoller } from '#adapters/sqs-poller.ts';
 import { ConfigError } from '#engine/errors.ts';
@@ -149,7 +150,7 @@ export async function startLocalStack(
     // GET /search: keywords and image vectors in one file, kept current from the sidecar writes
     // below and opened as it is at the next start (rebuilt from the sidecars only when unusable).
     const { index: searchIndex, indexer } = await openLocalSearch({
-      file: join(options.dataDir, 'search-index', 'index.sqlite'),
+      file: searchIndexFile(options.dataDir),
       store,
       layout,
       onEvent: emit,

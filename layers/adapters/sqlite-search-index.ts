@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type ColourFamily, colourFamilySchema } from '#engine/record/schema.ts';
 import {
@@ -46,6 +46,11 @@ const FAMILIES: readonly ColourFamily[] = colourFamilySchema.options;
 const UNIT = '\u001f';
 /** Fields whose terms get the weight 3 or 2; the rest weigh 1 (SEARCH_FIELD_WEIGHTS). */
 const WEIGHT_GROUPS = [3, 2] as const;
+
+/** Where the local stack keeps its search file under its data directory. */
+export function searchIndexFile(dataDir: string): string {
+  return join(dataDir, 'search-index', 'index.sqlite');
+}
 
 /** Why `open` found no usable index: the caller rebuilds it from the sidecars and says why. */
 export type RebuildReason =
@@ -147,6 +152,35 @@ export class SqliteSearchIndex implements SearchIndex {
     index.configure();
     index.setMeta('clean', '0');
     return { index };
+  }
+
+  /**
+   * The file as it is, read-only, for a search beside a running stack (which keeps writing it):
+   * nothing is written, not even the clean-stop mark. `unusable` says why a file cannot be searched
+   * (only the stack rebuilds it, from the sidecars).
+   */
+  static openReadOnly(path: string): { index: SqliteSearchIndex } | { unusable: string } {
+    if (!existsSync(path)) return { unusable: REBUILD_REASONS.missing };
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+      const index = new SqliteSearchIndex(db, path);
+      const mismatch = SqliteVectorIndex.mismatch(db);
+      const reason: RebuildReason | undefined =
+        index.meta('schema') !== SCHEMA_VERSION
+          ? 'older-version'
+          : index.meta('complete') !== '1'
+            ? 'incomplete'
+            : mismatch
+              ? 'vectors-mismatch'
+              : undefined;
+      if (!reason) return { index };
+      db.close();
+      return { unusable: REBUILD_REASONS[reason] + (mismatch ? ` (${mismatch})` : '') };
+    } catch (error) {
+      db?.close();
+      return { unusable: `${REBUILD_REASONS.unreadable.split(' (')[0]} (${(error as Error).message})` };
+    }
   }
 
   /** An index in memory (tests, or a one-off search): nothing is written to disk. */
@@ -419,7 +453,7 @@ export class SqliteSearchIndex implements SearchIndex {
   /** Closes the file, marking it cleanly stopped so the next start opens it as it is. */
   close(): void {
     if (!this.db.open) return;
-    this.setMeta('clean', '1');
+    if (!this.db.readonly) this.setMeta('clean', '1');
     this.statements.clear();
     this.db.close();
   }

@@ -9,6 +9,8 @@ import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { encodeEmbedding } from '#engine/search/vector-codec.ts';
 import { embeddingModelKey } from '#engine/search/vector-facts.ts';
 import { CORPUS, KEYS } from '#test/search/cases.ts';
+import { captureOutput } from '#test/support/capture-output.ts';
+import { runSearchCli } from '../../../functions/cli/search-command.ts';
 import { openLocalSearch, type SearchIndexEvent } from '../../../functions/local/search-indexes.ts';
 
 const dirs: string[] = [];
@@ -82,7 +84,7 @@ function setUp() {
         throw new Error(`skipped ${key}: ${String(error)}`);
       },
     });
-  return { bucket, events, open, file: join(dir, 'search-index', 'index.sqlite') };
+  return { bucket, events, open, dir, file: join(dir, 'search-index', 'index.sqlite') };
 }
 
 const nearestKeys = async (index: Awaited<ReturnType<typeof openLocalSearch>>['index'], values: number[]) =>
@@ -145,5 +147,39 @@ describe('the local stack’s search file at start', () => {
     expect(events.at(-1)).toMatchObject({ state: 'rebuilt' });
     expect(await nearestKeys(again.index, [1, 0, 0])).toEqual([KEYS.redSign, KEYS.dawn]);
     again.index.close();
+  });
+});
+
+describe('image-describer search --data <the stack’s data directory>', () => {
+  it('searches the stack’s file as it is, words and similar images, and leaves it as it was', async () => {
+    const { open, dir, file } = setUp();
+    const running = await open();
+    const cli = async (...args: string[]) => {
+      const { output, stdout, stderr } = captureOutput();
+      const code = await runSearchCli([...args, '--data', dir, '--json'], output, { MODELS_DIR: dir });
+      return { code, body: stdout() ? JSON.parse(stdout()) : undefined, stderr: stderr() };
+    };
+
+    // While the stack holds the file open: read-only, so the stack's clean-stop mark is untouched.
+    const words = await cli('open', '24', 'hours');
+    const similar = await cli('--similar', KEYS.redSign);
+
+    expect(words.code).toBe(0);
+    expect(words.body.results.map((h: { key: string }) => h.key)).toEqual([KEYS.redSign]);
+    expect(similar.body).toMatchObject({ mode: 'similar', results: [{ key: KEYS.dawn }] });
+    // Still marked open by the stack: a crash now is still detected at its next start.
+    const peek = new Database(file, { readonly: true });
+    expect(peek.prepare("SELECT value FROM meta WHERE name = 'clean'").get()).toEqual({ value: '0' });
+    peek.close();
+    running.index.close();
+  });
+
+  it('a directory without a usable search file is an error that says how to get one', async () => {
+    const { dir } = setUp();
+    const { output, stderr } = captureOutput();
+    expect(await runSearchCli(['dog', '--data', dir], output, {})).toBe(2);
+    expect(stderr()).toMatch(
+      /there is no search index yet\. Start the stack on that data directory \(npm start -- --data /,
+    );
   });
 });
