@@ -13,12 +13,14 @@ import { vectorFactsOf } from '#engine/search/vector-facts.ts';
 import { generateRecords, percentile, QUERY_KINDS, QUERY_WORDS } from './search-bench.ts';
 
 /**
- * The persistent local index at a chosen size, against the in-memory MiniSearch index as the
- * baseline, in one run: `npm run bench:search -- --records 1000000 [--baseline 100000] [--dims 512]`.
+ * The persistent local index (keywords and IVF vectors in one SQLite file) at chosen sizes, against
+ * the in-memory MiniSearch index with an exact vector scan as the baseline, in one run:
+ * `npm run bench:search -- --records 100000,1000000 [--baseline 100000] [--dims 512] [--dir d]`.
  * Each phase runs in its own process, so its peak RSS is its own and the query phase starts cold
- * like `npm start`: building (peak RSS while building), opening the file and answering the first
- * search, then p50/p95 per query kind, nearest neighbours, and a hybrid query (keyword top 100 +
- * vector top 100, fused by reciprocal rank). Printed, never asserted.
+ * like `npm start`: building (peak RSS while building), process start to the first answered hybrid
+ * search, the hybrid search the stack serves, nearest neighbours with recall@10 against reading
+ * every list, and each keyword kind. With `--dir`, built files are kept and reused. Printed, never
+ * asserted.
  */
 
 /**
