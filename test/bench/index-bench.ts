@@ -62,31 +62,8 @@ interface Timing {
   cpuP50: number;
 }
 
-function summarise(wall: number[], cpu: number[]): Timing {
-  wall.sort((a, b) => a - b);
-  cpu.sort((a, b) => a - b);
-  return { p50: percentile(wall, 50), p95: percentile(wall, 95), cpuP50: percentile(cpu, 50) };
-}
-
-function timed(iterations: number, run: (i: number) => void): Timing {
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  for (let i = 0; i < iterations + 5; i += 1) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    run(i);
-    const ms = performance.now() - t0;
-    const c = process.cpuUsage(c0);
-    // The first five warm the JIT and the page cache.
-    if (i >= 5) {
-      wall.push(ms);
-      cpu.push((c.user + c.system) / 1000);
-    }
-  }
-  return summarise(wall, cpu);
-}
-
-async function timedAsync(iterations: number, run: (i: number) => Promise<unknown>): Promise<Timing> {
+/** p50/p95 wall and p50 CPU of `run` (awaited when it returns a promise), after five warm-up runs. */
+async function timed(iterations: number, run: (i: number) => unknown): Promise<Timing> {
   const wall: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < iterations + 5; i += 1) {
@@ -95,12 +72,15 @@ async function timedAsync(iterations: number, run: (i: number) => Promise<unknow
     await run(i);
     const ms = performance.now() - t0;
     const c = process.cpuUsage(c0);
+    // The first five warm the JIT and the page cache.
     if (i >= 5) {
       wall.push(ms);
       cpu.push((c.user + c.system) / 1000);
     }
   }
-  return summarise(wall, cpu);
+  wall.sort((a, b) => a - b);
+  cpu.sort((a, b) => a - b);
+  return { p50: percentile(wall, 50), p95: percentile(wall, 95), cpuP50: percentile(cpu, 50) };
 }
 
 const twoWords = (i: number) =>
@@ -136,13 +116,12 @@ function fill(index: SearchIndex, records: number, dims: number, vectors?: Sqlit
   return kept;
 }
 
-function keywordTimings(index: SearchIndex, iterations: number) {
-  return Object.fromEntries(
-    QUERY_KINDS.map((kind) => [
-      kind.name,
-      timed(iterations, (i) => index.search(parseSearchQuery(kind.params(i)))),
-    ]),
-  );
+async function keywordTimings(index: SearchIndex, iterations: number) {
+  const out: Record<string, Timing> = {};
+  for (const kind of QUERY_KINDS) {
+    out[kind.name] = await timed(iterations, (i) => index.search(parseSearchQuery(kind.params(i))));
+  }
+  return out;
 }
 
 /** The figures of a build, kept beside its file so a later run can reuse the file and still print them. */
@@ -206,14 +185,16 @@ async function querySqlite(file: string, records: number, dims: number, iteratio
   const sinceStartMs = round(performance.now());
   if (first.mode !== 'hybrid' || first.results.length === 0)
     throw new Error('the first search found nothing');
-  const hybrid = await timedAsync(iterations, (i) => search.search(parseSearchQuery({ q: twoWords(i) })));
-  const hybridOneWord = await timedAsync(iterations, (i) =>
+  const hybrid = await timed(iterations, (i) => search.search(parseSearchQuery({ q: twoWords(i) })));
+  const hybridOneWord = await timed(iterations, (i) =>
     search.search(parseSearchQuery({ q: `${QUERY_WORDS.RARE[(i * 131) % QUERY_WORDS.RARE.length]}` })),
   );
   const q = queryVector(records, dims);
-  const nearest = timed(iterations, (i) => index.vectors.nearestNow(q(i), { model: MODEL, limit: 200 }));
+  const nearest = await timed(iterations, (i) =>
+    index.vectors.nearestNow(q(i), { model: MODEL, limit: 200 }),
+  );
   const red = parseSearchQuery({ colour: 'red' });
-  const nearestFiltered = timed(iterations, (i) =>
+  const nearestFiltered = await timed(iterations, (i) =>
     index.vectors.nearestNow(q(i), { model: MODEL, limit: 200, filter: red }),
   );
   // Recall@10 of the lists read against reading every list (exact for the stored vectors).
@@ -228,7 +209,7 @@ async function querySqlite(file: string, records: number, dims: number, iteratio
   }
   const exactMs = round((performance.now() - e0) / probes);
   // Each keyword kind alone, last; fewer runs on a large file (a common word scores every match).
-  const keyword = keywordTimings(index, records >= 500_000 ? Math.ceil(iterations / 6) : iterations);
+  const keyword = await keywordTimings(index, records >= 500_000 ? Math.ceil(iterations / 6) : iterations);
   index.close();
   return {
     firstSearchMs,
@@ -245,13 +226,13 @@ async function querySqlite(file: string, records: number, dims: number, iteratio
 }
 
 /** Phase: the in-memory index as `npm start` used it (rebuilt at every start) and an exact vector scan. */
-function baseline(records: number, dims: number, iterations: number) {
+async function baseline(records: number, dims: number, iterations: number) {
   const started = performance.now();
   const index = new LocalSearchIndex();
   const vectors = fill(index, records, dims);
   const buildMs = Math.round(performance.now() - started);
   const buildRssMb = peakRssMb();
-  const keyword = keywordTimings(index, iterations);
+  const keyword = await keywordTimings(index, iterations);
   const scan = (q: Float32Array, limit: number) => {
     const scored = vectors.map((v, i) => {
       let dot = 0;
@@ -260,7 +241,7 @@ function baseline(records: number, dims: number, iterations: number) {
     });
     return scored.sort((a, b) => b.dot - a.dot).slice(0, limit);
   };
-  const nearest = timed(Math.min(iterations, 20), (i) => scan(vectorOf(records + i, dims), 200));
+  const nearest = await timed(Math.min(iterations, 20), (i) => scan(vectorOf(records + i, dims), 200));
   return { buildMs, peakRssMb: buildRssMb, keyword, nearest };
 }
 
@@ -346,11 +327,11 @@ export async function runIndexBench(argv: string[]): Promise<void> {
       ])) as Awaited<ReturnType<typeof querySqlite>>;
       runs.push({ records, build, query });
     }
-    let base: ReturnType<typeof baseline> | undefined;
+    let base: Awaited<ReturnType<typeof baseline>> | undefined;
     if (baselineRecords > 0) {
       console.error(`baseline: the in-memory index at ${baselineRecords} records…`);
-      base = (await runPhase(['baseline', String(baselineRecords), String(dims), iterations])) as ReturnType<
-        typeof baseline
+      base = (await runPhase(['baseline', String(baselineRecords), String(dims), iterations])) as Awaited<
+        ReturnType<typeof baseline>
       >;
     }
     printIndexBench(runs, base, baselineRecords, dims);
@@ -361,7 +342,7 @@ export async function runIndexBench(argv: string[]): Promise<void> {
 
 function printIndexBench(
   runs: readonly SizeRun[],
-  base: ReturnType<typeof baseline> | undefined,
+  base: Awaited<ReturnType<typeof baseline>> | undefined,
   baselineRecords: number,
   dims: number,
 ): void {
