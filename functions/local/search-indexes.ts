@@ -1,7 +1,7 @@
-import { type RebuildReason, SqliteSearchIndex } from '#adapters/sqlite-search-index.ts';
-import type { KeyLayout } from '#engine/pipeline/key-layout.ts';
-import type { ObjectStore } from '#engine/ports.ts';
-import { type RebuildSummary, SidecarIndexer } from '#engine/search/sidecar-index.ts';
+import { type RebuildReason, SqliteSearchIndex } from '#emulators/sqlite-search-index.ts';
+import type { ObjectStore } from '#engine/index.ts';
+import type { KeyLayout } from '#engine/pipeline/index.ts';
+import { type RebuildSummary, SidecarIndexer } from '#engine/search/index.ts';
 
 /** What the console shows of the search file at start: nothing, unless it must be rebuilt. */
 export type SearchIndexEvent =
