@@ -32,7 +32,7 @@ export async function openLocalSearch(
   const opened = SqliteSearchIndex.open(options.file);
   const { index } = opened;
   const indexer = new SidecarIndexer({
-    store: options.store as ObjectStore,
+    store: options.store,
     layout: options.layout,
     index,
     vectors: index.vectors,
