@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'UNSUPPORTED_FORMAT'
   | 'CORRUPT_IMAGE'
   | 'TOO_MANY_PIXELS'
+  | 'UNUSUAL_DIMENSIONS'
   | 'UNREADABLE_SOURCE'
   | 'MODEL_NOT_FOUND'
   | 'MODEL_LOAD_FAILED'
@@ -51,13 +52,18 @@ export abstract class DescribeError extends Error {
   }
 }
 
-/** The bytes are not an image we accept (empty, too big, wrong format, corrupt, too many pixels). */
+/** The bytes are not an image we accept (empty, too big, wrong format, corrupt, too many pixels, too long a side). */
 export class ImageRejectedError extends DescribeError {
   readonly permanent = true;
   constructor(
     readonly code: Extract<
       ErrorCode,
-      'EMPTY_INPUT' | 'INPUT_TOO_LARGE' | 'UNSUPPORTED_FORMAT' | 'CORRUPT_IMAGE' | 'TOO_MANY_PIXELS'
+      | 'EMPTY_INPUT'
+      | 'INPUT_TOO_LARGE'
+      | 'UNSUPPORTED_FORMAT'
+      | 'CORRUPT_IMAGE'
+      | 'TOO_MANY_PIXELS'
+      | 'UNUSUAL_DIMENSIONS'
     >,
     message: string,
     options?: { cause?: unknown; detail?: string },

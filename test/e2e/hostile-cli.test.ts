@@ -11,7 +11,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { localS3Client } from '#adapters/local-servers.ts';
 import { validateRecord } from '#engine/record/record.ts';
-import { imageFixture } from '#test/fixtures/images.ts';
+import { type ImageFixtureName, imageFixture } from '#test/fixtures/images.ts';
 import { captureOutput } from '#test/support/capture-output.ts';
 import { fixtureModelsDir } from '#test/support/fixture-models.ts';
 import { runCli } from '../../functions/cli/cli.ts';
@@ -40,6 +40,12 @@ afterAll(async () => {
   for (const server of sockets) server.close();
   await rm(dir, { recursive: true, force: true });
 });
+
+async function fixtureFile(name: string, fixture: ImageFixtureName): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, await imageFixture(fixture));
+  return path;
+}
 
 async function describeCli(...args: string[]) {
   const { output, stdout, stderr } = captureOutput();
@@ -100,6 +106,21 @@ describe('one file named on the command line', () => {
         return path;
       },
       /Unsupported image format/,
+    ],
+    [
+      'a JPEG whose scan data is damaged ("bad Huffman code")',
+      () => fixtureFile('damaged-scan.jpg', 'corruptScanJpeg'),
+      /CORRUPT_IMAGE: The jpeg image is damaged or truncated/,
+    ],
+    [
+      'a valid 1 x 100,000,000 PNG',
+      () => fixtureFile('strip.png', 'pngOneColumn100Megapixels'),
+      /UNUSUAL_DIMENSIONS: The image is 1 × 100,000,000 pixels, longer than the limit of 100,000 pixels on a side/,
+    ],
+    [
+      'a 10001 x 10000 PNG',
+      () => fixtureFile('just-over.png', 'pngJustOver100Megapixels'),
+      /TOO_MANY_PIXELS: .*\(100,010,000 pixels\), over the limit of 100,000,000 pixels/,
     ],
     [
       'a loop of symbolic links',

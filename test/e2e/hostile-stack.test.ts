@@ -604,21 +604,35 @@ describe('the inbox', () => {
     await expect(store.head(keyOf('huge.png'))).rejects.toThrow(/Expected an object/);
   });
 
-  const failures: ReadonlyArray<readonly [string, () => Promise<Buffer>, string]> = [
+  const failures: ReadonlyArray<readonly [string, () => Promise<Buffer>, string, RegExp?]> = [
     ['empty.png', () => imageFixture('empty'), 'EMPTY_INPUT'],
     ['notes.jpg', () => imageFixture('textFile'), 'UNSUPPORTED_FORMAT'],
     ['cut.jpg', () => imageFixture('truncatedJpeg'), 'CORRUPT_IMAGE'],
     ['bomb.png', () => imageFixture('pngBomb'), 'TOO_MANY_PIXELS'],
     ['external.svg', () => imageFixture('svgExternalHref'), 'UNSUPPORTED_FORMAT'],
     ['document.png', () => imageFixture('pdf'), 'UNSUPPORTED_FORMAT'],
+    ['damaged-scan.jpg', () => imageFixture('corruptScanJpeg'), 'CORRUPT_IMAGE', /damaged/],
+    [
+      'strip.png',
+      () => imageFixture('pngOneColumn100Megapixels'),
+      'UNUSUAL_DIMENSIONS',
+      /1 × 100,000,000 pixels, longer than the limit of 100,000 pixels on a side/,
+    ],
+    [
+      'just-over.png',
+      () => imageFixture('pngJustOver100Megapixels'),
+      'TOO_MANY_PIXELS',
+      /\(100,010,000 pixels\), over the limit of 100,000,000 pixels/,
+    ],
   ];
-  for (const [name, bytes, code] of failures) {
+  for (const [name, bytes, code, message] of failures) {
     kind('inbox', `${name}: a failed record with ${code}, in words`, async () => {
       await drop(name, await bytes());
       const record = await described(keyOf(name));
       expect(record.status.fast.state).toBe('failed');
       expect(record.errors.fast?.code).toBe(code);
       expect(record.errors.fast?.message.length).toBeGreaterThan(20);
+      if (message) expect(record.errors.fast?.message).toMatch(message);
     });
   }
 });
