@@ -46,3 +46,8 @@ export function tooManyPixelsSentence(width: number, height: number, limit: numb
 export function keptAsideSentence(stored: string, keptAs: string, reason: string): string {
   return `The stored description ${stored} could not be read (${reason}); it was kept as ${keptAs} and the image is described again.`;
 }
+
+/** The same, said before the fast stage has run (a backfill hands the image on). */
+export function toBeKeptAsideSentence(stored: string, keptAs: string, reason: string): string {
+  return `The stored description ${stored} could not be read (${reason}); the fast stage keeps it as ${keptAs} and describes the image again.`;
+}
