@@ -238,6 +238,28 @@ describe('the S3 endpoint', () => {
     expectClientError(response, 403);
   });
 
+  kind(
+    'S3 request',
+    'an <img> on another localhost port (same-site, no Origin): 403, CORP same-origin',
+    async () => {
+      await store.putBytes('images/cross-site.png', red);
+      const response = await rawRequest(s3Port, {
+        path: `/${bucket}/images/cross-site.png`,
+        headers: { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' },
+      });
+      expectClientError(response, 403);
+      expect(response.headers['cross-origin-resource-policy']).toBe('same-origin');
+      // The page's own upload form (same-site, with its Origin) is what the endpoint is for.
+      const listed = await rawRequest(s3Port, {
+        path: `/${bucket}?list-type=2&prefix=images/cross-site`,
+        headers: { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'cors', origin: stack.webUrl },
+      });
+      expect(listed.status, listed.text).toBe(200);
+      expect(listed.headers['access-control-allow-origin']).toBe(stack.webUrl);
+      expect(listed.headers['cross-origin-resource-policy']).toBe('same-origin');
+    },
+  );
+
   kind('S3 request', 'a form POST from another site: 403 and nothing stored', async () => {
     const boundary = 'x-boundary';
     const body = `--${boundary}\r\nContent-Disposition: form-data; name="key"\r\n\r\nimages/planted.png\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\nnot really\r\n--${boundary}--\r\n`;
@@ -507,6 +529,92 @@ describe('the page and its API', () => {
       expectClientError(await rawRequest(webPort, { method, path }), status);
     });
   }
+
+  // What a browser sends for an <img>, a no-cors fetch or a frame on another page: no Origin.
+  const embeds: ReadonlyArray<readonly [string, string, Record<string, string>]> = [
+    [
+      'an <img> on another site',
+      '/thumbnails/seen.png',
+      { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' },
+    ],
+    [
+      'an <img> on another localhost port (same-site)',
+      '/thumbnails/seen.png',
+      { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' },
+    ],
+    [
+      'a no-cors fetch of /records from another localhost port',
+      '/records',
+      { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'empty' },
+    ],
+    [
+      'a <script src> of /search on another site',
+      '/search?q=red',
+      { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'script' },
+    ],
+    [
+      'the page framed by another site',
+      '/',
+      { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'iframe' },
+    ],
+    [
+      'a thumbnail opened in a tab from another site',
+      '/thumbnails/seen.png',
+      { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' },
+    ],
+  ];
+  for (const [what, path, headers] of embeds) {
+    kind('page request', `${what}: 403, nothing of the image or records sent`, async () => {
+      await store.putBytes('images/seen.png', red);
+      const response = await rawRequest(webPort, { path, headers });
+      expectClientError(response, 403);
+      expect(response.headers['content-type']).toMatch(/json/);
+      expect(response.text).not.toContain('seen.png');
+    });
+  }
+
+  kind(
+    'page request',
+    "the page's own thumbnails, records and search still load, marked same-origin only",
+    async () => {
+      await store.putBytes('images/seen.png', red);
+      const own = { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' };
+      const image = await rawRequest(webPort, { path: '/thumbnails/seen.png', headers: own });
+      expect(image.status).toBe(200);
+      expect(image.headers['content-type']).toBe('image/webp');
+      expect(image.headers['cross-origin-resource-policy']).toBe('same-origin');
+      for (const path of ['/records', '/search?q=red']) {
+        const response = await rawRequest(webPort, {
+          path,
+          headers: { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors' },
+        });
+        expect(response.status, response.text).toBe(200);
+      }
+      // A browser too old for Sec-Fetch-Site sends nothing: served, and CORP stops other origins.
+      const old = await rawRequest(webPort, { path: '/thumbnails/seen.png' });
+      expect(old.status).toBe(200);
+      expect(old.headers['cross-origin-resource-policy']).toBe('same-origin');
+    },
+  );
+
+  kind(
+    'page request',
+    'the page opened from a link on another site: served, but never in a frame',
+    async () => {
+      const response = await rawRequest(webPort, {
+        path: '/',
+        headers: {
+          'sec-fetch-site': 'cross-site',
+          'sec-fetch-mode': 'navigate',
+          'sec-fetch-dest': 'document',
+        },
+      });
+      expect(response.status).toBe(200);
+      expect(response.headers['content-type']).toMatch(/text\/html/);
+      expect(response.headers['x-frame-options']).toBe('DENY');
+      expect(response.headers['content-security-policy']).toBe("frame-ancestors 'none'");
+    },
+  );
 
   kind('page request', 'a thumbnail of something that is not an image: 415', async () => {
     await store.putBytes('images/notes.png', Buffer.from('not an image'));
