@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -298,6 +299,45 @@ describe('the S3 endpoint', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
     await expect(store.head('images/cut-short.png')).rejects.toThrow(/Expected an object/);
+  });
+
+  kind('S3 request', 'GETs while a PUT replaces the object: each read is the old object, whole', async () => {
+    const key = 'notes/race.bin';
+    const before = Buffer.alloc(1024 * 1024, 1);
+    await store.putBytes(key, before);
+    const objects = join(dataDir, 'objects', bucket);
+    // A file written since `since` holding at least the first half: the new version is landing.
+    const landing = async (since: number) => {
+      for (const name of await readdir(objects)) {
+        const info = await stat(join(objects, name));
+        if (info.isFile() && info.mtimeMs > since && info.size >= 1024 * 1024) return true;
+      }
+      return false;
+    };
+    const since = (await stat(objects)).mtimeMs;
+    // The new version arrives in two halves; the reads happen while only the first has landed.
+    const put = request({
+      host: '127.0.0.1',
+      port: s3Port,
+      method: 'PUT',
+      path: `/${bucket}/${key}`,
+      headers: { 'content-length': String(2 * 1024 * 1024) },
+    });
+    const answered = new Promise<number>((resolve, reject) => {
+      put.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      put.on('error', reject);
+    });
+    put.write(Buffer.alloc(1024 * 1024, 2));
+    await until('the first half on disk', () => landing(since));
+    for (let read = 0; read < 5; read++) {
+      expect(Buffer.from((await store.get(key)).bytes).equals(before)).toBe(true);
+    }
+    put.end(Buffer.alloc(1024 * 1024, 2));
+    expect(await answered).toBe(200);
+    expect(Buffer.from((await store.get(key)).bytes).equals(Buffer.alloc(2 * 1024 * 1024, 2))).toBe(true);
   });
 
   const oddRequests: ReadonlyArray<
