@@ -189,32 +189,35 @@ describe('the S3 endpoint', () => {
     );
   }
 
-  const hosts = () => [
-    'evil.example',
-    `evil.example:${s3Port}`,
-    `127.0.0.1:${s3Port + 1}`,
-    '',
-    `localhost.evil.example:${s3Port}`,
-    '127.0.0.1',
+  // Ports are known only once the stack runs: each kind names what it sends, the value is built late.
+  const hosts: ReadonlyArray<readonly [string, () => string]> = [
+    ['another name', () => 'evil.example'],
+    ['another name with our port', () => `evil.example:${s3Port}`],
+    ['our address with another port', () => `127.0.0.1:${s3Port + 1}`],
+    ['empty', () => ''],
+    ['a look-alike name starting with localhost', () => `localhost.evil.example:${s3Port}`],
+    ['our address without the port', () => '127.0.0.1'],
   ];
-  for (let index = 0; index < 6; index++) {
-    kind('S3 request', `Host header #${index + 1} not this endpoint's (DNS rebinding): 403`, async () => {
-      const host = hosts()[index] as string;
-      expectClientError(await rawRequest(s3Port, { path: `/${bucket}?list-type=2`, headers: { host } }), 403);
+  for (const [what, host] of hosts) {
+    kind('S3 request', `a Host header of ${what} (DNS rebinding): 403`, async () => {
+      expectClientError(
+        await rawRequest(s3Port, { path: `/${bucket}?list-type=2`, headers: { host: host() } }),
+        403,
+      );
     });
   }
 
-  const origins = () => [
-    'http://evil.example',
-    'null',
-    `http://127.0.0.1:${s3Port}`,
-    `https://127.0.0.1:${webPort}`,
+  const origins: ReadonlyArray<readonly [string, () => string]> = [
+    ['another site', () => 'http://evil.example'],
+    ['null (a sandboxed frame or a file: page)', () => 'null'],
+    ['the endpoint itself', () => `http://127.0.0.1:${s3Port}`],
+    ["the page's address over https", () => `https://127.0.0.1:${webPort}`],
   ];
-  for (let index = 0; index < 4; index++) {
-    kind('S3 request', `Origin #${index + 1} other than the page: 403, no CORS header`, async () => {
+  for (const [what, origin] of origins) {
+    kind('S3 request', `an Origin of ${what}: 403, no CORS header`, async () => {
       const response = await rawRequest(s3Port, {
         path: `/${bucket}?list-type=2`,
-        headers: { origin: origins()[index] as string },
+        headers: { origin: origin() },
       });
       expectClientError(response, 403);
       expect(response.headers['access-control-allow-origin']).toBeUndefined();
@@ -464,19 +467,17 @@ describe('the S3 endpoint', () => {
 });
 
 describe('the page and its API', () => {
-  const hosts = () => ['evil.example', `attacker.example:${webPort}`, `127.0.0.1:${webPort + 1}`, ''];
+  const hosts: ReadonlyArray<readonly [string, () => string]> = [
+    ['another name', () => 'evil.example'],
+    ['another name with our port', () => `attacker.example:${webPort}`],
+    ['our address with another port', () => `127.0.0.1:${webPort + 1}`],
+    ['empty', () => ''],
+  ];
   for (const path of ['/records', '/search?q=red']) {
-    for (let index = 0; index < 4; index++) {
-      kind(
-        'page request',
-        `${path} with Host #${index + 1} not the page's (DNS rebinding): 403`,
-        async () => {
-          expectClientError(
-            await rawRequest(webPort, { path, headers: { host: hosts()[index] as string } }),
-            403,
-          );
-        },
-      );
+    for (const [what, host] of hosts) {
+      kind('page request', `${path} with a Host header of ${what} (DNS rebinding): 403`, async () => {
+        expectClientError(await rawRequest(webPort, { path, headers: { host: host() } }), 403);
+      });
     }
   }
 
