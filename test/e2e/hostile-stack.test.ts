@@ -69,6 +69,13 @@ const described = (key: string): Promise<DescriptionRecord> =>
     timeoutMs: 30_000,
   });
 
+/** The Sec-Fetch-* headers a browser sends with a request. */
+const secFetch = (site: string, mode: string, dest: string) => ({
+  'sec-fetch-site': site,
+  'sec-fetch-mode': mode,
+  'sec-fetch-dest': dest,
+});
+
 /** Sidecars that an earlier run left unreadable, and the images they belong to. */
 const CORRUPT_SIDECARS: ReadonlyArray<readonly [string, string]> = [
   ['{broken', 'truncated JSON'],
@@ -249,7 +256,7 @@ describe('the S3 endpoint', () => {
       await store.putBytes('images/cross-site.png', red);
       const response = await rawRequest(s3Port, {
         path: `/${bucket}/images/cross-site.png`,
-        headers: { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' },
+        headers: secFetch('same-site', 'no-cors', 'image'),
       });
       expectClientError(response, 403);
       expect(response.headers['cross-origin-resource-policy']).toBe('same-origin');
@@ -573,35 +580,27 @@ describe('the page and its API', () => {
 
   // What a browser sends for an <img>, a no-cors fetch or a frame on another page: no Origin.
   const embeds: ReadonlyArray<readonly [string, string, Record<string, string>]> = [
-    [
-      'an <img> on another site',
-      '/thumbnails/seen.png',
-      { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' },
-    ],
+    ['an <img> on another site', '/thumbnails/seen.png', secFetch('cross-site', 'no-cors', 'image')],
     [
       'an <img> on another localhost port (same-site)',
       '/thumbnails/seen.png',
-      { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' },
+      secFetch('same-site', 'no-cors', 'image'),
     ],
     [
       'a no-cors fetch of /records from another localhost port',
       '/records',
-      { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'empty' },
+      secFetch('same-site', 'no-cors', 'empty'),
     ],
     [
       'a <script src> of /search on another site',
       '/search?q=red',
-      { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'script' },
+      secFetch('cross-site', 'no-cors', 'script'),
     ],
-    [
-      'the page framed by another site',
-      '/',
-      { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'iframe' },
-    ],
+    ['the page framed by another site', '/', secFetch('cross-site', 'navigate', 'iframe')],
     [
       'a thumbnail opened in a tab from another site',
       '/thumbnails/seen.png',
-      { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' },
+      secFetch('cross-site', 'navigate', 'document'),
     ],
   ];
   for (const [what, path, headers] of embeds) {
@@ -619,7 +618,7 @@ describe('the page and its API', () => {
     "the page's own thumbnails, records and search still load, marked same-origin only",
     async () => {
       await store.putBytes('images/seen.png', red);
-      const own = { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' };
+      const own = secFetch('same-origin', 'no-cors', 'image');
       const image = await rawRequest(webPort, { path: '/thumbnails/seen.png', headers: own });
       expect(image.status).toBe(200);
       expect(image.headers['content-type']).toBe('image/webp');
