@@ -8,6 +8,7 @@
  */
 
 export { AthenaSqlRunner } from './athena-search.ts';
+export { readVectorIndexTarget, type VectorIndexTarget } from './aws-config.ts';
 export { LambdaFastTrigger } from './lambda-fast-trigger.ts';
 export {
   detailedHandler,
@@ -18,6 +19,7 @@ export {
 } from './lambda-handlers.ts';
 export { S3ObjectStore } from './s3-object-store.ts';
 export { S3UploadSigner } from './s3-upload-signer.ts';
+export { S3VectorsIndex } from './s3-vectors-index.ts';
 export { SqsJobQueue } from './sqs-job-queue.ts';
 
 export const IMPORTED_ON_THEIR_OWN: readonly string[] = ['aws-runtime.ts'];

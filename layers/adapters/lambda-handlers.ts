@@ -14,7 +14,8 @@ import {
   type FastOutcome,
   type FastStageDependencies,
 } from '#engine/pipeline/describe-uploaded-object.ts';
-import { isS3TestEvent, objectsCreated } from '#engine/pipeline/s3-event.ts';
+import { isS3TestEvent, objectsCreated, objectsRemoved } from '#engine/pipeline/s3-event.ts';
+import { forgetRemovedObjects, type VectorSync } from '#engine/pipeline/vector-sync.ts';
 import { ENV, type Env } from '#engine/settings.ts';
 import { keptAsideSentence } from '#engine/user-messages.ts';
 
@@ -49,15 +50,23 @@ export function reportModelLoad(
   tools.metrics.singleMetric().addMetric('ModelLoadMs', MetricUnit.Milliseconds, details.modelLoadMs);
 }
 
-function countFailure(metrics: Metrics, stage: 'fast' | 'detailed', code: string): void {
+function countFailure(metrics: Metrics, stage: 'fast' | 'detailed' | 'vectors', code: string): void {
   const single = metrics.singleMetric();
   single.addDimension('Stage', stage);
   single.addDimension('ErrorCode', code);
   single.addMetric('Failures', MetricUnit.Count, 1);
 }
 
+/** A vector the index refused for good: the image stays findable by keywords, so a warning. */
+function logVector(tools: Observability, vector: VectorSync | undefined): void {
+  if (vector?.kind !== 'rejected') return;
+  tools.logger.warn('vector not indexed', { code: vector.code, reason: vector.reason });
+  countFailure(tools.metrics, 'vectors', vector.code);
+}
+
 function logFast(tools: Observability, outcome: FastOutcome): void {
   const { logger, metrics } = tools;
+  logVector(tools, outcome.vector);
   if (outcome.kind === 'skipped') {
     logger.info('object skipped', { reason: outcome.reason, jobResent: outcome.jobResent });
     metrics.addMetric('Skipped', MetricUnit.Count, 1);
@@ -97,6 +106,8 @@ function logFast(tools: Observability, outcome: FastOutcome): void {
  * The fast function: an S3 notification (async invoke). Every created object is handled; if any
  * throws a transient error the invoke fails after the others are done, so Lambda retries it (the
  * handled ones are then duplicates and do nothing) and finally sends it to the on-failure DLQ.
+ * Removed objects (an image or its sidecar deleted) take the image's vector out of the remote
+ * vector index, when the stack has one.
  */
 export function fastHandler(deps: FastStageDependencies, tools: Observability) {
   const { logger, metrics } = tools;
@@ -120,6 +131,20 @@ export function fastHandler(deps: FastStageDependencies, tools: Observability) {
           logger.removeKeys(['key']);
         }
       }
+      const removed = objectsRemoved(event);
+      if (removed.length > 0) {
+        try {
+          const images = await forgetRemovedObjects(deps, removed);
+          if (images.length > 0) logger.info('vectors removed', { keys: images });
+        } catch (error) {
+          logger.error('vector removal error, will retry', {
+            error: error as Error,
+            code: errorCodeOf(error),
+          });
+          countFailure(metrics, 'vectors', errorCodeOf(error));
+          firstError ??= error;
+        }
+      }
     } finally {
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
@@ -129,6 +154,7 @@ export function fastHandler(deps: FastStageDependencies, tools: Observability) {
 
 function logDetailed(tools: Observability, outcome: DetailedOutcome): void {
   const { logger, metrics } = tools;
+  logVector(tools, outcome.vector);
   if (outcome.kind === 'dropped') {
     logger.info('job dropped', { reason: outcome.reason });
     metrics.addMetric('JobsDropped', MetricUnit.Count, 1);

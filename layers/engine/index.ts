@@ -49,6 +49,7 @@ export {
   readEngineSettings,
   readIntegerEnv,
   readModelsDir,
+  readRequiredEnv,
 } from './settings.ts';
 export { keptAsideSentence, toBeKeptAsideSentence, tooLargeSentence } from './user-messages.ts';
 

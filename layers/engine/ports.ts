@@ -210,6 +210,30 @@ export interface NearestOptions {
 }
 
 /**
+ * The vector index refused the call for now (throttled, or unavailable) after the client's own
+ * retries: a retry later may succeed. A search answers 503 with Retry-After; a write is retried.
+ */
+export class VectorIndexBusyError extends DescribeError {
+  readonly code = 'VECTOR_INDEX_BUSY' as const;
+  readonly permanent = false;
+}
+
+/**
+ * The vector index rejected the request itself (a vector of another length than the index's, too
+ * much filterable metadata, a missing index): retrying the same request cannot help.
+ */
+export class VectorIndexRejectedError extends DescribeError {
+  readonly code = 'VECTOR_INDEX_REJECTED' as const;
+  readonly permanent = true;
+}
+
+/** An image's stored vector, for similar images; a remote index reads it back (S3 Vectors GetVectors). */
+export interface StoredVectorReader {
+  /** The vector and model key stored under an image key, or undefined when there is none. */
+  vectorOf(key: string): Promise<{ vector: Float32Array; model: string } | undefined>;
+}
+
+/**
  * Nearest-neighbour search over image embeddings: the local stack's index (in memory, or the
  * persistent store), S3 Vectors in AWS. Writes replace the entry under its key. Throws
  * StorageUnavailableError when the store cannot answer (a retry may fix it).

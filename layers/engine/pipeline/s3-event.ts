@@ -24,21 +24,31 @@ export function isS3TestEvent(event: unknown): boolean {
   );
 }
 
+/** The records of an S3 notification whose event name starts with `prefix`, with bucket and key. */
+function recordsOf(
+  event: unknown,
+  prefix: 'ObjectCreated:' | 'ObjectRemoved:',
+): Array<{ record: S3EventRecordLike; eventName: string; bucket: string; key: string }> {
+  if (isS3TestEvent(event) || typeof event !== 'object' || event === null) return [];
+  const records = (event as { Records?: unknown }).Records;
+  if (!Array.isArray(records)) return [];
+  return (records as S3EventRecordLike[]).flatMap((record) => {
+    const eventName = record.eventName ?? '';
+    const bucket = record.s3?.bucket?.name;
+    const key = record.s3?.object?.key;
+    if (!eventName.startsWith(prefix) || !bucket || key === undefined) return [];
+    return [{ record, eventName, bucket, key }];
+  });
+}
+
 /**
  * The ObjectCreated records of an S3 notification (direct invoke, or the body of an SQS message
  * the bucket sent). Test events and other event types (removals, restores) yield nothing. Keys
  * are URL-encoded form data in events: `+` is a space, then percent-decoding.
  */
 export function objectsCreated(event: unknown): ObjectCreated[] {
-  if (isS3TestEvent(event) || typeof event !== 'object' || event === null) return [];
-  const records = (event as { Records?: unknown }).Records;
-  if (!Array.isArray(records)) return [];
   const created: ObjectCreated[] = [];
-  for (const record of records as S3EventRecordLike[]) {
-    const eventName = record.eventName ?? '';
-    const bucket = record.s3?.bucket?.name;
-    const key = record.s3?.object?.key;
-    if (!eventName.startsWith('ObjectCreated:') || !bucket || key === undefined) continue;
+  for (const { record, eventName, bucket, key } of recordsOf(event, 'ObjectCreated:')) {
     created.push({
       bucket,
       key: decodeEventKey(key),
@@ -48,6 +58,17 @@ export function objectsCreated(event: unknown): ObjectCreated[] {
     });
   }
   return created;
+}
+
+/** One object an ObjectRemoved notification is about (a delete, or a delete marker), key decoded. */
+export interface ObjectRemoved {
+  readonly bucket: string;
+  readonly key: string;
+}
+
+/** The ObjectRemoved records of an S3 notification (`ObjectRemoved:Delete`, `:DeleteMarkerCreated`). */
+export function objectsRemoved(event: unknown): ObjectRemoved[] {
+  return recordsOf(event, 'ObjectRemoved:').map(({ bucket, key }) => ({ bucket, key: decodeEventKey(key) }));
 }
 
 /** A key as S3 writes it into event records: form-encoded, `/` kept (`my photo(1).jpg` → `my+photo%281%29.jpg`). */
