@@ -10,7 +10,9 @@ import {
   expected,
   type FastStageTrigger,
   type JobQueue,
+  keptAsideSentence,
   readModelsDir,
+  toBeKeptAsideSentence,
 } from '#engine/index.ts';
 import { loadManifest } from '#engine/models/registry.ts';
 import {
@@ -19,6 +21,7 @@ import {
   currentModelsOf,
   type DetailedJob,
   describeUploadedObject,
+  keptAsideKeyFor,
   objectsCreated,
   readKeyLayout,
   s3EventFor,
@@ -30,7 +33,9 @@ Finds every object under the input prefix whose sidecar is missing or stale (ano
 made by other models than the manifest names) and enqueues it:
   caption missing or stale  → the fast stage (it rewrites the sidecar and queues the detailed job)
   only detailed stale       → a job on the detailed queue
-Failed sidecars stay as they are (the failure is final for those bytes).
+Failed sidecars stay as they are (the failure is final for those bytes). A sidecar that cannot be
+read (not JSON, or not a description) counts as missing: it is named on stderr, and the fast stage
+keeps its bytes as <sidecar>.corrupt before describing the image again.
 
 Options:
   --dry-run               list and count, send nothing
@@ -127,21 +132,36 @@ export async function runBackfillCommand(
       queueUrl: queueUrl ?? '',
       endpoint: env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL || undefined,
     });
+    const say = (line: string) => output.stderr.write(`${line}\n`);
+    const inProcess = !dryRun && values['in-process'];
     const fast = dryRun
       ? { trigger: async () => {} }
-      : values['in-process']
-        ? inProcessTrigger({
-            ...env,
-            [ENV.BUCKET_NAME]: bucket,
-            [ENV.DETAILED_QUEUE_URL]: queueUrl,
-            [ENV.MODELS_DIR]: modelsDir,
-          })
+      : inProcess
+        ? inProcessTrigger(
+            {
+              ...env,
+              [ENV.BUCKET_NAME]: bucket,
+              [ENV.DETAILED_QUEUE_URL]: queueUrl,
+              [ENV.MODELS_DIR]: modelsDir,
+            },
+            say,
+          )
         : new LambdaFastTrigger({ functionName: functionName ?? '' });
 
     const progress = progressLine(output);
     const summary = await backfill(
       { store, layout, models, bucket, queue, fast },
-      { dryRun, onProgress: progress.update },
+      {
+        dryRun,
+        onProgress: progress.update,
+        // In this process the fast stage says it itself, once it has kept the bytes aside.
+        ...(inProcess
+          ? {}
+          : {
+              onUnreadable: ({ sidecarKey, reason }) =>
+                say(toBeKeptAsideSentence(sidecarKey, keptAsideKeyFor(sidecarKey), reason)),
+            }),
+      },
     );
     progress.done();
     const where = `s3://${bucket}/${layout.inputPrefix}`;
@@ -155,15 +175,21 @@ export async function runBackfillCommand(
 
 /**
  * The fast stage in this process, with the local models: the use case the fast Lambda runs. The
- * models load on the first image that needs it, so a run with nothing stale loads nothing.
+ * models load on the first image that needs it, so a run with nothing stale loads nothing. What
+ * the fast Lambda would log about an unreadable sidecar it kept aside goes to `say`.
  */
-function inProcessTrigger(env: Env): FastStageTrigger {
+function inProcessTrigger(env: Env, say: (line: string) => void): FastStageTrigger {
   let runtime: ReturnType<typeof createFastRuntime> | undefined;
   return {
     trigger: async (object) => {
       runtime ??= createFastRuntime(readAwsConfig(env, 'fast'));
       const { deps } = await runtime;
-      for (const created of objectsCreated(s3EventFor([object]))) await describeUploadedObject(deps, created);
+      for (const created of objectsCreated(s3EventFor([object]))) {
+        const outcome = await describeUploadedObject(deps, created);
+        if (outcome.kind !== 'skipped' && outcome.keptAside) {
+          say(keptAsideSentence(outcome.sidecarKey, outcome.keptAside.key, outcome.keptAside.reason));
+        }
+      }
     },
   };
 }

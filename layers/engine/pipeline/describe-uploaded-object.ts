@@ -191,7 +191,7 @@ export async function describeUploadedObject(
 }
 
 /** The bytes and the reason of a stored sidecar no description can be read from, else undefined. */
-function unreadableSidecar(stored: StoredJson): { bytes: Uint8Array; reason: string } | undefined {
+export function unreadableSidecar(stored: StoredJson): { bytes: Uint8Array; reason: string } | undefined {
   if (stored.unreadable) return stored.unreadable;
   if (parseStoredRecord(stored.value)) return undefined;
   return {

@@ -19,6 +19,7 @@ export {
   isInputKey,
   KEPT_ASIDE_SUFFIX,
   type KeyLayout,
+  keptAsideKeyFor,
   keyLayout,
   readKeyLayout,
   sidecarKeyFor,
