@@ -101,7 +101,7 @@ export class DescribeEngine {
   ): Promise<DescriptionRecord> {
     const started = performance.now();
     let record = this.startRecord(input);
-    const earlier = previousForSameBytes(previous, record.source.sha256);
+    const earlier = previousForSameBytes(previous, record.source);
     record = carryDetailedResults(record, earlier);
     if (earlier?.createdAt) record = { ...record, createdAt: earlier.createdAt };
 
@@ -132,7 +132,10 @@ export class DescribeEngine {
     const captionMs = elapsedMs(captionStart);
 
     let ocrMs: number | undefined;
-    if (this.deps.settings.ocrStage === 'fast') ({ record, ocrMs } = await this.readText(record, decoded));
+    if (this.deps.settings.ocrStage === 'fast') {
+      const kept = options.keepCurrent ? earlier : undefined;
+      ({ record, ocrMs } = await this.readText(record, decoded, kept));
+    }
 
     const judged = this.judge(record);
     const { categoriesMs, checksMs } = judged;
@@ -243,7 +246,7 @@ export class DescribeEngine {
     previous?: DescriptionRecord,
   ) {
     const fresh = this.startRecord(input);
-    const base = stage === 'detailed' ? previous : previousForSameBytes(previous, fresh.source.sha256);
+    const base = stage === 'detailed' ? previous : previousForSameBytes(previous, fresh.source);
     return this.failedFrom(fresh, base, stage, error);
   }
 
@@ -278,7 +281,7 @@ export class DescribeEngine {
    * record carried, so they are taken over and the categories and checks judged again.
    */
   withNewerDetailedResults(record: DescriptionRecord, newer: DescriptionRecord | undefined) {
-    const sameBytes = previousForSameBytes(newer, record.source.sha256);
+    const sameBytes = previousForSameBytes(newer, record.source);
     if (!sameBytes || record.status.fast.state === 'failed') return record;
     return this.judgedAgain(carryDetailedResults(record, sameBytes));
   }
@@ -323,9 +326,13 @@ export class DescribeEngine {
     return { ...result, decodeMs: elapsedMs(start) };
   }
 
-  private async readText(record: DescriptionRecord, decoded: IntakeResult) {
+  /** OCR of the image; `keep`: a record whose text, read by this reader and not stale, is kept instead. */
+  private async readText(record: DescriptionRecord, decoded: IntakeResult, keep?: DescriptionRecord) {
     const reader = this.deps.textReader;
     if (!reader) return { record, ocrMs: undefined };
+    if (keep?.text && !keep.stale?.text && sameProvenance(keep.models.ocr, reader.provenance)) {
+      return { record: { ...record, text: keep.text, models: { ...record.models, ocr: keep.models.ocr } } };
+    }
     const start = performance.now();
     const text = await reader.read(decoded.image);
     return {
