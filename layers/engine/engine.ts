@@ -1,4 +1,6 @@
 import { performance } from 'node:perf_hooks';
+import { PromptVectorCache } from './categories/prompt-vectors.ts';
+import { ModelNotFoundError } from './errors.ts';
 import { intakeImage } from './image/intake.ts';
 import type { IntakeResult } from './image/types.ts';
 import { sameProvenance } from './models/provenance.ts';
@@ -6,7 +8,7 @@ import type { ImageEncodings, ModelRegistry } from './models/registry.ts';
 import { runDetailedTask, runFastTasks, type StageTasksResult } from './models/stage-tasks.ts';
 import type { TextReader } from './ocr/text-reader.ts';
 import { dominantColours } from './palette/palette.ts';
-import { answerStage, categoriseAndCheck } from './questions/stage.ts';
+import { answerStage, type CategoryScoring, categoriesKey, categoriseAndCheck } from './questions/stage.ts';
 import type { ModelKey } from './record/fields.ts';
 import {
   carryDetailedResults,
@@ -69,9 +71,12 @@ export const CAPTION_WORKING_SIZE = 768;
  */
 export class DescribeEngine {
   private readonly now: () => Date;
+  /** The category prompts' text vectors, embedded once per process. */
+  private readonly promptVectors: PromptVectorCache;
 
   constructor(private readonly deps: EngineDependencies) {
     this.now = deps.now ?? (() => new Date());
+    this.promptVectors = new PromptVectorCache(deps.models);
   }
 
   get settings(): EngineSettings {
@@ -137,7 +142,7 @@ export class DescribeEngine {
       ({ record, ocrMs } = await this.readText(record, decoded, kept));
     }
 
-    const judged = this.judge(record);
+    const judged = await this.judge(record);
     const { categoriesMs, checksMs } = judged;
     record = judged.record;
 
@@ -203,7 +208,12 @@ export class DescribeEngine {
       this.now(),
     );
     const { answersMs } = answered;
-    const judged = categoriseAndCheck(answered.record, 'detailed', this.deps.settings.questions);
+    const judged = categoriseAndCheck(
+      answered.record,
+      'detailed',
+      this.deps.settings.questions,
+      await this.categoryScoring(),
+    );
     const { categoriesMs, checksMs } = judged;
     record = judged.record;
 
@@ -280,24 +290,40 @@ export class DescribeEngine {
    * detailed worker finishing, say): that sidecar's detailed results are newer than the ones this
    * record carried, so they are taken over and the categories and checks judged again.
    */
-  withNewerDetailedResults(record: DescriptionRecord, newer: DescriptionRecord | undefined) {
+  async withNewerDetailedResults(
+    record: DescriptionRecord,
+    newer: DescriptionRecord | undefined,
+  ): Promise<DescriptionRecord> {
     const sameBytes = previousForSameBytes(newer, record.source);
     if (!sameBytes || record.status.fast.state === 'failed') return record;
     return this.judgedAgain(carryDetailedResults(record, sameBytes));
   }
 
-  /** Categories and checks judged again over a record merged from two writers' results (no model runs). */
-  judgedAgain(record: DescriptionRecord): DescriptionRecord {
-    return validateRecord(this.judge(record).record);
+  /**
+   * Categories and checks judged again over a stored or merged record: a changed category list,
+   * or two writers' results. No image model runs (category prompts need only the text tower).
+   */
+  async judgedAgain(record: DescriptionRecord): Promise<DescriptionRecord> {
+    return validateRecord((await this.judge(record)).record);
   }
 
   /**
    * Categories and checks for a record outside the detailed stage: a finished detailed stage it
    * carries is not re-run, so its text is checked too (or its checks would go).
    */
-  private judge(record: DescriptionRecord) {
+  private async judge(record: DescriptionRecord) {
     const guardStage = record.status.detailed.state === 'done' ? 'detailed' : 'fast';
-    return categoriseAndCheck(record, guardStage, this.deps.settings.questions);
+    return categoriseAndCheck(record, guardStage, this.deps.settings.questions, await this.categoryScoring());
+  }
+
+  /** The configured categories' key and prompt vectors; waiting while the embedding model is missing. */
+  private async categoryScoring(): Promise<CategoryScoring | undefined> {
+    const categories = this.deps.settings.questions?.categories ?? [];
+    if (categories.length === 0) return undefined;
+    const key = categoriesKey(this.deps.models, categories);
+    const prompts = await this.promptVectors.forCategories(categories);
+    if (prompts instanceof ModelNotFoundError) return { key, waiting: { now: this.now() } };
+    return { key, ...(prompts ? { prompts } : {}) };
   }
 
   /** The record's detailed description is what the detailed task would write now (and not stale). */

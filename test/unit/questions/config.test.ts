@@ -71,6 +71,16 @@ describe('questions config', () => {
       'categories[0].label in cfg.json: expected a string but received nothing',
     ],
     [
+      'an empty category prompt',
+      { categories: [{ id: 'x', label: 'X', prompts: ['a photo of a beach', ' '] }] },
+      'categories[0].prompts[1] in cfg.json: must not be empty',
+    ],
+    [
+      'a prompt cut-off without prompts',
+      { categories: [{ id: 'x', label: 'X', minSimilarity: 0.3 }] },
+      'categories[0].minSimilarity in cfg.json: minSimilarity needs prompts',
+    ],
+    [
       'an unknown top-level key',
       { question: [] },
       "the questions config in cfg.json: unknown field(s) 'question'",
