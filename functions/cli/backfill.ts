@@ -7,7 +7,7 @@ import { LambdaFastTrigger } from '#adapters/lambda-fast-trigger.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { SqsJobQueue } from '#adapters/sqs-job-queue.ts';
 import { expected } from '#engine/errors.ts';
-import { loadManifest } from '#engine/models/registry.ts';
+import { ModelRegistry } from '#engine/models/registry.ts';
 import { type BackfillSummary, backfill } from '#engine/pipeline/backfill.ts';
 import { describeUploadedObject } from '#engine/pipeline/describe-uploaded-object.ts';
 import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
@@ -15,14 +15,18 @@ import { readKeyLayout } from '#engine/pipeline/key-layout.ts';
 import { objectsCreated, s3EventFor } from '#engine/pipeline/s3-event.ts';
 import { currentModelsOf } from '#engine/pipeline/staleness.ts';
 import type { FastStageTrigger, JobQueue } from '#engine/ports.ts';
+import { readQuestionsConfig } from '#engine/questions/config.ts';
+import { currentQuestionKeys } from '#engine/questions/stage.ts';
 import { DEFAULT_MODELS_DIR, ENV, type Env } from '#engine/settings.ts';
 
 export const BACKFILL_USAGE = `Usage: npm run backfill -- [options]
 
 Finds every object under the input prefix whose sidecar is missing or stale (another ETag, or
 made by other models than the manifest names) and enqueues it:
-  caption missing or stale  → the fast stage (it rewrites the sidecar and queues the detailed job)
-  only detailed stale       → a job on the detailed queue
+  caption or vector missing or stale → the fast stage (it rewrites the sidecar and queues the
+                              detailed job; a missing vector alone keeps the caption)
+  only detailed stale       → a job on the detailed queue (a changed category list or
+                              question: re-scored or asked without describing again)
 Failed sidecars stay as they are (the failure is final for those bytes).
 
 Options:
@@ -30,6 +34,8 @@ Options:
   --fast-function <name>  fast Lambda to invoke asynchronously (default $FAST_FUNCTION_NAME)
   --in-process            run the fast stage here instead, with the local models (small sets, local servers)
   --models <dir>          model set whose manifest is "current" (default $${ENV.MODELS_DIR} or ./models)
+  --questions <file>      the deployment's questions and categories (default $${ENV.QUESTIONS_CONFIG}
+                          or config/questions.json, as cdk deploy)
   --bucket <name>         default $${ENV.BUCKET_NAME}
   --queue-url <url>       detailed queue (default $${ENV.DETAILED_QUEUE_URL})
   --json                  print the summary as JSON
@@ -43,6 +49,7 @@ const OPTIONS = {
   'fast-function': { type: 'string' },
   'in-process': { type: 'boolean', default: false },
   models: { type: 'string' },
+  questions: { type: 'string' },
   bucket: { type: 'string' },
   'queue-url': { type: 'string' },
   json: { type: 'boolean', default: false },
@@ -111,8 +118,13 @@ export async function runBackfillCommand(
       );
     }
     const modelsDir = resolve(values.models ?? (env[ENV.MODELS_DIR] || DEFAULT_MODELS_DIR));
-    const manifest = await loadManifest(modelsDir);
-    const models = currentModelsOf(manifest);
+    // Opening the registry reads the manifest and loads no model.
+    const registry = await ModelRegistry.open({ modelsDir, threads: 0 });
+    const questions = readQuestionsConfig(values.questions ?? env[ENV.QUESTIONS_CONFIG]);
+    const models = {
+      ...currentModelsOf(registry.manifest),
+      ...currentQuestionKeys(registry, questions),
+    };
     const layout = readKeyLayout(env);
     const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
     const store = new S3ObjectStore({ bucket, endpoint });
@@ -128,6 +140,7 @@ export async function runBackfillCommand(
             [ENV.BUCKET_NAME]: bucket,
             [ENV.DETAILED_QUEUE_URL]: queueUrl,
             [ENV.MODELS_DIR]: modelsDir,
+            ...(values.questions ? { [ENV.QUESTIONS_CONFIG]: values.questions } : {}),
           })
         : new LambdaFastTrigger({ functionName: functionName ?? '' });
 

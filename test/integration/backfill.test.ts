@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -133,6 +133,20 @@ describe.each(BACKENDS)('npm run backfill on $name', (backend) => {
         'images/old/blue.png',
         'images/old/red.png',
       ]);
+    });
+
+    it('after a change of the category list, queues re-scoring jobs for the detailed worker only', async () => {
+      // Prepare: the default categories plus one scored by a prompt
+      const file = join(process.cwd(), 'test-output', `categories-${process.pid}.json`);
+      const defaults = JSON.parse(await readFile(join(process.cwd(), 'config', 'questions.json'), 'utf8'));
+      const red = { id: 'red-things', label: 'Red things', prompts: ['crimson'] };
+      await writeFile(file, JSON.stringify({ ...defaults, categories: [...defaults.categories, red] }));
+
+      // Act
+      const run = await backfill('--dry-run', '--questions', file).finally(() => rm(file, { force: true }));
+
+      // Assess
+      expect(run.stdout).toContain('  fast stage: 0\n  detailed queue: 2 (categories-changed 2)\n');
     });
 
     it('gives records from before embeddings their vector without running the captioner', async () => {
