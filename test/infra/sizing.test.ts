@@ -7,6 +7,7 @@ import { REPO_ROOT } from '../../infra/describer-image.ts';
 import {
   DEFAULT_SIZING,
   deriveSizing,
+  fastModelSizes,
   MB_PER_VCPU,
   threadsForMemory,
   WORST_CASE_DECODE_STEPS,
@@ -43,12 +44,12 @@ function manifestTaskCaps(node: Json, where: string, inherited?: { [key: string]
 }
 
 describe('sizing of the default lineup (Florence-2 for both stages)', () => {
-  it('gives both functions 2 vCPUs, 2 onnxruntime threads and a 60 s timeout', () => {
+  it('gives both functions 2 vCPUs and 2 onnxruntime threads; the fast one 90 s for loading CLIP too', () => {
     // Act
     const { fast, detailed } = DEFAULT_SIZING;
 
     // Assess
-    expect([fast.memoryMB, fast.threads, fast.timeoutSeconds]).toEqual([3538, 2, 60]);
+    expect([fast.memoryMB, fast.threads, fast.timeoutSeconds]).toEqual([3538, 2, 90]);
     expect([detailed.memoryMB, detailed.threads, detailed.timeoutSeconds]).toEqual([3538, 2, 60]);
   });
 
@@ -93,6 +94,20 @@ describe('sizing of the default lineup (Florence-2 for both stages)', () => {
         cap.steps,
       );
     }
+  });
+
+  it("counts the embedding model's size from the manifest in the fast function's memory and cold load", () => {
+    // Prepare
+    const sizes = fastModelSizes();
+
+    // Act
+    const without = deriveSizing({ fastModels: { ...sizes, embeddingMB: 0 } });
+
+    // Assess: CLIP (both q8 towers) is in models/manifest.json with its download size
+    expect(sizes).toEqual({ captionMB: 622, embeddingMB: 156 });
+    expect(DEFAULT_SIZING.fast.needMB - without.fast.needMB).toBe(156);
+    expect(DEFAULT_SIZING.fast.coldLoadSeconds).toBeGreaterThan(without.fast.coldLoadSeconds);
+    expect(DEFAULT_SIZING.detailed).toEqual(without.detailed);
   });
 
   it('refuses a question count it cannot size', () => {

@@ -101,12 +101,12 @@ describe('fast describe function', () => {
   });
 
   // Reserved concurrency is opt-in: an account whose concurrency limit is 10 cannot reserve any.
-  it('is an arm64 container image with 2 vCPUs of memory, a 60 s timeout and no reserved concurrency', () => {
+  it('is an arm64 container image with 2 vCPUs of memory, a 90 s timeout and no reserved concurrency', () => {
     synth.template.hasResourceProperties('AWS::Lambda::Function', {
       PackageType: 'Image',
       Architectures: ['arm64'],
       MemorySize: 3538,
-      Timeout: 60,
+      Timeout: 90,
       ReservedConcurrentExecutions: Match.absent(),
       Description: Match.stringLikeRegexp('caption, colours and text'),
     });
