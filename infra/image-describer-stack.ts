@@ -3,7 +3,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { ConfigError, expected } from '#engine/errors.ts';
-import { readQuestionsConfig } from '#engine/questions/config.ts';
+import { hasCategoryPrompts, readQuestionsConfig } from '#engine/questions/config.ts';
 import { DEFAULT_ENGINE_SETTINGS, ENV, type OcrStage } from '#engine/settings.ts';
 import { DEFAULT_UPLOAD_MAX_BYTES } from '#engine/uploads/settings.ts';
 import { DescriberAlarms } from './constructs/describer-alarms.ts';
@@ -117,9 +117,10 @@ export class ImageDescriberStack extends Stack {
       versioned: props.versioned,
     });
 
-    const questionsPerImage = props.questionsConfig
-      ? readQuestionsConfig(props.questionsConfig, 'questionsConfig').questions.length
-      : 0;
+    const questions = props.questionsConfig
+      ? readQuestionsConfig(props.questionsConfig, 'questionsConfig')
+      : undefined;
+    const questionsPerImage = questions?.questions.length ?? 0;
     const remoteSpec = models.normal.remote;
     // A remote detailed model answers the questions too when the manifest names it for them.
     const remoteAnswersQuestions =
@@ -143,11 +144,17 @@ export class ImageDescriberStack extends Stack {
       ...(remote ? { remote } : {}),
       ...props.detailed,
       bucket: this.descriptionBucket,
-      // The worker answers the questions, so its image carries the questions model too.
+      // The worker answers the questions, so its image carries the questions model too; without
+      // questions, the embedding model whose text tower scores category prompts.
       code: describerImageCode(this, {
         target: 'detailed',
         model: models.normal,
-        extraModel: questionsPerImage > 0 ? models.questions : undefined,
+        extraModel:
+          questionsPerImage > 0
+            ? models.questions
+            : hasCategoryPrompts(questions)
+              ? models.embedding
+              : undefined,
         requireModels: props.requireModels,
       }),
       environment: { ...engineEnvironment, [ENV.MAX_INPUT_BYTES]: String(maxInputBytes) },
