@@ -11,7 +11,7 @@ import {
   type Observability,
   reportModelLoad,
   stageObservability,
-} from '#adapters/lambda-handlers.ts';
+} from '#adapters/index.ts';
 
 /**
  * The composition root of the describe functions (the upload API's is upload-api-handler.ts): a

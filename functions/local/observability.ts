@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Observability } from '#adapters/lambda-handlers.ts';
+import type { Observability } from '#adapters/index.ts';
 
 /**
  * Metrics that are counted and then dropped: EMF lines on a laptop are noise. Powertools only

@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '#engine/settings.ts';
+import { ENV } from '#engine/index.ts';
 
 /** Powertools service name and EMF namespace, the same for every function of the app. */
 export const SERVICE_NAME = 'image-describer';

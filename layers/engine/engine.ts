@@ -3,6 +3,7 @@ import { PromptVectorCache } from './categories/prompt-vectors.ts';
 import { ModelNotFoundError } from './errors.ts';
 import { intakeImage } from './image/intake.ts';
 import type { IntakeResult } from './image/types.ts';
+import type { ModelMode } from './models/manifest.ts';
 import { sameProvenance } from './models/provenance.ts';
 import type { ImageEncodings, ModelRegistry } from './models/registry.ts';
 import { runDetailedTask, runFastTasks, type StageTasksResult } from './models/stage-tasks.ts';
@@ -236,12 +237,37 @@ export class DescribeEngine {
     return validateRecord(record);
   }
 
-  /** Both stages, one after the other (the CLI in normal mode). */
-  async describe(input: DescribeInput, previous?: DescriptionRecord): Promise<DescriptionRecord> {
+  /**
+   * Both stages, one after the other (`mode` normal, the default), or the fast stage alone. With
+   * `failures: 'record'`, an error in a stage becomes that stage's failure record instead of a
+   * throw (kept results from `previous`, or from the fast stage when the detailed one fails):
+   * what a caller that writes whatever comes out and retries nothing does (the CLI, eval).
+   */
+  async describe(
+    input: DescribeInput,
+    previous?: DescriptionRecord,
+    options: { mode?: ModelMode; failures?: 'throw' | 'record'; keepCurrent?: boolean } = {},
+  ): Promise<DescriptionRecord> {
+    const recordFailure = (stage: 'fast' | 'detailed', error: unknown, base?: DescriptionRecord) => {
+      if (options.failures !== 'record') throw error;
+      return this.failedRecordFor(input, stage, error, base);
+    };
     // One encodings map for both stages: Florence-2 encodes the image once for all three tasks.
     const encodings: ImageEncodings = new Map();
-    const fast = await this.describeFast(input, previous, { encodings });
-    return this.describeDetailed(input, fast, { encodings });
+    let fast: DescriptionRecord;
+    try {
+      fast = await this.describeFast(input, previous, { encodings, keepCurrent: options.keepCurrent });
+    } catch (error) {
+      return recordFailure('fast', error, previous);
+    }
+    // A finished detailed stage kept with a current caption has nothing new to describe.
+    if (options.mode === 'fast' || (options.keepCurrent && fast.status.detailed.state === 'done'))
+      return fast;
+    try {
+      return await this.describeDetailed(input, fast, { encodings });
+    } catch (error) {
+      return recordFailure('detailed', error, fast);
+    }
   }
 
   /**

@@ -1,7 +1,7 @@
 import { ModelNotFoundError } from '../errors.ts';
+import { DEFAULT_MIN_SIMILARITY } from '../models/manifest.ts';
 import type { ModelRegistry } from '../models/registry.ts';
 import type { Category } from '../questions/config.ts';
-import { DEFAULT_MIN_SIMILARITY } from '../search/query-embedder.ts';
 import { embeddingModelKey } from '../search/vector-facts.ts';
 
 /** The categories' prompts in one embedding model's space, ready for `categorise`. */
