@@ -14,7 +14,7 @@ import {
   readModelsDir,
   toBeKeptAsideSentence,
 } from '#engine/index.ts';
-import { loadManifest } from '#engine/models/registry.ts';
+import { ModelRegistry } from '#engine/models/registry.ts';
 import {
   type BackfillSummary,
   backfill,
@@ -26,13 +26,16 @@ import {
   readKeyLayout,
   s3EventFor,
 } from '#engine/pipeline/index.ts';
+import { currentQuestionKeys, readQuestionsConfig } from '#engine/questions/index.ts';
 
 export const BACKFILL_USAGE = `Usage: npm run backfill -- [options]
 
 Finds every object under the input prefix whose sidecar is missing or stale (another ETag, or
 made by other models than the manifest names) and enqueues it:
-  caption missing or stale  → the fast stage (it rewrites the sidecar and queues the detailed job)
-  only detailed stale       → a job on the detailed queue
+  caption or vector missing or stale → the fast stage (it rewrites the sidecar and queues the
+                              detailed job; a missing vector alone keeps the caption)
+  only detailed stale       → a job on the detailed queue (a changed category list or
+                              question: re-scored or asked without describing again)
 Failed sidecars stay as they are (the failure is final for those bytes). A sidecar that cannot be
 read (not JSON, or not a description) counts as missing: it is named on stderr, and the fast stage
 keeps its bytes as <sidecar>.corrupt before describing the image again.
@@ -42,6 +45,8 @@ Options:
   --fast-function <name>  fast Lambda to invoke asynchronously (default $FAST_FUNCTION_NAME)
   --in-process            run the fast stage here instead, with the local models (small sets, local servers)
   --models <dir>          model set whose manifest is "current" (default $${ENV.MODELS_DIR} or ./models)
+  --questions <file>      the deployment's questions and categories (default $${ENV.QUESTIONS_CONFIG}
+                          or config/questions.json, as cdk deploy)
   --bucket <name>         default $${ENV.BUCKET_NAME}
   --queue-url <url>       detailed queue (default $${ENV.DETAILED_QUEUE_URL})
   --json                  print the summary as JSON
@@ -55,6 +60,7 @@ const OPTIONS = {
   'fast-function': { type: 'string' },
   'in-process': { type: 'boolean', default: false },
   models: { type: 'string' },
+  questions: { type: 'string' },
   bucket: { type: 'string' },
   'queue-url': { type: 'string' },
   json: { type: 'boolean', default: false },
@@ -123,8 +129,13 @@ export async function runBackfillCommand(
       );
     }
     const modelsDir = resolve(readModelsDir(env, values.models));
-    const manifest = await loadManifest(modelsDir);
-    const models = currentModelsOf(manifest);
+    // Opening the registry reads the manifest and loads no model.
+    const registry = await ModelRegistry.open({ modelsDir, threads: 0 });
+    const questions = readQuestionsConfig(values.questions ?? env[ENV.QUESTIONS_CONFIG]);
+    const models = {
+      ...currentModelsOf(registry.manifest),
+      ...currentQuestionKeys(registry, questions),
+    };
     const layout = readKeyLayout(env);
     const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
     const store = new S3ObjectStore({ bucket, endpoint });
@@ -143,6 +154,7 @@ export async function runBackfillCommand(
               [ENV.BUCKET_NAME]: bucket,
               [ENV.DETAILED_QUEUE_URL]: queueUrl,
               [ENV.MODELS_DIR]: modelsDir,
+              ...(values.questions ? { [ENV.QUESTIONS_CONFIG]: values.questions } : {}),
             },
             say,
           )

@@ -177,7 +177,7 @@ export async function describeUploadedObject(
       const latest = await deps.store.head(key).catch(() => undefined);
       if (latest?.etag !== etag) return { kind: 'skipped', key, reason: 'replaced' };
       // What the other writer added (a finished detailed description) is newer than what we carried.
-      record = deps.engine.withNewerDetailedResults(record, current);
+      record = await deps.engine.withNewerDetailedResults(record, current);
     }
   }
 

@@ -25,6 +25,12 @@ export {
   sidecarKeyFor,
 } from './key-layout.ts';
 export { encodeEventKey, objectsCreated, s3EventFor } from './s3-event.ts';
-export { type CurrentModels, currentModelsOf, needsDescription, parseStoredRecord } from './staleness.ts';
+export {
+  type CurrentModels,
+  currentModelsOf,
+  needsDescription,
+  parseStoredRecord,
+  type StaleReason,
+} from './staleness.ts';
 
 export const IMPORTED_ON_THEIR_OWN: readonly string[] = [];
