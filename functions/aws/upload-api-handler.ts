@@ -1,7 +1,8 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { AthenaSqlRunner } from '#adapters/athena-search.ts';
+import { serviceLogger, withPowertools } from '#adapters/powertools.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { S3UploadSigner } from '#adapters/s3-upload-signer.ts';
 import {
@@ -49,7 +50,7 @@ export function createUploadApi(
   config: UploadApiConfig,
   deps: { readonly logger?: Logger; readonly s3?: S3Client } = {},
 ): UploadApiLambda {
-  const logger = deps.logger ?? new Logger({ serviceName: 'upload-api' });
+  const logger = deps.logger ?? serviceLogger({ function: 'upload-api' });
   const { upload, search } = config;
   const store = new S3ObjectStore({ bucket: upload.bucket, endpoint: config.s3Endpoint, client: deps.s3 });
   const api = createUploadApiHandler({
@@ -66,8 +67,5 @@ export function createUploadApi(
         })
       : undefined,
   });
-  return async (event, context) => {
-    if (context) logger.addContext(context);
-    return api(event);
-  };
+  return withPowertools((event: APIGatewayProxyEventV2) => api(event), { logger });
 }

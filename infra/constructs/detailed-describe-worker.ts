@@ -8,6 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { BedrockSpec, RemoteModelSpec } from '#engine/models/manifest.ts';
 import { DETAILED_WORKER_DEFAULTS } from '#engine/pipeline/detailed-worker.ts';
+import { powertoolsEnvironment } from '#engine/service.ts';
 import { ENV } from '#engine/settings.ts';
 import {
   assertIntegerInRange,
@@ -19,7 +20,7 @@ import {
   VISIBILITY_TO_TIMEOUT_RATIO,
 } from '../sizing.ts';
 import type { DescriptionBucket } from './description-bucket.ts';
-import { deadLetterQueue, FunctionIdentity, observabilityEnvironment } from './lambda-basics.ts';
+import { deadLetterQueue, FunctionIdentity } from './lambda-basics.ts';
 
 export interface DetailedDescribeWorkerProps {
   /** Where images are read from and sidecars are merged into. */
@@ -145,7 +146,7 @@ export class DetailedDescribeWorker extends Construct {
       role: this.identity.role,
       logGroup: this.identity.logGroup,
       environment: {
-        ...observabilityEnvironment(),
+        ...powertoolsEnvironment(),
         [ENV.BUCKET_NAME]: props.bucket.bucket.bucketName,
         [ENV.INPUT_PREFIX]: props.bucket.inputPrefix,
         [ENV.SIDECAR_PREFIX]: props.bucket.sidecarPrefix,

@@ -7,6 +7,7 @@ import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ConfigError, expected } from '#engine/errors.ts';
+import { powertoolsEnvironment } from '#engine/service.ts';
 import { DEFAULT_ENGINE_SETTINGS, ENV } from '#engine/settings.ts';
 import {
   assertIntegerInRange,
@@ -16,7 +17,7 @@ import {
   threadsForMemory,
 } from '../sizing.ts';
 import type { DescriptionBucket } from './description-bucket.ts';
-import { deadLetterQueue, FunctionIdentity, observabilityEnvironment } from './lambda-basics.ts';
+import { deadLetterQueue, FunctionIdentity } from './lambda-basics.ts';
 
 export interface FastDescribeFunctionProps {
   /** The bucket whose input prefix triggers the function and whose sidecar prefix it writes. */
@@ -115,7 +116,7 @@ export class FastDescribeFunction extends Construct {
       retryAttempts,
       onFailure: new SqsDestination(this.deadLetterQueue),
       environment: {
-        ...observabilityEnvironment(),
+        ...powertoolsEnvironment(),
         [ENV.BUCKET_NAME]: props.bucket.bucket.bucketName,
         [ENV.INPUT_PREFIX]: props.bucket.inputPrefix,
         [ENV.SIDECAR_PREFIX]: props.bucket.sidecarPrefix,

@@ -10,13 +10,14 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ConfigError, expected } from '#engine/errors.ts';
+import { powertoolsEnvironment } from '#engine/service.ts';
 import { ENV } from '#engine/settings.ts';
 import { SEARCH_API_ROUTE, UPLOAD_API_ROUTES } from '#engine/uploads/http-api.ts';
 import { DEFAULT_UPLOAD_MAX_BYTES } from '#engine/uploads/settings.ts';
 import { assertIntegerInRange } from '../sizing.ts';
 import { assertOrigin, type DescriptionBucket } from './description-bucket.ts';
 import type { DescriptionSearch } from './description-search.ts';
-import { FunctionIdentity, observabilityEnvironment } from './lambda-basics.ts';
+import { FunctionIdentity } from './lambda-basics.ts';
 
 /** IAM (SigV4-signed requests) or a JWT authorizer (Cognito or any OIDC issuer). API keys are not auth. */
 export type UploadApiAuth =
@@ -130,7 +131,7 @@ export class UploadApi extends Construct {
           "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       },
       environment: {
-        ...observabilityEnvironment(),
+        ...powertoolsEnvironment(),
         [ENV.BUCKET_NAME]: props.bucket.bucket.bucketName,
         [ENV.INPUT_PREFIX]: props.bucket.inputPrefix,
         [ENV.SIDECAR_PREFIX]: props.bucket.sidecarPrefix,

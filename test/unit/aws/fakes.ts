@@ -225,7 +225,7 @@ export function quietObservability() {
 
 export const layout = DEFAULT_KEY_LAYOUT;
 
-/** An S3 ObjectCreated notification as Lambda receives it (key URL-encoded by S3). */
+/** An S3 ObjectCreated notification as Lambda receives it (key URL-encoded by S3), every field S3 sends. */
 export function s3Event(
   records: Array<{ key: string; etag: string; size?: number; bucket?: string; eventName?: string }>,
 ) {
@@ -236,10 +236,20 @@ export function s3Event(
       awsRegion: 'us-east-1',
       eventTime: NOW.toISOString(),
       eventName: record.eventName ?? 'ObjectCreated:Put',
+      userIdentity: { principalId: 'AWS:AIDAINPONIXQXHT3IKHL2' },
+      requestParameters: { sourceIPAddress: '203.0.113.7' },
+      responseElements: {
+        'x-amz-request-id': 'D82B88E5F771F645',
+        'x-amz-id-2': 'vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQjryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo=',
+      },
       s3: {
         s3SchemaVersion: '1.0',
         configurationId: 'describe-fast',
-        bucket: { name: record.bucket ?? BUCKET, arn: `arn:aws:s3:::${record.bucket ?? BUCKET}` },
+        bucket: {
+          name: record.bucket ?? BUCKET,
+          ownerIdentity: { principalId: 'A3I5XTEXAMAI3E' },
+          arn: `arn:aws:s3:::${record.bucket ?? BUCKET}`,
+        },
         object: {
           key: record.key,
           size: record.size ?? 3,
