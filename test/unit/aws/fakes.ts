@@ -12,6 +12,7 @@ import {
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { vi } from 'vitest';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { SqsJobQueue } from '#adapters/sqs-job-queue.ts';
 import type { DescribeInput } from '#engine/engine.ts';
@@ -211,6 +212,26 @@ export function fakeSqs() {
       queueUrl: QUEUE_URL,
       client: new SQSClient({ region: 'us-east-1' }),
     }),
+  };
+}
+
+/** Every JSON line the handler printed, in order (Powertools: info and EMF to stdout, warn to stderr). */
+export function captureJsonLines() {
+  const lines: Array<Record<string, unknown>> = [];
+  const capture = (chunk: string | Uint8Array) => {
+    for (const line of String(chunk).split('\n'))
+      if (line.trim().startsWith('{')) lines.push(JSON.parse(line));
+    return true;
+  };
+  const spies = [
+    vi.spyOn(process.stdout, 'write').mockImplementation(capture),
+    vi.spyOn(process.stderr, 'write').mockImplementation(capture),
+  ];
+  return {
+    lines,
+    restore: () => {
+      for (const spy of spies) spy.mockRestore();
+    },
   };
 }
 
