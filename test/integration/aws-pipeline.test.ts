@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseS3Notification } from '#adapters/lambda-events.ts';
 import { objectsCreated } from '#engine/pipeline/s3-event.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
+import { s3NotificationFor } from '#test/fixtures/events.ts';
 import { imageFixture } from '#test/fixtures/images.ts';
 import { BACKENDS, type IntegrationStack } from './support/backends.ts';
 import { pollOnce, receive } from './support/lambda-sqs.ts';
@@ -138,14 +139,7 @@ describe.each(BACKENDS)('fast → queue → detailed on $name', (backend) => {
       await pollOnce(stack.sqs, stack.detailed.url, stack.detailed.arn, detailed);
       const before = await sidecar('descriptions/blue.png.json');
 
-      await fast({
-        Records: [
-          {
-            eventName: 'ObjectCreated:Put',
-            s3: { bucket: { name: stack.bucket }, object: { key, eTag: etag } },
-          },
-        ],
-      });
+      await fast(s3NotificationFor({ bucket: stack.bucket, key, etag }));
 
       expect(await sidecar('descriptions/blue.png.json')).toEqual(before);
       expect(before?.status.detailed.state).toBe('done');
