@@ -24,8 +24,6 @@ import { type Observability, serviceObservability, withPowertools } from './powe
  * They only translate: event (checked by Powertools' parser) → use case → log, metrics and
  * response; Powertools' middleware adds the Lambda context and publishes the metrics.
  */
-export type { Observability } from './powertools.ts';
-
 /** The logger and metrics of one stage's function, named the same wherever it runs. */
 export function stageObservability(stage: 'fast' | 'detailed', env: Env = process.env): Observability {
   return serviceObservability({ stage }, env[ENV.LOG_LEVEL]);
@@ -40,6 +38,17 @@ export function reportModelLoad(
   const single = tools.metrics.singleMetric();
   single.addDimension('Stage', details.mode === 'fast' ? 'fast' : 'detailed');
   single.addMetric('ModelLoadMs', MetricUnit.Milliseconds, details.modelLoadMs);
+}
+
+/** A failure the invocation reports (thrown on for a retry): an error log line and the Failures metric. */
+function reportError(
+  tools: Observability,
+  stage: 'fast' | 'detailed',
+  message: string,
+  error: unknown,
+): void {
+  tools.logger.error(message, { error: error as Error, code: errorCodeOf(error) });
+  countFailure(tools.metrics, stage, errorCodeOf(error));
 }
 
 function countFailure(metrics: Metrics, stage: 'fast' | 'detailed', code: string): void {
@@ -93,14 +102,13 @@ function logFast(tools: Observability, outcome: FastOutcome): void {
  * event that is not an S3 notification (InvalidEventError) fails the same way, so it is kept.
  */
 export function fastHandler(deps: FastStageDependencies, tools: Observability) {
-  const { logger, metrics } = tools;
+  const { logger } = tools;
   const body = async (event: unknown): Promise<void> => {
     let notification: ReturnType<typeof parseS3Notification>;
     try {
       notification = parseS3Notification(event);
     } catch (error) {
-      logger.error('event is not an S3 notification', { error: error as Error, code: errorCodeOf(error) });
-      countFailure(metrics, 'fast', errorCodeOf(error));
+      reportError(tools, 'fast', 'event is not an S3 notification', error);
       throw error;
     }
     if (!notification) {
@@ -113,8 +121,7 @@ export function fastHandler(deps: FastStageDependencies, tools: Observability) {
       try {
         logFast(tools, await describeUploadedObject(deps, created));
       } catch (error) {
-        logger.error('fast stage error, will retry', { error: error as Error, code: errorCodeOf(error) });
-        countFailure(metrics, 'fast', errorCodeOf(error));
+        reportError(tools, 'fast', 'fast stage error, will retry', error);
         firstError ??= error;
       } finally {
         logger.removeKeys(['key']);
@@ -169,15 +176,14 @@ function keyOf(body: string): string | undefined {
  * Records run one after the other: inference already uses every core.
  */
 export function detailedHandler(deps: DetailedStageDependencies, tools: Observability) {
-  const { logger, metrics } = tools;
+  const { logger } = tools;
   const processor = new BatchProcessor(EventType.SQS);
   const recordHandler = async (record: SQSRecord): Promise<void> => {
     logger.appendKeys({ key: keyOf(record.body), messageId: record.messageId });
     try {
       logDetailed(tools, await completeDetailedDescription(deps, parseDetailedJobRecord(record)));
     } catch (error) {
-      logger.error('detailed stage error, will retry', { error: error as Error, code: errorCodeOf(error) });
-      countFailure(metrics, 'detailed', errorCodeOf(error));
+      reportError(tools, 'detailed', 'detailed stage error, will retry', error);
       throw error;
     } finally {
       logger.removeKeys(['key', 'messageId']);
