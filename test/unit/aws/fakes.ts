@@ -238,10 +238,8 @@ export function captureJsonLines() {
 /** Quiet Powertools instances for handler tests (observability.test.ts checks the output). */
 export function quietObservability() {
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  return {
-    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
-    metrics: new Metrics({ namespace: 'Test', serviceName: 'test' }),
-  };
+  const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+  return { logger, metrics: new Metrics({ namespace: 'Test', serviceName: 'test', logger }) };
 }
 
 export const layout = DEFAULT_KEY_LAYOUT;
