@@ -24,6 +24,7 @@ import { type Observability, serviceObservability, withPowertools } from './powe
  * They only translate: event (checked by Powertools' parser) → use case → log, metrics and
  * response; Powertools' middleware adds the Lambda context and publishes the metrics.
  */
+
 /** The logger and metrics of one stage's function, named the same wherever it runs. */
 export function stageObservability(stage: 'fast' | 'detailed', env: Env = process.env): Observability {
   return serviceObservability({ stage }, env[ENV.LOG_LEVEL]);
