@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import { REBUILD_REASONS } from '#adapters/sqlite-search-index.ts';
+import { REBUILD_REASONS } from '#emulators/sqlite-search-index.ts';
 import { keptAsideSentence } from '#engine/user-messages.ts';
 import type { StackEvent } from './stack.ts';
 

@@ -1,8 +1,8 @@
 import type { S3Event } from 'aws-lambda';
 import { type AwsConfig, currentModels } from '#adapters/aws-runtime.ts';
-import type { LocalClients } from '#adapters/local-servers.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
-import type { SqsHandler } from '#adapters/sqs-poller.ts';
+import type { LocalClients } from '#emulators/local-servers.ts';
+import type { SqsHandler } from '#emulators/sqs-poller.ts';
 import { ModelRegistry } from '#engine/models/registry.ts';
 import type { CurrentModels } from '#engine/pipeline/staleness.ts';
 import type { ObjectStore } from '#engine/ports.ts';

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import type { S3Event } from 'aws-lambda';
 import { readAwsConfig } from '#adapters/aws-runtime.ts';
-import { createDetailedQueues, type LocalClients, localClients } from '#adapters/local-servers.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
-import { type RebuildReason, SqliteSearchIndex } from '#adapters/sqlite-search-index.ts';
 import { SqsJobQueue } from '#adapters/sqs-job-queue.ts';
-import { type DetailedWorker, SqsPoller } from '#adapters/sqs-poller.ts';
+import { createDetailedQueues, type LocalClients, localClients } from '#emulators/local-servers.ts';
+import { type RebuildReason, SqliteSearchIndex } from '#emulators/sqlite-search-index.ts';
+import { type DetailedWorker, SqsPoller } from '#emulators/sqs-poller.ts';
 import { ConfigError } from '#engine/errors.ts';
 import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
 import { inputKeyFor, keyLayout } from '#engine/pipeline/key-layout.ts';

@@ -1,6 +1,6 @@
 import '../node-support.ts';
-import { localClients } from '#adapters/local-servers.ts';
-import { SqsPoller } from '#adapters/sqs-poller.ts';
+import { localClients } from '#emulators/local-servers.ts';
+import { SqsPoller } from '#emulators/sqs-poller.ts';
 import { ConfigError, expected } from '#engine/errors.ts';
 import { createDetailedHandler } from '../aws/handlers.ts';
 import { STOP_GRACE_MS, type StopMessage, type WorkerConfig, type WorkerMessage } from './child-worker.ts';

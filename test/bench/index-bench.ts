@@ -4,7 +4,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SqliteSearchIndex } from '#adapters/sqlite-search-index.ts';
+import { SqliteSearchIndex } from '#emulators/sqlite-search-index.ts';
 import { LocalSearchIndex, type SearchIndex } from '#engine/search/local-index.ts';
 import { parseSearchQuery } from '#engine/search/query.ts';
 import { generateRecords, percentile, QUERY_KINDS, QUERY_WORDS } from './search-bench.ts';

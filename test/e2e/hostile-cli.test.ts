@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { localS3Client } from '#adapters/local-servers.ts';
+import { localS3Client } from '#emulators/local-servers.ts';
 import { validateRecord } from '#engine/record/record.ts';
 import { imageFixture } from '#test/fixtures/images.ts';
 import { captureOutput } from '#test/support/capture-output.ts';

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#adapters/local-servers.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#emulators/local-servers.ts';
 import { fixtureModelsDir } from '../support/fixture-models.ts';
 
 /**

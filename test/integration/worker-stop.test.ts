@@ -1,7 +1,7 @@
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDetailedQueues, LOCAL_CREDENTIALS, LOCAL_REGION } from '#adapters/local-servers.ts';
-import { SqsPoller } from '#adapters/sqs-poller.ts';
+import { createDetailedQueues, LOCAL_CREDENTIALS, LOCAL_REGION } from '#emulators/local-servers.ts';
+import { SqsPoller } from '#emulators/sqs-poller.ts';
 import { type EmbeddedSqs, startEmbeddedSqs } from '../../functions/local/servers.ts';
 
 /**

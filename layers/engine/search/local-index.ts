@@ -24,7 +24,7 @@ export interface IndexEntry {
 
 /**
  * What the local stack and the CLI search: the in-memory LocalSearchIndex below, or the persistent
- * SQLite index (layers/adapters/sqlite-search-index.ts). Both answer the shared query model the
+ * SQLite index (layers/emulators/sqlite-search-index.ts). Both answer the shared query model the
  * same way; `upsert` replaces the record indexed under the key.
  */
 export interface SearchIndex {

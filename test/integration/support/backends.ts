@@ -10,7 +10,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { awsClientConfig } from '#adapters/aws-config.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#adapters/local-servers.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#emulators/local-servers.ts';
 import { notificationFor } from '../../../functions/local/s3-notifications.ts';
 import { startEmbeddedS3, startEmbeddedSqs } from '../../../functions/local/servers.ts';
 import { startMotoServer } from './moto-server.ts';

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localS3Client } from '#adapters/local-servers.ts';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
+import { localS3Client } from '#emulators/local-servers.ts';
 import { InboxWatcher } from '../../../functions/local/inbox.ts';
 import { type EmbeddedS3, startEmbeddedS3 } from '../../../functions/local/servers.ts';
 

@@ -1,8 +1,8 @@
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDetailedQueues } from '#adapters/local-servers.ts';
-import { SqsPoller } from '#adapters/sqs-poller.ts';
+import { createDetailedQueues } from '#emulators/local-servers.ts';
+import { SqsPoller } from '#emulators/sqs-poller.ts';
 import { type EmbeddedSqs, startEmbeddedSqs } from '../../../functions/local/servers.ts';
 
 let server: EmbeddedSqs;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SqliteSearchIndex } from '#adapters/sqlite-search-index.ts';
+import { SqliteSearchIndex } from '#emulators/sqlite-search-index.ts';
 import { LocalSearchIndex, type SearchIndex } from '#engine/search/local-index.ts';
 import { parseSearchQuery, SearchQueryError } from '#engine/search/query.ts';
 import { CORPUS, type CorpusEntry, corpusEntry, KEYS, SEARCH_CASES } from '#test/search/cases.ts';

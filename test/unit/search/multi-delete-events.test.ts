@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localS3Client } from '#adapters/local-servers.ts';
+import { localS3Client } from '#emulators/local-servers.ts';
 import { type EmbeddedS3, startEmbeddedS3 } from '../../../functions/local/servers.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SqliteSearchIndex } from '#adapters/sqlite-search-index.ts';
+import { SqliteSearchIndex } from '#emulators/sqlite-search-index.ts';
 import { DEFAULT_KEY_LAYOUT } from '#engine/pipeline/key-layout.ts';
 import { type ListedObject, type ObjectHead, ObjectNotFoundError, type ObjectStore } from '#engine/ports.ts';
 import { LocalSearchIndex, type SearchIndex } from '#engine/search/local-index.ts';

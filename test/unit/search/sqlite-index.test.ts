@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteSearchIndex, VectorShapeError } from '#adapters/sqlite-search-index.ts';
+import { SqliteSearchIndex, VectorShapeError } from '#emulators/sqlite-search-index.ts';
 import { LocalSearchIndex } from '#engine/search/local-index.ts';
 import { parseSearchQuery, type SearchParams } from '#engine/search/query.ts';
 import { vectorOf } from '#test/bench/index-bench.ts';

@@ -6,7 +6,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { type AwsClientOptions, awsClientConfig } from './aws-config.ts';
+import { type AwsClientOptions, awsClientConfig } from '#adapters/aws-config.ts';
 
 export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
 
