@@ -1,7 +1,6 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { ImageRejectedError, SourceUnreadableError } from '#engine/errors.ts';
-import { tooLargeSentence } from '#engine/user-messages.ts';
+import { ImageRejectedError, SourceUnreadableError, tooLargeSentence } from '#engine/index.ts';
 
 /**
  * Reading a file someone named (the CLI) or dropped (the inbox), so that no file can hang or flood

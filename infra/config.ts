@@ -1,8 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
-import { ConfigError, expected } from '#engine/errors.ts';
-import { DEFAULT_QUESTIONS_FILE, loadQuestionsFile } from '#engine/questions/config.ts';
-import type { OcrStage } from '#engine/settings.ts';
+import { ConfigError, expected, type OcrStage } from '#engine/index.ts';
+import { DEFAULT_QUESTIONS_FILE, loadQuestionsFile } from '#engine/questions/index.ts';
 import type { ImageDescriberStackProps } from './image-describer-stack.ts';
 
 /**

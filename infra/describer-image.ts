@@ -5,13 +5,13 @@ import { Annotations, IgnoreMode } from 'aws-cdk-lib';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
-import { ConfigError, expected, ManifestError } from '#engine/errors.ts';
+import { ConfigError, expected, ManifestError } from '#engine/index.ts';
 import {
   type AnyModelSpec,
   isRemoteSpec,
   manifestSchema,
   type RemoteModelSpec,
-} from '#engine/models/manifest.ts';
+} from '#engine/models/index.ts';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const DEFAULT_MODELS_DIR = join(REPO_ROOT, 'models');

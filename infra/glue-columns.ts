@@ -1,5 +1,5 @@
-import { ConfigError, expected } from '#engine/errors.ts';
-import { descriptionRecordJsonSchema } from '#engine/record/json-schema.ts';
+import { ConfigError, expected } from '#engine/index.ts';
+import { descriptionRecordJsonSchema } from '#engine/record/index.ts';
 
 /** A Glue (Hive DDL) column: the name is lower case, as Athena and the JSON SerDe fold keys. */
 export interface GlueColumn {

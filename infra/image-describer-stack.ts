@@ -2,10 +2,9 @@ import { CfnOutput, type RemovalPolicy, Stack, type StackProps, Validations } fr
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { ConfigError, expected } from '#engine/errors.ts';
-import { readQuestionsConfig } from '#engine/questions/config.ts';
-import { DEFAULT_ENGINE_SETTINGS, ENV, type OcrStage } from '#engine/settings.ts';
-import { DEFAULT_UPLOAD_MAX_BYTES } from '#engine/uploads/settings.ts';
+import { ConfigError, DEFAULT_ENGINE_SETTINGS, ENV, expected, type OcrStage } from '#engine/index.ts';
+import { readQuestionsConfig } from '#engine/questions/index.ts';
+import { DEFAULT_UPLOAD_MAX_BYTES } from '#engine/uploads/index.ts';
 import { DescriberAlarms } from './constructs/describer-alarms.ts';
 import { DescriptionBucket } from './constructs/description-bucket.ts';
 import { DescriptionSearch, type DescriptionSearchProps } from './constructs/description-search.ts';

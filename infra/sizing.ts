@@ -1,7 +1,7 @@
-import { ConfigError, expected } from '#engine/errors.ts';
+import { ConfigError, expected } from '#engine/index.ts';
 
 /** AWS guidance for SQS-triggered functions, shared with the local stack's queue. */
-export { VISIBILITY_TO_TIMEOUT_RATIO } from '#engine/pipeline/detailed-worker.ts';
+export { VISIBILITY_TO_TIMEOUT_RATIO } from '#engine/pipeline/index.ts';
 
 /** Lambda gives one full vCPU per 1769 MB of memory, up to 6 vCPUs at 10240 MB. */
 export const MB_PER_VCPU = 1769;
@@ -44,7 +44,7 @@ export function assertIntegerInRange(value: number, min: number, max: number, na
 }
 
 // ---------------------------------------------------------------------------------------------
-// Sizing of the two describe functions, derived from the model lineup of issue 9 (Florence-2 for
+// Sizing of the two describe functions, derived from the production model lineup (Florence-2 for
 // caption + objects in the fast stage and <MORE_DETAILED_CAPTION> in the detailed stage; SmolVLM
 // only as an optional questions model). docs/cost.md is generated from these figures
 // (`npx tsx infra/cost.ts --write`) and a test keeps it in step.
@@ -75,7 +75,7 @@ const figure = (value: number, unit: string, source: FigureSource, note: string)
   note,
 });
 
-/** Public figures for the lineup (issue 9), and what was measured here. */
+/** Public figures for the production lineup, and what was measured here. */
 export const LINEUP_FIGURES = Object.freeze({
   florenceDetailedCaptionS: figure(
     1.33,

@@ -1,9 +1,8 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DescribeError } from '../layers/engine/errors.ts';
+import { DEFAULT_MODELS_DIR, DescribeError, ENV } from '../layers/engine/index.ts';
 import { fetchMissingModels, type ModelSelection } from '../layers/engine/models/fetch-models.ts';
-import { DEFAULT_MODELS_DIR, ENV } from '../layers/engine/settings.ts';
 
 const USAGE = `Usage: npm run models:fetch [-- --models <dir>] [--all | --model <name> ...]
 

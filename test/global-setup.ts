@@ -33,7 +33,7 @@ async function digest(dir: string): Promise<string | undefined> {
 
 /**
  * Builds the set beside the live one and swaps it in only when it differs, so that several
- * `vitest run`s at once (one per engineer on a shared machine) never see a half-written model.
+ * `vitest run`s at once (several checkouts on one machine) never see a half-written model.
  */
 async function buildOnce(): Promise<void> {
   await mkdir(OUTPUT, { recursive: true });

@@ -8,10 +8,10 @@ import {
 import {
   detailedHandler,
   fastHandler,
+  type Observability,
   reportModelLoad,
   stageObservability,
-} from '#adapters/lambda-handlers.ts';
-import type { Observability } from '#adapters/powertools.ts';
+} from '#adapters/index.ts';
 
 /**
  * The composition root of the describe functions (the upload API's is upload-api-handler.ts): a

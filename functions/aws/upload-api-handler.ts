@@ -1,18 +1,20 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { AthenaSqlRunner } from '#adapters/athena-search.ts';
-import { serviceLogger, withPowertools } from '#adapters/powertools.ts';
-import { S3ObjectStore } from '#adapters/s3-object-store.ts';
-import { S3UploadSigner } from '#adapters/s3-upload-signer.ts';
+import {
+  AthenaSqlRunner,
+  S3ObjectStore,
+  S3UploadSigner,
+  serviceLogger,
+  withPowertools,
+} from '#adapters/index.ts';
+import type { Env } from '#engine/index.ts';
 import {
   type AthenaSearchSettings,
   createAthenaSearch,
   readAthenaSearchSettings,
-} from '#engine/search/athena-engine.ts';
-import type { Env } from '#engine/settings.ts';
-import { createUploadApiHandler } from '#engine/uploads/http-api.ts';
-import { readUploadSettings, type UploadSettings } from '#engine/uploads/settings.ts';
+} from '#engine/search/index.ts';
+import { createUploadApiHandler, readUploadSettings, type UploadSettings } from '#engine/uploads/index.ts';
 
 /**
  * The upload API's composition root, apart from the describe functions' (handlers.ts): it is

@@ -3,19 +3,26 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createFastRuntime, readAwsConfig } from '#adapters/aws-runtime.ts';
-import { LambdaFastTrigger } from '#adapters/lambda-fast-trigger.ts';
-import { S3ObjectStore } from '#adapters/s3-object-store.ts';
-import { SqsJobQueue } from '#adapters/sqs-job-queue.ts';
-import { expected } from '#engine/errors.ts';
+import { LambdaFastTrigger, S3ObjectStore, SqsJobQueue } from '#adapters/index.ts';
+import {
+  ENV,
+  type Env,
+  expected,
+  type FastStageTrigger,
+  type JobQueue,
+  readModelsDir,
+} from '#engine/index.ts';
 import { loadManifest } from '#engine/models/registry.ts';
-import { type BackfillSummary, backfill } from '#engine/pipeline/backfill.ts';
-import { describeUploadedObject } from '#engine/pipeline/describe-uploaded-object.ts';
-import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
-import { readKeyLayout } from '#engine/pipeline/key-layout.ts';
-import { objectsCreated, s3EventFor } from '#engine/pipeline/s3-event.ts';
-import { currentModelsOf } from '#engine/pipeline/staleness.ts';
-import type { FastStageTrigger, JobQueue } from '#engine/ports.ts';
-import { DEFAULT_MODELS_DIR, ENV, type Env } from '#engine/settings.ts';
+import {
+  type BackfillSummary,
+  backfill,
+  currentModelsOf,
+  type DetailedJob,
+  describeUploadedObject,
+  objectsCreated,
+  readKeyLayout,
+  s3EventFor,
+} from '#engine/pipeline/index.ts';
 
 export const BACKFILL_USAGE = `Usage: npm run backfill -- [options]
 
@@ -110,7 +117,7 @@ export async function runBackfillCommand(
         expected('a way to run the fast stage', '--fast-function or --in-process', undefined),
       );
     }
-    const modelsDir = resolve(values.models ?? (env[ENV.MODELS_DIR] || DEFAULT_MODELS_DIR));
+    const modelsDir = resolve(readModelsDir(env, values.models));
     const manifest = await loadManifest(modelsDir);
     const models = currentModelsOf(manifest);
     const layout = readKeyLayout(env);

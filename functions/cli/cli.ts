@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
-import type { DescribeEngine } from '#engine/engine.ts';
-import { modeSchema } from '#engine/models/manifest.ts';
-import { ENV } from '#engine/settings.ts';
+import { type DescribeEngine, ENV, type Env } from '#engine/index.ts';
+import { modeSchema } from '#engine/models/index.ts';
 import type { CommandOutput } from './describe-command.ts';
 import {
   cliEngineSettings,
   commandErrorExit,
   missingModelsMessage,
+  readThreadsOption,
   withoutModelsLine,
 } from './engine-setup.ts';
 
@@ -91,12 +91,7 @@ function parseCommandLine(argv: readonly string[]) {
       `--mode must be fast or normal (not "${values.mode}"), e.g. --mode normal for the detailed description too.`,
     );
   }
-  let threads: number | undefined;
-  if (values.threads !== undefined) {
-    threads = Number(values.threads);
-    if (!Number.isInteger(threads) || threads < 0)
-      throw new UsageError(`--threads must be a whole number (not "${values.threads}"), e.g. --threads 2.`);
-  }
+  const threads = readThreadsOption(values.threads, UsageError);
   return {
     help: false as const,
     paths,
@@ -113,11 +108,7 @@ function parseCommandLine(argv: readonly string[]) {
 }
 
 /** The CLI as a function of its arguments, environment and streams; returns the exit status. */
-export async function runCli(
-  argv: readonly string[],
-  env: Readonly<Record<string, string | undefined>>,
-  output: CommandOutput,
-): Promise<number> {
+export async function runCli(argv: readonly string[], env: Env, output: CommandOutput): Promise<number> {
   // Each command loads what it uses when it runs: `--help` and `search` never load the models.
   if (argv[0] === 'eval') return (await import('./eval-command.ts')).runEvalCli(argv.slice(1), env, output);
   if (argv[0] === 'search')

@@ -2,23 +2,23 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import type { DescribeEngine, DescribeInput } from '#engine/engine.ts';
-import { contentTypeForFileName } from '#engine/image/content-types.ts';
-import type { ModelMode } from '#engine/models/manifest.ts';
-import type { ImageEncodings } from '#engine/models/registry.ts';
-import { KEPT_ASIDE_SUFFIX } from '#engine/pipeline/key-layout.ts';
+import { contentTypeForFileName } from '#engine/image/index.ts';
+import {
+  type DescribeEngine,
+  type DescribeInput,
+  keptAsideSentence,
+  parseStoredJson,
+} from '#engine/index.ts';
+import type { ModelMode } from '#engine/models/index.ts';
 import {
   type CurrentModels,
   currentModelsOf,
+  KEPT_ASIDE_SUFFIX,
   needsDescription,
   parseStoredRecord,
-} from '#engine/pipeline/staleness.ts';
-import { parseStoredJson } from '#engine/ports.ts';
-import { currentQuestionKeys } from '#engine/questions/stage.ts';
-import { fileSidecarPath } from '#engine/record/file-sidecar.ts';
-import { newRecord, sha256Hex } from '#engine/record/record.ts';
-import type { DescriptionRecord } from '#engine/record/schema.ts';
-import { keptAsideSentence } from '#engine/user-messages.ts';
+} from '#engine/pipeline/index.ts';
+import { currentQuestionKeys } from '#engine/questions/index.ts';
+import { type DescriptionRecord, fileSidecarPath, newRecord, sha256Hex } from '#engine/record/index.ts';
 import { readInputFile, unreadableReason } from '../read-input-file.ts';
 import { firstError, formatRecord } from './format.ts';
 import { collectTargets, type DescribeTarget } from './targets.ts';
@@ -52,11 +52,7 @@ async function readSource(path: string, maxBytes: number): Promise<DescribeInput
   return { bytes, source: { kind: 'file', path, contentType: contentTypeForFileName(path) } };
 }
 
-/**
- * Fast stage, then (normal mode) the detailed stage; an error in either becomes a failed record.
- * `previous` is the sidecar already at the output path: its results survive a run that cannot
- * redo them (models missing, a failed run), marked stale.
- */
+/** The image's record: an unreadable file, or a stage's error, becomes a failed record. */
 async function describeOne(
   engine: DescribeEngine,
   target: DescribeTarget,
@@ -70,20 +66,9 @@ async function describeOne(
     const unread = newRecord({ kind: 'file', path: target.path, size: 0 }, new Date());
     return engine.failedRecordFor({ bytes: new Uint8Array(), source: unread.source }, 'fast', error, unread);
   }
-  // One vision pass for the image's caption, objects and detailed description (both stages).
-  const encodings: ImageEncodings = new Map();
-  let fast: DescriptionRecord;
-  try {
-    fast = await engine.describeFast(input, previous, { encodings });
-  } catch (error) {
-    return engine.failedRecordFor(input, 'fast', error, previous);
-  }
-  if (mode === 'fast') return fast;
-  try {
-    return await engine.describeDetailed(input, fast, { encodings });
-  } catch (error) {
-    return engine.failedRecordFor(input, 'detailed', error, fast);
-  }
+  // `previous` is the sidecar already at the output path: its results survive a run that cannot
+  // redo them (models missing, a failed run), marked stale.
+  return engine.describe(input, previous, { mode, failures: 'record' });
 }
 
 /**

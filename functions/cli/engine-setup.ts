@@ -1,8 +1,12 @@
-import type { DescribeEngine } from '#engine/engine.ts';
-import { DescribeError } from '#engine/errors.ts';
-import type { ModelMode } from '#engine/models/manifest.ts';
-import { asksQuestions, loadQuestionsFile } from '#engine/questions/config.ts';
-import { type EngineSettings, readEngineSettings } from '#engine/settings.ts';
+import {
+  type DescribeEngine,
+  DescribeError,
+  type EngineSettings,
+  type Env,
+  readEngineSettings,
+} from '#engine/index.ts';
+import type { ModelMode } from '#engine/models/index.ts';
+import { asksQuestions, loadQuestionsFile } from '#engine/questions/index.ts';
 import type { CommandOutput } from './describe-command.ts';
 
 /**
@@ -10,7 +14,7 @@ import type { CommandOutput } from './describe-command.ts';
  * the CLI runs the stages itself, so it reads text in every mode unless OCR is turned off.
  */
 export function cliEngineSettings(
-  env: Readonly<Record<string, string | undefined>>,
+  env: Env,
   overrides: { modelsDir?: string; threads?: number; questionsFile?: string },
 ): EngineSettings {
   const configured = readEngineSettings(env, {
@@ -22,6 +26,18 @@ export function cliEngineSettings(
     ...configured,
     ocrStage: configured.ocrStage === 'off' ? ('off' as const) : ('fast' as const),
   });
+}
+
+/** `--threads` as the describe and eval commands take it: a whole number, or undefined when not given. */
+export function readThreadsOption(
+  value: string | undefined,
+  usageError: new (message: string) => Error,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const threads = Number(value);
+  if (!Number.isInteger(threads) || threads < 0)
+    throw new usageError(`--threads must be a whole number (not "${value}"), e.g. --threads 2.`);
+  return threads;
 }
 
 /**

@@ -1,18 +1,26 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { DescribeInput } from '#engine/engine.ts';
-import { expected, SourceUnreadableError } from '#engine/errors.ts';
-import { type ParsedReferences, parseReferences } from '#engine/eval/references.ts';
-import { type EvalReport, runEval } from '#engine/eval/run-eval.ts';
-import type { LatencySummary, MetricValue } from '#engine/eval/score.ts';
-import { contentTypeForFileName } from '#engine/image/content-types.ts';
-import { type ModelMode, modeSchema } from '#engine/models/manifest.ts';
-import { asksQuestions } from '#engine/questions/config.ts';
-import { ENV } from '#engine/settings.ts';
+import {
+  type EvalReport,
+  type LatencySummary,
+  type MetricValue,
+  type ParsedReferences,
+  parseReferences,
+  runEval,
+} from '#engine/eval/index.ts';
+import { contentTypeForFileName } from '#engine/image/index.ts';
+import { type DescribeInput, ENV, type Env, expected, SourceUnreadableError } from '#engine/index.ts';
+import { type ModelMode, modeSchema } from '#engine/models/index.ts';
+import { asksQuestions } from '#engine/questions/index.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { type CommandOutput, progressReporter } from './describe-command.ts';
-import { cliEngineSettings, commandErrorExit, missingModelsMessage } from './engine-setup.ts';
+import {
+  cliEngineSettings,
+  commandErrorExit,
+  missingModelsMessage,
+  readThreadsOption,
+} from './engine-setup.ts';
 import { collectTargets } from './targets.ts';
 
 /** Stated in docs/eval.md; a test checks the page says the same. */
@@ -75,12 +83,7 @@ function parseEvalArgs(argv: readonly string[]): EvalArgs | { help: true } {
   if (rest.length > 0) throw new EvalUsageError(expected('one folder', 'eval', positionals.join(' ')));
   const mode = modeSchema.safeParse(values.mode);
   if (!mode.success) throw new EvalUsageError(expected('fast or normal', '--mode', values.mode));
-  let threads: number | undefined;
-  if (values.threads !== undefined) {
-    threads = Number(values.threads);
-    if (!Number.isInteger(threads) || threads < 0)
-      throw new EvalUsageError(expected('a whole number', '--threads', values.threads));
-  }
+  const threads = readThreadsOption(values.threads, EvalUsageError);
   return {
     folder,
     referencesPath: values.references ?? join(folder, REFERENCES_FILE),
@@ -222,11 +225,7 @@ export function formatEvalReport(folder: string, report: EvalReport): string {
  * 3. describe and score every listed image (runEval), with progress on stderr;
  * 4. print the table (or --json) on stdout.
  */
-export async function runEvalCli(
-  argv: readonly string[],
-  env: Readonly<Record<string, string | undefined>>,
-  output: CommandOutput,
-): Promise<number> {
+export async function runEvalCli(argv: readonly string[], env: Env, output: CommandOutput): Promise<number> {
   let engine: Awaited<ReturnType<typeof createEngine>> | undefined;
   try {
     const args = parseEvalArgs(argv);

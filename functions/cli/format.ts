@@ -1,5 +1,5 @@
-import type { ModelMode } from '#engine/models/manifest.ts';
-import type { Colour, DescriptionRecord } from '#engine/record/schema.ts';
+import type { ModelMode } from '#engine/models/index.ts';
+import type { Colour, DescriptionRecord } from '#engine/record/index.ts';
 
 const percent = (fraction: number) => `${Math.round(fraction * 100)}%`;
 
@@ -52,14 +52,10 @@ export function formatRecord(name: string, record: DescriptionRecord, mode?: Mod
       lines.push(`  contradicted: ${check.field} says ${check.claim}; measured ${check.evidence}`);
     }
   }
-  const timings = [
-    record.timings.fast?.totalMs !== undefined
-      ? `fast ${Math.round(record.timings.fast.totalMs)} ms`
-      : undefined,
-    record.timings.detailed?.totalMs !== undefined
-      ? `detailed ${Math.round(record.timings.detailed.totalMs)} ms`
-      : undefined,
-  ].filter(Boolean);
+  const timings = (['fast', 'detailed'] as const).flatMap((stage) => {
+    const ms = record.timings[stage]?.totalMs;
+    return ms === undefined ? [] : [`${stage} ${Math.round(ms)} ms`];
+  });
   if (timings.length) lines.push(`  timings:     ${timings.join(', ')}`);
   return lines.join('\n');
 }

@@ -1,24 +1,24 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readQuestionsConfig } from '#engine/questions/config.ts';
-import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
-import { readStoredRecord } from '#engine/record/record.ts';
-import type { SearchHit } from '#engine/search/document.ts';
-import type { HybridHit, HybridSearchResponse } from '#engine/search/hybrid.ts';
-import { LocalSearchIndex } from '#engine/search/local-index.ts';
-import { localHybridSearch } from '#engine/search/local-search.ts';
-import { MemoryVectorIndex } from '#engine/search/memory-vector-index.ts';
+import { ENV, type Env, readModelsDir } from '#engine/index.ts';
+import { readQuestionsConfig } from '#engine/questions/index.ts';
+import { FILE_SIDECAR_SUFFIX, readStoredRecord } from '#engine/record/index.ts';
 import {
   DEFAULT_COLOUR_MIN_FRACTION,
+  foldPhrase,
+  type HybridHit,
+  type HybridSearchResponse,
+  LocalSearchIndex,
+  localHybridSearch,
+  MemoryVectorIndex,
   parseSearchQuery,
   SEARCH_LIMITS,
+  type SearchHit,
   SearchQueryError,
-} from '#engine/search/query.ts';
+  vectorEntryOf,
+} from '#engine/search/index.ts';
 import { openQueryEmbedder } from '#engine/search/query-embedder.ts';
-import { foldPhrase } from '#engine/search/text.ts';
-import { vectorEntryOf } from '#engine/search/vector-facts.ts';
-import { DEFAULT_MODELS_DIR, ENV } from '#engine/settings.ts';
 import type { CommandOutput } from './describe-command.ts';
 import { colourFamilies } from './format.ts';
 
@@ -154,7 +154,7 @@ function unreadableFolderSentence(dir: string, error: unknown): string {
  * Category ids a search may name: those of the configured category list (QUESTIONS_CONFIG or
  * config/questions.json) and those found in the sidecars (described with another list, perhaps).
  */
-function knownCategories(env: Readonly<Record<string, string | undefined>>, inSidecars: Iterable<string>) {
+function knownCategories(env: Env, inSidecars: Iterable<string>) {
   let configured: readonly string[] = [];
   try {
     configured = readQuestionsConfig(env[ENV.QUESTIONS_CONFIG], ENV.QUESTIONS_CONFIG).categories.map(
@@ -206,7 +206,7 @@ function formatResponse(response: HybridSearchResponse, offset: number): string 
 export async function runSearchCli(
   argv: readonly string[],
   output: CommandOutput,
-  env: Readonly<Record<string, string | undefined>> = {},
+  env: Env = {},
 ): Promise<number> {
   let parsed: ReturnType<
     typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof OPTIONS }>
@@ -271,9 +271,7 @@ export async function runSearchCli(
     );
   }
 
-  const { embedder, models } = await openQueryEmbedder(
-    resolve(values.models ?? (env[ENV.MODELS_DIR] || DEFAULT_MODELS_DIR)),
-  );
+  const { embedder, models } = await openQueryEmbedder(resolve(readModelsDir(env, values.models)));
   try {
     const response = await localHybridSearch(index, vectors, embedder).search(query);
     if (response.notice && !values.json) output.stderr.write(`${response.notice}\n`);

@@ -1,7 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, relative } from 'node:path';
-import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
+import { FILE_SIDECAR_SUFFIX } from '#engine/record/index.ts';
 import { unreadableReason } from '../read-input-file.ts';
 
 /** File endings looked at in a folder. The content decides acceptance; HEIC/BMP are listed so the user hears why they fail. */

@@ -1,8 +1,8 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { AwsConfig } from '#adapters/aws-runtime.ts';
-import type { DetailedWorker } from '#emulators/sqs-poller.ts';
-import { packagePath } from '#engine/package-root.ts';
+import type { DetailedWorker } from '#emulators/index.ts';
+import { packagePath } from '#engine/index.ts';
 
 /** Everything the worker process runs with, passed to it as JSON (its only argument). */
 export interface WorkerConfig {

@@ -1,6 +1,6 @@
 import { relative } from 'node:path';
 import { REBUILD_REASONS } from '#emulators/sqlite-search-index.ts';
-import { keptAsideSentence } from '#engine/user-messages.ts';
+import { keptAsideSentence } from '#engine/index.ts';
 import type { StackEvent } from './stack.ts';
 
 /**

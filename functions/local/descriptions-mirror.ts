@@ -1,8 +1,8 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import type { ObjectStore } from '#engine/ports.ts';
-import { FILE_SIDECAR_SUFFIX } from '#engine/record/file-sidecar.ts';
-import { ORIGINAL_NAME_METADATA } from '#engine/search/sidecar-index.ts';
+import type { ObjectStore } from '#engine/index.ts';
+import { FILE_SIDECAR_SUFFIX } from '#engine/record/index.ts';
+import { ORIGINAL_NAME_METADATA } from '#engine/search/index.ts';
 
 export interface DescriptionsMirrorOptions {
   /** Usually `<data dir>/descriptions`. */

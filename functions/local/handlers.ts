@@ -1,12 +1,11 @@
 import type { S3Event } from 'aws-lambda';
 import { type AwsConfig, currentModels } from '#adapters/aws-runtime.ts';
-import { S3ObjectStore } from '#adapters/s3-object-store.ts';
-import type { LocalClients } from '#emulators/local-servers.ts';
-import type { SqsHandler } from '#emulators/sqs-poller.ts';
+import { S3ObjectStore } from '#adapters/index.ts';
+import type { LocalClients, SqsHandler } from '#emulators/index.ts';
+import type { ObjectStore } from '#engine/index.ts';
 import { ModelRegistry } from '#engine/models/registry.ts';
-import type { CurrentModels } from '#engine/pipeline/staleness.ts';
-import type { ObjectStore } from '#engine/ports.ts';
-import { asksQuestions } from '#engine/questions/config.ts';
+import type { CurrentModels } from '#engine/pipeline/index.ts';
+import { asksQuestions } from '#engine/questions/index.ts';
 import { createDetailedHandler, createFastHandler } from '../aws/handlers.ts';
 import { createUploadApi, type UploadApiConfig } from '../aws/upload-api-handler.ts';
 import { toNodeHandler } from './http-api-adapter.ts';

@@ -2,10 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
-import { packagePath } from '#engine/package-root.ts';
-import type { ObjectStore } from '#engine/ports.ts';
-import type { HybridSearch } from '#engine/search/hybrid.ts';
-import { parseSearchQuery, SearchQueryError } from '#engine/search/query.ts';
+import { type ObjectStore, packagePath } from '#engine/index.ts';
+import { type HybridSearch, parseSearchQuery, SearchQueryError } from '#engine/search/index.ts';
 import type { RecordLister } from './records.ts';
 import { decodePath, loopbackOrigins, refusalFor } from './request-guard.ts';
 

@@ -3,10 +3,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
-import { SourceUnreadableError } from '#engine/errors.ts';
-import { contentTypeForFileName } from '#engine/image/content-types.ts';
-import type { ObjectStore } from '#engine/ports.ts';
-import { FILE_SIDECAR_SUFFIX, fileSidecarPath } from '#engine/record/file-sidecar.ts';
+import { contentTypeForFileName } from '#engine/image/index.ts';
+import { type ObjectStore, SourceUnreadableError } from '#engine/index.ts';
+import { FILE_SIDECAR_SUFFIX, fileSidecarPath } from '#engine/record/index.ts';
 import { readInputFile } from '../read-input-file.ts';
 
 export interface InboxOptions {

@@ -1,6 +1,6 @@
+import { readEngineSettings } from '#engine/index.ts';
 import type { FetchProgressEvent } from '#engine/models/fetch-models.ts';
 import { ModelRegistry } from '#engine/models/registry.ts';
-import { readEngineSettings } from '#engine/settings.ts';
 import type { LocalOptions } from './options.ts';
 
 export interface ModelsState {

@@ -1,6 +1,6 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { type Observability, serviceLogger } from '#adapters/powertools.ts';
-import { METRICS_NAMESPACE, SERVICE_NAME } from '#engine/service.ts';
+import { type Observability, serviceLogger } from '#adapters/index.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '#engine/index.ts';
 
 /**
  * Metrics that are counted and then dropped: EMF lines on a laptop are noise. Powertools only

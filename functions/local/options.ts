@@ -1,9 +1,8 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, expected } from '#engine/errors.ts';
-import { DETAILED_WORKER_DEFAULTS } from '#engine/pipeline/detailed-worker.ts';
-import { loadQuestionsFile } from '#engine/questions/config.ts';
-import { ENV, readIntegerEnv } from '#engine/settings.ts';
+import { ConfigError, ENV, expected, readIntegerEnv } from '#engine/index.ts';
+import { DETAILED_WORKER_DEFAULTS } from '#engine/pipeline/index.ts';
+import { loadQuestionsFile } from '#engine/questions/index.ts';
 
 /** Environment variables only the local stack reads (the shared ones live in settings.ts ENV). */
 export const LOCAL_ENV = {

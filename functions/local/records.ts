@@ -1,7 +1,6 @@
-import type { ListedObject, ObjectStore } from '#engine/ports.ts';
-import { readStoredRecord } from '#engine/record/record.ts';
-import type { DescriptionRecord } from '#engine/record/schema.ts';
-import { statusOfRecord, type UploadStatus } from '#engine/uploads/upload-status.ts';
+import type { ListedObject, ObjectStore } from '#engine/index.ts';
+import { type DescriptionRecord, readStoredRecord } from '#engine/record/index.ts';
+import { statusOfRecord, type UploadStatus } from '#engine/uploads/index.ts';
 import { thumbnailPath } from './http-server.ts';
 
 export interface ListedRecord {

@@ -1,10 +1,16 @@
 import type { S3Event } from 'aws-lambda';
-import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
-import { isInputKey, type KeyLayout, sidecarKeyFor } from '#engine/pipeline/key-layout.ts';
-import { s3EventFor } from '#engine/pipeline/s3-event.ts';
-import { type CurrentModels, needsDescription, parseStoredRecord } from '#engine/pipeline/staleness.ts';
-import type { ListedObject, ObjectStore } from '#engine/ports.ts';
-import type { DescriptionRecord } from '#engine/record/schema.ts';
+import type { ListedObject, ObjectStore } from '#engine/index.ts';
+import {
+  type CurrentModels,
+  type DetailedJob,
+  isInputKey,
+  type KeyLayout,
+  needsDescription,
+  parseStoredRecord,
+  s3EventFor,
+  sidecarKeyFor,
+} from '#engine/pipeline/index.ts';
+import type { DescriptionRecord } from '#engine/record/index.ts';
 
 /**
  * What in a record waits for model files: `stages` = the caption or detailed stage (its state is

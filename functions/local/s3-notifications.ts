@@ -1,5 +1,5 @@
 import type { S3Event, S3EventRecord } from 'aws-lambda';
-import { encodeEventKey } from '#engine/pipeline/s3-event.ts';
+import { encodeEventKey } from '#engine/pipeline/index.ts';
 
 export type S3Handler = (event: S3Event) => Promise<unknown>;
 

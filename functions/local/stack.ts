@@ -1,21 +1,26 @@
 import { join } from 'node:path';
 import type { S3Event } from 'aws-lambda';
 import { readAwsConfig } from '#adapters/aws-runtime.ts';
-import { S3ObjectStore } from '#adapters/s3-object-store.ts';
-import { SqsJobQueue } from '#adapters/sqs-job-queue.ts';
-import { createDetailedQueues, type LocalClients, localClients } from '#emulators/local-servers.ts';
+import { S3ObjectStore, SqsJobQueue } from '#adapters/index.ts';
+import {
+  createDetailedQueues,
+  type DetailedWorker,
+  type LocalClients,
+  localClients,
+  SqsPoller,
+} from '#emulators/index.ts';
 import { type RebuildReason, SqliteSearchIndex } from '#emulators/sqlite-search-index.ts';
-import { type DetailedWorker, SqsPoller } from '#emulators/sqs-poller.ts';
-import { ConfigError } from '#engine/errors.ts';
-import type { DetailedJob } from '#engine/pipeline/detailed-job.ts';
-import { inputKeyFor, keyLayout } from '#engine/pipeline/key-layout.ts';
-import { asksQuestions } from '#engine/questions/config.ts';
-import type { DescriptionRecord } from '#engine/record/schema.ts';
-import { localHybridSearch } from '#engine/search/local-search.ts';
-import { MemoryVectorIndex } from '#engine/search/memory-vector-index.ts';
+import { ConfigError, ENV, type Env } from '#engine/index.ts';
+import { type DetailedJob, inputKeyFor, keyLayout } from '#engine/pipeline/index.ts';
+import { asksQuestions } from '#engine/questions/index.ts';
+import type { DescriptionRecord } from '#engine/record/index.ts';
+import {
+  localHybridSearch,
+  MemoryVectorIndex,
+  type RebuildSummary,
+  SidecarIndexer,
+} from '#engine/search/index.ts';
 import { openQueryEmbedder } from '#engine/search/query-embedder.ts';
-import { type RebuildSummary, SidecarIndexer } from '#engine/search/sidecar-index.ts';
-import { ENV, type Env } from '#engine/settings.ts';
 import { readUploadApiConfig } from '../aws/upload-api-handler.ts';
 import { ChildWorker, STOP_GRACE_MS } from './child-worker.ts';
 import { DescriptionsMirror } from './descriptions-mirror.ts';

@@ -1,6 +1,6 @@
 import '../node-support.ts';
 import { join, relative } from 'node:path';
-import { DescribeError } from '#engine/errors.ts';
+import { DescribeError } from '#engine/index.ts';
 import { HARD_EXIT_MS } from './child-worker.ts';
 import { formatStackEvent } from './console-printer.ts';
 import { ensureModels } from './models-step.ts';

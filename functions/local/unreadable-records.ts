@@ -1,8 +1,7 @@
 import type { S3Event } from 'aws-lambda';
-import { inputKeyFor, KEPT_ASIDE_SUFFIX, type KeyLayout } from '#engine/pipeline/key-layout.ts';
-import { parseStoredRecord } from '#engine/pipeline/staleness.ts';
-import { ObjectNotFoundError, type ObjectStore } from '#engine/ports.ts';
-import type { DescriptionRecord } from '#engine/record/schema.ts';
+import { ObjectNotFoundError, type ObjectStore } from '#engine/index.ts';
+import { inputKeyFor, KEPT_ASIDE_SUFFIX, type KeyLayout, parseStoredRecord } from '#engine/pipeline/index.ts';
+import type { DescriptionRecord } from '#engine/record/index.ts';
 import { objectCreatedEvent } from './requeue.ts';
 
 /** A stored description that could not be read, now kept aside: said once, in words. */

@@ -1,7 +1,6 @@
 import '../node-support.ts';
-import { localClients } from '#emulators/local-servers.ts';
-import { SqsPoller } from '#emulators/sqs-poller.ts';
-import { ConfigError, expected } from '#engine/errors.ts';
+import { localClients, SqsPoller } from '#emulators/index.ts';
+import { ConfigError, expected } from '#engine/index.ts';
 import { createDetailedHandler } from '../aws/handlers.ts';
 import { STOP_GRACE_MS, type StopMessage, type WorkerConfig, type WorkerMessage } from './child-worker.ts';
 import { lambdaContext } from './lambda-context.ts';

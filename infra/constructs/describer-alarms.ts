@@ -5,7 +5,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ConfigError, expected } from '#engine/errors.ts';
+import { ConfigError, expected } from '#engine/index.ts';
 
 export interface DescriberAlarmsProps {
   /** Functions whose error rate is watched, by a short name used in the alarm's description. */

@@ -2,8 +2,8 @@ import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ConfigError, expected } from '#engine/errors.ts';
-import { DEFAULT_KEY_LAYOUT } from '#engine/pipeline/key-layout.ts';
+import { ConfigError, expected } from '#engine/index.ts';
+import { DEFAULT_KEY_LAYOUT } from '#engine/pipeline/index.ts';
 
 export interface DescriptionBucketProps {
   /**

@@ -1,26 +1,25 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { BedrockSpec, RemoteModelSpec } from '#engine/models/manifest.ts';
-import { DETAILED_WORKER_DEFAULTS } from '#engine/pipeline/detailed-worker.ts';
-import { powertoolsEnvironment } from '#engine/service.ts';
-import { ENV } from '#engine/settings.ts';
+import { ENV } from '#engine/index.ts';
+import type { BedrockSpec, RemoteModelSpec } from '#engine/models/index.ts';
+import { DETAILED_WORKER_DEFAULTS } from '#engine/pipeline/index.ts';
 import {
   assertIntegerInRange,
   assertMemory,
   assertTimeoutSeconds,
   deriveRemoteDetailedSizing,
   deriveSizing,
-  threadsForMemory,
   VISIBILITY_TO_TIMEOUT_RATIO,
 } from '../sizing.ts';
+import { describeFunction } from './describe-function.ts';
 import type { DescriptionBucket } from './description-bucket.ts';
-import { deadLetterQueue, FunctionIdentity } from './lambda-basics.ts';
+import { deadLetterQueue, type FunctionIdentity } from './lambda-basics.ts';
 
 export interface DetailedDescribeWorkerProps {
   /** Where images are read from and sidecars are merged into. */
@@ -136,38 +135,16 @@ export class DetailedDescribeWorker extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: this.maxReceiveCount },
     });
 
-    this.identity = new FunctionIdentity(this, 'Identity', { logRetention: props.logRetention });
-    this.fn = new lambda.DockerImageFunction(this, 'Function', {
+    // Reads the image and the sidecar, writes the sidecar back by compare-and-swap; nothing else.
+    ({ fn: this.fn, identity: this.identity } = describeFunction(this, {
       description: 'image-describer: merges the detailed description into the sidecar (SQS worker)',
       code: props.code,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: memoryMB,
-      timeout: Duration.seconds(timeoutSeconds),
-      role: this.identity.role,
-      logGroup: this.identity.logGroup,
-      environment: {
-        ...powertoolsEnvironment(),
-        [ENV.BUCKET_NAME]: props.bucket.bucket.bucketName,
-        [ENV.INPUT_PREFIX]: props.bucket.inputPrefix,
-        [ENV.SIDECAR_PREFIX]: props.bucket.sidecarPrefix,
-        [ENV.ORT_THREADS]: String(threadsForMemory(memoryMB)),
-        ...props.environment,
-      },
-    });
-
-    // Reads the image and the sidecar, writes the sidecar back by compare-and-swap; nothing else.
-    props.bucket.grantReadInputs(this.fn);
-    props.bucket.grantReadWriteSidecars(this.fn);
-    props.bucket.grantMissingKeysAs404(this.fn);
-    const policy = this.identity.role.node.tryFindChild('DefaultPolicy');
-    if (policy) {
-      for (const pattern of [`${props.bucket.inputPrefix}*`, `${props.bucket.sidecarPrefix}*`]) {
-        Validations.of(policy).acknowledge({
-          id: props.bucket.wildcardFindingId(pattern),
-          reason: `Object access is scoped to the "${pattern}" key prefix of the description bucket; the keys are not known in advance.`,
-        });
-      }
-    }
+      bucket: props.bucket,
+      memoryMB,
+      timeoutSeconds,
+      logRetention: props.logRetention,
+      environment: { ...props.environment },
+    }));
 
     if (remote?.spec.architecture === 'bedrock') this.grantInvokeModel(remote.spec);
     if (remote?.spec.architecture === 'openai-compatible' && remote.spec.apiKeyEnv) {

@@ -1,23 +1,16 @@
 import { Duration, Validations } from 'aws-cdk-lib';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ConfigError, expected } from '#engine/errors.ts';
-import { powertoolsEnvironment } from '#engine/service.ts';
-import { DEFAULT_ENGINE_SETTINGS, ENV } from '#engine/settings.ts';
-import {
-  assertIntegerInRange,
-  assertMemory,
-  assertTimeoutSeconds,
-  DEFAULT_SIZING,
-  threadsForMemory,
-} from '../sizing.ts';
+import { ConfigError, DEFAULT_ENGINE_SETTINGS, ENV, expected } from '#engine/index.ts';
+import { assertIntegerInRange, assertMemory, assertTimeoutSeconds, DEFAULT_SIZING } from '../sizing.ts';
+import { describeFunction } from './describe-function.ts';
 import type { DescriptionBucket } from './description-bucket.ts';
-import { deadLetterQueue, FunctionIdentity } from './lambda-basics.ts';
+import { deadLetterQueue, type FunctionIdentity } from './lambda-basics.ts';
 
 export interface FastDescribeFunctionProps {
   /** The bucket whose input prefix triggers the function and whose sidecar prefix it writes. */
@@ -28,7 +21,7 @@ export interface FastDescribeFunctionProps {
   readonly code: lambda.DockerImageCode;
   /**
    * 3538 MB buys 2 vCPUs for one Florence-2 vision pass (caption + objects), which parallelises over
-   * both cores. Resident need ≈ 2.6 GB: Florence-2 ~1.8 GB (public figure, issue 9) + fp32 encoder
+   * both cores. Resident need ≈ 2.6 GB: Florence-2 ~1.8 GB (public figure, LINEUP_FIGURES) + fp32 encoder
    * (assumed +0.3 GB) + OCR 0.43 GB (measured here) — OCR runs in the detailed stage by default, but
    * the memory still covers ocrStage=fast. Derived in infra/sizing.ts (deriveSizing).
    * @default 3538
@@ -102,45 +95,27 @@ export class FastDescribeFunction extends Construct {
         "This queue is the on-failure destination (dead-letter queue) of the fast function's S3 events.",
     });
 
-    this.identity = new FunctionIdentity(this, 'Identity', { logRetention: props.logRetention });
-    this.fn = new lambda.DockerImageFunction(this, 'Function', {
+    ({ fn: this.fn, identity: this.identity } = describeFunction(this, {
       description: 'image-describer: caption, colours and text for each new image (S3 event)',
       code: props.code,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: memoryMB,
-      timeout: Duration.seconds(timeoutSeconds),
-      reservedConcurrentExecutions: reservedConcurrency === false ? undefined : reservedConcurrency,
-      role: this.identity.role,
-      logGroup: this.identity.logGroup,
-      maxEventAge,
-      retryAttempts,
-      onFailure: new SqsDestination(this.deadLetterQueue),
+      bucket: props.bucket,
+      memoryMB,
+      timeoutSeconds,
+      logRetention: props.logRetention,
+      invoke: {
+        reservedConcurrentExecutions: reservedConcurrency === false ? undefined : reservedConcurrency,
+        maxEventAge,
+        retryAttempts,
+        onFailure: new SqsDestination(this.deadLetterQueue),
+      },
       environment: {
-        ...powertoolsEnvironment(),
-        [ENV.BUCKET_NAME]: props.bucket.bucket.bucketName,
-        [ENV.INPUT_PREFIX]: props.bucket.inputPrefix,
-        [ENV.SIDECAR_PREFIX]: props.bucket.sidecarPrefix,
         [ENV.DETAILED_QUEUE_URL]: props.jobsQueue.queueUrl,
-        [ENV.ORT_THREADS]: String(threadsForMemory(memoryMB)),
         [ENV.MAX_INPUT_BYTES]: String(maxInputBytes),
         ...props.environment,
       },
-    });
-
-    // Reads only uploads, writes only sidecars, sends only detailed jobs.
-    props.bucket.grantReadInputs(this.fn);
-    props.bucket.grantReadWriteSidecars(this.fn);
-    props.bucket.grantMissingKeysAs404(this.fn);
+    }));
+    // Reads only uploads, writes only sidecars (describeFunction), sends only detailed jobs.
     props.jobsQueue.grantSendMessages(this.fn);
-    const policy = this.identity.role.node.tryFindChild('DefaultPolicy');
-    if (policy) {
-      for (const pattern of [`${props.bucket.inputPrefix}*`, `${props.bucket.sidecarPrefix}*`]) {
-        Validations.of(policy).acknowledge({
-          id: props.bucket.wildcardFindingId(pattern),
-          reason: `Object access is scoped to the "${pattern}" key prefix of the description bucket; the keys are not known in advance.`,
-        });
-      }
-    }
 
     // Only the input prefix triggers: sidecars (another prefix) can never re-trigger the function.
     props.bucket.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new LambdaDestination(this.fn), {

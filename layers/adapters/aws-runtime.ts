@@ -8,6 +8,7 @@ import { type KeyLayout, readKeyLayout } from '#engine/pipeline/key-layout.ts';
 import { type CurrentModels, currentModelsOf } from '#engine/pipeline/staleness.ts';
 import { currentQuestionKeys } from '#engine/questions/stage.ts';
 import { ENV, type EngineSettings, type Env, readEngineSettings } from '#engine/settings.ts';
+import { elapsedMs } from '#engine/timing.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { type AwsTargets, readAwsTargets } from './aws-config.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
@@ -86,7 +87,7 @@ async function engineWithModel(config: AwsConfig, stage: 'fast' | 'detailed', op
   if (preload === 'if-installed' && engine.models.missingModels({ stage }).length === 0) {
     await engine.models.preload(stage);
   }
-  return { engine, modelLoadMs: Math.round(performance.now() - start) };
+  return { engine, modelLoadMs: elapsedMs(start) };
 }
 
 /** Clients, engine and the fast stage's model, once per process (Lambda init, local stack start). */

@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import type { PresignedPost, PresignPostRequest, UploadSigner } from '#engine/ports.ts';
 import { StorageUnavailableError } from '#engine/ports.ts';
-import type { PresignedPost, PresignPostRequest, UploadSigner } from '#engine/uploads/ports.ts';
 import { type AwsClientOptions, awsClientConfig } from './aws-config.ts';
 
 export interface S3UploadSignerOptions extends AwsClientOptions {

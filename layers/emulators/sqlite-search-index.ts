@@ -17,14 +17,14 @@ import {
   type SearchField,
   type SearchQuery,
 } from '#engine/search/query.ts';
-import { tokenize } from '#engine/search/text.ts';
+import { searchTerms } from '#engine/words.ts';
 
 /**
  * The local stack's persistent search index: one SQLite file (better-sqlite3, FTS5) under the data
  * directory, updated on every sidecar write and delete, opened as it is at start (no rebuild).
  *
  * It answers the shared query model (query.ts) exactly as the in-memory LocalSearchIndex does:
- * - every document's terms come from the shared `tokenize` and are stored already folded in a
+ * - every document's terms come from the shared `searchTerms` and are stored already folded in a
  *   contentless FTS5 table with the `ascii` tokenizer, which splits on spaces only (a folded term
  *   is letters and digits) and leaves every non-ASCII character as written, so the index adds no
  *   folding of its own;
@@ -106,7 +106,7 @@ function termWeights(fields: SearchDocument['fields']): Map<string, number> {
   const best = new Map<string, number>();
   for (const [field, text] of Object.entries(fields) as Array<[SearchField, string]>) {
     const weight = SEARCH_FIELD_WEIGHTS[field];
-    for (const term of tokenize(text)) if ((best.get(term) ?? 0) < weight) best.set(term, weight);
+    for (const term of searchTerms(text)) if ((best.get(term) ?? 0) < weight) best.set(term, weight);
   }
   return best;
 }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { intakeImage } from './image/intake.ts';
 import type { IntakeResult } from './image/types.ts';
+import type { ModelMode } from './models/manifest.ts';
 import { sameProvenance } from './models/provenance.ts';
 import type { ImageEncodings, ModelRegistry } from './models/registry.ts';
 import { runDetailedTask, runFastTasks, type StageTasksResult } from './models/stage-tasks.ts';
@@ -223,12 +224,35 @@ export class DescribeEngine {
     return validateRecord(record);
   }
 
-  /** Both stages, one after the other (the CLI in normal mode). */
-  async describe(input: DescribeInput, previous?: DescriptionRecord): Promise<DescriptionRecord> {
+  /**
+   * Both stages, one after the other (`mode` normal, the default), or the fast stage alone. With
+   * `failures: 'record'`, an error in a stage becomes that stage's failure record instead of a
+   * throw (kept results from `previous`, or from the fast stage when the detailed one fails):
+   * what a caller that writes whatever comes out and retries nothing does (the CLI, eval).
+   */
+  async describe(
+    input: DescribeInput,
+    previous?: DescriptionRecord,
+    options: { mode?: ModelMode; failures?: 'throw' | 'record' } = {},
+  ): Promise<DescriptionRecord> {
+    const recordFailure = (stage: 'fast' | 'detailed', error: unknown, base?: DescriptionRecord) => {
+      if (options.failures !== 'record') throw error;
+      return this.failedRecordFor(input, stage, error, base);
+    };
     // One encodings map for both stages: Florence-2 encodes the image once for all three tasks.
     const encodings: ImageEncodings = new Map();
-    const fast = await this.describeFast(input, previous, { encodings });
-    return this.describeDetailed(input, fast, { encodings });
+    let fast: DescriptionRecord;
+    try {
+      fast = await this.describeFast(input, previous, { encodings });
+    } catch (error) {
+      return recordFailure('fast', error, previous);
+    }
+    if (options.mode === 'fast') return fast;
+    try {
+      return await this.describeDetailed(input, fast, { encodings });
+    } catch (error) {
+      return recordFailure('detailed', error, fast);
+    }
   }
 
   /**

@@ -3,10 +3,22 @@ import type { ColourFamily, StageState } from './record/schema.ts';
 import type { SearchQuery } from './search/query.ts';
 
 /**
- * Ports: the storage and queue interfaces the use cases depend on. Adapters in layers/adapters/
- * implement them (S3, SQS) and are the only code that calls the AWS SDK; they translate SDK errors
- * into the named errors below, so use cases never see an SDK error.
+ * Ports: every interface the use cases depend on and an adapter implements, in one place. Adapters
+ * in layers/adapters/ implement them (S3, SQS, Lambda, the presigner, S3 Vectors) and are the only
+ * code that calls the AWS SDK; they translate SDK errors into the named errors below, so use cases
+ * never see an SDK error. Local stand-ins live in layers/emulators/.
+ *
+ * Two ports are declared beside the one module that uses them and re-exported here: the remote
+ * vision client (models/remote-client.ts, with the RemoteCallError its retry policy reads) and the
+ * keyword search index (search/local-index.ts, with its in-memory implementation).
  */
+
+export type {
+  RemoteVisionAnswer,
+  RemoteVisionClient,
+  RemoteVisionRequest,
+} from './models/remote-client.ts';
+export type { IndexEntry, SearchIndex } from './search/local-index.ts';
 
 export interface ObjectHead {
   readonly key: string;
@@ -208,4 +220,37 @@ export interface ImageVectorIndex {
   remove(keys: readonly string[]): Promise<void>;
   /** Best first (highest similarity), ties by key. */
   nearest(query: Float32Array, options: NearestOptions): Promise<VectorHit[]>;
+}
+
+/**
+ * The presigning port: the upload use case says what the POST policy must pin; the adapter
+ * (layers/adapters/s3-upload-signer.ts) signs it and is the only code that touches the SDK.
+ */
+
+/** A POST policy condition, as S3 spells them. */
+export type PostPolicyCondition =
+  | Readonly<Record<string, string>>
+  | readonly ['eq', string, string]
+  | readonly ['starts-with', string, string]
+  | readonly ['content-length-range', number, number];
+
+export interface PresignPostRequest {
+  /** The exact object key the form may write. */
+  readonly key: string;
+  /** Conditions beyond the key, bucket and X-Amz-* fields the signer adds itself. */
+  readonly conditions: readonly PostPolicyCondition[];
+  /** Form fields the client must send back unchanged (the policy pins each of them). */
+  readonly fields: Readonly<Record<string, string>>;
+  readonly expiresInSeconds: number;
+}
+
+export interface PresignedPost {
+  /** Where to POST the multipart form. */
+  readonly url: string;
+  /** Every form field to send before the file: key, Policy, X-Amz-*, Content-Type, metadata. */
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+export interface UploadSigner {
+  presignPost(request: PresignPostRequest): Promise<PresignedPost>;
 }

@@ -92,13 +92,18 @@ function readOcrStage(env: Env): OcrStage {
   throw new ConfigError(expected('fast, detailed or off', ENV.OCR_STAGE, raw));
 }
 
+/** The model set a command uses: `--models` when given, else MODELS_DIR, else the package's models/. */
+export function readModelsDir(env: Env, option?: string): string {
+  return option || env[ENV.MODELS_DIR] || DEFAULT_MODELS_DIR;
+}
+
 /** Read once at start-up; a bad value fails fast with the variable's name. */
 export function readEngineSettings(
   env: Env = process.env,
   overrides: Partial<EngineSettings> = {},
 ): EngineSettings {
   return Object.freeze({
-    modelsDir: env[ENV.MODELS_DIR] || DEFAULT_MODELS_DIR,
+    modelsDir: readModelsDir(env),
     threads: readIntegerEnv(env, ENV.ORT_THREADS, DEFAULT_ENGINE_SETTINGS.threads),
     maxInputBytes: readIntegerEnv(env, ENV.MAX_INPUT_BYTES, DEFAULT_ENGINE_SETTINGS.maxInputBytes, 1),
     maxInputPixels: readIntegerEnv(env, ENV.MAX_INPUT_PIXELS, DEFAULT_ENGINE_SETTINGS.maxInputPixels, 1),

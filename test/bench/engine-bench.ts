@@ -44,7 +44,7 @@ const SIZES = [
 const FORMATS = ['jpeg', 'png'] as const;
 type Format = (typeof FORMATS)[number];
 
-/** Overhead outside the model per 12 MP JPEG, as a multiple of the libjpeg 1/8-scale floor (issue 9). */
+/** Overhead outside the model per 12 MP JPEG, as a multiple of the libjpeg 1/8-scale floor. */
 const FLOOR_TARGET = 1.3;
 /** The three Florence-2 tasks of the lineup, decoded from one vision pass. */
 const SHARED_TASKS = ['caption', 'objects', 'detailed'] as const;
@@ -214,7 +214,7 @@ interface FixtureModels {
 
 /**
  * The tiny fixture model set, its manifest rewritten so caption, objects and detailed all name the
- * Florence-2 fixture (the lineup of issue 9), whatever the fixture manifest's own tasks are.
+ * Florence-2 fixture (the production lineup), whatever the fixture manifest's own tasks are.
  */
 async function loadFixtureModels(dir: string): Promise<FixtureModels> {
   const buildFile = fileURLToPath(new URL('../../models/fixtures/build.ts', import.meta.url));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { searchDocument } from '#engine/search/document.ts';
-import { tokenize } from '#engine/search/text.ts';
+import { searchTerms } from '#engine/words.ts';
 import { generateRecords } from './search-bench.ts';
 
 /**
@@ -53,7 +53,7 @@ function groupTerms(fields: Record<string, string>): { w3: string; w2: string; w
   ] as const) {
     const w = Number(group.slice(1));
     for (const name of names)
-      for (const t of tokenize(fields[name] ?? '')) if ((best.get(t) ?? 0) < w) best.set(t, w);
+      for (const t of searchTerms(fields[name] ?? '')) if ((best.get(t) ?? 0) < w) best.set(t, w);
   }
   const out = { w3: [] as string[], w2: [] as string[], w1: [] as string[] };
   for (const [t, w] of best) out[`w${w}` as 'w3'].push(t);

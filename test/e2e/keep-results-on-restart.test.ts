@@ -17,7 +17,7 @@ import { imageFixture } from '../fixtures/images.ts';
 import { testStackOptions } from '../support/local-stack-options.ts';
 
 /**
- * Issue 12, defect 1, as the user met it: images finished with one model set, then the stack starts
+ * A re-run that cannot produce a result keeps the last good one, as a user meets it: images finished with one model set, then the stack starts
  * with another whose models are not installed (here: the same manifest at new revisions, no files).
  * The re-queued images must keep their caption and description, marked stale, instead of going
  * back to "waiting for models" with nothing.

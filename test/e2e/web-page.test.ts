@@ -266,7 +266,7 @@ describe('web page on the local stack (chromium, tiny known-answer models)', () 
         `The file is ${(UPLOAD_MAX_BYTES + 1).toLocaleString('en-US')} bytes, over the limit of ${UPLOAD_MAX_BYTES.toLocaleString('en-US')} bytes: make it smaller (for example, export it at a lower resolution or quality) and try again.`,
       );
     expect(await hugeCard.locator('.badge').textContent()).toBe('Rejected');
-    // Issue 12: an empty file read "Expected an integer number of bytes from 1 to … for size".
+    // An empty file once read "Expected an integer number of bytes from 1 to … for size".
     const emptyCard = card('empty.png');
     await expect
       .poll(

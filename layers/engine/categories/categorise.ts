@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Category } from '../questions/config.ts';
-import { plainWords } from '../questions/parse.ts';
 import type { CategoryMatch, DescriptionRecord, ModelProvenance } from '../record/schema.ts';
+import { categoryWords } from '../words.ts';
 
 /**
  * Categories by scoring, not by a model: each category's terms (its keywords and the words of its
@@ -63,10 +63,10 @@ type Source = keyof typeof SOURCE_WEIGHTS;
 export function categoryTerms(category: Category): string[] {
   const terms = new Set<string>();
   for (const keyword of category.keywords ?? []) {
-    const term = plainWords(keyword);
+    const term = categoryWords(keyword);
     if (term) terms.add(term);
   }
-  for (const word of plainWords(category.label).split(' ')) {
+  for (const word of categoryWords(category.label).split(' ')) {
     if (word && !STOPWORDS.has(word)) terms.add(word);
   }
   return [...terms];
@@ -136,14 +136,14 @@ function escapeRegExp(text: string): string {
 
 function sourcesOf(record: DescriptionRecord): Array<[Source, string]> {
   const sources: Array<[Source, string]> = [];
-  if (record.caption) sources.push(['caption', plainWords(record.caption)]);
+  if (record.caption) sources.push(['caption', categoryWords(record.caption)]);
   const labels = record.labels ?? record.objects?.map((o) => o.label) ?? [];
-  if (labels.length > 0) sources.push(['labels', labels.map(plainWords).join(' ')]);
+  if (labels.length > 0) sources.push(['labels', labels.map(categoryWords).join(' ')]);
   if (record.detailedDescription)
-    sources.push(['detailedDescription', plainWords(record.detailedDescription)]);
+    sources.push(['detailedDescription', categoryWords(record.detailedDescription)]);
   const answers = Object.values(record.answers ?? {})
     .filter((a) => a.error === undefined && a.value !== undefined && typeof a.value !== 'boolean')
-    .map((a) => plainWords(String(a.value)));
+    .map((a) => categoryWords(String(a.value)));
   if (answers.length > 0) sources.push(['answers', answers.join(' ')]);
   const dominant = new Map<string, number>();
   for (const colour of record.colours ?? []) {
@@ -151,7 +151,7 @@ function sourcesOf(record: DescriptionRecord): Array<[Source, string]> {
   }
   const families = [...dominant].filter(([, share]) => share >= DOMINANT_COLOUR_FRACTION).map(([f]) => f);
   if (families.length > 0) sources.push(['colours', families.join(' ')]);
-  if (record.text?.full) sources.push(['text', plainWords(record.text.full)]);
+  if (record.text?.full) sources.push(['text', categoryWords(record.text.full)]);
   return sources;
 }
 

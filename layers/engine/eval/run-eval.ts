@@ -60,34 +60,7 @@ function tokensUsed(
   return Object.keys(used).length > 0 ? used : undefined;
 }
 
-type Engine = Pick<DescribeEngine, 'describe' | 'describeFast' | 'failedRecordFor'>;
-
-/** The engine's record for one image; a thrown error becomes a failed record of the stage that threw. */
-async function describeOne(
-  engine: Engine,
-  input: DescribeInput,
-  mode: ModelMode,
-): Promise<DescriptionRecord> {
-  if (mode === 'fast') {
-    try {
-      return await engine.describeFast(input);
-    } catch (error) {
-      return engine.failedRecordFor(input, 'fast', error);
-    }
-  }
-  try {
-    return await engine.describe(input);
-  } catch (error) {
-    // describe() does not say which stage threw: run the fast stage alone to find out (failures only).
-    let fast: DescriptionRecord;
-    try {
-      fast = await engine.describeFast(input);
-    } catch (fastError) {
-      return engine.failedRecordFor(input, 'fast', fastError);
-    }
-    return engine.failedRecordFor(input, 'detailed', error, fast);
-  }
-}
+type Engine = Pick<DescribeEngine, 'describe' | 'failedRecordFor'>;
 
 function modelsUsed(records: readonly DescriptionRecord[]): Record<string, string[]> {
   const used = new Map<string, Set<string>>();
@@ -121,7 +94,7 @@ export async function runEval(
     let record: DescriptionRecord;
     try {
       const input = await options.load(reference.file);
-      record = await describeOne(engine, input, options.mode);
+      record = await engine.describe(input, undefined, { mode: options.mode, failures: 'record' });
     } catch (error) {
       const unread = newRecord({ kind: 'file', path: reference.file, size: 0 }, new Date());
       record = engine.failedRecordFor(

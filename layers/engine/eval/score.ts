@@ -1,10 +1,10 @@
 import type { Answer, AnswerValue, DescriptionRecord } from '../record/schema.ts';
+import { captionTokensForScoring } from '../words.ts';
 import { corpusBleu, type ScoredPair } from './bleu.ts';
 import { characterErrorRate, compareText, type TextComparison } from './cer.ts';
 import { ciderD } from './cider-d.ts';
 import type { ReferenceLine } from './references.ts';
 import { percentile } from './stats.ts';
-import { tokenizeCaption } from './tokenize.ts';
 
 /** One evaluated image: its references line, the record the engine produced, and the wall time. */
 export interface EvalResult {
@@ -159,8 +159,8 @@ export function scoreResults(results: readonly EvalResult[]): EvalMetrics {
       if (record.caption === undefined && !failed) captionsMissing += 1;
       else {
         captionPairs.push({
-          candidate: tokenizeCaption(record.caption ?? ''),
-          references: reference.captions.map(tokenizeCaption),
+          candidate: captionTokensForScoring(record.caption ?? ''),
+          references: reference.captions.map(captionTokensForScoring),
         });
         captionFiles.push(reference.file);
       }

@@ -1,4 +1,5 @@
 import type { ColourFamily } from '../record/schema.ts';
+import { colourClaimWords, guardWords } from '../words.ts';
 
 /**
  * Claim extraction for the consistency guard: plain word rules over the generated text, no model.
@@ -70,7 +71,7 @@ function around(words: readonly string[], index: number): string {
 export function colourClaims(text: string): ColourClaim[] {
   let lower = text.toLowerCase();
   for (const pattern of NOT_A_COLOUR) lower = lower.replace(new RegExp(pattern, 'g'), ' ');
-  const words = lower.split(/[^a-z'-]+/).filter(Boolean);
+  const words = colourClaimWords(lower);
   const claims: ColourClaim[] = [];
   const seen = new Set<ColourFamily>();
   words.forEach((raw, index) => {
@@ -298,12 +299,9 @@ interface Mention {
 function sentenceWords(text: string): Array<{ word: string; sentence: number }> {
   // A reply's leading "No," answers the question; it denies nothing that follows ("No, a dog").
   const body = text.toLowerCase().replace(/^\s*no\s*[,!]/, ' ');
-  return body.split(/[.!?;]+(?=\s|$)/).flatMap((sentence, index) =>
-    sentence
-      .split(/[^a-z0-9]+/)
-      .filter(Boolean)
-      .map((word) => ({ word, sentence: index })),
-  );
+  return body
+    .split(/[.!?;]+(?=\s|$)/)
+    .flatMap((sentence, index) => guardWords(sentence).map((word) => ({ word, sentence: index })));
 }
 
 function mentionsOf(text: string): Mention[] {

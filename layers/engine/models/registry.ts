@@ -499,7 +499,7 @@ export class ModelRegistry {
     try {
       const loader = await LOADERS[spec.architecture]();
       const runner = await loader(model, spec, { modelsDir: this.modelsDir, threads: this.threads });
-      this.lastLoadMs.set(model, Math.round(performance.now() - started));
+      this.lastLoadMs.set(model, elapsedMs(started));
       return runner;
     } catch (error) {
       if (error instanceof DescribeError) throw error;

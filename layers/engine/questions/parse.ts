@@ -1,5 +1,6 @@
 import { expected } from '../errors.ts';
 import type { AnswerValue } from '../record/schema.ts';
+import { answerWords } from '../words.ts';
 import type { Question } from './config.ts';
 
 /** Code of an answer whose text does not parse as the question's type (final for that provenance). */
@@ -65,41 +66,15 @@ const WHOLE_ANSWER_NUMBERS: ReadonlyMap<string, number> = new Map([
 ]);
 
 /**
- * Lower case with Latin accents dropped ("café" is "cafe"); other combining marks stay, since in
- * Devanagari or Japanese kana they are part of the letter.
- */
-const foldLatinAccents = (text: string) =>
-  text
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '');
-
-/** Letters of any script and digits, single spaces (accents folded as above): what category terms compare. */
-export function plainWords(text: string): string {
-  return foldLatinAccents(text)
-    .replace(/[^\p{L}\p{M}\p{N}]+/gu, ' ')
-    .trim();
-}
-
-/** As plainWords, with decimal points kept inside numbers ("3.5"): what answer matching compares. */
-export function normaliseWords(text: string): string {
-  return foldLatinAccents(text)
-    .replace(/[^\p{L}\p{M}\p{N}.]+/gu, ' ')
-    .replace(/\.(?!\d)/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
-
-/**
  * The options the reply names, an option inside a longer one not counted there ("light blue"
  * names light blue, not blue too; "light blue and blue" names both).
  */
 function mentionedOptions(words: string, options: readonly string[]): string[] {
   let rest = ` ${words} `;
   const mentioned: string[] = [];
-  const longestFirst = [...options].sort((a, b) => normaliseWords(b).length - normaliseWords(a).length);
+  const longestFirst = [...options].sort((a, b) => answerWords(b).length - answerWords(a).length);
   for (const option of longestFirst) {
-    const needle = normaliseWords(option);
+    const needle = answerWords(option);
     if (needle === '' || !rest.includes(` ${needle} `)) continue;
     mentioned.push(option);
     rest = rest.split(` ${needle} `).join(' | ');
@@ -114,7 +89,7 @@ function mentionedOptions(words: string, options: readonly string[]): string[] {
 const NUMERAL = /(?<![\p{L}\p{N}])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\p{L}\p{N}])|[\p{L}\p{M}]+/gu;
 
 function firstNumber(raw: string): number | undefined {
-  const whole = WHOLE_ANSWER_NUMBERS.get(normaliseWords(raw));
+  const whole = WHOLE_ANSWER_NUMBERS.get(answerWords(raw));
   if (whole !== undefined) return whole;
   for (const [token] of raw.toLowerCase().matchAll(NUMERAL)) {
     const spelled = NUMBER_WORDS.get(token);
@@ -136,7 +111,7 @@ function wrongType(question: Question, what: string, raw: string): ParsedAnswer 
  * `red` for a one-of question with options red/green/blue; "There are two dogs" is 2.
  */
 export function parseAnswer(question: Question, raw: string): ParsedAnswer {
-  const words = normaliseWords(raw);
+  const words = answerWords(raw);
   switch (question.type) {
     case 'text':
       return words === '' ? wrongType(question, 'some text', raw) : { value: raw.trim() };
@@ -152,7 +127,7 @@ export function parseAnswer(question: Question, raw: string): ParsedAnswer {
     case 'one-of': {
       const options = question.options ?? [];
       // An option with no letters or digits ("…", an emoji) would equal any such reply: never matched.
-      const exact = options.find((option) => words !== '' && normaliseWords(option) === words);
+      const exact = options.find((option) => words !== '' && answerWords(option) === words);
       if (exact !== undefined) return { value: exact };
       const mentioned = mentionedOptions(words, options);
       return mentioned.length === 1

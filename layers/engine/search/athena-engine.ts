@@ -1,6 +1,7 @@
 import { ConfigError, DescribeError, expected } from '../errors.ts';
 import type { Colour, DescriptionRecord, StageState } from '../record/schema.ts';
 import { ENV, type Env, readRequiredEnv } from '../settings.ts';
+import { searchTerms } from '../words.ts';
 import {
   ATHENA_DIALECT,
   type CompiledSearch,
@@ -20,7 +21,6 @@ import {
   searchDocument,
 } from './document.ts';
 import { encodeCursor, SEARCH_FIELDS, type SearchField, type SearchQuery } from './query.ts';
-import { tokenize } from './text.ts';
 
 /** One result row: column → text (Athena returns every value as text), NULL as undefined. */
 export type SqlRow = Readonly<Partial<Record<ResultColumn, string>>>;
@@ -129,7 +129,7 @@ function documentOfRow(row: SqlRow): SearchDocument {
 export function scoreDocument(doc: SearchDocument, terms: readonly string[]): number {
   if (terms.length === 0) return 0;
   const tokens = new Map<SearchField, Set<string>>(
-    SEARCH_FIELDS.map((field) => [field, new Set(tokenize(doc.fields[field]))]),
+    SEARCH_FIELDS.map((field) => [field, new Set(searchTerms(doc.fields[field]))]),
   );
   const fieldsByTerm = new Map<string, SearchField[]>(
     terms.map((term) => [term, SEARCH_FIELDS.filter((field) => tokens.get(field)?.has(term))]),

@@ -1,5 +1,6 @@
+import { searchTerms } from '../words.ts';
 import { type SearchQuery, SearchQueryError } from './query.ts';
-import { FOLD_LIGATURES, FOLD_TABLE, surfaceForms, tokenize } from './text.ts';
+import { FOLD_LIGATURES, FOLD_TABLE, surfaceForms } from './text.ts';
 
 /**
  * The search query compiled to one SQL statement for Athena (Trino SQL) over the Glue table of
@@ -115,7 +116,7 @@ export function termPattern(term: string): string {
 export function phrasePattern(phrase: string): string {
   const sep = '\\x1f';
   const gap = `[^\\p{L}\\p{N}${sep}]`;
-  const words = tokenize(phrase).map(formsPattern);
+  const words = searchTerms(phrase).map(formsPattern);
   return `(?:^|${sep})${gap}*${words.join(`${gap}+`)}${gap}*(?:$|${sep})`;
 }
 

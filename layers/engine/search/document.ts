@@ -1,6 +1,6 @@
 import type { Colour, DescriptionRecord, StageState } from '../record/schema.ts';
+import { foldPhrase } from '../words.ts';
 import { SEARCH_FIELD_WEIGHTS, type SearchField, type SearchQuery } from './query.ts';
-import { foldPhrase } from './text.ts';
 
 /**
  * What a search engine stores per image: the text fields it tokenises (colours are left out on

@@ -1,5 +1,6 @@
 import MiniSearch from 'minisearch';
 import type { DescriptionRecord } from '../record/schema.ts';
+import { searchTerms } from '../words.ts';
 import {
   type FilterFacts,
   hasFilters,
@@ -12,7 +13,6 @@ import {
   searchDocument,
 } from './document.ts';
 import { encodeCursor, SEARCH_FIELDS, type SearchField, type SearchQuery } from './query.ts';
-import { tokenize } from './text.ts';
 
 export interface IndexEntry {
   /** The image key results are named by. */
@@ -39,7 +39,7 @@ export interface SearchIndex {
 
 /**
  * The local search engine: MiniSearch as the inverted index over the text fields (tokenised by
- * the shared `tokenize`, exact terms only: no prefix or fuzzy matching, which would be substring
+ * the shared `searchTerms`, exact terms only: no prefix or fuzzy matching, which would be substring
  * search by another name), and a map of each document's filter facts and result. Ranking and
  * filters come from document.ts, so results match the Athena engine case for case.
  */
@@ -47,8 +47,8 @@ export class LocalSearchIndex implements SearchIndex {
   private readonly mini = new MiniSearch<{ id: string } & Record<SearchField, string>>({
     fields: SEARCH_FIELDS,
     storeFields: [],
-    tokenize,
-    // tokenize already folded every term; MiniSearch's default would lower-case it again.
+    tokenize: searchTerms,
+    // searchTerms already folded every term; MiniSearch's default would lower-case it again.
     processTerm: (term) => term,
     searchOptions: { prefix: false, fuzzy: false, combineWith: 'AND' },
   });

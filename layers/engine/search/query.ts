@@ -7,7 +7,7 @@ import {
   type StageState,
   stageStateSchema,
 } from '../record/schema.ts';
-import { foldPhrase, queryTerms } from './text.ts';
+import { foldPhrase, searchQueryTerms } from '../words.ts';
 
 /**
  * The one query model both search engines run: the local MiniSearch index and Athena over the
@@ -331,7 +331,7 @@ export function parseSearchQuery(params: SearchParams): SearchQuery {
   if (text.length > SEARCH_LIMITS.maxQueryLength) {
     fail('q', `a query of at most ${SEARCH_LIMITS.maxQueryLength} characters`, `${text.length} characters`);
   }
-  const terms = queryTerms(text);
+  const terms = searchQueryTerms(text);
   if (text !== '' && terms.length === 0) {
     fail('q', 'words to search for (letters or digits, not only words like "the")', text);
   }

@@ -1,6 +1,7 @@
 import { inputKeyFor, type KeyLayout } from '../pipeline/key-layout.ts';
 import { parseStoredRecord } from '../pipeline/staleness.ts';
 import type { ImageVectorIndex, ObjectStore } from '../ports.ts';
+import { elapsedMs } from '../timing.ts';
 import type { SearchIndex } from './local-index.ts';
 import { vectorEntryOf } from './vector-facts.ts';
 
@@ -75,7 +76,7 @@ export class SidecarIndexer {
     } finally {
       this.fresh = undefined;
     }
-    return { indexed, skipped, ms: Math.round(performance.now() - started) };
+    return { indexed, skipped, ms: elapsedMs(started) };
   }
 
   /** A sidecar was written: index its current content. False when it is not a readable record. */

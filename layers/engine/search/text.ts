@@ -1,6 +1,6 @@
 /**
  * The one text normalisation both search engines share: a query word matches a record word when
- * both fold to the same term. Tokens are runs of letters and digits (Unicode), case-folded,
+ * both fold to the same term. Terms (searchTerms in ../words.ts) are runs of letters and digits (Unicode), case-folded,
  * accent-folded (FOLD_TABLE: Latin and Greek letters with accents, full-width forms, ligatures) and
  * plural-folded by a few English rules. No substrings: "red" is a term of "a red sign" but not of
  * "Desired Dawn" or "reds" → "red" is.
@@ -11,16 +11,14 @@
  * jamo, turn が into か and й into и (different words), and ™ into "tm".
  */
 
-/** Letters and digits; anything else (space, punctuation, quotes, %, _) separates words. */
-const WORD = /[\p{L}\p{N}]+/gu;
 /** Apostrophes inside a word join it ("don't" → "dont") instead of splitting off a lone "t". */
 const APOSTROPHES = "'\u2019\u02bc";
 
 /**
  * Character → its folded form, applied after NFC, before lower-casing: every letter or digit of
  * the ranges below whose compatibility decomposition is one base letter or digit plus marks (é →
- * e, ǖ → u, ή → η, Ａ → A), final sigma → σ, apostrophes deleted (text.ts joins "don't" into
- * "dont"). `from` and `to` are `translate` strings: `from` longer, the extra characters deleted.
+ * e, ǖ → u, ή → η, Ａ → A), final sigma → σ, apostrophes deleted (searchTerms joins "don't"
+ * into "dont"). `from` and `to` are `translate` strings: `from` longer, the extra characters deleted.
  * Generated from Unicode's decompositions, so it cannot drift from them.
  */
 export const FOLD_TABLE: { readonly from: string; readonly to: string } = (() => {
@@ -117,31 +115,9 @@ export function foldPlural(word: string): string {
   return word;
 }
 
-/** Every term of a text, in order, repeats kept: what the index stores for a field. */
-export function tokenize(text: string): string[] {
-  const folded = foldText(text);
-  const terms: string[] = [];
-  for (const match of folded.matchAll(WORD)) {
-    const word = match[0];
-    if (word.length > MAX_TERM_LENGTH) continue;
-    terms.push(foldPlural(word));
-  }
-  return terms;
-}
-
-/** The terms of a query: tokenised, stop words dropped, each term once, in first-seen order. */
-export function queryTerms(text: string): string[] {
-  return [...new Set(tokenize(text).filter((term) => !STOP_WORDS.has(term)))];
-}
-
-/** A label or category compared as a whole phrase: "Traffic Lights" and "traffic light" are equal. */
-export function foldPhrase(text: string): string {
-  return tokenize(text).join(' ');
-}
-
 /**
  * The surface words that fold to a term (dog → dog, dogs; box → box, boxes; berry → berry,
- * berries). An engine that cannot run `tokenize` over its stored text (SQL over raw JSON) matches
+ * berries). An engine that cannot run `searchTerms` over its stored text (SQL over raw JSON) matches
  * a term by looking for any of these as a whole word in the case- and accent-folded text.
  */
 export function surfaceForms(term: string): string[] {

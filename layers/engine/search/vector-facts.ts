@@ -1,7 +1,7 @@
 import type { ImageVectorEntry, VectorFacts, VectorSearchFilters } from '../ports.ts';
 import type { ColourFamily, DescriptionRecord, ModelProvenance } from '../record/schema.ts';
+import { foldPhrase } from '../words.ts';
 import { uploadedAtOf } from './document.ts';
-import { foldPhrase } from './text.ts';
 import { decodeEmbedding } from './vector-codec.ts';
 
 /** The facts a vector index keeps for a record, so it filters as the keyword search does. */

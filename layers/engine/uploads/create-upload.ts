@@ -1,4 +1,4 @@
-import type { UploadSigner } from './ports.ts';
+import type { UploadSigner } from '../ports.ts';
 import type { UploadSettings } from './settings.ts';
 import { newUploadId, uploadKeyFor } from './upload-id.ts';
 import { metadataFilename, parseUploadRequest } from './upload-request.ts';

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { DescribeError, expected } from '../errors.ts';
-import type { ObjectStore } from '../ports.ts';
+import type { ObjectStore, UploadSigner } from '../ports.ts';
 import {
   SEARCH_FAILED_MESSAGE,
   SEARCH_RETRY_AFTER_SECONDS,
@@ -13,7 +13,6 @@ import type { SearchResponse } from '../search/document.ts';
 import { parseSearchQuery, type SearchQuery, SearchQueryError } from '../search/query.ts';
 import { createUpload } from './create-upload.ts';
 import { UploadNotFoundError, UploadRequestError } from './errors.ts';
-import type { UploadSigner } from './ports.ts';
 import type { UploadSettings } from './settings.ts';
 import { getUploadStatus } from './upload-status.ts';
 

@@ -14,7 +14,7 @@ import { fixtureModelsDir } from '#test/support/fixture-models.ts';
 import { runCli } from '../../../functions/cli/cli.ts';
 
 /**
- * Issue 12, defect 1: a re-run that cannot produce a result (models gone, a failed run) keeps the
+ * A re-run that cannot produce a result (models gone, a failed run) keeps the
  * last good one, marked stale with what would replace it — it never writes null over a caption.
  */
 let dir: string;

@@ -3,7 +3,7 @@ import { corpusBleu } from '#engine/eval/bleu.ts';
 import { characterErrorRate, compareText, editDistance } from '#engine/eval/cer.ts';
 import { ciderD } from '#engine/eval/cider-d.ts';
 import { percentile } from '#engine/eval/stats.ts';
-import { tokenizeCaption } from '#engine/eval/tokenize.ts';
+import { captionTokensForScoring } from '#engine/words.ts';
 
 /** Whitespace tokens, case kept: how both published examples below tokenise their input. */
 const words = (sentence: string) => sentence.split(' ');
@@ -171,7 +171,7 @@ describe('caption tokens as pycocoevalcap PTBTokenizer gives them', () => {
     ['3.5 metres; 1,000 people -- maybe...', ['3.5', 'metres', '1,000', 'people', 'maybe']],
     ['A café’s sign', ['a', 'café', "'s", 'sign']],
   ])('%j → %j', (caption, tokens) => {
-    expect(tokenizeCaption(caption)).toEqual(tokens);
+    expect(captionTokensForScoring(caption)).toEqual(tokens);
   });
 });
 

@@ -5,7 +5,7 @@ import { dominantColours } from '#engine/palette/palette.ts';
 import { COLOURS, imageFixture } from '#test/fixtures/images.ts';
 
 /**
- * Issue 12 item 8: CMYK TIFF colours were reported shifted while CMYK JPEG was right. A CMYK TIFF
+ * CMYK TIFF colours once came out shifted while CMYK JPEG was right. A CMYK TIFF
  * must come out as the colour it shows: the same sRGB as the CMYK JPEG of the same picture (both go
  * through libvips' CMYK import with the same profile), and a red palette for a red picture —
  * including the layouts sharp cannot write (CMYK with an alpha sample, 16 bits per sample).

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { foldPhrase, foldPlural, queryTerms, surfaceForms, tokenize } from '#engine/search/text.ts';
+import { foldPlural, surfaceForms } from '#engine/search/text.ts';
+import { foldPhrase, searchQueryTerms, searchTerms } from '#engine/words.ts';
 
 describe('search text folding', () => {
   it('splits on anything that is not a letter or digit, folding case and accents', () => {
-    expect(tokenize('Café OPEN-24_hours, naïve "Zoë"')).toEqual([
+    expect(searchTerms('Café OPEN-24_hours, naïve "Zoë"')).toEqual([
       'cafe',
       'open',
       '24',
@@ -14,7 +15,7 @@ describe('search text folding', () => {
   });
 
   it('keeps words whole: "Desired Dawn" holds no "red"', () => {
-    expect(tokenize('Desired Dawn')).toEqual(['desired', 'dawn']);
+    expect(searchTerms('Desired Dawn')).toEqual(['desired', 'dawn']);
   });
 
   it('folds simple English plurals and leaves short words and codes alone', () => {
@@ -36,11 +37,11 @@ describe('search text folding', () => {
   });
 
   it('joins apostrophes instead of splitting off a lone letter', () => {
-    expect(tokenize("don't O’Brien's")).toEqual(['dont', 'obrien']);
+    expect(searchTerms("don't O’Brien's")).toEqual(['dont', 'obrien']);
   });
 
   it('drops stop words and repeats from a query', () => {
-    expect(queryTerms('the Dogs and the dog')).toEqual(['dog']);
+    expect(searchQueryTerms('the Dogs and the dog')).toEqual(['dog']);
   });
 
   it('compares labels as whole phrases', () => {
@@ -52,12 +53,12 @@ describe('search text folding', () => {
     expect(surfaceForms('box')).toEqual(['box', 'boxs', 'boxes']);
     expect(surfaceForms('berry')).toEqual(['berry', 'berrys', 'berries']);
     for (const term of ['dog', 'box', 'berry', 'glass', 'hour', '24']) {
-      for (const form of surfaceForms(term)) expect(tokenize(form)).toEqual([term]);
+      for (const form of surfaceForms(term)) expect(searchTerms(form)).toEqual([term]);
     }
   });
 
   it('folds Latin and Greek accents but keeps other scripts as written', () => {
-    expect(tokenize('Новый Αθήνα ΟΔΟΣ 한국 がっこう Brand™ ﬁsh Cafe\u0301')).toEqual([
+    expect(searchTerms('Новый Αθήνα ΟΔΟΣ 한국 がっこう Brand™ ﬁsh Cafe\u0301')).toEqual([
       'новый',
       'αθηνα',
       'οδοσ',

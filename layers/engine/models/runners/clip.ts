@@ -9,6 +9,7 @@ import {
 } from '@huggingface/transformers';
 import { ConfigError, expected, InferenceError } from '../../errors.ts';
 import type { RgbImage } from '../../image/types.ts';
+import { elapsedMs } from '../../timing.ts';
 import type { ModelSpec } from '../manifest.ts';
 import type { EncodedImage, ModelRunner, TaskAnswer, TextEmbedder } from '../runner.ts';
 import {
@@ -85,7 +86,7 @@ export async function loadClipRunner(
       try {
         const { pixel_values } = await imageProcessor(raw);
         const { image_embeds } = (await vision({ pixel_values })) as { image_embeds: Tensor };
-        const encodeMs = Math.round((performance.now() - started) * 10) / 10;
+        const encodeMs = elapsedMs(started);
         return {
           model: name,
           width: image.width,
