@@ -94,9 +94,24 @@ export const LINEUP_FIGURES = Object.freeze({
   florencePeakRssMB: figure(1800, 'MB', 'public', 'Florence-2-base-ft q4, peak RSS of the Node process'),
   smolvlmSecondsPerImage: figure(10.8, 's', 'public', 'SmolVLM-256M q4, upper end of 7.0-10.8 s per image'),
   smolvlmPeakRssMB: figure(4301, 'MB', 'public', 'SmolVLM-256M q4, peak RSS about 4.2 GiB'),
-  ocrRssMB: figure(430, 'MB', 'here', 'PP-OCRv4 reader, RSS after reading pages of text (164 MB after load)'),
-  ocrTypicalCpuS: figure(0.92, 's', 'here', 'OCR of a 1 MP image with ten lines, CPU time at 2 threads'),
-  ocrPageCpuS: figure(4.72, 's', 'here', 'OCR of a page of small print (hits the 100-box cap), CPU time'),
+  ocrRssMB: figure(
+    477,
+    'MB',
+    'here',
+    'PP-OCRv4 reader, peak RSS over 500 reads of signs, pages and photos after intake (npm run bench:ocr -- --memory)',
+  ),
+  ocrTypicalCpuS: figure(
+    0.44,
+    's',
+    'here',
+    'OCR of a 1 MP image with ten lines, CPU time at 2 threads (warm)',
+  ),
+  ocrPageCpuS: figure(
+    10.47,
+    's',
+    'here',
+    "OCR of a 1 MP page of 60 lines of small print after intake, CPU time at 2 threads (the reader's 10 s wall-clock budget cuts a denser one)",
+  ),
   intakePeakMB: figure(80, 'MB', 'here', 'intake peak for a 24 MP PNG (a JPEG adds 13 MB)'),
 });
 

@@ -48,8 +48,9 @@ export interface EngineSettings {
   /** Longest side of the pixels OCR reads; a stage without OCR uses at most the caption models' 768. */
   readonly workingSize: number;
   /**
-   * Which stage reads text. Measured: ~900 ms CPU for a 1 MP image with ten lines on 2 cores, over
-   * the 500 ms the fast stage may spend, so text comes with the detailed stage (see README).
+   * Which stage reads text. Measured: ~440 ms CPU for a 1 MP image with ten lines on 2 cores, but
+   * a page of small print takes up to the reader's 10 s budget, far over the 500 ms the fast stage
+   * may spend, so text comes with the detailed stage (see docs/ocr.md).
    */
   readonly ocrStage: OcrStage;
   /** Questions the detailed stage asks and categories every record is scored against; absent = none. */

@@ -101,12 +101,12 @@ describe('fast describe function', () => {
   });
 
   // Reserved concurrency is opt-in: an account whose concurrency limit is 10 cannot reserve any.
-  it('is an arm64 container image with 2 vCPUs of memory, a 60 s timeout and no reserved concurrency', () => {
+  it('is an arm64 container image with 2 vCPUs of memory, a 90 s timeout and no reserved concurrency', () => {
     synth.template.hasResourceProperties('AWS::Lambda::Function', {
       PackageType: 'Image',
       Architectures: ['arm64'],
       MemorySize: 3538,
-      Timeout: 60,
+      Timeout: 90,
       ReservedConcurrentExecutions: Match.absent(),
       Description: Match.stringLikeRegexp('caption, colours and text'),
     });
@@ -172,8 +172,8 @@ describe('detailed queue and worker', () => {
     const resources = synth.template.toJSON().Resources;
     const queue = resources[logicalId(synth.stack, synth.stack.detailedWorker.queue)];
     const fn = resources[logicalId(synth.stack, synth.stack.detailedWorker.fn)];
-    expect(fn.Properties.Timeout).toBe(60);
-    expect(queue.Properties.VisibilityTimeout).toBe(360);
+    expect(fn.Properties.Timeout).toBe(90);
+    expect(queue.Properties.VisibilityTimeout).toBe(540);
     expect(queue.Properties.VisibilityTimeout / fn.Properties.Timeout).toBeGreaterThanOrEqual(6);
   });
 
@@ -228,7 +228,7 @@ describe('detailed queue and worker', () => {
       PackageType: 'Image',
       Architectures: ['arm64'],
       MemorySize: 3538,
-      Timeout: 60,
+      Timeout: 90,
     });
     expect(envOf(fnId)).toMatchObject({
       ORT_THREADS: '2',

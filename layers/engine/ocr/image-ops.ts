@@ -185,19 +185,30 @@ export function packBatch(
 ): Float32Array {
   const plane = height * width;
   const out = new Float32Array(images.length * 3 * plane);
-  images.forEach((image, n) => {
+  // One table per output channel: the same arithmetic as per pixel, done 256 times instead of millions.
+  const tables = [0, 1, 2].map((c) => {
+    const table = new Float64Array(256);
+    for (let v = 0; v < 256; v++) table[v] = (v / 255 - (mean[c] as number)) / (std[c] as number);
+    return table;
+  }) as [Float64Array, Float64Array, Float64Array];
+  for (let n = 0; n < images.length; n++) {
+    const image = images[n] as RgbImage;
+    const src = image.data;
     const base = n * 3 * plane;
     const w = Math.min(image.width, width);
     for (let y = 0; y < Math.min(image.height, height); y++) {
+      const row = y * image.width * 3;
+      const b = base + y * width;
+      const g = b + plane;
+      const r = g + plane;
       for (let x = 0; x < w; x++) {
-        const s = (y * image.width + x) * 3;
-        for (let c = 0; c < 3; c++) {
-          // Output channel c is BGR: B = source channel 2.
-          const value = (image.data[s + 2 - c] as number) / 255;
-          out[base + c * plane + y * width + x] = (value - (mean[c] as number)) / (std[c] as number);
-        }
+        // Output channel order is BGR: channel 0 = source blue.
+        const s = row + x * 3;
+        out[b + x] = tables[0][src[s + 2] as number] as number;
+        out[g + x] = tables[1][src[s + 1] as number] as number;
+        out[r + x] = tables[2][src[s] as number] as number;
       }
     }
-  });
+  }
   return out;
 }

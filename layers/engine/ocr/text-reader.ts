@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -15,6 +16,7 @@ import {
   mergeOverlappingBoxes,
 } from './db-postprocess.ts';
 import type { Quad } from './geometry.ts';
+import { simplifyPaddleGraph } from './graph-rewrite.ts';
 import { cropQuad, packBatch, resizeRgb, rotate90CounterClockwise, rotate180 } from './image-ops.ts';
 import { median, orderLines, type Piece, type TextOrientation } from './reading-order.ts';
 
@@ -101,14 +103,19 @@ function packagedModels(): { dir: string; version: string } | undefined {
 
 async function openSession(path: string, threads: number): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(path, {
+    const { bytes } = simplifyPaddleGraph(await readFile(path));
+    return await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
-      // Input sizes vary per image; the arena kept the largest ones (peak RSS ~580 MB against
-      // ~400 MB without it after an all-text page) for no measurable speed gain.
-      enableCpuMemArena: false,
+      // Without the arena every run asked the kernel for fresh pages: the detector spent half its
+      // CPU in system time (a 704 × 960 input cost ~3x the CPU it costs with the arena). The arena
+      // keeps the largest run's memory, which warmUp reaches at start-up (see there).
+      enableCpuMemArena: true,
+      // A memory pattern is planned per input shape and every image has its own; without it the
+      // arena serves each tensor and stays ~100 MB smaller at the same speed.
+      enableMemPattern: false,
       // Spinning worker threads burn the CPU they wait on; on shared or busy cores (Lambda, a
       // laptop running other work) that halved throughput in our measurements.
       extra: { session: { intra_op: { allow_spinning: '0' } } },
@@ -231,16 +238,18 @@ class PaddleTextReader implements TextReader {
   }
 
   /**
-   * One small run of each model during initialisation: onnxruntime's first run of a session pays
-   * for its thread pool and kernel set-up, which would otherwise land on the first image.
+   * A read of a synthetic page during initialisation, then the recogniser at its widest input:
+   * onnxruntime makes its shape-dependent allocations and V8 compiles the pre- and
+   * post-processing on the first use, which would otherwise land on the first image (it cost
+   * about twice a later one). The arena then holds what a first detector pass (at most a
+   * detLimitSide square) and the widest line need; only a larger second pass on small print
+   * grows it, once.
    */
   async warmUp(): Promise<void> {
-    const { recHeight, recMinWidth, clsHeight, clsWidth } = OCR_DEFAULTS;
-    const zeros = (dims: number[]) =>
-      new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
-    await this.run(this.det, zeros([1, 3, 320, 320]));
-    await this.run(this.cls, zeros([1, 3, clsHeight, clsWidth]));
-    await this.run(this.rec, zeros([1, 3, recHeight, recMinWidth]));
+    await this.read(warmUpPage(OCR_DEFAULTS.detLimitSide));
+    const { recHeight, recMaxWidth } = OCR_DEFAULTS;
+    const dims = [1, 3, recHeight, recMaxWidth];
+    await this.run(this.rec, new ort.Tensor('float32', new Float32Array(3 * recHeight * recMaxWidth), dims));
   }
 
   /** One pass at up to detLimitSide, and a second, larger one when that pass found only small text. */
@@ -407,6 +416,38 @@ function dominantOrientation(
   const wide = crops.map((c, i) => (c.tall ? -1 : i)).filter((i) => i >= 0);
   const flips = wide.filter((i) => flipped[i]).length;
   return flips * 2 > wide.length ? 'rotated-180' : 'upright';
+}
+
+/**
+ * A side × side light page with six lines of dark letter-like glyphs (strokes, bars and gaps between
+ * words): the detector finds them as text lines, so a read of it runs every step (detection,
+ * post-processing, crops, classifier, recogniser).
+ */
+export function warmUpPage(side: number): RgbImage {
+  const data = new Uint8Array(side * side * 3).fill(240);
+  const ink = (x0: number, y0: number, w: number, h: number) => {
+    for (let y = y0; y < Math.min(side, y0 + h); y++)
+      data.fill(20, (y * side + x0) * 3, (y * side + Math.min(side, x0 + w)) * 3);
+  };
+  const height = Math.max(8, Math.round(side / 40));
+  const stroke = Math.max(1, Math.round(height / 7));
+  // Six lines: enough to exercise batching; the detector's cost depends on the page size alone.
+  for (let row = 0, top = height * 2; row < 6; row++, top += Math.round(side / 7)) {
+    const end = side * (0.55 + 0.04 * (row % 10));
+    for (let x = Math.round(side * 0.05), glyph = row; x < end; glyph++) {
+      // Glyphs of two or three stems, some joined at the top or middle ("n", "m", "H"); a space every fifth.
+      const stems = 2 + (glyph % 2);
+      const width = stems * stroke * 2;
+      if (glyph % 5 === 4) {
+        x += width;
+        continue;
+      }
+      for (let i = 0; i < stems; i++) ink(x + i * stroke * 2, top, stroke, height);
+      ink(x, glyph % 3 === 0 ? top : top + (height >> 1), width - stroke, stroke);
+      x += width + stroke;
+    }
+  }
+  return { data, width: side, height: side };
 }
 
 /** Recogniser input width of a crop: height 48, width by aspect ratio, at most recMaxWidth. */

