@@ -39,6 +39,8 @@ export interface ModelRefs {
   readonly questions?: ModelRef;
   /** The image-embedding model the fast stage also runs (manifest `tasks.embedding.model`), if any. */
   readonly embedding?: ModelRef;
+  /** The length of its vectors (manifest `tasks.embedding.dimensions`): the vector index's dimension. */
+  readonly embeddingDimensions?: number;
 }
 
 /** The synth warning (an error with `requireModels`) for a model folder `npm run models:fetch` has not written. */
@@ -77,6 +79,7 @@ export function readModelRefs(modelsDir = DEFAULT_MODELS_DIR): ModelRefs {
     fast: refOf(tasks.caption.model),
     normal: refOf(tasks.detailed.model),
     ...(embeddingModel && embeddingModel !== tasks.caption.model ? { embedding: refOf(embeddingModel) } : {}),
+    ...(tasks.embedding?.dimensions ? { embeddingDimensions: tasks.embedding.dimensions } : {}),
   };
   const questionsModel = tasks.questions?.model;
   if (!questionsModel || questionsModel === tasks.detailed.model) return refs;
@@ -101,6 +104,12 @@ export interface DescriberImageOptions {
    * @default false
    */
   readonly requireModels?: boolean;
+  /**
+   * Run another handler of the same image (the search function runs the fast image with
+   * search-api.handler); the image, and so its asset, stays the same.
+   * @default the target's CMD
+   */
+  readonly cmd?: readonly string[];
 }
 
 /**
@@ -149,5 +158,6 @@ export function describerImageCode(
     extraHash: extra ? `${id} ${version} + ${extra.id} ${extra.version}` : `${id} ${version}`,
     // The absolute path differs per machine; the model's identity is in extraHash instead.
     invalidation: { buildContexts: false },
+    ...(options.cmd ? { cmd: [...options.cmd] } : {}),
   });
 }

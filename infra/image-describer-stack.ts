@@ -1,4 +1,6 @@
 import { CfnOutput, type RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
@@ -8,11 +10,17 @@ import { DEFAULT_UPLOAD_MAX_BYTES } from '#engine/uploads/index.ts';
 import { DescriberAlarms } from './constructs/describer-alarms.ts';
 import { DescriptionBucket } from './constructs/description-bucket.ts';
 import { DescriptionSearch, type DescriptionSearchProps } from './constructs/description-search.ts';
+import { DescriptionVectors, type DescriptionVectorsProps } from './constructs/description-vectors.ts';
 import {
   DetailedDescribeWorker,
   type DetailedDescribeWorkerProps,
 } from './constructs/detailed-describe-worker.ts';
 import { FastDescribeFunction, type FastDescribeFunctionProps } from './constructs/fast-describe-function.ts';
+import {
+  SEARCH_HANDLER_CMD,
+  SearchFunction,
+  type SearchFunctionProps,
+} from './constructs/search-function.ts';
 import { UploadApi, type UploadApiProps } from './constructs/upload-api.ts';
 import { describerImageCode, type ModelRefs, readModelRefs } from './describer-image.ts';
 
@@ -74,6 +82,16 @@ export interface ImageDescriberStackProps extends StackProps {
         'databaseName' | 'tableName' | 'workGroupName' | 'bytesScannedCutoffPerQuery' | 'resultRetention'
       >
     | false;
+  /**
+   * Search by meaning in AWS: an S3 Vectors index of the image embeddings (written by the fast
+   * function, refreshed by the detailed worker, emptied by deletes) and a search function that
+   * answers `GET /search` from it and Athena. False, or `search: false`, or a manifest without an
+   * embedding task: none, and `GET /search` answers by keywords in the upload API. See docs/search.md.
+   * @default - on, when search is on and the manifest has an embedding task
+   */
+  readonly vectorSearch?:
+    | (Pick<DescriptionVectorsProps, 'indexName'> & Pick<SearchFunctionProps, 'memoryMB'>)
+    | false;
 }
 
 /**
@@ -86,6 +104,8 @@ export class ImageDescriberStack extends Stack {
   public readonly detailedWorker: DetailedDescribeWorker;
   public readonly uploadApi: UploadApi;
   public readonly search?: DescriptionSearch;
+  public readonly vectors?: DescriptionVectors;
+  public readonly searchFunction?: SearchFunction;
   public readonly alarms: DescriberAlarms;
 
   constructor(scope: Construct, id: string, props: ImageDescriberStackProps = {}) {
@@ -107,6 +127,17 @@ export class ImageDescriberStack extends Stack {
       : {};
     if (props.questionsConfig) engineEnvironment[ENV.QUESTIONS_CONFIG] = props.questionsConfig;
     const corsOrigins = props.api?.corsOrigins ?? [];
+    const vectorSearch =
+      props.search !== false && props.vectorSearch !== false && models.embedding !== undefined;
+    if (vectorSearch && models.embeddingDimensions === undefined) {
+      throw new ConfigError(
+        expected(
+          "the embedding vectors' length for the S3 Vectors index (or vectorSearch: false)",
+          'models/manifest.json tasks.embedding.dimensions',
+          undefined,
+        ),
+      );
+    }
 
     this.descriptionBucket = new DescriptionBucket(this, 'Descriptions', {
       inputPrefix: props.inputPrefix,
@@ -115,6 +146,15 @@ export class ImageDescriberStack extends Stack {
       removalPolicy: props.bucketRemovalPolicy,
       versioned: props.versioned,
     });
+
+    if (vectorSearch && models.embeddingDimensions !== undefined) {
+      this.vectors = new DescriptionVectors(this, 'Vectors', {
+        ...(props.vectorSearch ? { indexName: props.vectorSearch.indexName } : {}),
+        dimension: models.embeddingDimensions,
+        removalPolicy: props.bucketRemovalPolicy,
+      });
+    }
+    const vectorEnvironment = this.vectors?.environment() ?? {};
 
     const questionsPerImage = props.questionsConfig
       ? readQuestionsConfig(props.questionsConfig, 'questionsConfig').questions.length
@@ -149,23 +189,43 @@ export class ImageDescriberStack extends Stack {
         extraModel: questionsPerImage > 0 ? models.questions : undefined,
         requireModels: props.requireModels,
       }),
-      environment: { ...engineEnvironment, [ENV.MAX_INPUT_BYTES]: String(maxInputBytes) },
+      environment: {
+        ...engineEnvironment,
+        ...vectorEnvironment,
+        [ENV.MAX_INPUT_BYTES]: String(maxInputBytes),
+      },
     });
 
+    const fastImage = {
+      target: 'fast' as const,
+      model: models.fast,
+      // The fast stage embeds every image too, so its image carries the embedding model.
+      extraModel: models.embedding,
+      requireModels: props.requireModels,
+    };
     this.fastDescribe = new FastDescribeFunction(this, 'FastDescribe', {
       ...props.fast,
       bucket: this.descriptionBucket,
       jobsQueue: this.detailedWorker.queue,
-      code: describerImageCode(this, {
-        target: 'fast',
-        model: models.fast,
-        // The fast stage embeds every image too, so its image carries the embedding model.
-        extraModel: models.embedding,
-        requireModels: props.requireModels,
-      }),
+      code: describerImageCode(this, fastImage),
       maxInputBytes,
-      environment: engineEnvironment,
+      environment: { ...engineEnvironment, ...vectorEnvironment },
     });
+    if (this.vectors) {
+      this.vectors.grant(this.fastDescribe.fn, 'write');
+      this.vectors.grant(this.detailedWorker.fn, 'put');
+      // A deleted image, or its deleted sidecar, takes its vector out of the index.
+      const bucket = this.descriptionBucket;
+      for (const prefix of [bucket.inputPrefix, bucket.sidecarPrefix]) {
+        bucket.bucket.addEventNotification(
+          s3.EventType.OBJECT_REMOVED,
+          new LambdaDestination(this.fastDescribe.fn),
+          {
+            prefix,
+          },
+        );
+      }
+    }
 
     if (props.search !== false) {
       this.search = new DescriptionSearch(this, 'Search', {
@@ -173,6 +233,16 @@ export class ImageDescriberStack extends Stack {
         bucket: this.descriptionBucket,
         removalPolicy: props.bucketRemovalPolicy,
       });
+      if (this.vectors) {
+        this.searchFunction = new SearchFunction(this, 'SearchFunction', {
+          ...(props.vectorSearch ? { memoryMB: props.vectorSearch.memoryMB } : {}),
+          bucket: this.descriptionBucket,
+          search: this.search,
+          vectors: this.vectors,
+          // The fast image already carries the embedding model: the same image, another handler.
+          code: describerImageCode(this, { ...fastImage, cmd: SEARCH_HANDLER_CMD }),
+        });
+      }
     }
 
     this.uploadApi = new UploadApi(this, 'UploadApi', {
@@ -181,6 +251,7 @@ export class ImageDescriberStack extends Stack {
       uploadMaxBytes,
       bucket: this.descriptionBucket,
       search: this.search,
+      ...(this.searchFunction ? { searchFunction: this.searchFunction.fn } : {}),
     });
 
     this.alarms = new DescriberAlarms(this, 'Alarms', {
@@ -188,6 +259,7 @@ export class ImageDescriberStack extends Stack {
         FastDescribe: this.fastDescribe.fn,
         DetailedDescribe: this.detailedWorker.fn,
         UploadApi: this.uploadApi.fn,
+        ...(this.searchFunction ? { Search: this.searchFunction.fn } : {}),
       },
       deadLetterQueues: {
         FastDescribe: this.fastDescribe.deadLetterQueue,
@@ -237,6 +309,14 @@ export class ImageDescriberStack extends Stack {
         'SearchTable',
         `${this.search.databaseName}.${this.search.tableName}`,
         'Glue table over the sidecars',
+      );
+    }
+    if (this.vectors && this.searchFunction) {
+      output('VectorIndexArn', this.vectors.indexArn, 'S3 Vectors index of the image embeddings');
+      output(
+        'SearchFunctionName',
+        this.searchFunction.fn.functionName,
+        'GET /search by words and by meaning (the fast image, search-api handler)',
       );
     }
     if (this.uploadApi.invokePolicy) {

@@ -20,7 +20,7 @@ export const EXTERNALS = [
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The Lambda functions the stack deploys, one bundle each. */
-export const HANDLERS = ['describe-fast', 'describe-detailed', 'upload-api'] as const;
+export const HANDLERS = ['describe-fast', 'describe-detailed', 'search-api', 'upload-api'] as const;
 
 export async function bundleHandlers(
   options: { outDir?: string; handlers?: readonly string[] } = {},

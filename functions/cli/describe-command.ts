@@ -18,7 +18,7 @@ import {
   parseStoredRecord,
 } from '#engine/pipeline/index.ts';
 import { currentQuestionKeys } from '#engine/questions/index.ts';
-import { type DescriptionRecord, fileSidecarPath, newRecord, sha256Hex } from '#engine/record/index.ts';
+import { type DescriptionRecord, fileSidecarPath, sha256Hex } from '#engine/record/index.ts';
 import { readInputFile, unreadableReason } from '../read-input-file.ts';
 import { firstError, formatRecord } from './format.ts';
 import { collectTargets, type DescribeTarget } from './targets.ts';
@@ -63,8 +63,11 @@ async function describeOne(
   try {
     input = await readSource(target.path, engine.settings.maxInputBytes);
   } catch (error) {
-    const unread = newRecord({ kind: 'file', path: target.path, size: 0 }, new Date());
-    return engine.failedRecordFor({ bytes: new Uint8Array(), source: unread.source }, 'fast', error, unread);
+    return engine.failedRecordFor(
+      { bytes: new Uint8Array(), source: { kind: 'file', path: target.path } },
+      'fast',
+      error,
+    );
   }
   // `previous` is the sidecar already at the output path: its results survive a run that cannot
   // redo them (models missing, a failed run), marked stale.

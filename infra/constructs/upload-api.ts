@@ -56,6 +56,12 @@ export interface UploadApiProps {
    * @default - no search route
    */
   readonly search?: DescriptionSearch;
+  /**
+   * The function that answers `GET /search` instead of this one (the search function, which also
+   * searches by meaning); the upload function then gets no search settings or grants.
+   * @default - this function answers it with Athena, when `search` is set
+   */
+  readonly searchFunction?: lambda.IFunction;
 }
 
 /** The Lambda timeout with search: the handler's own wait (SEARCH_DEADLINE_MS) plus slack, under API Gateway's 30 s. */
@@ -97,10 +103,13 @@ export class UploadApi extends Construct {
     assertIntegerInRange(rateLimit, 1, 10_000, 'rateLimit');
     assertIntegerInRange(burstLimit, 1, 5_000, 'burstLimit');
     assertIntegerInRange(uploadMaxBytes, 1, 5 * 1024 ** 3, 'uploadMaxBytes');
+    // Athena search in this zip function only when no search function takes the route.
+    const search = props.searchFunction ? undefined : props.search;
+    const hasSearchRoute = Boolean(props.search || props.searchFunction);
 
     this.identity = new FunctionIdentity(this, 'Identity', { logRetention: props.logRetention });
     this.fn = new NodejsFunction(this, 'Function', {
-      description: props.search
+      description: search
         ? 'image-describer: presigned upload URLs, upload status and search'
         : 'image-describer: presigned upload URLs and upload status',
       entry: props.entry ?? DEFAULT_UPLOAD_API_ENTRY,
@@ -111,7 +120,7 @@ export class UploadApi extends Construct {
       // Signing a policy and reading one small JSON object: no CPU to speak of.
       memorySize: 256,
       // A search waits for Athena (bounded by the handler's deadline); uploads need far less.
-      timeout: Duration.seconds(props.search ? SEARCH_FUNCTION_TIMEOUT_SECONDS : 10),
+      timeout: Duration.seconds(search ? SEARCH_FUNCTION_TIMEOUT_SECONDS : 10),
       role: this.identity.role,
       logGroup: this.identity.logGroup,
       bundling: {
@@ -133,7 +142,7 @@ export class UploadApi extends Construct {
         [ENV.INPUT_PREFIX]: props.bucket.inputPrefix,
         [ENV.SIDECAR_PREFIX]: props.bucket.sidecarPrefix,
         [ENV.UPLOAD_MAX_BYTES]: String(uploadMaxBytes),
-        ...props.search?.environment(),
+        ...search?.environment(),
       },
     });
     Validations.of(this.fn).acknowledge({
@@ -159,9 +168,9 @@ export class UploadApi extends Construct {
         });
       }
     }
-    if (props.search) {
-      props.search.grantSearch(this.fn);
-      if (policy) props.search.acknowledgeSearchWildcards(policy);
+    if (search) {
+      search.grantSearch(this.fn);
+      if (policy) search.acknowledgeSearchWildcards(policy);
     }
 
     this.api = new apigw.HttpApi(this, 'Api', {
@@ -188,10 +197,17 @@ export class UploadApi extends Construct {
           : undefined,
     });
     const integration = new HttpLambdaIntegration('UploadIntegration', this.fn);
+    const searchIntegration = props.searchFunction
+      ? new HttpLambdaIntegration('SearchIntegration', props.searchFunction)
+      : integration;
     // The route keys the handler dispatches on, from the handler's own module.
-    for (const route of props.search ? [...UPLOAD_API_ROUTES, SEARCH_API_ROUTE] : UPLOAD_API_ROUTES) {
+    for (const route of hasSearchRoute ? [...UPLOAD_API_ROUTES, SEARCH_API_ROUTE] : UPLOAD_API_ROUTES) {
       const [method, path] = route.split(' ') as [keyof typeof apigw.HttpMethod, string];
-      this.api.addRoutes({ path, methods: [apigw.HttpMethod[method]], integration });
+      this.api.addRoutes({
+        path,
+        methods: [apigw.HttpMethod[method]],
+        integration: route === SEARCH_API_ROUTE ? searchIntegration : integration,
+      });
     }
 
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
@@ -210,7 +226,7 @@ export class UploadApi extends Construct {
 
     if (auth.kind === 'iam') {
       this.invokePolicy = new iam.ManagedPolicy(this, 'InvokePolicy', {
-        description: props.search
+        description: hasSearchRoute
           ? 'Allows calling the image-describer upload API (POST /uploads, GET /uploads/{id}, GET /search)'
           : 'Allows calling the image-describer upload API (POST /uploads, GET /uploads/{id})',
         statements: [
@@ -219,7 +235,7 @@ export class UploadApi extends Construct {
             resources: [
               this.api.arnForExecuteApi('POST', '/uploads', '$default'),
               this.api.arnForExecuteApi('GET', '/uploads/*', '$default'),
-              ...(props.search ? [this.api.arnForExecuteApi('GET', '/search', '$default')] : []),
+              ...(hasSearchRoute ? [this.api.arnForExecuteApi('GET', '/search', '$default')] : []),
             ],
           }),
         ],

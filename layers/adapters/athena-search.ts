@@ -7,14 +7,13 @@ import {
   StartQueryExecutionCommand,
   StopQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
+import type { SqlRow, SqlRunner } from '#engine/ports.ts';
 import {
   SEARCH_RETRY_AFTER_SECONDS,
   SearchBusyError,
   SearchFailedError,
   SearchScanLimitError,
   SearchTimeoutError,
-  type SqlRow,
-  type SqlRunner,
 } from '#engine/search/athena-engine.ts';
 import { executionParameters, type SqlParam } from '#engine/search/athena-sql.ts';
 import { type AwsClientOptions, awsClientConfig } from './aws-config.ts';

@@ -1,3 +1,4 @@
+import { ConfigError, expected } from '#engine/errors.ts';
 import { ENV, type Env, readRequiredEnv } from '#engine/settings.ts';
 
 /**
@@ -31,6 +32,29 @@ export interface AwsTargets {
   /** The SDK's standard endpoint overrides, honoured here so path-style is forced for them. */
   readonly s3Endpoint?: string;
   readonly sqsEndpoint?: string;
+  /** S3 Vectors index the stage keeps in step with its sidecars; absent without vector search. */
+  readonly vectors?: VectorIndexTarget;
+}
+
+/** The S3 Vectors index of the image vectors, by ARN (what infra/ creates and scopes IAM to). */
+export interface VectorIndexTarget {
+  readonly indexArn: string;
+}
+
+/** Absent when the stack deploys no vector index; a value that is not an index ARN fails at cold start. */
+export function readVectorIndexTarget(env: Env): VectorIndexTarget | undefined {
+  const indexArn = env[ENV.VECTOR_INDEX_ARN];
+  if (!indexArn) return undefined;
+  if (!/^arn:aws[\w-]*:s3vectors:[\w-]+:\d{12}:bucket\/[^/]+\/index\/[^/]+$/.test(indexArn)) {
+    throw new ConfigError(
+      expected(
+        'an S3 Vectors index ARN (arn:aws:s3vectors:<region>:<account>:bucket/<bucket>/index/<index>)',
+        ENV.VECTOR_INDEX_ARN,
+        indexArn,
+      ),
+    );
+  }
+  return Object.freeze({ indexArn });
 }
 
 export function readAwsTargets(env: Env, options: { needsQueue: boolean }): AwsTargets {
@@ -39,5 +63,6 @@ export function readAwsTargets(env: Env, options: { needsQueue: boolean }): AwsT
     detailedQueueUrl: options.needsQueue ? readRequiredEnv(env, ENV.DETAILED_QUEUE_URL) : undefined,
     s3Endpoint: env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined,
     sqsEndpoint: env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL || undefined,
+    vectors: readVectorIndexTarget(env),
   });
 }

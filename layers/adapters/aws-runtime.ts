@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3VectorsClient } from '@aws-sdk/client-s3vectors';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DescribeEngine } from '#engine/engine.ts';
 import type { DetailedStageDependencies } from '#engine/pipeline/complete-detailed-description.ts';
@@ -12,6 +13,7 @@ import { elapsedMs } from '#engine/timing.ts';
 import { createEngine } from '#engine/wiring.ts';
 import { type AwsTargets, readAwsTargets } from './aws-config.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
+import { S3VectorsIndex } from './s3-vectors-index.ts';
 import { readSecretString } from './secrets.ts';
 import { SqsJobQueue } from './sqs-job-queue.ts';
 
@@ -72,7 +74,18 @@ export interface RuntimeOptions {
    */
   readonly preload?: boolean | 'if-installed';
   /** Clients the caller already has (the local stack shares one of each); default: new ones. */
-  readonly clients?: { readonly s3?: S3Client; readonly sqs?: SQSClient };
+  readonly clients?: {
+    readonly s3?: S3Client;
+    readonly sqs?: SQSClient;
+    readonly s3vectors?: S3VectorsClient;
+  };
+}
+
+/** The stage's S3 Vectors index, when the stack deploys one. */
+function vectorIndexOf(config: AwsConfig, options: RuntimeOptions): { vectors?: S3VectorsIndex } {
+  const target = config.targets.vectors;
+  if (!target) return {};
+  return { vectors: new S3VectorsIndex({ ...target, client: options.clients?.s3vectors }) };
 }
 
 async function engineWithModel(config: AwsConfig, stage: 'fast' | 'detailed', options: RuntimeOptions) {
@@ -110,6 +123,7 @@ export async function createFastRuntime(
       layout: config.layout,
       models: currentModels(engine),
       bucket,
+      ...vectorIndexOf(config, options),
     },
   };
 }
@@ -128,6 +142,7 @@ export async function createDetailedRuntime(
       store: new S3ObjectStore({ bucket, endpoint: s3Endpoint, client: options.clients?.s3 }),
       models: currentModels(engine),
       bucket,
+      ...vectorIndexOf(config, options),
     },
   };
 }

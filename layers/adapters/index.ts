@@ -9,6 +9,7 @@
  */
 
 export { AthenaSqlRunner } from './athena-search.ts';
+export { readVectorIndexTarget, type VectorIndexTarget } from './aws-config.ts';
 export {
   InvalidEventError,
   parseDetailedJobRecord,
@@ -20,6 +21,7 @@ export { detailedHandler, fastHandler, reportModelLoad, stageObservability } fro
 export { type Observability, serviceLogger, serviceObservability, withPowertools } from './powertools.ts';
 export { S3ObjectStore } from './s3-object-store.ts';
 export { S3UploadSigner } from './s3-upload-signer.ts';
+export { S3VectorsIndex } from './s3-vectors-index.ts';
 export { SqsJobQueue } from './sqs-job-queue.ts';
 
 export const IMPORTED_ON_THEIR_OWN: readonly string[] = ['aws-runtime.ts'];

@@ -12,7 +12,8 @@ import {
   type FastOutcome,
   type FastStageDependencies,
 } from '#engine/pipeline/describe-uploaded-object.ts';
-import { objectsCreated } from '#engine/pipeline/s3-event.ts';
+import { objectsCreated, objectsRemoved } from '#engine/pipeline/s3-event.ts';
+import { forgetRemovedObjects, type VectorSync } from '#engine/pipeline/vector-sync.ts';
 import { ENV, type Env } from '#engine/settings.ts';
 import { keptAsideSentence } from '#engine/user-messages.ts';
 import { parseDetailedJobRecord, parseS3Notification } from './lambda-events.ts';
@@ -44,7 +45,7 @@ export function reportModelLoad(
 /** A failure the invocation reports (thrown on for a retry): an error log line and the Failures metric. */
 function reportError(
   tools: Observability,
-  stage: 'fast' | 'detailed',
+  stage: 'fast' | 'detailed' | 'vectors',
   message: string,
   error: unknown,
 ): void {
@@ -52,15 +53,23 @@ function reportError(
   countFailure(tools.metrics, stage, errorCodeOf(error));
 }
 
-function countFailure(metrics: Metrics, stage: 'fast' | 'detailed', code: string): void {
+function countFailure(metrics: Metrics, stage: 'fast' | 'detailed' | 'vectors', code: string): void {
   const single = metrics.singleMetric();
   single.addDimension('Stage', stage);
   single.addDimension('ErrorCode', code);
   single.addMetric('Failures', MetricUnit.Count, 1);
 }
 
+/** A vector the index refused for good: the image stays findable by keywords, so a warning. */
+function logVector(tools: Observability, vector: VectorSync | undefined): void {
+  if (vector?.kind !== 'rejected') return;
+  tools.logger.warn('vector not indexed', { code: vector.code, reason: vector.reason });
+  countFailure(tools.metrics, 'vectors', vector.code);
+}
+
 function logFast(tools: Observability, outcome: FastOutcome): void {
   const { logger, metrics } = tools;
+  logVector(tools, outcome.vector);
   if (outcome.kind === 'skipped') {
     logger.info('object skipped', { reason: outcome.reason, jobResent: outcome.jobResent });
     metrics.addMetric('Skipped', MetricUnit.Count, 1);
@@ -101,6 +110,8 @@ function logFast(tools: Observability, outcome: FastOutcome): void {
  * throws a transient error the invoke fails after the others are done, so Lambda retries it (the
  * handled ones are then duplicates and do nothing) and finally sends it to the on-failure DLQ. An
  * event that is not an S3 notification (InvalidEventError) fails the same way, so it is kept.
+ * Removed objects (an image or its sidecar deleted) take the image's vector out of the remote
+ * vector index, when the stack has one.
  */
 export function fastHandler(deps: FastStageDependencies, tools: Observability) {
   const { logger } = tools;
@@ -128,6 +139,16 @@ export function fastHandler(deps: FastStageDependencies, tools: Observability) {
         logger.removeKeys(['key']);
       }
     }
+    const removed = objectsRemoved(notification);
+    if (removed.length > 0) {
+      try {
+        const images = await forgetRemovedObjects(deps, removed);
+        if (images.length > 0) logger.info('vectors removed', { keys: images });
+      } catch (error) {
+        reportError(tools, 'vectors', 'vector removal error, will retry', error);
+        firstError ??= error;
+      }
+    }
     if (firstError !== undefined) throw firstError;
   };
   return withPowertools(body, tools);
@@ -135,6 +156,7 @@ export function fastHandler(deps: FastStageDependencies, tools: Observability) {
 
 function logDetailed(tools: Observability, outcome: DetailedOutcome): void {
   const { logger, metrics } = tools;
+  logVector(tools, outcome.vector);
   if (outcome.kind === 'dropped') {
     logger.info('job dropped', { reason: outcome.reason });
     metrics.addMetric('JobsDropped', MetricUnit.Count, 1);

@@ -69,6 +69,8 @@ COPY --from=extra_model . /opt/models/${EXTRA_MODEL_ID}/
 # Last and smallest: the target's bundled handler (dist/functions/<handler>.mjs, + .map with SOURCE_MAPS=true).
 FROM runtime AS fast
 COPY --from=build /build/dist/functions/describe-fast.mjs* ${LAMBDA_TASK_ROOT}/dist/functions/
+# The search function runs this image too (its CMD is search-api.handler): it needs the text tower.
+COPY --from=build /build/dist/functions/search-api.mjs* ${LAMBDA_TASK_ROOT}/dist/functions/
 CMD ["dist/functions/describe-fast.handler"]
 
 FROM runtime AS detailed

@@ -33,6 +33,8 @@ export type ErrorCode =
   | 'SEARCH_SCAN_LIMIT'
   | 'SEARCH_FAILED'
   | 'SEARCH_BUSY'
+  | 'VECTOR_INDEX_BUSY'
+  | 'VECTOR_INDEX_REJECTED'
   | 'INTERNAL';
 
 /**

@@ -50,6 +50,7 @@ export {
   readEngineSettings,
   readIntegerEnv,
   readModelsDir,
+  readRequiredEnv,
 } from './settings.ts';
 export { keptAsideSentence, tooLargeSentence } from './user-messages.ts';
 

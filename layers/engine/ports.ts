@@ -8,9 +8,10 @@ import type { SearchQuery } from './search/query.ts';
  * code that calls the AWS SDK; they translate SDK errors into the named errors below, so use cases
  * never see an SDK error. Local stand-ins live in layers/emulators/.
  *
- * Two ports are declared beside the one module that uses them and re-exported here: the remote
- * vision client (models/remote-client.ts, with the RemoteCallError its retry policy reads) and the
- * keyword search index (search/local-index.ts, with its in-memory implementation).
+ * Three ports are declared beside the one module that uses them and re-exported here: the remote
+ * vision client (models/remote-client.ts, with the RemoteCallError its retry policy reads), the
+ * keyword search index (search/local-index.ts, with its in-memory implementation) and the SQL
+ * runner of the Athena engine (search/athena-engine.ts, whose rows it types).
  */
 
 export type {
@@ -18,6 +19,7 @@ export type {
   RemoteVisionClient,
   RemoteVisionRequest,
 } from './models/remote-client.ts';
+export type { SqlRow, SqlRunner } from './search/athena-engine.ts';
 export type { IndexEntry, SearchIndex } from './search/local-index.ts';
 
 export interface ObjectHead {
@@ -207,6 +209,30 @@ export interface NearestOptions {
   readonly filter?: VectorSearchFilters;
   /** Leave this key out (similar images: the image itself). */
   readonly excludeKey?: string;
+}
+
+/**
+ * The vector index refused the call for now (throttled, or unavailable) after the client's own
+ * retries: a retry later may succeed. A search answers 503 with Retry-After; a write is retried.
+ */
+export class VectorIndexBusyError extends DescribeError {
+  readonly code = 'VECTOR_INDEX_BUSY' as const;
+  readonly permanent = false;
+}
+
+/**
+ * The vector index rejected the request itself (a vector of another length than the index's, too
+ * much filterable metadata, a missing index): retrying the same request cannot help.
+ */
+export class VectorIndexRejectedError extends DescribeError {
+  readonly code = 'VECTOR_INDEX_REJECTED' as const;
+  readonly permanent = true;
+}
+
+/** An image's stored vector, for similar images; a remote index reads it back (S3 Vectors GetVectors). */
+export interface StoredVectorReader {
+  /** The vector and model key stored under an image key, or undefined when there is none. */
+  vectorOf(key: string): Promise<{ vector: Float32Array; model: string } | undefined>;
 }
 
 /**

@@ -25,6 +25,8 @@ export const ENV = {
   SEARCH_WORKGROUP: 'SEARCH_WORKGROUP',
   SEARCH_DATABASE: 'SEARCH_DATABASE',
   SEARCH_TABLE: 'SEARCH_TABLE',
+  /** S3 Vectors (search by meaning in AWS): the ARN of the index the image vectors go to. */
+  VECTOR_INDEX_ARN: 'VECTOR_INDEX_ARN',
   /**
    * The Secrets Manager secret holding a remote model's API key (AWS); read once at cold start and
    * used in place of the manifest's `apiKeyEnv` variable.

@@ -58,9 +58,10 @@ describe('docs/configuration.md: environment variables', () => {
     [ENV.UPLOAD_MAX_BYTES]: () => String(upload.maxBytes),
     [ENV.QUESTIONS_CONFIG]: () => relative(REPO_ROOT, DEFAULT_QUESTIONS_FILE),
     // No default in the code: the stack sets them on the upload function.
-    [ENV.SEARCH_WORKGROUP]: () => setByInfraOnUploadApi(ENV.SEARCH_WORKGROUP),
-    [ENV.SEARCH_DATABASE]: () => setByInfraOnUploadApi(ENV.SEARCH_DATABASE),
-    [ENV.SEARCH_TABLE]: () => setByInfraOnUploadApi(ENV.SEARCH_TABLE),
+    [ENV.SEARCH_WORKGROUP]: () => setByInfraOnSearch(ENV.SEARCH_WORKGROUP),
+    [ENV.SEARCH_DATABASE]: () => setByInfraOnSearch(ENV.SEARCH_DATABASE),
+    [ENV.SEARCH_TABLE]: () => setByInfraOnSearch(ENV.SEARCH_TABLE),
+    [ENV.VECTOR_INDEX_ARN]: () => setByInfraOnSearch(ENV.VECTOR_INDEX_ARN),
     HF_ENDPOINT: () => DEFAULT_HF_ENDPOINT,
     // What infra/ sets on every function (the handlers pass it to Powertools).
     [ENV.LOG_LEVEL]: () => lambdaEnv(ENV.LOG_LEVEL),
@@ -218,11 +219,11 @@ function workerEnv(name: string): string | undefined {
     .Variables[name];
 }
 
-/** undefined (the docs say "none: infra/ sets it") when the upload function's environment has it. */
-function setByInfraOnUploadApi(name: string): string | undefined {
+/** undefined (the docs say "none: infra/ sets it") when the function answering GET /search has it. */
+function setByInfraOnSearch(name: string): string | undefined {
   const synth = synthesizeOnce();
-  const env =
-    cfnResources(synth)[logicalId(synth.stack, synth.stack.uploadApi.fn)]?.Properties.Environment.Variables;
+  const fn = synth.stack.searchFunction?.fn ?? synth.stack.uploadApi.fn;
+  const env = cfnResources(synth)[logicalId(synth.stack, fn)]?.Properties.Environment.Variables;
   return env?.[name] === undefined ? 'not set by infra/' : undefined;
 }
 

@@ -113,16 +113,17 @@ describe('layers/docker/describe.Dockerfile', () => {
     );
   });
 
-  it('gives each target only its own handler and runs it', () => {
+  it('gives each target only its own handlers and runs the first (the search function overrides CMD)', () => {
     expect(stage('fast').lines).toEqual([
       'COPY --from=build /build/dist/functions/describe-fast.mjs* ${LAMBDA_TASK_ROOT}/dist/functions/',
+      'COPY --from=build /build/dist/functions/search-api.mjs* ${LAMBDA_TASK_ROOT}/dist/functions/',
       'CMD ["dist/functions/describe-fast.handler"]',
     ]);
     expect(stage('detailed').lines).toEqual([
       'COPY --from=build /build/dist/functions/describe-detailed.mjs* ${LAMBDA_TASK_ROOT}/dist/functions/',
       'CMD ["dist/functions/describe-detailed.handler"]',
     ]);
-    for (const handler of ['describe-fast', 'describe-detailed']) {
+    for (const handler of ['describe-fast', 'describe-detailed', 'search-api']) {
       expect(existsSync(join(REPO_ROOT, 'functions/aws', `${handler}.ts`))).toBe(true);
     }
   });

@@ -5,14 +5,29 @@ import { descriptionRecordJsonSchema } from '#engine/record/json-schema.ts';
 import { DescriptionBucket } from '../../infra/constructs/description-bucket.ts';
 import { DescriptionSearch, JSON_SERDE } from '../../infra/constructs/description-search.ts';
 import { descriptionTableColumns, glueTypeOf } from '../../infra/glue-columns.ts';
-import { allowedActions, logicalId, renderArn, type Synthesized, synthesize } from './synth.ts';
+import { ImageDescriberStack } from '../../infra/image-describer-stack.ts';
+import {
+  allowedActions,
+  logicalId,
+  renderArn,
+  type Synthesized,
+  synthesize,
+  TEST_MODELS,
+  vectorIndexArnOf,
+} from './synth.ts';
 
 // One synthesis without bundling (the handler bundle is checked in stack.test.ts).
 let synth: Synthesized;
+// The same stack with search by keywords only: GET /search stays in the upload API function.
+let keywordOnly: Synthesized;
 beforeAll(() => {
   synth = synthesize({}, { bundle: false });
+  keywordOnly = synthesize({ vectorSearch: false }, { bundle: false });
 });
-afterAll(() => synth?.cleanup());
+afterAll(() => {
+  synth?.cleanup();
+  keywordOnly?.cleanup();
+});
 
 const resourcesOf = (type: string) => Object.values(synth.template.findResources(type));
 const searchOf = () => {
@@ -148,18 +163,33 @@ describe('the bytes-scanned alarm', () => {
   });
 });
 
-describe('GET /search on the upload API', () => {
-  it('is a route with the same authorizer as the upload routes', () => {
-    const routes = resourcesOf('AWS::ApiGatewayV2::Route').map((r) => r.Properties);
+/** The function that answers GET /search: the search function by default, the upload API without vectors. */
+function searchTarget(of: Synthesized) {
+  const fn = of.stack.searchFunction ?? of.stack.uploadApi;
+  return { fn: fn.fn, role: fn.identity.role };
+}
+
+describe.each([
+  ['the search function (default)', () => synth],
+  ['the upload API function (vectorSearch: false)', () => keywordOnly],
+])('GET /search on %s', (_name, current) => {
+  it('is a route with the same authorizer as the upload routes, to that function', () => {
+    const { template, stack } = current();
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties);
     const search = routes.find((r) => r.RouteKey === 'GET /search');
     const upload = routes.find((r) => r.RouteKey === 'POST /uploads');
     expect(search?.AuthorizationType).toBe('AWS_IAM');
     expect(search?.AuthorizationType).toBe(upload?.AuthorizationType);
+    const integrations = template.findResources('AWS::ApiGatewayV2::Integration');
+    const target = String(search?.Target['Fn::Join'][1][1].Ref);
+    expect(renderArn(integrations[target]?.Properties.IntegrationUri)).toBe(
+      `<${logicalId(stack, searchTarget(current()).fn)}.Arn>`,
+    );
   });
 
   it('passes the workgroup, database and table to the function and gives it time to wait', () => {
-    const fnId = logicalId(synth.stack, synth.stack.uploadApi.fn);
-    const fn = synth.template.toJSON().Resources[fnId];
+    const { template, stack } = current();
+    const fn = template.toJSON().Resources[logicalId(stack, searchTarget(current()).fn)];
     expect(fn.Properties.Environment.Variables).toMatchObject({
       SEARCH_WORKGROUP: 'Test-search',
       SEARCH_DATABASE: 'test_search',
@@ -169,12 +199,10 @@ describe('GET /search on the upload API', () => {
   });
 
   it('may query only its workgroup, read only its table, the sidecar prefix, and write only results', () => {
-    const bucket = `<${logicalId(synth.stack, synth.stack.descriptionBucket.bucket)}.Arn>`;
-    const results = `<${logicalId(synth.stack, searchOf().resultsBucket)}.Arn>`;
-    const allowed = allowedActions(
-      synth.template,
-      logicalId(synth.stack, synth.stack.uploadApi.identity.role),
-    );
+    const { template, stack } = current();
+    const bucket = `<${logicalId(stack, stack.descriptionBucket.bucket)}.Arn>`;
+    const results = `<${logicalId(stack, stack.search?.resultsBucket ?? stack)}.Arn>`;
+    const allowed = allowedActions(template, logicalId(stack, searchTarget(current()).role));
     const athena = [...allowed.entries()].filter(([action]) => action.startsWith('athena:'));
     const workgroup = 'arn:<AWS::Partition>:athena:<AWS::Region>:<AWS::AccountId>:workgroup/Test-search';
     expect(athena.sort()).toEqual([
@@ -192,22 +220,22 @@ describe('GET /search on the upload API', () => {
       'glue:GetPartitions',
       'glue:GetTable',
     ]);
+    // The upload API function also reads and writes its uploads (test/infra/stack.test.ts).
+    const uploads = stack.searchFunction
+      ? []
+      : [`${bucket}/descriptions/uploads/*`, `${bucket}/images/uploads/*`];
     expect(allowed.get('s3:GetObject')).toEqual(
-      [
-        `${bucket}/descriptions/*`,
-        `${bucket}/descriptions/uploads/*`,
-        `${bucket}/images/uploads/*`,
-        `${results}/results/*`,
-      ].sort(),
+      [`${bucket}/descriptions/*`, ...uploads, `${results}/results/*`].sort(),
     );
     expect(allowed.get('s3:PutObject')).toEqual(
-      [`${bucket}/images/uploads/*`, `${results}/results/*`].sort(),
+      [...(stack.searchFunction ? [] : [`${bucket}/images/uploads/*`]), `${results}/results/*`].sort(),
     );
   });
 
   it('conditions its listing of the description bucket on the sidecar prefix', () => {
-    const roleId = logicalId(synth.stack, synth.stack.uploadApi.identity.role);
-    synth.template.hasResourceProperties('AWS::IAM::Policy', {
+    const { template, stack } = current();
+    const roleId = logicalId(stack, searchTarget(current()).role);
+    template.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: roleId }],
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -221,22 +249,117 @@ describe('GET /search on the upload API', () => {
   });
 
   it('is in the managed invoke policy', () => {
-    const [policy] = resourcesOf('AWS::IAM::ManagedPolicy');
+    const [policy] = Object.values(current().template.findResources('AWS::IAM::ManagedPolicy'));
     const resources = policy?.Properties.PolicyDocument.Statement[0].Resource.map(renderArn) as string[];
     expect(resources.some((r) => r.endsWith('/$default/GET/search'))).toBe(true);
   });
 
   it('leaves no cdk-nag finding unacknowledged', () => {
-    expect(synth.nagViolations).toEqual([]);
+    expect(current().nagViolations).toEqual([]);
+  });
+});
+
+describe('search by meaning: S3 Vectors', () => {
+  const vectorsOf = () => {
+    const vectors = synth.stack.vectors;
+    if (!vectors) throw new Error('the stack has no vector index');
+    return vectors;
+  };
+  const s3vectorsActions = (role: Parameters<typeof logicalId>[1]) =>
+    [...allowedActions(synth.template, logicalId(synth.stack, role)).entries()]
+      .filter(([action]) => action.startsWith('s3vectors:'))
+      .sort();
+
+  it('creates an encrypted vector bucket and one cosine float32 index of the manifest dimension', () => {
+    synth.template.resourceCountIs('AWS::S3Vectors::VectorBucket', 1);
+    synth.template.hasResourceProperties('AWS::S3Vectors::VectorBucket', {
+      EncryptionConfiguration: { SseType: 'AES256' },
+    });
+    synth.template.resourceCountIs('AWS::S3Vectors::Index', 1);
+    synth.template.hasResourceProperties('AWS::S3Vectors::Index', {
+      IndexName: 'images',
+      DataType: 'float32',
+      Dimension: TEST_MODELS.embeddingDimensions,
+      DistanceMetric: 'cosine',
+      EncryptionConfiguration: { SseType: 'AES256' },
+      VectorBucketArn: { 'Fn::GetAtt': [Match.anyValue(), 'VectorBucketArn'] },
+    });
+    // Kept with the bucket's removal policy (retained by default).
+    const [index] = resourcesOf('AWS::S3Vectors::Index');
+    expect(index?.DeletionPolicy).toBe('Retain');
+  });
+
+  it('lets the fast function put and delete, the worker only put, the search only query and get, on that index only', () => {
+    const index = renderArn(vectorIndexArnOf(synth.stack));
+    expect(s3vectorsActions(synth.stack.fastDescribe.identity.role)).toEqual([
+      ['s3vectors:DeleteVectors', [index]],
+      ['s3vectors:PutVectors', [index]],
+    ]);
+    expect(s3vectorsActions(synth.stack.detailedWorker.identity.role)).toEqual([
+      ['s3vectors:PutVectors', [index]],
+    ]);
+    const search = synth.stack.searchFunction;
+    if (!search) throw new Error('the stack has no search function');
+    expect(s3vectorsActions(search.identity.role)).toEqual([
+      ['s3vectors:GetVectors', [index]],
+      ['s3vectors:QueryVectors', [index]],
+    ]);
+    expect(s3vectorsActions(synth.stack.uploadApi.identity.role)).toEqual([]);
+    expect(vectorsOf().indexArn).toBeDefined();
+  });
+
+  it('runs the search function from the fast image with the search handler, the index named in every stage', () => {
+    const resources = synth.template.toJSON().Resources;
+    const search = synth.stack.searchFunction;
+    if (!search) throw new Error('the stack has no search function');
+    const searchFn = resources[logicalId(synth.stack, search.fn)].Properties;
+    const fastFn = resources[logicalId(synth.stack, synth.stack.fastDescribe.fn)].Properties;
+    expect(searchFn.PackageType).toBe('Image');
+    expect(searchFn.Code.ImageUri).toEqual(fastFn.Code.ImageUri);
+    expect(searchFn.ImageConfig).toEqual({ Command: ['dist/functions/search-api.handler'] });
+    expect(searchFn.Architectures).toEqual(['arm64']);
+    for (const fn of [search.fn, synth.stack.fastDescribe.fn, synth.stack.detailedWorker.fn]) {
+      const env = resources[logicalId(synth.stack, fn)].Properties.Environment.Variables;
+      expect(env.VECTOR_INDEX_ARN).toEqual(vectorIndexArnOf(synth.stack));
+    }
+    const uploadEnv =
+      resources[logicalId(synth.stack, synth.stack.uploadApi.fn)].Properties.Environment.Variables;
+    expect(Object.keys(uploadEnv).filter((name) => /^(SEARCH_|VECTOR_)/.test(name))).toEqual([]);
+  });
+
+  it('names the index and the search function in the outputs', () => {
+    const outputs = synth.template.toJSON().Outputs;
+    expect(outputs.VectorIndexArn.Value).toEqual(vectorIndexArnOf(synth.stack));
+    expect(outputs.SearchFunctionName.Value).toEqual({
+      Ref: logicalId(synth.stack, synth.stack.searchFunction?.fn ?? synth.stack),
+    });
+  });
+
+  it('vectorSearch: false deploys no vector bucket, index, search function or removal trigger', () => {
+    keywordOnly.template.resourceCountIs('AWS::S3Vectors::VectorBucket', 0);
+    keywordOnly.template.resourceCountIs('AWS::S3Vectors::Index', 0);
+    expect(keywordOnly.stack.searchFunction).toBeUndefined();
+    const configs = Object.values(
+      keywordOnly.template.findResources('Custom::S3BucketNotifications'),
+    ).flatMap((n) => n.Properties.NotificationConfiguration.LambdaFunctionConfigurations ?? []);
+    expect(configs.map((c: { Events: string[] }) => c.Events)).toEqual([['s3:ObjectCreated:*']]);
+  });
+
+  it('refuses a manifest whose embedding task does not say its dimension', () => {
+    const { embeddingDimensions: _omitted, ...models } = TEST_MODELS;
+    expect(() => new ImageDescriberStack(new App(), 'NoDims', { models })).toThrow(
+      /tasks\.embedding\.dimensions/,
+    );
   });
 });
 
 describe('search: false', () => {
-  it('deploys no Glue, no Athena and no search route', () => {
+  it('deploys no Glue, no Athena, no vectors and no search route', () => {
     const off = synthesize({ search: false }, { bundle: false });
     try {
       off.template.resourceCountIs('AWS::Glue::Table', 0);
       off.template.resourceCountIs('AWS::Athena::WorkGroup', 0);
+      off.template.resourceCountIs('AWS::S3Vectors::Index', 0);
       const routes = Object.values(off.template.findResources('AWS::ApiGatewayV2::Route')).map(
         (r) => r.Properties.RouteKey,
       );

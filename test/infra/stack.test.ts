@@ -2,7 +2,15 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allowedActions, logicalId, renderArn, type Synthesized, synthesize, TEST_MODELS } from './synth.ts';
+import {
+  allowedActions,
+  logicalId,
+  renderArn,
+  type Synthesized,
+  synthesize,
+  TEST_MODELS,
+  vectorIndexArnOf,
+} from './synth.ts';
 
 // One synthesis (with the real esbuild bundling of the upload handler) shared by every assertion.
 let synth: Synthesized;
@@ -70,18 +78,22 @@ describe('description bucket', () => {
     }
   });
 
-  it('triggers the fast function only for objects created under the input prefix', () => {
+  it('triggers the fast function for objects created under the input prefix, and for removals of images and sidecars', () => {
     const fastId = logicalId(synth.stack, synth.stack.fastDescribe.fn);
     const notifications = synth.template.findResources('Custom::S3BucketNotifications');
     const configs = Object.values(notifications).flatMap(
       (n) => n.Properties.NotificationConfiguration.LambdaFunctionConfigurations ?? [],
     );
+    const to = (event: string, prefix: string) => ({
+      Events: [event],
+      Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: prefix }] } },
+      LambdaFunctionArn: { 'Fn::GetAtt': [fastId, 'Arn'] },
+    });
+    // Only removals under the sidecar prefix: a sidecar written can never trigger a description.
     expect(configs).toEqual([
-      {
-        Events: ['s3:ObjectCreated:*'],
-        Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'images/' }] } },
-        LambdaFunctionArn: { 'Fn::GetAtt': [fastId, 'Arn'] },
-      },
+      to('s3:ObjectCreated:*', 'images/'),
+      to('s3:ObjectRemoved:*', 'images/'),
+      to('s3:ObjectRemoved:*', 'descriptions/'),
     ]);
     expect(
       Object.values(notifications)[0]?.Properties.NotificationConfiguration.QueueConfigurations,
@@ -124,6 +136,7 @@ describe('fast describe function', () => {
       POWERTOOLS_SERVICE_NAME: 'image-describer',
       POWERTOOLS_METRICS_NAMESPACE: 'ImageDescriber',
       LOG_LEVEL: 'INFO',
+      VECTOR_INDEX_ARN: vectorIndexArnOf(synth.stack),
     });
   });
 
@@ -331,16 +344,14 @@ describe('upload API', () => {
       synth.template,
       logicalId(synth.stack, synth.stack.uploadApi.identity.role),
     );
-    // Search (Athena) adds the whole sidecar prefix and its results bucket: test/infra/search.test.ts.
-    const results = `<${logicalId(synth.stack, synth.stack.search?.resultsBucket ?? synth.stack)}.Arn>`;
-    expect(allowed.get('s3:PutObject')).toEqual([`${bucket}/images/uploads/*`, `${results}/results/*`]);
+    // Search runs in the search function (test/infra/search.test.ts): nothing of it here.
+    expect(allowed.get('s3:PutObject')).toEqual([`${bucket}/images/uploads/*`]);
     expect(allowed.get('s3:GetObject')).toEqual([
-      `${bucket}/descriptions/*`,
       `${bucket}/descriptions/uploads/*`,
       `${bucket}/images/uploads/*`,
-      `${results}/results/*`,
     ]);
-    expect(allowed.get('s3:ListBucket')).toEqual([bucket, results]);
+    expect(allowed.get('s3:ListBucket')).toEqual([bucket]);
+    expect([...allowed.keys()].filter((a) => /^(athena|glue|s3vectors):/.test(a))).toEqual([]);
     expect([...allowed.keys()].filter((a) => a.startsWith('sqs:'))).toEqual([]);
   });
 
@@ -388,6 +399,7 @@ describe('observability', () => {
     expect(described).toEqual([
       'DetailedDescribe: more than 5% of invocations failed',
       'FastDescribe: more than 5% of invocations failed',
+      'Search: more than 5% of invocations failed',
       'UploadApi: more than 5% of invocations failed',
     ]);
     const errorRates = Object.values(alarms).filter(
@@ -412,9 +424,11 @@ describe('observability', () => {
       'FastDeadLetterQueueUrl',
       'FastFunctionName',
       'InputPrefix',
+      'SearchFunctionName',
       'SearchTable',
       'SearchWorkGroup',
       'SidecarPrefix',
+      'VectorIndexArn',
     ]);
     expect(outputs.FastFunctionName.Value).toEqual({
       Ref: logicalId(synth.stack, synth.stack.fastDescribe.fn),

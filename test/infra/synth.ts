@@ -13,6 +13,7 @@ export const TEST_MODELS = {
   normal: { id: 'test-org/normal-model', version: 'r1' },
   questions: { id: 'test-org/questions-model', version: 'r1' },
   embedding: { id: 'test-org/embedding-model', version: 'r1' },
+  embeddingDimensions: 512,
 } as const;
 
 /** The feature flags `cdk synth` uses (cdk.json), so tests synthesize what a deploy would. */
@@ -71,6 +72,13 @@ export function synthesize(
 
 export function logicalId(stack: Stack, construct: { node: { defaultChild?: unknown } }): string {
   return stack.resolve(stack.getLogicalId(construct.node.defaultChild as CfnResource));
+}
+
+/** The `Fn::GetAtt` of the stack's S3 Vectors index ARN (what VECTOR_INDEX_ARN and the grants name). */
+export function vectorIndexArnOf(stack: ImageDescriberStack): { 'Fn::GetAtt': [string, 'IndexArn'] } {
+  const index = stack.vectors?.index;
+  if (!index) throw new Error('the stack has no vector index');
+  return { 'Fn::GetAtt': [stack.resolve(stack.getLogicalId(index)), 'IndexArn'] };
 }
 
 /** An IAM resource as readable text: `<Bucket.Arn>/images/*`, `<Queue.Arn>`, `arn:<AWS::Partition>:...`. */

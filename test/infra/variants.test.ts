@@ -76,11 +76,15 @@ describe('configured stack', () => {
 
   it('filters the notification and scopes every grant to the configured prefixes', () => {
     const notification = Object.values(synth.template.findResources('Custom::S3BucketNotifications'))[0];
-    expect(notification?.Properties.NotificationConfiguration.LambdaFunctionConfigurations[0].Filter).toEqual(
-      {
-        Key: { FilterRules: [{ Name: 'prefix', Value: 'inbox/' }] },
-      },
+    const triggers = notification?.Properties.NotificationConfiguration.LambdaFunctionConfigurations.map(
+      (c: { Events: string[]; Filter: { Key: { FilterRules: Array<{ Value: string }> } } }) =>
+        `${c.Events[0]} ${c.Filter.Key.FilterRules[0]?.Value}`,
     );
+    expect(triggers).toEqual([
+      's3:ObjectCreated:* inbox/',
+      's3:ObjectRemoved:* inbox/',
+      's3:ObjectRemoved:* sidecars/',
+    ]);
     const bucket = `<${logicalId(synth.stack, synth.stack.descriptionBucket.bucket)}.Arn>`;
     const fast = allowedActions(
       synth.template,
@@ -89,14 +93,12 @@ describe('configured stack', () => {
     expect(fast.get('s3:GetObject')).toEqual([`${bucket}/inbox/*`, `${bucket}/sidecars/*`]);
     expect(fast.get('s3:PutObject')).toEqual([`${bucket}/sidecars/*`]);
     const api = allowedActions(synth.template, logicalId(synth.stack, synth.stack.uploadApi.identity.role));
+    expect(api.get('s3:PutObject')).toEqual([`${bucket}/inbox/uploads/*`]);
+    expect(api.get('s3:GetObject')).toEqual([`${bucket}/inbox/uploads/*`, `${bucket}/sidecars/uploads/*`]);
+    const searchRole = synth.stack.searchFunction?.identity.role ?? synth.stack.uploadApi.identity.role;
+    const search = allowedActions(synth.template, logicalId(synth.stack, searchRole));
     const results = `<${logicalId(synth.stack, synth.stack.search?.resultsBucket ?? synth.stack)}.Arn>`;
-    expect(api.get('s3:PutObject')).toEqual([`${bucket}/inbox/uploads/*`, `${results}/results/*`]);
-    expect(api.get('s3:GetObject')).toEqual([
-      `${bucket}/inbox/uploads/*`,
-      `${bucket}/sidecars/*`,
-      `${bucket}/sidecars/uploads/*`,
-      `${results}/results/*`,
-    ]);
+    expect(search.get('s3:GetObject')).toEqual([`${bucket}/sidecars/*`, `${results}/results/*`]);
     const table = Object.values(synth.template.findResources('AWS::Glue::Table'))[0];
     expect(renderArn(table?.Properties.TableInput.StorageDescriptor.Location)).toBe(
       `s3://<${logicalId(synth.stack, synth.stack.descriptionBucket.bucket)}>/sidecars/`,
@@ -147,8 +149,8 @@ describe('configured stack', () => {
 
   it('sends every alarm and its recovery to the configured topic', () => {
     const alarms = Object.values(synth.template.findResources('AWS::CloudWatch::Alarm'));
-    // Two dead-letter, three error-rate and the search bytes-scanned alarm.
-    expect(alarms).toHaveLength(6);
+    // Two dead-letter, four error-rate (fast, detailed, upload API, search) and the search bytes-scanned alarm.
+    expect(alarms).toHaveLength(7);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([TOPIC]);
       expect(alarm.Properties.OKActions).toEqual([TOPIC]);
@@ -160,6 +162,12 @@ describe('configured stack', () => {
       synth.template.toJSON().Resources[logicalId(synth.stack, synth.stack.descriptionBucket.bucket)];
     expect(bucket.DeletionPolicy).toBe('Delete');
     expect(bucket.Properties.VersioningConfiguration).toBeUndefined();
+    // The vectors go with the bucket they describe.
+    for (const type of ['AWS::S3Vectors::VectorBucket', 'AWS::S3Vectors::Index']) {
+      expect(Object.values(synth.template.findResources(type)).map((r) => r.DeletionPolicy)).toEqual([
+        'Delete',
+      ]);
+    }
     expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual([
       {
         Id: 'abort-incomplete-multipart-uploads',

@@ -2,7 +2,6 @@ import { performance } from 'node:perf_hooks';
 import type { DescribeEngine, DescribeInput } from '../engine.ts';
 import type { ModelMode } from '../models/manifest.ts';
 import type { ModelTokenUsage } from '../models/registry.ts';
-import { newRecord } from '../record/record.ts';
 import type { DescriptionRecord, ModelProvenance } from '../record/schema.ts';
 import { elapsedMs } from '../timing.ts';
 import type { ReferenceLine } from './references.ts';
@@ -96,13 +95,8 @@ export async function runEval(
       const input = await options.load(reference.file);
       record = await engine.describe(input, undefined, { mode: options.mode, failures: 'record' });
     } catch (error) {
-      const unread = newRecord({ kind: 'file', path: reference.file, size: 0 }, new Date());
-      record = engine.failedRecordFor(
-        { bytes: new Uint8Array(), source: unread.source },
-        'fast',
-        error,
-        unread,
-      );
+      const unread = { bytes: new Uint8Array(), source: { kind: 'file' as const, path: reference.file } };
+      record = engine.failedRecordFor(unread, 'fast', error);
     }
     const wallMs = elapsedMs(started);
     results.push({ reference, record, wallMs });

@@ -124,6 +124,11 @@ export const taskSpecSchema = z
      * (the relevance cut-off); it depends on the model, so it is set with it.
      */
     minSimilarity: z.number().min(-1).max(1).optional(),
+    /**
+     * Embedding task only: the length of the model's vectors (CLIP ViT-B/32: 512). A deployed stack
+     * creates its S3 Vectors index with this dimension.
+     */
+    dimensions: z.number().int().min(1).max(4096).optional(),
   })
   .strict();
 
@@ -235,6 +240,13 @@ export const manifestSchema = z
             name === 'embedding'
               ? `embeddings need an image-and-text embedding model (clip); "${task.model}" is ${model.architecture}`
               : `a clip model only embeds (tasks.embedding); "${task.model}" cannot answer ${name}`,
+        });
+      }
+      if (name !== 'embedding' && task.dimensions !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'dimensions'],
+          message: 'dimensions applies to the embedding task only',
         });
       }
       if (name !== 'embedding' && task.minSimilarity !== undefined) {

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { DescribeEngine, DescribeInput } from '../engine.ts';
 import { DescribeError, isPermanent } from '../errors.ts';
 import {
+  type ImageVectorIndex,
   ObjectNotFoundError,
   type ObjectStore,
   PreconditionFailedError,
@@ -13,6 +14,7 @@ import type { EngineSettings } from '../settings.ts';
 import { elapsedMs } from '../timing.ts';
 import type { DetailedJob } from './detailed-job.ts';
 import { type CurrentModels, needsDescription, parseStoredRecord } from './staleness.ts';
+import { syncVector, type VectorSync } from './vector-sync.ts';
 
 export type DetailedEngine = Pick<DescribeEngine, 'describeDetailed' | 'failedRecordFor' | 'judgedAgain'> & {
   readonly settings: Pick<EngineSettings, 'ocrStage'>;
@@ -23,6 +25,8 @@ export interface DetailedStageDependencies {
   readonly store: ObjectStore;
   readonly models: CurrentModels;
   readonly bucket: string;
+  /** A remote vector index (S3 Vectors) whose search facts follow the sidecar; absent locally. */
+  readonly vectors?: ImageVectorIndex;
 }
 
 /**
@@ -44,13 +48,21 @@ export type DetailedDropReason =
   | 'other-bucket';
 
 export type DetailedOutcome =
-  | { readonly kind: 'dropped'; readonly key: string; readonly reason: DetailedDropReason }
+  | {
+      readonly kind: 'dropped';
+      readonly key: string;
+      readonly reason: DetailedDropReason;
+      /** A job for a finished record re-syncs its vector (heals a write lost after the sidecar). */
+      readonly vector?: VectorSync;
+    }
   | {
       readonly kind: 'done' | 'failed';
       readonly key: string;
       readonly record: DescriptionRecord;
       /** Conditional writes it took (1 = no conflict). */
       readonly attempts: number;
+      /** The image's vector, re-put with the facts this stage decides (categories, text, state). */
+      readonly vector?: VectorSync;
     };
 
 const MAX_WRITE_ATTEMPTS = 4;
@@ -74,6 +86,9 @@ function mergeDetailed(engine: DetailedEngine, base: DescriptionRecord, result: 
  *     sidecar (the message is then deleted, not retried); transient errors are thrown.
  *  5. Write back with If-Match on the sidecar's ETag. On 412 (a concurrent change) re-read, drop
  *     if it now describes another ETag, else merge the detailed fields into it and retry (bounded).
+ *  6. With a remote vector index: put the vector again with the facts this stage decides
+ *     (categories, text found, detailed state), so filters on the index match the sidecar; a job
+ *     for an already finished record does the same (a retry after a failed vector write).
  */
 export async function completeDetailedDescription(
   deps: DetailedStageDependencies,
@@ -85,6 +100,10 @@ export async function completeDetailedDescription(
   const sidecar = await deps.store.getJson(job.sidecarKey);
   const previous = sidecar && parseStoredRecord(sidecar.value);
   const early = dropReason(previous, job, deps.models);
+  if (early === 'already-done' && previous) {
+    const vector = await syncVector(deps.vectors, key, previous);
+    return { kind: 'dropped', key, reason: early, ...(vector ? { vector } : {}) };
+  }
   if (early || !sidecar || !previous) return { kind: 'dropped', key, reason: early ?? 'no-sidecar' };
 
   const readStart = performance.now();
@@ -116,20 +135,23 @@ export async function completeDetailedDescription(
     const record = attempt === 1 ? result : mergeDetailed(deps.engine, base.record, result);
     try {
       await deps.store.putJson(job.sidecarKey, record, { ifMatch: base.etag });
-      return {
-        kind: record.status.detailed.state === 'failed' ? 'failed' : 'done',
-        key,
-        record,
-        attempts: attempt,
-      };
     } catch (error) {
       if (!(error instanceof PreconditionFailedError) || attempt >= MAX_WRITE_ATTEMPTS) throw error;
+      const fresh = await deps.store.getJson(job.sidecarKey);
+      const freshRecord = fresh && parseStoredRecord(fresh.value);
+      if (!fresh || !freshRecord) return { kind: 'dropped', key, reason: 'no-sidecar' };
+      if (freshRecord.source.etag !== job.etag) return { kind: 'dropped', key, reason: 'superseded' };
+      base = { record: freshRecord, etag: fresh.etag };
+      continue;
     }
-    const fresh = await deps.store.getJson(job.sidecarKey);
-    const freshRecord = fresh && parseStoredRecord(fresh.value);
-    if (!fresh || !freshRecord) return { kind: 'dropped', key, reason: 'no-sidecar' };
-    if (freshRecord.source.etag !== job.etag) return { kind: 'dropped', key, reason: 'superseded' };
-    base = { record: freshRecord, etag: fresh.etag };
+    const vector = await syncVector(deps.vectors, key, record);
+    return {
+      kind: record.status.detailed.state === 'failed' ? 'failed' : 'done',
+      key,
+      record,
+      attempts: attempt,
+      ...(vector ? { vector } : {}),
+    };
   }
 }
 

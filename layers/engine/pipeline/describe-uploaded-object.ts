@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { DescribeEngine, DescribeInput } from '../engine.ts';
 import { ImageRejectedError, isPermanent } from '../errors.ts';
 import {
+  type ImageVectorIndex,
   type JobQueue,
   type ObjectHead,
   ObjectNotFoundError,
@@ -16,6 +17,7 @@ import type { DetailedJob } from './detailed-job.ts';
 import { isInputKey, type KeyLayout, keptAsideKeyFor, sidecarKeyFor } from './key-layout.ts';
 import type { ObjectCreated } from './s3-event.ts';
 import { type CurrentModels, needsDescription, parseStoredRecord } from './staleness.ts';
+import { syncVector, type VectorSync } from './vector-sync.ts';
 
 export type FastEngine = Pick<
   DescribeEngine,
@@ -33,6 +35,8 @@ export interface FastStageDependencies {
   readonly models: CurrentModels;
   /** Only this bucket is described (the store is bound to it). */
   readonly bucket: string;
+  /** A remote vector index (S3 Vectors) to keep in step with the sidecar; absent locally. */
+  readonly vectors?: ImageVectorIndex;
 }
 
 export type FastSkipReason = 'outside-input-prefix' | 'other-bucket' | 'deleted' | 'replaced' | 'duplicate';
@@ -43,6 +47,8 @@ export type FastOutcome =
       readonly key: string;
       readonly reason: FastSkipReason;
       readonly jobResent?: boolean;
+      /** A duplicate event re-syncs the vector from the sidecar it found (heals a lost write). */
+      readonly vector?: VectorSync;
     }
   | {
       readonly kind: 'described' | 'failed';
@@ -54,6 +60,8 @@ export type FastOutcome =
       readonly readMs?: number;
       /** The sidecar found was not JSON: kept here, then replaced by this description. */
       readonly keptAside?: { readonly key: string; readonly reason: string };
+      /** What became of the image's vector in the remote index, when there is one. */
+      readonly vector?: VectorSync;
     };
 
 /** Conditional-write attempts before giving up (a transient error: the invoke is retried). */
@@ -75,7 +83,10 @@ const MAX_WRITE_ATTEMPTS = 3;
  *     sidecar's ETag when replacing a stale one, so a late duplicate never overwrites a newer one.
  *     A sidecar that is not JSON or not a description record counts as unreadable (3.) and is
  *     copied to `<sidecar>.corrupt` first, so its owner still has it; the outcome says so.
- *  8. Send the detailed job { bucket, key, etag, sidecarKey }.
+ *  8. With a remote vector index: put the image's vector with the record's search facts (or
+ *     remove it when the record has no current embedding); a duplicate event does the same from
+ *     the sidecar it found, so a retried invoke heals a vector write that failed after step 7.
+ *  9. Send the detailed job { bucket, key, etag, sidecarKey }.
  */
 export async function describeUploadedObject(
   deps: FastStageDependencies,
@@ -104,8 +115,9 @@ export async function describeUploadedObject(
     // Written by an earlier delivery of this event. If that delivery failed to send the job
     // (and was retried), re-sending now is what completes the image; the worker is idempotent.
     const resend = need?.stage === 'detailed';
+    const vector = existingRecord ? await syncVector(deps.vectors, key, existingRecord) : undefined;
     if (resend) await deps.queue.send(job);
-    return { kind: 'skipped', key, reason: 'duplicate', jobResent: resend };
+    return { kind: 'skipped', key, reason: 'duplicate', jobResent: resend, ...(vector ? { vector } : {}) };
   }
 
   const source = { kind: 's3' as const, bucket: deps.bucket, key, etag, contentType: head.contentType };
@@ -169,12 +181,13 @@ export async function describeUploadedObject(
     }
   }
 
-  const aside = keptAside ? { keptAside } : {};
+  const vector = await syncVector(deps.vectors, key, record);
+  const extra = { ...(keptAside ? { keptAside } : {}), ...(vector ? { vector } : {}) };
   if (record.status.fast.state === 'failed') {
-    return { kind: 'failed', key, sidecarKey, record, readMs, ...aside };
+    return { kind: 'failed', key, sidecarKey, record, readMs, ...extra };
   }
   await deps.queue.send(job);
-  return { kind: 'described', key, sidecarKey, record, job, readMs, ...aside };
+  return { kind: 'described', key, sidecarKey, record, job, readMs, ...extra };
 }
 
 /** The bytes and the reason of a stored sidecar no description can be read from, else undefined. */

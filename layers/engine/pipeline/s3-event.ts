@@ -39,6 +39,20 @@ export function objectsCreated(event: S3NotificationRecords): ObjectCreated[] {
   );
 }
 
+/** One object an ObjectRemoved notification is about (a delete, or a delete marker), key decoded. */
+export interface ObjectRemoved {
+  readonly bucket: string;
+  readonly key: string;
+}
+
+/** The ObjectRemoved records of an S3 notification (`ObjectRemoved:Delete`, `:DeleteMarkerCreated`). */
+export function objectsRemoved(event: S3NotificationRecords): ObjectRemoved[] {
+  return event.Records.filter((record) => record.eventName.startsWith('ObjectRemoved:')).map(({ s3 }) => ({
+    bucket: s3.bucket.name,
+    key: decodeEventKey(s3.object.key),
+  }));
+}
+
 /** A key as S3 writes it into event records: form-encoded, `/` kept (`my photo(1).jpg` → `my+photo%281%29.jpg`). */
 export function encodeEventKey(key: string): string {
   return encodeURIComponent(key)

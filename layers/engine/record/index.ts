@@ -2,7 +2,7 @@
 
 export { FILE_SIDECAR_SUFFIX, fileSidecarPath } from './file-sidecar.ts';
 export { descriptionRecordJsonSchema } from './json-schema.ts';
-export { newRecord, readStoredRecord, sha256Hex } from './record.ts';
+export { readStoredRecord, sha256Hex } from './record.ts';
 export type { Colour, DescriptionRecord } from './schema.ts';
 
 export const IMPORTED_ON_THEIR_OWN: readonly string[] = [];

@@ -42,8 +42,14 @@ export interface HybridSearchOptions {
   readonly vectors: ImageVectorIndex;
   /** Absent when the deployment configures no embedding task. */
   readonly embedder?: QueryEmbedder;
-  /** Results (without score) for keys the keyword half did not return. */
-  readonly hitsFor: (keys: readonly string[]) => Promise<ReadonlyMap<string, Omit<SearchHit, 'score'>>>;
+  /**
+   * Results (without score) for keys the keyword half did not return. A remote index whose facts
+   * may lag the records (S3 Vectors) checks the query's filters on the current record here.
+   */
+  readonly hitsFor: (
+    keys: readonly string[],
+    query: SearchQuery,
+  ) => Promise<ReadonlyMap<string, Omit<SearchHit, 'score'>>>;
   /** An image's stored vector and its model key, for `similar`; undefined when it has none. */
   readonly vectorOf: (key: string) => Promise<{ vector: Float32Array; model: string } | undefined>;
 }
@@ -121,7 +127,8 @@ export class HybridSearch {
     const end = query.offset + query.limit;
     const page = order.slice(query.offset, end);
     const missing = page.map(([key]) => key).filter((key) => !known.has(key));
-    if (missing.length > 0) for (const [key, hit] of await this.options.hitsFor(missing)) known.set(key, hit);
+    if (missing.length > 0)
+      for (const [key, hit] of await this.options.hitsFor(missing, query)) known.set(key, hit);
     const results: HybridHit[] = [];
     for (const [key, score] of page) {
       const hit = known.get(key);
@@ -158,7 +165,10 @@ export class HybridSearch {
       excludeKey: key,
     });
     const page = nearest.slice(query.offset, query.offset + query.limit);
-    const hits = await this.options.hitsFor(page.map((hit) => hit.key));
+    const hits = await this.options.hitsFor(
+      page.map((hit) => hit.key),
+      query,
+    );
     const results: HybridHit[] = [];
     for (const { key: k, similarity } of page) {
       const hit = hits.get(k);

@@ -12,6 +12,7 @@ export { LocalSearchIndex } from './local-index.ts';
 export { localHybridSearch } from './local-search.ts';
 export { MemoryVectorIndex } from './memory-vector-index.ts';
 export { DEFAULT_COLOUR_MIN_FRACTION, parseSearchQuery, SEARCH_LIMITS, SearchQueryError } from './query.ts';
+export { sidecarHybridSearch } from './sidecar-hybrid.ts';
 export { ORIGINAL_NAME_METADATA, type RebuildSummary, SidecarIndexer } from './sidecar-index.ts';
 export { vectorEntryOf } from './vector-facts.ts';
 

@@ -1,8 +1,8 @@
 /**
  * The one text normalisation both search engines share: a query word matches a record word when
- * both fold to the same term. Terms (searchTerms in ../words.ts) are runs of letters and digits (Unicode), case-folded,
- * accent-folded (FOLD_TABLE: Latin and Greek letters with accents, full-width forms, ligatures) and
- * plural-folded by a few English rules. No substrings: "red" is a term of "a red sign" but not of
+ * both fold to the same term. Terms (searchTerms in ../words.ts) are runs of letters and digits
+ * (Unicode), case-folded, accent-folded (FOLD_TABLE: Latin and Greek letters with accents,
+ * full-width forms, ligatures) and plural-folded by a few English rules. No substrings: "red" is a term of "a red sign" but not of
  * "Desired Dawn" or "reds" → "red" is.
  *
  * The folding is a character table, not Unicode's NFKD, because the Athena engine must apply the

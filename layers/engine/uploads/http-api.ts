@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { DescribeError, expected } from '../errors.ts';
-import type { ObjectStore, UploadSigner } from '../ports.ts';
+import { type ObjectStore, type UploadSigner, VectorIndexBusyError } from '../ports.ts';
 import {
   SEARCH_FAILED_MESSAGE,
   SEARCH_RETRY_AFTER_SECONDS,
@@ -155,15 +155,7 @@ export function createUploadApiHandler(deps: UploadApiDeps): UploadApiHandler {
         }
         case 'search': {
           if (!deps.search) return NOT_FOUND('Search is not enabled on this API');
-          // rawQueryString keeps repeated names apart (queryStringParameters joins them with commas).
-          const query = parseSearchQuery(new URLSearchParams(event.rawQueryString ?? ''));
-          const response = await deps.search(query);
-          logger.info('search answered', {
-            requestId,
-            terms: query.terms.length,
-            results: response.results.length,
-          });
-          return json(200, response);
+          return await answerSearch(event, deps.search, logger, requestId);
         }
         default:
           return NOT_FOUND(
@@ -177,45 +169,115 @@ export function createUploadApiHandler(deps: UploadApiDeps): UploadApiHandler {
       }
       if (error instanceof UploadNotFoundError)
         return json(404, errorBody(error.code, UPLOAD_NOT_FOUND_MESSAGE));
-      if (error instanceof SearchQueryError) {
-        logger.info('search rejected', { requestId, parameter: error.parameter, reason: error.message });
-        return json(400, { error: { code: error.code, message: error.message, parameter: error.parameter } });
-      }
-      const searchStatus =
-        error instanceof SearchTimeoutError
-          ? 504
-          : error instanceof SearchScanLimitError || error instanceof SearchBusyError
-            ? 503
-            : error instanceof SearchFailedError
-              ? 502
-              : undefined;
-      if (searchStatus && error instanceof DescribeError) {
-        logger.warn('search failed', {
-          requestId,
-          code: error.code,
-          status: searchStatus,
-          message: error.message,
-          ...(error.detail ? { detail: error.detail } : {}),
-        });
-        // Athena's reason for a failed query may quote SQL, table names and S3 paths: logged above,
-        // a fixed sentence for the client. Our own messages (timeout, scan limit, busy) are safe.
-        const message = error instanceof SearchFailedError ? SEARCH_FAILED_MESSAGE : error.message;
-        const response = json(searchStatus, errorBody(error.code, message, requestId, error.detail));
-        if (error instanceof SearchBusyError) {
-          response.headers = { ...response.headers, 'retry-after': String(SEARCH_RETRY_AFTER_SECONDS) };
-        }
-        return response;
-      }
-      logger.error('upload api failed', {
-        requestId,
-        route: route.kind,
-        code: error instanceof DescribeError ? error.code : 'INTERNAL',
-        error:
-          error instanceof Error
-            ? { name: error.name, message: error.message, stack: error.stack }
-            : String(error),
-      });
-      return json(500, errorBody('INTERNAL', INTERNAL_ERROR_MESSAGE, requestId));
+      const searchError = searchErrorResponse(error, requestId, logger);
+      if (searchError) return searchError;
+      return internalError(logger, 'upload api failed', error, requestId, { route: route.kind });
+    }
+  };
+}
+
+/** A 500 for the client (request id only); the error itself goes to the log. */
+function internalError(
+  logger: ApiLogger,
+  message: string,
+  error: unknown,
+  requestId: string,
+  data: Record<string, unknown> = {},
+): APIGatewayProxyStructuredResultV2 {
+  logger.error(message, {
+    requestId,
+    ...data,
+    code: error instanceof DescribeError ? error.code : 'INTERNAL',
+    error:
+      error instanceof Error
+        ? { name: error.name, message: error.message, stack: error.stack }
+        : String(error),
+  });
+  return json(500, errorBody('INTERNAL', INTERNAL_ERROR_MESSAGE, requestId));
+}
+
+/** `GET /search`: parse the query string, run the engine, answer its JSON. */
+async function answerSearch(
+  event: APIGatewayProxyEventV2,
+  search: (query: SearchQuery) => Promise<SearchResponse>,
+  logger: ApiLogger,
+  requestId: string,
+): Promise<APIGatewayProxyStructuredResultV2> {
+  // rawQueryString keeps repeated names apart (queryStringParameters joins them with commas).
+  const query = parseSearchQuery(new URLSearchParams(event.rawQueryString ?? ''));
+  const response = await search(query);
+  logger.info('search answered', {
+    requestId,
+    terms: query.terms.length,
+    results: response.results.length,
+    ...('mode' in response ? { mode: response.mode } : {}),
+  });
+  return json(200, response);
+}
+
+/** The response for an error of a search (400, 502-504), or undefined when it is not one. */
+function searchErrorResponse(
+  error: unknown,
+  requestId: string,
+  logger: ApiLogger,
+): APIGatewayProxyStructuredResultV2 | undefined {
+  if (error instanceof SearchQueryError) {
+    logger.info('search rejected', { requestId, parameter: error.parameter, reason: error.message });
+    return json(400, { error: { code: error.code, message: error.message, parameter: error.parameter } });
+  }
+  const searchStatus =
+    error instanceof SearchTimeoutError
+      ? 504
+      : error instanceof SearchScanLimitError ||
+          error instanceof SearchBusyError ||
+          error instanceof VectorIndexBusyError
+        ? 503
+        : error instanceof SearchFailedError
+          ? 502
+          : undefined;
+  if (searchStatus && error instanceof DescribeError) {
+    logger.warn('search failed', {
+      requestId,
+      code: error.code,
+      status: searchStatus,
+      message: error.message,
+      ...(error.detail ? { detail: error.detail } : {}),
+    });
+    // Athena's reason for a failed query may quote SQL, table names and S3 paths: logged above,
+    // a fixed sentence for the client. Our own messages (timeout, scan limit, busy) are safe.
+    const message = error instanceof SearchFailedError ? SEARCH_FAILED_MESSAGE : error.message;
+    // S3 Vectors' own reason (in detail) may name the bucket and index: the log keeps it.
+    const detail = error instanceof VectorIndexBusyError ? undefined : error.detail;
+    const response = json(searchStatus, errorBody(error.code, message, requestId, detail));
+    if (error instanceof SearchBusyError || error instanceof VectorIndexBusyError) {
+      response.headers = { ...response.headers, 'retry-after': String(SEARCH_RETRY_AFTER_SECONDS) };
+    }
+    return response;
+  }
+  return undefined;
+}
+
+/**
+ * A search-only API (the deployed search function, which API Gateway sends `GET /search` to): the
+ * same route, parameters, answers and errors as the upload API's search.
+ */
+export function createSearchApiHandler(deps: {
+  readonly search: (query: SearchQuery) => Promise<SearchResponse>;
+  readonly logger: ApiLogger;
+}): UploadApiHandler {
+  return async (event) => {
+    const requestId = event.requestContext?.requestId ?? 'unknown';
+    if (routeOf(event).kind !== 'search') {
+      return NOT_FOUND(
+        `There is no ${`${event.requestContext?.http?.method ?? ''} ${event.rawPath ?? ''}`.trim()} here: this function answers GET /search.`,
+      );
+    }
+    try {
+      return await answerSearch(event, deps.search, deps.logger, requestId);
+    } catch (error) {
+      const response = searchErrorResponse(error, requestId, deps.logger);
+      if (response) return response;
+      return internalError(deps.logger, 'search api failed', error, requestId);
     }
   };
 }

@@ -1,6 +1,11 @@
 /** The upload API's use cases (presigned POST, status, search route) behind one HTTP handler. */
 
-export { createUploadApiHandler, SEARCH_API_ROUTE, UPLOAD_API_ROUTES } from './http-api.ts';
+export {
+  createSearchApiHandler,
+  createUploadApiHandler,
+  SEARCH_API_ROUTE,
+  UPLOAD_API_ROUTES,
+} from './http-api.ts';
 export { DEFAULT_UPLOAD_MAX_BYTES, readUploadSettings, type UploadSettings } from './settings.ts';
 export { statusOfRecord, type UploadStatus } from './upload-status.ts';
 

@@ -14,6 +14,9 @@ import { describe, expect, it } from 'vitest';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const LAYERS = join(ROOT, 'layers');
 const ENTRY_POINTS = ['functions', 'infra', 'bin', 'models/fetch.ts'];
+/** What runs in AWS (the Lambda handlers and the stack): it may not reach the local stand-ins. */
+const DEPLOYED = ['functions/aws/', 'infra/'];
+const EMULATORS = join(ROOT, 'layers/emulators');
 /** Packages whose loading costs native code or a model runtime: what an index must not pull in. */
 const NATIVE = [
   'sharp',
@@ -66,7 +69,9 @@ async function violationsIn(file: string, source: string): Promise<string[]> {
     const packageDir = dirname(target);
     const module = relative(packageDir, target);
     const where = `${relative(ROOT, file)} imports ${specifier}`;
-    if (!existsSync(join(packageDir, 'index.ts'))) {
+    if (DEPLOYED.some((folder) => file.startsWith(join(ROOT, folder))) && packageDir === EMULATORS) {
+      violations.push(`${where}: layers/emulators stands in for AWS locally and is never deployed`);
+    } else if (!existsSync(join(packageDir, 'index.ts'))) {
       violations.push(
         `${where}: ${relative(ROOT, packageDir)} has no index.ts, so it is internal to its layer`,
       );
@@ -146,6 +151,16 @@ describe('the public surface of the shared layers', () => {
       '#engine/search/document.ts: import it from layers/engine/search/index.ts',
     );
     expect(violations[1]).toContain('layers/engine/ocr has no index.ts');
+  });
+
+  it('refuses a deployed module that imports the local stand-ins, which the local stack may', async () => {
+    const source = "import { SqsPoller } from '#emulators/index.ts';";
+
+    const deployed = await violationsIn(join(ROOT, 'functions/aws/example.ts'), source);
+    const local = await violationsIn(join(ROOT, 'functions/local/example.ts'), source);
+
+    expect(deployed).toEqual([expect.stringContaining('layers/emulators stands in for AWS locally')]);
+    expect(local).toEqual([]);
   });
 
   it('every module an index names as imported on its own exists', async () => {
