@@ -1,4 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3VectorsClient } from '@aws-sdk/client-s3vectors';
@@ -7,7 +7,9 @@ import {
   readVectorIndexTarget,
   S3ObjectStore,
   S3VectorsIndex,
+  serviceLogger,
   type VectorIndexTarget,
+  withPowertools,
 } from '#adapters/index.ts';
 import { ConfigError, ENV, type Env, expected, readEngineSettings, readRequiredEnv } from '#engine/index.ts';
 import { type KeyLayout, readKeyLayout } from '#engine/pipeline/index.ts';
@@ -74,7 +76,7 @@ export async function createSearchApi(
     readonly s3vectors?: S3VectorsClient;
   } = {},
 ): Promise<UploadApiLambda> {
-  const logger = deps.logger ?? new Logger({ serviceName: 'search-api' });
+  const logger = deps.logger ?? serviceLogger({ function: 'search-api' });
   // Opening the model set loads nothing: the text tower loads on the first query with words.
   const { embedder } = await openQueryEmbedder(config.modelsDir, config.threads);
   const search = sidecarHybridSearch({
@@ -93,8 +95,5 @@ export async function createSearchApi(
     layout: config.layout,
   });
   const api = createSearchApiHandler({ search: (query) => search.search(query), logger });
-  return async (event, context) => {
-    if (context) logger.addContext(context);
-    return api(event);
-  };
+  return withPowertools((event: Parameters<UploadApiLambda>[0]) => api(event), { logger });
 }

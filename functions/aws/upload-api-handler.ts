@@ -1,7 +1,13 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { AthenaSqlRunner, S3ObjectStore, S3UploadSigner } from '#adapters/index.ts';
+import {
+  AthenaSqlRunner,
+  S3ObjectStore,
+  S3UploadSigner,
+  serviceLogger,
+  withPowertools,
+} from '#adapters/index.ts';
 import type { Env } from '#engine/index.ts';
 import {
   type AthenaSearchSettings,
@@ -46,7 +52,7 @@ export function createUploadApi(
   config: UploadApiConfig,
   deps: { readonly logger?: Logger; readonly s3?: S3Client } = {},
 ): UploadApiLambda {
-  const logger = deps.logger ?? new Logger({ serviceName: 'upload-api' });
+  const logger = deps.logger ?? serviceLogger({ function: 'upload-api' });
   const { upload, search } = config;
   const store = new S3ObjectStore({ bucket: upload.bucket, endpoint: config.s3Endpoint, client: deps.s3 });
   const api = createUploadApiHandler({
@@ -63,8 +69,5 @@ export function createUploadApi(
         })
       : undefined,
   });
-  return async (event, context) => {
-    if (context) logger.addContext(context);
-    return api(event);
-  };
+  return withPowertools((event: APIGatewayProxyEventV2) => api(event), { logger });
 }

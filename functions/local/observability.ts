@@ -1,7 +1,6 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Observability } from '#adapters/index.ts';
+import { type Observability, serviceLogger } from '#adapters/index.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '#engine/index.ts';
 
 /**
  * Metrics that are counted and then dropped: EMF lines on a laptop are noise. Powertools only
@@ -15,20 +14,18 @@ class DroppedMetrics extends Metrics {
   }
 
   override singleMetric(): Metrics {
-    return new DroppedMetrics({ namespace: LOCAL_NAMESPACE, singleMetric: true });
+    return new DroppedMetrics({
+      namespace: METRICS_NAMESPACE,
+      serviceName: SERVICE_NAME,
+      singleMetric: true,
+    });
   }
 }
-
-const LOCAL_NAMESPACE = 'ImageDescriberLocal';
 
 /** The local stack's logger and metrics for a function: warnings and errors print, metrics do not. */
 export function localObservability(functionName: string, logLevel: string): Observability {
   return {
-    logger: new Logger({
-      serviceName: 'image-describer-local',
-      logLevel: logLevel as LogLevel,
-      persistentKeys: { function: functionName },
-    }),
-    metrics: new DroppedMetrics({ namespace: LOCAL_NAMESPACE, serviceName: functionName }),
+    logger: serviceLogger({ function: functionName }, logLevel),
+    metrics: new DroppedMetrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
   };
 }

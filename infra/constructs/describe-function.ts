@@ -2,10 +2,10 @@ import { Duration, Validations } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { ENV } from '#engine/index.ts';
+import { ENV, powertoolsEnvironment } from '#engine/index.ts';
 import { threadsForMemory } from '../sizing.ts';
 import type { DescriptionBucket } from './description-bucket.ts';
-import { FunctionIdentity, observabilityEnvironment } from './lambda-basics.ts';
+import { FunctionIdentity } from './lambda-basics.ts';
 
 export interface DescribeFunctionOptions {
   readonly description: string;
@@ -47,7 +47,7 @@ export function describeFunction(
     logGroup: identity.logGroup,
     ...options.invoke,
     environment: {
-      ...observabilityEnvironment(),
+      ...powertoolsEnvironment(),
       [ENV.BUCKET_NAME]: bucket.bucket.bucketName,
       [ENV.INPUT_PREFIX]: bucket.inputPrefix,
       [ENV.SIDECAR_PREFIX]: bucket.sidecarPrefix,

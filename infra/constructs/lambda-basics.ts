@@ -3,19 +3,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '#engine/index.ts';
-
-/** Powertools service name and EMF namespace, the same for every function of the app. */
-export const SERVICE_NAME = 'image-describer';
-export const METRICS_NAMESPACE = 'ImageDescriber';
-
-export function observabilityEnvironment(): Record<string, string> {
-  return {
-    POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
-    POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-    [ENV.LOG_LEVEL]: 'INFO',
-  };
-}
 
 export interface FunctionIdentityProps {
   /** @default logs.RetentionDays.ONE_MONTH */

@@ -2,12 +2,12 @@ import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ENV } from '#engine/index.ts';
+import { ENV, powertoolsEnvironment } from '#engine/index.ts';
 import { assertMemory, threadsForMemory } from '../sizing.ts';
 import type { DescriptionBucket } from './description-bucket.ts';
 import type { DescriptionSearch } from './description-search.ts';
 import type { DescriptionVectors } from './description-vectors.ts';
-import { FunctionIdentity, observabilityEnvironment } from './lambda-basics.ts';
+import { FunctionIdentity } from './lambda-basics.ts';
 import { SEARCH_FUNCTION_TIMEOUT_SECONDS } from './upload-api.ts';
 
 /** The handler the search function runs in the fast image (functions/aws/search-api.ts, bundled). */
@@ -55,7 +55,7 @@ export class SearchFunction extends Construct {
       role: this.identity.role,
       logGroup: this.identity.logGroup,
       environment: {
-        ...observabilityEnvironment(),
+        ...powertoolsEnvironment(),
         [ENV.BUCKET_NAME]: props.bucket.bucket.bucketName,
         [ENV.INPUT_PREFIX]: props.bucket.inputPrefix,
         [ENV.SIDECAR_PREFIX]: props.bucket.sidecarPrefix,

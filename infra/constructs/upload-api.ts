@@ -9,12 +9,12 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ConfigError, ENV, expected } from '#engine/index.ts';
+import { ConfigError, ENV, expected, powertoolsEnvironment } from '#engine/index.ts';
 import { DEFAULT_UPLOAD_MAX_BYTES, SEARCH_API_ROUTE, UPLOAD_API_ROUTES } from '#engine/uploads/index.ts';
 import { assertIntegerInRange } from '../sizing.ts';
 import { assertOrigin, type DescriptionBucket } from './description-bucket.ts';
 import type { DescriptionSearch } from './description-search.ts';
-import { FunctionIdentity, observabilityEnvironment } from './lambda-basics.ts';
+import { FunctionIdentity } from './lambda-basics.ts';
 
 /** IAM (SigV4-signed requests) or a JWT authorizer (Cognito or any OIDC issuer). API keys are not auth. */
 export type UploadApiAuth =
@@ -137,7 +137,7 @@ export class UploadApi extends Construct {
           "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       },
       environment: {
-        ...observabilityEnvironment(),
+        ...powertoolsEnvironment(),
         [ENV.BUCKET_NAME]: props.bucket.bucket.bucketName,
         [ENV.INPUT_PREFIX]: props.bucket.inputPrefix,
         [ENV.SIDECAR_PREFIX]: props.bucket.sidecarPrefix,

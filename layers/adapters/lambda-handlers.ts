@@ -1,7 +1,5 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { Logger } from '@aws-lambda-powertools/logger';
-import type { LogLevel } from '@aws-lambda-powertools/logger/types';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { errorCodeOf } from '#engine/errors.ts';
 import {
@@ -14,31 +12,23 @@ import {
   type FastOutcome,
   type FastStageDependencies,
 } from '#engine/pipeline/describe-uploaded-object.ts';
-import { isS3TestEvent, objectsCreated, objectsRemoved } from '#engine/pipeline/s3-event.ts';
+import { objectsCreated, objectsRemoved } from '#engine/pipeline/s3-event.ts';
 import { forgetRemovedObjects, type VectorSync } from '#engine/pipeline/vector-sync.ts';
 import { ENV, type Env } from '#engine/settings.ts';
 import { keptAsideSentence } from '#engine/user-messages.ts';
+import { parseDetailedJobRecord, parseS3Notification } from './lambda-events.ts';
+import { type Observability, serviceObservability, withPowertools } from './powertools.ts';
 
 /**
- * Lambda handler bodies, built from already-wired dependencies so tests can pass their own. The
+ * Lambda handlers, built from already-wired dependencies so tests can pass their own. The
  * entry points in functions/aws/ wire once per process (config, clients, models) and export these.
- * They only translate: event → use case → log, metrics and response.
+ * They only translate: event (checked by Powertools' parser) → use case → log, metrics and
+ * response; Powertools' middleware adds the Lambda context and publishes the metrics.
  */
-export interface Observability {
-  readonly logger: Logger;
-  readonly metrics: Metrics;
-}
 
 /** The logger and metrics of one stage's function, named the same wherever it runs. */
 export function stageObservability(stage: 'fast' | 'detailed', env: Env = process.env): Observability {
-  return {
-    logger: new Logger({
-      serviceName: 'image-describer',
-      logLevel: (env[ENV.LOG_LEVEL] || undefined) as LogLevel | undefined,
-      persistentKeys: { stage },
-    }),
-    metrics: new Metrics({ namespace: 'ImageDescriber', serviceName: `describe-${stage}` }),
-  };
+  return serviceObservability({ stage }, env[ENV.LOG_LEVEL]);
 }
 
 /** Once per cold start, after the stage's model is loaded: a log line and the ModelLoadMs metric. */
@@ -47,7 +37,20 @@ export function reportModelLoad(
   details: { readonly mode: 'fast' | 'normal'; readonly modelLoadMs: number; readonly ocrStage: string },
 ): void {
   tools.logger.info('model loaded', { ...details });
-  tools.metrics.singleMetric().addMetric('ModelLoadMs', MetricUnit.Milliseconds, details.modelLoadMs);
+  const single = tools.metrics.singleMetric();
+  single.addDimension('Stage', details.mode === 'fast' ? 'fast' : 'detailed');
+  single.addMetric('ModelLoadMs', MetricUnit.Milliseconds, details.modelLoadMs);
+}
+
+/** A failure the invocation reports (thrown on for a retry): an error log line and the Failures metric. */
+function reportError(
+  tools: Observability,
+  stage: 'fast' | 'detailed' | 'vectors',
+  message: string,
+  error: unknown,
+): void {
+  tools.logger.error(message, { error: error as Error, code: errorCodeOf(error) });
+  countFailure(tools.metrics, stage, errorCodeOf(error));
 }
 
 function countFailure(metrics: Metrics, stage: 'fast' | 'detailed' | 'vectors', code: string): void {
@@ -105,51 +108,50 @@ function logFast(tools: Observability, outcome: FastOutcome): void {
 /**
  * The fast function: an S3 notification (async invoke). Every created object is handled; if any
  * throws a transient error the invoke fails after the others are done, so Lambda retries it (the
- * handled ones are then duplicates and do nothing) and finally sends it to the on-failure DLQ.
+ * handled ones are then duplicates and do nothing) and finally sends it to the on-failure DLQ. An
+ * event that is not an S3 notification (InvalidEventError) fails the same way, so it is kept.
  * Removed objects (an image or its sidecar deleted) take the image's vector out of the remote
  * vector index, when the stack has one.
  */
 export function fastHandler(deps: FastStageDependencies, tools: Observability) {
-  const { logger, metrics } = tools;
-  return async (event: unknown, context?: Context): Promise<void> => {
-    if (context) logger.addContext(context);
-    if (isS3TestEvent(event)) {
+  const { logger } = tools;
+  const body = async (event: unknown): Promise<void> => {
+    let notification: ReturnType<typeof parseS3Notification>;
+    try {
+      notification = parseS3Notification(event);
+    } catch (error) {
+      reportError(tools, 'fast', 'event is not an S3 notification', error);
+      throw error;
+    }
+    if (!notification) {
       logger.info('test event ignored');
       return;
     }
     let firstError: unknown;
-    try {
-      for (const created of objectsCreated(event)) {
-        logger.appendKeys({ key: created.key });
-        try {
-          logFast(tools, await describeUploadedObject(deps, created));
-        } catch (error) {
-          logger.error('fast stage error, will retry', { error: error as Error, code: errorCodeOf(error) });
-          countFailure(metrics, 'fast', errorCodeOf(error));
-          firstError ??= error;
-        } finally {
-          logger.removeKeys(['key']);
-        }
+    for (const created of objectsCreated(notification)) {
+      logger.appendKeys({ key: created.key });
+      try {
+        logFast(tools, await describeUploadedObject(deps, created));
+      } catch (error) {
+        reportError(tools, 'fast', 'fast stage error, will retry', error);
+        firstError ??= error;
+      } finally {
+        logger.removeKeys(['key']);
       }
-      const removed = objectsRemoved(event);
-      if (removed.length > 0) {
-        try {
-          const images = await forgetRemovedObjects(deps, removed);
-          if (images.length > 0) logger.info('vectors removed', { keys: images });
-        } catch (error) {
-          logger.error('vector removal error, will retry', {
-            error: error as Error,
-            code: errorCodeOf(error),
-          });
-          countFailure(metrics, 'vectors', errorCodeOf(error));
-          firstError ??= error;
-        }
+    }
+    const removed = objectsRemoved(notification);
+    if (removed.length > 0) {
+      try {
+        const images = await forgetRemovedObjects(deps, removed);
+        if (images.length > 0) logger.info('vectors removed', { keys: images });
+      } catch (error) {
+        reportError(tools, 'vectors', 'vector removal error, will retry', error);
+        firstError ??= error;
       }
-    } finally {
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
     if (firstError !== undefined) throw firstError;
   };
+  return withPowertools(body, tools);
 }
 
 function logDetailed(tools: Observability, outcome: DetailedOutcome): void {
@@ -179,6 +181,7 @@ function logDetailed(tools: Observability, outcome: DetailedOutcome): void {
     metrics.addMetric('DetailedStageMs', MetricUnit.Milliseconds, timings.totalMs);
 }
 
+/** The object key of a job message, for the log lines about it (also when the job is invalid). */
 function keyOf(body: string): string | undefined {
   try {
     const key = (JSON.parse(body) as { key?: unknown }).key;
@@ -196,31 +199,25 @@ function keyOf(body: string): string | undefined {
  * Records run one after the other: inference already uses every core.
  */
 export function detailedHandler(deps: DetailedStageDependencies, tools: Observability) {
-  const { logger, metrics } = tools;
+  const { logger } = tools;
   const processor = new BatchProcessor(EventType.SQS);
   const recordHandler = async (record: SQSRecord): Promise<void> => {
     logger.appendKeys({ key: keyOf(record.body), messageId: record.messageId });
     try {
-      logDetailed(tools, await completeDetailedDescription(deps, record.body));
+      logDetailed(tools, await completeDetailedDescription(deps, parseDetailedJobRecord(record)));
     } catch (error) {
-      logger.error('detailed stage error, will retry', { error: error as Error, code: errorCodeOf(error) });
-      countFailure(metrics, 'detailed', errorCodeOf(error));
+      reportError(tools, 'detailed', 'detailed stage error, will retry', error);
       throw error;
     } finally {
       logger.removeKeys(['key', 'messageId']);
     }
   };
-  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
-    if (context) logger.addContext(context);
-    try {
-      return await processPartialResponse(event, recordHandler, processor, {
-        context,
-        processInParallel: false,
-        // Report every failed id rather than throwing, so the response is the same for 1 or all.
-        throwOnFullBatchFailure: false,
-      });
-    } finally {
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-    }
-  };
+  const body = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+    processPartialResponse(event, recordHandler, processor, {
+      context,
+      processInParallel: false,
+      // Report every failed id rather than throwing, so the response is the same for 1 or all.
+      throwOnFullBatchFailure: false,
+    });
+  return withPowertools(body, tools);
 }

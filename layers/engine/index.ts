@@ -39,6 +39,7 @@ export {
   StorageUnavailableError,
   type UploadSigner,
 } from './ports.ts';
+export { DEFAULT_LOG_LEVEL, METRICS_NAMESPACE, powertoolsEnvironment, SERVICE_NAME } from './service.ts';
 export {
   DEFAULT_ENGINE_SETTINGS,
   DEFAULT_MODELS_DIR,

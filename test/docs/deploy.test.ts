@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '#engine/service.ts';
 import { stackPropsFromContext } from '../../infra/config.ts';
 import { type Synthesized, synthesize } from '../infra/synth.ts';
 import { readDoc } from './markdown.ts';
@@ -20,5 +21,12 @@ describe('docs/deploy.md', () => {
   it('lists every output a default deploy prints, and no other', () => {
     const outputs = Object.keys(synth.template.toJSON().Outputs ?? {}).sort();
     expect(documentedOutputs()).toEqual(outputs);
+  });
+
+  it('names the metrics namespace and service the functions use', () => {
+    const metrics = /^- Metrics \(EMF, namespace `([^`]+)`, dimension `service` = `([^`]+)`\)/m.exec(
+      readDoc('docs/deploy.md'),
+    );
+    expect(metrics?.slice(1)).toEqual([METRICS_NAMESPACE, SERVICE_NAME]);
   });
 });

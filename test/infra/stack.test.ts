@@ -328,6 +328,14 @@ describe('upload API', () => {
     const bundle = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
     expect(bundle).toContain('createRequire');
     expect(existsSync(join(assetDir, 'index.mjs.map'))).toBe(true);
+    // Powertools' middleware is in it; the model runtime is not, neither inlined nor imported.
+    expect(bundle).toContain('// node_modules/@middy/core/');
+    expect(bundle).not.toMatch(
+      /node_modules\/(sharp|onnxruntime-node|onnxruntime-web|@huggingface\/transformers)\//,
+    );
+    expect(bundle).not.toMatch(
+      /from ["'](sharp|onnxruntime-node|onnxruntime-web|@huggingface\/transformers)["']/,
+    );
   });
 
   it('may sign uploads only for images/uploads/* and read only those uploads and their sidecars', () => {

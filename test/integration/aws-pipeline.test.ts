@@ -2,8 +2,10 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseS3Notification } from '#adapters/lambda-events.ts';
 import { objectsCreated } from '#engine/pipeline/s3-event.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
+import { s3NotificationFor } from '#test/fixtures/events.ts';
 import { imageFixture } from '#test/fixtures/images.ts';
 import { BACKENDS, type IntegrationStack } from './support/backends.ts';
 import { pollOnce, receive } from './support/lambda-sqs.ts';
@@ -15,6 +17,12 @@ import { pollOnce, receive } from './support/lambda-sqs.ts';
  * redrive — on each backend in support/backends.ts (the embedded s3rver + fauxqs always, moto_server
  * where it is installed).
  */
+/** The objects a delivered notification is about, read as the fast function reads it. */
+function createdIn(event: unknown) {
+  const notification = parseS3Notification(event);
+  return notification ? objectsCreated(notification) : [];
+}
+
 describe.each(BACKENDS)('fast → queue → detailed on $name', (backend) => {
   let stack: IntegrationStack;
   let fast: (event: unknown) => Promise<void>;
@@ -77,7 +85,7 @@ describe.each(BACKENDS)('fast → queue → detailed on $name', (backend) => {
           }),
         );
       }
-      const keys = events.flatMap((event) => objectsCreated(event).map((created) => created.key));
+      const keys = events.flatMap((event) => createdIn(event).map((created) => created.key));
       if (keys.includes(key)) return events;
     }
     throw new Error(`Expected a notification for ${key} but received ${JSON.stringify(events)}`);
@@ -131,14 +139,7 @@ describe.each(BACKENDS)('fast → queue → detailed on $name', (backend) => {
       await pollOnce(stack.sqs, stack.detailed.url, stack.detailed.arn, detailed);
       const before = await sidecar('descriptions/blue.png.json');
 
-      await fast({
-        Records: [
-          {
-            eventName: 'ObjectCreated:Put',
-            s3: { bucket: { name: stack.bucket }, object: { key, eTag: etag } },
-          },
-        ],
-      });
+      await fast(s3NotificationFor({ bucket: stack.bucket, key, etag }));
 
       expect(await sidecar('descriptions/blue.png.json')).toEqual(before);
       expect(before?.status.detailed.state).toBe('done');
@@ -154,7 +155,7 @@ describe.each(BACKENDS)('fast → queue → detailed on $name', (backend) => {
       for (let polls = 0; polls < 10 && events.length < 2; polls++) {
         for (const message of await receive(stack.sqs, stack.notifications.url)) {
           const event: unknown = JSON.parse(message.Body ?? '{}');
-          if (objectsCreated(event).some((created) => created.key === key)) events.push(event);
+          if (createdIn(event).some((created) => created.key === key)) events.push(event);
           await stack.sqs.send(
             new DeleteMessageCommand({
               QueueUrl: stack.notifications.url,
@@ -163,7 +164,7 @@ describe.each(BACKENDS)('fast → queue → detailed on $name', (backend) => {
           );
         }
       }
-      expect(events.flatMap((event) => objectsCreated(event).map((created) => created.etag))).toEqual([
+      expect(events.flatMap((event) => createdIn(event).map((created) => created.etag))).toEqual([
         first,
         second,
       ]);

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
+import { s3NotificationFor } from '#test/fixtures/events.ts';
 import { imageFixture } from '#test/fixtures/images.ts';
 import { bundleHandlers, EXTERNALS } from '../../functions/aws/bundle.ts';
 import { BACKENDS, type IntegrationStack } from './support/backends.ts';
@@ -71,27 +72,12 @@ await handler(JSON.parse(process.env.TEST_EVENT));`;
         new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: await imageFixture('solidRed') }),
       );
       const head = await stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key }));
-      const event = {
-        Records: [
-          {
-            eventVersion: '2.1',
-            eventSource: 'aws:s3',
-            awsRegion: 'us-east-1',
-            eventTime: new Date().toISOString(),
-            eventName: 'ObjectCreated:Put',
-            s3: {
-              s3SchemaVersion: '1.0',
-              configurationId: 'describe-fast',
-              bucket: { name: stack.bucket, arn: `arn:aws:s3:::${stack.bucket}` },
-              object: {
-                key: 'images/bundle/red+photo.png',
-                size: head.ContentLength,
-                eTag: head.ETag?.replaceAll('"', ''),
-              },
-            },
-          },
-        ],
-      };
+      const event = s3NotificationFor({
+        bucket: stack.bucket,
+        key,
+        etag: head.ETag ?? '',
+        size: head.ContentLength,
+      });
 
       // Act: plain Node, as the Lambda runtime loads it (no test transform in between)
       await invokeBundled(join(bundleDir, 'describe-fast.mjs'), event);

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { DescribeEngine, DescribeInput } from '../engine.ts';
-import { DescribeError, expected, isPermanent } from '../errors.ts';
+import { DescribeError, isPermanent } from '../errors.ts';
 import {
   type ImageVectorIndex,
   ObjectNotFoundError,
@@ -12,7 +12,7 @@ import { overStageResult } from '../record/merge.ts';
 import type { DescriptionRecord } from '../record/schema.ts';
 import type { EngineSettings } from '../settings.ts';
 import { elapsedMs } from '../timing.ts';
-import { type DetailedJob, detailedJobSchema } from './detailed-job.ts';
+import type { DetailedJob } from './detailed-job.ts';
 import { type CurrentModels, needsDescription, parseStoredRecord } from './staleness.ts';
 import { syncVector, type VectorSync } from './vector-sync.ts';
 
@@ -67,24 +67,6 @@ export type DetailedOutcome =
 
 const MAX_WRITE_ATTEMPTS = 4;
 
-export function parseDetailedJob(body: string): DetailedJob {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    throw new InvalidJobError(expected('a JSON detailed job', 'message body', body));
-  }
-  const parsed = detailedJobSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InvalidJobError(
-      expected('a detailed job { bucket, key, etag, sidecarKey }', 'message body', body) +
-        (issue ? ` (${issue.path.join('.') || 'body'}: ${issue.message})` : ''),
-    );
-  }
-  return parsed.data;
-}
-
 /**
  * The detailed stage's `result` laid over `base` (a sidecar that changed meanwhile, see
  * record/merge.ts); categories and checks are judged again over the merged record.
@@ -107,8 +89,9 @@ async function rescored(engine: DetailedEngine, previous: DescriptionRecord): Pr
 }
 
 /**
- * The detailed stage for one job. Steps:
- *  1. Parse the job (invalid → InvalidJobError: retried, then the DLQ keeps it).
+ * The detailed stage for one job, already parsed from its message (a message that is not a job is
+ * an InvalidJobError where it is read: retried, then the DLQ keeps it). Steps:
+ *  1. Drop a job for another bucket.
  *  2. Read the sidecar and its ETag: missing, describing another ETag (a newer upload), fast
  *     failed, or detailed already done by the current model → drop the job (duplicate delivery).
  *     Only the category list changed → re-score the stored record (categories and checks; the
@@ -124,9 +107,8 @@ async function rescored(engine: DetailedEngine, previous: DescriptionRecord): Pr
  */
 export async function completeDetailedDescription(
   deps: DetailedStageDependencies,
-  body: string,
+  job: DetailedJob,
 ): Promise<DetailedOutcome> {
-  const job = parseDetailedJob(body);
   const { key } = job;
   if (job.bucket !== deps.bucket) return { kind: 'dropped', key, reason: 'other-bucket' };
 

@@ -7,7 +7,7 @@ export { type BackfillSummary, backfill } from './backfill.ts';
 export {
   completeDetailedDescription,
   type DetailedStageDependencies,
-  parseDetailedJob,
+  InvalidJobError,
 } from './complete-detailed-description.ts';
 export { describeUploadedObject, type FastStageDependencies } from './describe-uploaded-object.ts';
 export type { DetailedJob } from './detailed-job.ts';
@@ -24,7 +24,7 @@ export {
   readKeyLayout,
   sidecarKeyFor,
 } from './key-layout.ts';
-export { encodeEventKey, objectsCreated, s3EventFor } from './s3-event.ts';
+export { encodeEventKey, objectsCreated, type S3NotificationRecords, s3EventFor } from './s3-event.ts';
 export {
   type CurrentModels,
   currentModelsOf,

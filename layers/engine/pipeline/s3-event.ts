@@ -9,55 +9,34 @@ export interface ObjectCreated {
   readonly eventName: string;
 }
 
-interface S3EventRecordLike {
-  readonly eventName?: string;
-  readonly s3?: {
-    readonly bucket?: { readonly name?: string };
-    readonly object?: { readonly key?: string; readonly eTag?: string; readonly size?: number };
-  };
-}
-
-/** `s3:TestEvent`: sent once when a notification is configured; carries no object. */
-export function isS3TestEvent(event: unknown): boolean {
-  return (
-    typeof event === 'object' && event !== null && (event as { Event?: unknown }).Event === 's3:TestEvent'
-  );
-}
-
-/** The records of an S3 notification whose event name starts with `prefix`, with bucket and key. */
-function recordsOf(
-  event: unknown,
-  prefix: 'ObjectCreated:' | 'ObjectRemoved:',
-): Array<{ record: S3EventRecordLike; eventName: string; bucket: string; key: string }> {
-  if (isS3TestEvent(event) || typeof event !== 'object' || event === null) return [];
-  const records = (event as { Records?: unknown }).Records;
-  if (!Array.isArray(records)) return [];
-  return (records as S3EventRecordLike[]).flatMap((record) => {
-    const eventName = record.eventName ?? '';
-    const bucket = record.s3?.bucket?.name;
-    const key = record.s3?.object?.key;
-    if (!eventName.startsWith(prefix) || !bucket || key === undefined) return [];
-    return [{ record, eventName, bucket, key }];
-  });
+/**
+ * The fields of an S3 notification the fast stage reads. The Lambda handler checks an event
+ * against Powertools' S3 schema first (layers/adapters/lambda-events.ts), so these are present.
+ */
+export interface S3NotificationRecords {
+  readonly Records: ReadonlyArray<{
+    readonly eventName: string;
+    readonly s3: {
+      readonly bucket: { readonly name: string };
+      readonly object: { readonly key: string; readonly eTag?: string; readonly size?: number };
+    };
+  }>;
 }
 
 /**
- * The ObjectCreated records of an S3 notification (direct invoke, or the body of an SQS message
- * the bucket sent). Test events and other event types (removals, restores) yield nothing. Keys
- * are URL-encoded form data in events: `+` is a space, then percent-decoding.
+ * The ObjectCreated records of an S3 notification; other event types (removals, restores) yield
+ * nothing. Keys are URL-encoded form data in events: `+` is a space, then percent-decoding.
  */
-export function objectsCreated(event: unknown): ObjectCreated[] {
-  const created: ObjectCreated[] = [];
-  for (const { record, eventName, bucket, key } of recordsOf(event, 'ObjectCreated:')) {
-    created.push({
-      bucket,
-      key: decodeEventKey(key),
-      etag: (record.s3?.object?.eTag ?? '').replace(/^"|"$/g, ''),
-      size: record.s3?.object?.size,
+export function objectsCreated(event: S3NotificationRecords): ObjectCreated[] {
+  return event.Records.filter((record) => record.eventName.startsWith('ObjectCreated:')).map(
+    ({ eventName, s3 }) => ({
+      bucket: s3.bucket.name,
+      key: decodeEventKey(s3.object.key),
+      etag: (s3.object.eTag ?? '').replace(/^"|"$/g, ''),
+      size: s3.object.size,
       eventName,
-    });
-  }
-  return created;
+    }),
+  );
 }
 
 /** One object an ObjectRemoved notification is about (a delete, or a delete marker), key decoded. */
@@ -67,8 +46,11 @@ export interface ObjectRemoved {
 }
 
 /** The ObjectRemoved records of an S3 notification (`ObjectRemoved:Delete`, `:DeleteMarkerCreated`). */
-export function objectsRemoved(event: unknown): ObjectRemoved[] {
-  return recordsOf(event, 'ObjectRemoved:').map(({ bucket, key }) => ({ bucket, key: decodeEventKey(key) }));
+export function objectsRemoved(event: S3NotificationRecords): ObjectRemoved[] {
+  return event.Records.filter((record) => record.eventName.startsWith('ObjectRemoved:')).map(({ s3 }) => ({
+    bucket: s3.bucket.name,
+    key: decodeEventKey(s3.object.key),
+  }));
 }
 
 /** A key as S3 writes it into event records: form-encoded, `/` kept (`my photo(1).jpg` → `my+photo%281%29.jpg`). */

@@ -12,6 +12,7 @@ import {
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { vi } from 'vitest';
 import { S3ObjectStore } from '#adapters/s3-object-store.ts';
 import { SqsJobQueue } from '#adapters/sqs-job-queue.ts';
 import type { DescribeInput } from '#engine/engine.ts';
@@ -214,18 +215,36 @@ export function fakeSqs() {
   };
 }
 
+/** Every JSON line the handler printed, in order (Powertools: info and EMF to stdout, warn to stderr). */
+export function captureJsonLines() {
+  const lines: Array<Record<string, unknown>> = [];
+  const capture = (chunk: string | Uint8Array) => {
+    for (const line of String(chunk).split('\n'))
+      if (line.trim().startsWith('{')) lines.push(JSON.parse(line));
+    return true;
+  };
+  const spies = [
+    vi.spyOn(process.stdout, 'write').mockImplementation(capture),
+    vi.spyOn(process.stderr, 'write').mockImplementation(capture),
+  ];
+  return {
+    lines,
+    restore: () => {
+      for (const spy of spies) spy.mockRestore();
+    },
+  };
+}
+
 /** Quiet Powertools instances for handler tests (observability.test.ts checks the output). */
 export function quietObservability() {
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  return {
-    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
-    metrics: new Metrics({ namespace: 'Test', serviceName: 'test' }),
-  };
+  const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+  return { logger, metrics: new Metrics({ namespace: 'Test', serviceName: 'test', logger }) };
 }
 
 export const layout = DEFAULT_KEY_LAYOUT;
 
-/** An S3 ObjectCreated notification as Lambda receives it (key URL-encoded by S3). */
+/** An S3 ObjectCreated notification as Lambda receives it (key URL-encoded by S3), every field S3 sends. */
 export function s3Event(
   records: Array<{ key: string; etag: string; size?: number; bucket?: string; eventName?: string }>,
 ) {
@@ -236,10 +255,20 @@ export function s3Event(
       awsRegion: 'us-east-1',
       eventTime: NOW.toISOString(),
       eventName: record.eventName ?? 'ObjectCreated:Put',
+      userIdentity: { principalId: 'AWS:AIDAINPONIXQXHT3IKHL2' },
+      requestParameters: { sourceIPAddress: '203.0.113.7' },
+      responseElements: {
+        'x-amz-request-id': 'D82B88E5F771F645',
+        'x-amz-id-2': 'vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQjryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo=',
+      },
       s3: {
         s3SchemaVersion: '1.0',
         configurationId: 'describe-fast',
-        bucket: { name: record.bucket ?? BUCKET, arn: `arn:aws:s3:::${record.bucket ?? BUCKET}` },
+        bucket: {
+          name: record.bucket ?? BUCKET,
+          ownerIdentity: { principalId: 'A3I5XTEXAMAI3E' },
+          arn: `arn:aws:s3:::${record.bucket ?? BUCKET}`,
+        },
         object: {
           key: record.key,
           size: record.size ?? 3,

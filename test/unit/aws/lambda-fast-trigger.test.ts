@@ -1,6 +1,7 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
+import { parseS3Notification } from '#adapters/lambda-events.ts';
 import { LambdaFastTrigger } from '#adapters/lambda-fast-trigger.ts';
 import { objectsCreated } from '#engine/pipeline/s3-event.ts';
 
@@ -15,12 +16,15 @@ describe('LambdaFastTrigger', () => {
     // Act
     await trigger.trigger(object);
 
-    // Assess: async invoke, and the handler's own decoding gives back exactly this object
+    // Assess: async invoke, an event the handler's S3 schema accepts, and its decoding gives back exactly this object
     const input = lambda.commandCalls(InvokeCommand)[0]?.args[0].input;
     expect(input).toMatchObject({ FunctionName: 'describe-fast', InvocationType: 'Event' });
     const event: unknown = JSON.parse(Buffer.from(input?.Payload as Uint8Array).toString('utf8'));
     expect(JSON.stringify(event)).toContain('"key":"images/2026/my+photo+%281%29%2Bfinal%21.jpg"');
-    expect(objectsCreated(event)).toEqual([{ ...object, eventName: 'ObjectCreated:Put' }]);
+    const notification = parseS3Notification(event);
+    expect(notification && objectsCreated(notification)).toEqual([
+      { ...object, eventName: 'ObjectCreated:Put' },
+    ]);
   });
 
   it('turns a failed invoke into a transient storage error', async () => {

@@ -1,34 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fastHandler } from '#adapters/lambda-handlers.ts';
-import { BUCKET, fakeEngine, fakeS3, fakeSqs, layout, MODELS, s3Event } from './fakes.ts';
-
-/** Every JSON line the handler printed, in order (Powertools: info and EMF to stdout, warn to stderr). */
-function captureOutput() {
-  const lines: Array<Record<string, unknown>> = [];
-  const capture = (chunk: string | Uint8Array) => {
-    for (const line of String(chunk).split('\n'))
-      if (line.trim().startsWith('{')) lines.push(JSON.parse(line));
-    return true;
-  };
-  const spies = [
-    vi.spyOn(process.stdout, 'write').mockImplementation(capture),
-    vi.spyOn(process.stderr, 'write').mockImplementation(capture),
-  ];
-  return {
-    lines,
-    restore: () => {
-      for (const spy of spies) spy.mockRestore();
-    },
-  };
-}
+import { BUCKET, captureJsonLines, fakeEngine, fakeS3, fakeSqs, layout, MODELS, s3Event } from './fakes.ts';
 
 describe('fast handler logs and metrics', () => {
-  let output: ReturnType<typeof captureOutput>;
+  let output: ReturnType<typeof captureJsonLines>;
   beforeEach(() => {
     delete process.env.POWERTOOLS_METRICS_DISABLED;
-    output = captureOutput();
+    output = captureJsonLines();
   });
   afterEach(() => output.restore());
 

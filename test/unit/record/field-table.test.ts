@@ -149,7 +149,7 @@ describe('a field added to the table', () => {
     // Act
     const outcome = await completeDetailedDescription(
       { engine, store: s3.store, models: currentModelsOf(engine.models.manifest), bucket: BUCKET },
-      JSON.stringify({ bucket: BUCKET, key: source.key, etag, sidecarKey }),
+      { bucket: BUCKET, key: source.key, etag, sidecarKey },
     );
 
     // Assess
