@@ -65,7 +65,13 @@ export function costPer1000(
   };
   const rows: CostRow[] = [
     lambdaRow('fast, warm', images, sizing.fast.warmSeconds, sizing.fast.memoryMB, '(assumed) '),
-    lambdaRow('fast, cold starts', cold, load, sizing.fast.memoryMB, '(assumed load) '),
+    lambdaRow(
+      'fast, cold starts',
+      cold,
+      sizing.fast.coldLoadSeconds,
+      sizing.fast.memoryMB,
+      '(assumed load) ',
+    ),
     lambdaRow('detailed, warm', images, sizing.detailed.warmSeconds, sizing.detailed.memoryMB, '(assumed) '),
     lambdaRow('detailed, cold starts', cold, load, sizing.detailed.memoryMB, '(assumed load) '),
     {

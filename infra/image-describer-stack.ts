@@ -5,7 +5,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { ConfigError, DEFAULT_ENGINE_SETTINGS, ENV, expected, type OcrStage } from '#engine/index.ts';
-import { readQuestionsConfig } from '#engine/questions/index.ts';
+import { hasCategoryPrompts, readQuestionsConfig } from '#engine/questions/index.ts';
 import { DEFAULT_UPLOAD_MAX_BYTES } from '#engine/uploads/index.ts';
 import { DescriberAlarms } from './constructs/describer-alarms.ts';
 import { DescriptionBucket } from './constructs/description-bucket.ts';
@@ -156,9 +156,10 @@ export class ImageDescriberStack extends Stack {
     }
     const vectorEnvironment = this.vectors?.environment() ?? {};
 
-    const questionsPerImage = props.questionsConfig
-      ? readQuestionsConfig(props.questionsConfig, 'questionsConfig').questions.length
-      : 0;
+    const questions = props.questionsConfig
+      ? readQuestionsConfig(props.questionsConfig, 'questionsConfig')
+      : undefined;
+    const questionsPerImage = questions?.questions.length ?? 0;
     const remoteSpec = models.normal.remote;
     // A remote detailed model answers the questions too when the manifest names it for them.
     const remoteAnswersQuestions =
@@ -182,11 +183,17 @@ export class ImageDescriberStack extends Stack {
       ...(remote ? { remote } : {}),
       ...props.detailed,
       bucket: this.descriptionBucket,
-      // The worker answers the questions, so its image carries the questions model too.
+      // The worker answers the questions, so its image carries the questions model too; without
+      // questions, the embedding model whose text tower scores category prompts.
       code: describerImageCode(this, {
         target: 'detailed',
         model: models.normal,
-        extraModel: questionsPerImage > 0 ? models.questions : undefined,
+        extraModel:
+          questionsPerImage > 0
+            ? models.questions
+            : hasCategoryPrompts(questions)
+              ? models.embedding
+              : undefined,
         requireModels: props.requireModels,
       }),
       environment: {

@@ -1,4 +1,6 @@
-import { ConfigError, expected } from '#engine/index.ts';
+import { readFileSync } from 'node:fs';
+import { ConfigError, expected, packagePath } from '#engine/index.ts';
+import { isRemoteSpec, manifestSchema } from '#engine/models/index.ts';
 
 /** AWS guidance for SQS-triggered functions, shared with the local stack's queue. */
 export { VISIBILITY_TO_TIMEOUT_RATIO } from '#engine/pipeline/index.ts';
@@ -115,6 +117,29 @@ export const LINEUP_FIGURES = Object.freeze({
   intakePeakMB: figure(80, 'MB', 'here', 'intake peak for a 24 MP PNG (a JPEG adds 13 MB)'),
 });
 
+/** Download sizes of the fast stage's models, from the manifest's `sizeMB` (file listings). */
+export interface FastModelSizes {
+  /** The caption and objects model (Florence-2), MB. */
+  readonly captionMB: number;
+  /** The embedding model (both CLIP towers: the image tower per image, the text tower for category prompts), MB; 0 without one. */
+  readonly embeddingMB: number;
+}
+
+/** The fast stage's model sizes in a manifest (models/manifest.json by default). */
+export function fastModelSizes(file = packagePath('models', 'manifest.json')): FastModelSizes {
+  const { models, tasks } = manifestSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+  const sizeOf = (name: string | undefined) => {
+    const spec = name ? models[name] : undefined;
+    return spec && !isRemoteSpec(spec) ? (spec.sizeMB ?? 0) : 0;
+  };
+  const embeddingModel = tasks.embedding?.model;
+  return {
+    captionMB: sizeOf(tasks.caption.model),
+    // The same model for both would be loaded once.
+    embeddingMB: embeddingModel === tasks.caption.model ? 0 : sizeOf(embeddingModel),
+  };
+}
+
 /** What sizing needs that nobody has measured. Each is marked `assumed` in docs/cost.md. */
 export const SIZING_ASSUMPTIONS = Object.freeze({
   lambdaSlowdown: figure(
@@ -151,7 +176,13 @@ export const SIZING_ASSUMPTIONS = Object.freeze({
     10,
     's',
     'assumed',
-    'a cold start loading ~620 MB of ONNX from the container image (the tiny test models load in ~0.1 s here)',
+    'a cold start loading ~620 MB of ONNX from the container image (the tiny test models load in ~0.1 s here); the fast function, which also loads the embedding model, in proportion to the bytes it reads',
+  ),
+  embeddingRssPerFileMB: figure(
+    1,
+    'x',
+    'assumed',
+    "the embedding model's resident memory taken as its file size (q8 weights are held as stored; no RSS figure for this export was found)",
   ),
   coldShare: figure(0.1, '', 'assumed', 'share of invocations that are cold starts'),
   memoryHeadroom: figure(1.2, 'x', 'assumed', 'above the summed peak RSS (fragmentation, large inputs)'),
@@ -178,6 +209,8 @@ export interface FunctionSizing {
   readonly warmSeconds: number;
   /** One image with every generation at its cap, plus a cold start, s. */
   readonly worstSeconds: number;
+  /** A cold start's model load (assumed: in proportion to the model bytes read), s. */
+  readonly coldLoadSeconds: number;
   /** One line per term, for the docs. */
   readonly derivation: readonly string[];
 }
@@ -212,9 +245,12 @@ function timeoutFor(worstSeconds: number): number {
  * onnxruntime's threads, and 2 threads at 3538 MB cost less per image than 1 thread at the ~3.1 GB
  * the models need if the second thread speeds the image up by more than 13% (assumed it does).
  */
-export function deriveSizing(options: { questions?: number } = {}): LineupSizing {
+export function deriveSizing(
+  options: { questions?: number; fastModels?: FastModelSizes } = {},
+): LineupSizing {
   const questions = options.questions ?? 0;
   assertIntegerInRange(questions, 0, 100, 'questions');
+  const { captionMB, embeddingMB } = options.fastModels ?? PRODUCTION_FAST_MODELS;
   const F = LINEUP_FIGURES;
   const A = SIZING_ASSUMPTIONS;
   const slow = A.lambdaSlowdown.value;
@@ -228,11 +264,17 @@ export function deriveSizing(options: { questions?: number } = {}): LineupSizing
 
   // Fast: caption + objects from ONE encoder pass. Sized for OCR too (deploy with ocrStage=fast)
   // although OCR runs in the detailed stage by default, so switching the stage needs no resize.
-  const fastNeed = florenceMB + ocrMB + F.intakePeakMB.value;
+  // The embedding model (manifest sizeMB) is in memory beside Florence-2, and read at cold start.
+  const clipMB = Math.ceil(embeddingMB * A.embeddingRssPerFileMB.value);
+  const fastNeed = florenceMB + clipMB + ocrMB + F.intakePeakMB.value;
+  const fastLoadS =
+    captionMB > 0
+      ? r2((A.coldLoadSeconds.value * (captionMB + embeddingMB)) / captionMB)
+      : A.coldLoadSeconds.value;
   const fastModelS = A.captionStandsInForDetailedS.value + A.objectsTokens.value * tokenS;
   const fastWarm = fastModelS * slow + A.ioSeconds.value;
   const fastWorst =
-    A.coldLoadSeconds.value +
+    fastLoadS +
     (encoderS + (steps('<CAPTION>') + steps('<OD>')) * tokenS) * slow +
     ocrPageS +
     A.ioSeconds.value;
@@ -260,10 +302,11 @@ export function deriveSizing(options: { questions?: number } = {}): LineupSizing
       needMB: fastNeed,
       warmSeconds: r2(fastWarm),
       worstSeconds: r2(fastWorst),
+      coldLoadSeconds: fastLoadS,
       derivation: [
-        `need ${florenceMB} MB Florence-2 (1800 public + 300 assumed fp32 encoder) + ${ocrMB} MB OCR (here, for ocrStage=fast) + ${F.intakePeakMB.value} MB intake (here) = ${fastNeed} MB; x ${A.memoryHeadroom.value} headroom = ${Math.ceil(fastNeed * A.memoryHeadroom.value)} MB; at least 2 vCPUs, whole vCPUs of ${MB_PER_VCPU} MB → ${fastMemory} MB`,
+        `need ${florenceMB} MB Florence-2 (1800 public + 300 assumed fp32 encoder) + ${clipMB} MB embedding model (manifest sizeMB ${embeddingMB}, RSS taken as file size [assumed]) + ${ocrMB} MB OCR (here, for ocrStage=fast) + ${F.intakePeakMB.value} MB intake (here) = ${fastNeed} MB; x ${A.memoryHeadroom.value} headroom = ${Math.ceil(fastNeed * A.memoryHeadroom.value)} MB; at least 2 vCPUs, whole vCPUs of ${MB_PER_VCPU} MB → ${fastMemory} MB`,
         `warm: (${A.captionStandsInForDetailedS.value} s caption [assumed = <DETAILED_CAPTION> public] + ${A.objectsTokens.value} tokens x ${F.florenceMsPerToken.value} ms objects [assumed count, public rate]) x ${slow} Lambda [assumed] + ${A.ioSeconds.value} s I/O [assumed] = ${r2(fastWarm)} s`,
-        `worst: ${A.coldLoadSeconds.value} s cold load [assumed] + (${r2(encoderS)} s encoder + ${steps('<CAPTION>') + steps('<OD>')} decoder steps x ${F.florenceMsPerToken.value} ms) x ${slow} + ${ocrPageS} s OCR page (here) + ${A.ioSeconds.value} s = ${r2(fastWorst)} s; x ${A.timeoutSafety.value}, whole half-minutes → ${timeoutFor(fastWorst)} s`,
+        `worst: ${fastLoadS} s cold load (${A.coldLoadSeconds.value} s [assumed] x (${captionMB} + ${embeddingMB}) / ${captionMB} MB, manifest sizeMB) + (${r2(encoderS)} s encoder + ${steps('<CAPTION>') + steps('<OD>')} decoder steps x ${F.florenceMsPerToken.value} ms) x ${slow} + ${ocrPageS} s OCR page (here) + ${A.ioSeconds.value} s = ${r2(fastWorst)} s; x ${A.timeoutSafety.value}, whole half-minutes → ${timeoutFor(fastWorst)} s`,
       ],
     },
     detailed: {
@@ -273,6 +316,7 @@ export function deriveSizing(options: { questions?: number } = {}): LineupSizing
       needMB: detailedNeed,
       warmSeconds: r2(detailedWarm),
       worstSeconds: r2(detailedWorst),
+      coldLoadSeconds: A.coldLoadSeconds.value * (questions > 0 ? 2 : 1),
       derivation: [
         `need ${florenceMB} MB Florence-2 + ${ocrMB} MB OCR + ${F.intakePeakMB.value} MB intake${smolMB ? ` + ${smolMB} MB SmolVLM (public)` : ''} = ${detailedNeed} MB; x ${A.memoryHeadroom.value} = ${Math.ceil(detailedNeed * A.memoryHeadroom.value)} MB; at least 2 vCPUs, whole vCPUs → ${detailedMemory} MB`,
         `warm: ${F.florenceMoreDetailedCaptionS.value} s <MORE_DETAILED_CAPTION> (public) x ${slow} [assumed] + ${F.ocrTypicalCpuS.value} s OCR (here)${questions ? ` + ${questions} x ${F.smolvlmSecondsPerImage.value} s SmolVLM (public) x ${slow}` : ''} + ${A.ioSeconds.value} s I/O [assumed] = ${r2(detailedWarm)} s`,
@@ -318,12 +362,17 @@ export function deriveRemoteDetailedSizing(remote: RemoteCalls): FunctionSizing 
     // The remote model's latency is the server's: not known here.
     warmSeconds: r2(F.ocrTypicalCpuS.value + A.ioSeconds.value),
     worstSeconds: r2(worst),
+    // OCR sessions only: no model weights to read.
+    coldLoadSeconds: 0,
     derivation: [
       `need ${F.ocrRssMB.value} MB OCR (here) + ${F.intakePeakMB.value} MB intake (here) = ${need} MB, no local model; x ${A.memoryHeadroom.value} headroom, whole vCPUs → ${memoryMB} MB`,
       `worst: ${remote.requestsPerImage} request(s) x (${attempts} attempts x ${remote.timeoutMs / 1000} s timeout + ${remote.maxRetries} waits x ${REMOTE_MAX_WAIT_SECONDS} s) + ${F.ocrPageCpuS.value} s OCR page (here) + ${A.ioSeconds.value} s I/O = ${r2(worst)} s; x ${A.timeoutSafety.value}, whole half-minutes, at most ${LAMBDA_MAX_TIMEOUT_SECONDS} s → ${timeoutSeconds} s`,
     ],
   };
 }
+
+/** The production manifest's fast-stage model sizes. */
+export const PRODUCTION_FAST_MODELS: FastModelSizes = Object.freeze(fastModelSizes());
 
 /** The default lineup's sizing: the constructs' defaults. */
 export const DEFAULT_SIZING: LineupSizing = deriveSizing();

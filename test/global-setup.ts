@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { buildFixtureModelSet } from '../models/fixtures/build.ts';
+import { HOSTILE_COUNTS_DIR, hostileSummary } from './support/hostile-counts.ts';
 
 const OUTPUT = resolve(fileURLToPath(new URL('..', import.meta.url)), 'test-output');
 /** Where the known-answer model set lives for the test run (relative to the repo root). */
@@ -55,10 +56,19 @@ async function buildOnce(): Promise<void> {
  * `process.env.MODELS_DIR` (inherited by the forked workers) and `inject('fixtureModelsDir')`.
  * Builds the entry points too (`npm run build`): the tests that run the bin run what users run.
  */
-export default async function setup(project: TestProject): Promise<void> {
-  await Promise.all([buildOnce(), buildEntryPoints()]);
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  await Promise.all([
+    buildOnce(),
+    buildEntryPoints(),
+    rm(HOSTILE_COUNTS_DIR, { recursive: true, force: true }),
+  ]);
   process.env.MODELS_DIR = FIXTURE_MODELS_DIR;
   project.provide('fixtureModelsDir', FIXTURE_MODELS_DIR);
+  // The hostile suites' counts, added up, at the end of the run's output.
+  return async () => {
+    const summary = await hostileSummary(100);
+    if (summary) console.log(`\n${summary}`);
+  };
 }
 
 declare module 'vitest' {

@@ -10,33 +10,43 @@ import {
   expected,
   type FastStageTrigger,
   type JobQueue,
+  keptAsideSentence,
   readModelsDir,
+  toBeKeptAsideSentence,
 } from '#engine/index.ts';
-import { loadManifest } from '#engine/models/registry.ts';
+import { ModelRegistry } from '#engine/models/registry.ts';
 import {
   type BackfillSummary,
   backfill,
   currentModelsOf,
   type DetailedJob,
   describeUploadedObject,
+  keptAsideKeyFor,
   objectsCreated,
   readKeyLayout,
   s3EventFor,
 } from '#engine/pipeline/index.ts';
+import { currentQuestionKeys, readQuestionsConfig } from '#engine/questions/index.ts';
 
 export const BACKFILL_USAGE = `Usage: npm run backfill -- [options]
 
 Finds every object under the input prefix whose sidecar is missing or stale (another ETag, or
 made by other models than the manifest names) and enqueues it:
-  caption missing or stale  → the fast stage (it rewrites the sidecar and queues the detailed job)
-  only detailed stale       → a job on the detailed queue
-Failed sidecars stay as they are (the failure is final for those bytes).
+  caption or vector missing or stale → the fast stage (it rewrites the sidecar and queues the
+                              detailed job; a missing vector alone keeps the caption)
+  only detailed stale       → a job on the detailed queue (a changed category list or
+                              question: re-scored or asked without describing again)
+Failed sidecars stay as they are (the failure is final for those bytes). A sidecar that cannot be
+read (not JSON, or not a description) counts as missing: it is named on stderr, and the fast stage
+keeps its bytes as <sidecar>.corrupt before describing the image again.
 
 Options:
   --dry-run               list and count, send nothing
   --fast-function <name>  fast Lambda to invoke asynchronously (default $FAST_FUNCTION_NAME)
   --in-process            run the fast stage here instead, with the local models (small sets, local servers)
   --models <dir>          model set whose manifest is "current" (default $${ENV.MODELS_DIR} or ./models)
+  --questions <file>      the deployment's questions and categories (default $${ENV.QUESTIONS_CONFIG}
+                          or config/questions.json, as cdk deploy)
   --bucket <name>         default $${ENV.BUCKET_NAME}
   --queue-url <url>       detailed queue (default $${ENV.DETAILED_QUEUE_URL})
   --json                  print the summary as JSON
@@ -50,6 +60,7 @@ const OPTIONS = {
   'fast-function': { type: 'string' },
   'in-process': { type: 'boolean', default: false },
   models: { type: 'string' },
+  questions: { type: 'string' },
   bucket: { type: 'string' },
   'queue-url': { type: 'string' },
   json: { type: 'boolean', default: false },
@@ -118,8 +129,13 @@ export async function runBackfillCommand(
       );
     }
     const modelsDir = resolve(readModelsDir(env, values.models));
-    const manifest = await loadManifest(modelsDir);
-    const models = currentModelsOf(manifest);
+    // Opening the registry reads the manifest and loads no model.
+    const registry = await ModelRegistry.open({ modelsDir, threads: 0 });
+    const questions = readQuestionsConfig(values.questions ?? env[ENV.QUESTIONS_CONFIG]);
+    const models = {
+      ...currentModelsOf(registry.manifest),
+      ...currentQuestionKeys(registry, questions),
+    };
     const layout = readKeyLayout(env);
     const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
     const store = new S3ObjectStore({ bucket, endpoint });
@@ -127,21 +143,37 @@ export async function runBackfillCommand(
       queueUrl: queueUrl ?? '',
       endpoint: env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL || undefined,
     });
+    const say = (line: string) => output.stderr.write(`${line}\n`);
+    const inProcess = !dryRun && values['in-process'];
     const fast = dryRun
       ? { trigger: async () => {} }
-      : values['in-process']
-        ? inProcessTrigger({
-            ...env,
-            [ENV.BUCKET_NAME]: bucket,
-            [ENV.DETAILED_QUEUE_URL]: queueUrl,
-            [ENV.MODELS_DIR]: modelsDir,
-          })
+      : inProcess
+        ? inProcessTrigger(
+            {
+              ...env,
+              [ENV.BUCKET_NAME]: bucket,
+              [ENV.DETAILED_QUEUE_URL]: queueUrl,
+              [ENV.MODELS_DIR]: modelsDir,
+              ...(values.questions ? { [ENV.QUESTIONS_CONFIG]: values.questions } : {}),
+            },
+            say,
+          )
         : new LambdaFastTrigger({ functionName: functionName ?? '' });
 
     const progress = progressLine(output);
     const summary = await backfill(
       { store, layout, models, bucket, queue, fast },
-      { dryRun, onProgress: progress.update },
+      {
+        dryRun,
+        onProgress: progress.update,
+        // In this process the fast stage says it itself, once it has kept the bytes aside.
+        ...(inProcess
+          ? {}
+          : {
+              onUnreadable: ({ sidecarKey, reason }) =>
+                say(toBeKeptAsideSentence(sidecarKey, keptAsideKeyFor(sidecarKey), reason)),
+            }),
+      },
     );
     progress.done();
     const where = `s3://${bucket}/${layout.inputPrefix}`;
@@ -155,15 +187,21 @@ export async function runBackfillCommand(
 
 /**
  * The fast stage in this process, with the local models: the use case the fast Lambda runs. The
- * models load on the first image that needs it, so a run with nothing stale loads nothing.
+ * models load on the first image that needs it, so a run with nothing stale loads nothing. What
+ * the fast Lambda would log about an unreadable sidecar it kept aside goes to `say`.
  */
-function inProcessTrigger(env: Env): FastStageTrigger {
+function inProcessTrigger(env: Env, say: (line: string) => void): FastStageTrigger {
   let runtime: ReturnType<typeof createFastRuntime> | undefined;
   return {
     trigger: async (object) => {
       runtime ??= createFastRuntime(readAwsConfig(env, 'fast'));
       const { deps } = await runtime;
-      for (const created of objectsCreated(s3EventFor([object]))) await describeUploadedObject(deps, created);
+      for (const created of objectsCreated(s3EventFor([object]))) {
+        const outcome = await describeUploadedObject(deps, created);
+        if (outcome.kind !== 'skipped' && outcome.keptAside) {
+          say(keptAsideSentence(outcome.sidecarKey, outcome.keptAside.key, outcome.keptAside.reason));
+        }
+      }
     },
   };
 }

@@ -16,6 +16,7 @@ import {
   KEPT_ASIDE_SUFFIX,
   needsDescription,
   parseStoredRecord,
+  type StaleReason,
 } from '#engine/pipeline/index.ts';
 import { currentQuestionKeys } from '#engine/questions/index.ts';
 import { type DescriptionRecord, fileSidecarPath, sha256Hex } from '#engine/record/index.ts';
@@ -58,7 +59,10 @@ async function describeOne(
   target: DescribeTarget,
   mode: ModelMode,
   previous: DescriptionRecord | undefined,
+  need?: StaleReason,
 ): Promise<DescriptionRecord> {
+  // Only the category list changed: the stored record is re-scored, no image model runs.
+  if (previous && need === 'categories-changed') return engine.judgedAgain(previous);
   let input: DescribeInput;
   try {
     input = await readSource(target.path, engine.settings.maxInputBytes);
@@ -70,8 +74,14 @@ async function describeOne(
     );
   }
   // `previous` is the sidecar already at the output path: its results survive a run that cannot
-  // redo them (models missing, a failed run), marked stale.
-  return engine.describe(input, previous, { mode, failures: 'record' });
+  // redo them (models missing, a failed run), marked stale. Only the vector missing or stale: the
+  // current caption, objects and text are kept.
+  const keepCurrent = need === 'embedding-stale';
+  return engine.describe(input, previous, {
+    mode,
+    failures: 'record',
+    ...(keepCurrent ? { keepCurrent } : {}),
+  });
 }
 
 /**
@@ -177,17 +187,17 @@ export async function runDescribeCommand(
   for (const target of targets) {
     const path = batch ? sidecarPath(target, options.outDir) : undefined;
     const previous = path ? await readExistingSidecar(path, output) : undefined;
-    if (
-      !options.force &&
-      previous &&
-      (await isUpToDate(target, previous, options.mode, current, engine.settings.maxInputBytes))
-    ) {
+    const need =
+      !options.force && previous
+        ? await whatIsNeeded(target, previous, options.mode, current, engine.settings.maxInputBytes)
+        : undefined;
+    if (need === 'up-to-date') {
       unchanged += 1;
       if (options.json) output.stdout.write(`${JSON.stringify(previous)}\n`);
       progress.step(target.relativePath);
       continue;
     }
-    const record = await describeOne(engine, target, options.mode, previous);
+    const record = await describeOne(engine, target, options.mode, previous, need);
     let error: { code: string; message: string } | undefined = firstError(record);
 
     // A file that could not be read says nothing about the image: its old sidecar stays as it was.
@@ -251,26 +261,27 @@ function currentModels(engine: DescribeEngine): CurrentModels {
 }
 
 /**
- * True when the sidecar already describes these bytes with these models, as far as the mode goes
- * (fast: the fast stage; normal: both). A failed or waiting stage is run again: the run may now
- * succeed, and it shows the error again.
+ * 'up-to-date' when the sidecar already describes these bytes with these models, as far as the
+ * mode goes (fast: the fast stage; normal: both); else why it is stale, or undefined (describe it
+ * afresh). A failed or waiting stage is run again: the run may now succeed, and it shows the error again.
  */
-async function isUpToDate(
+async function whatIsNeeded(
   target: DescribeTarget,
   previous: DescriptionRecord,
   mode: ModelMode,
   current: CurrentModels,
   maxBytes: number,
-): Promise<boolean> {
-  if (previous.status.fast.state !== 'done') return false;
-  if (mode === 'normal' && previous.status.detailed.state !== 'done') return false;
+): Promise<StaleReason | 'up-to-date' | undefined> {
+  if (previous.status.fast.state !== 'done') return undefined;
+  if (mode === 'normal' && previous.status.detailed.state !== 'done') return undefined;
   let bytes: Buffer;
   try {
     bytes = await readInputFile(target.path, maxBytes);
   } catch {
     // Unreadable now: describing it again reports why.
-    return false;
+    return undefined;
   }
   const need = needsDescription(previous, { sha256: sha256Hex(bytes) }, current);
-  return need === undefined || (mode === 'fast' && need.stage === 'detailed');
+  if (need === undefined || (mode === 'fast' && need.stage === 'detailed')) return 'up-to-date';
+  return need.reason;
 }

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { SqliteSearchIndex, searchIndexFile } from '#emulators/sqlite-search-index.ts';
 import { ENV, type Env, readModelsDir } from '#engine/index.ts';
 import { readQuestionsConfig } from '#engine/questions/index.ts';
 import { FILE_SIDECAR_SUFFIX, readStoredRecord } from '#engine/record/index.ts';
@@ -8,13 +9,16 @@ import {
   DEFAULT_COLOUR_MIN_FRACTION,
   foldPhrase,
   type HybridHit,
+  type HybridSearch,
   type HybridSearchResponse,
   LocalSearchIndex,
   localHybridSearch,
   MemoryVectorIndex,
   parseSearchQuery,
+  type QueryEmbedder,
   SEARCH_LIMITS,
   type SearchHit,
+  type SearchQuery,
   SearchQueryError,
   vectorEntryOf,
 } from '#engine/search/index.ts';
@@ -34,6 +38,9 @@ search says so and lists keyword matches only.
 
 Options:
   --dir <folder>        folder of sidecars (default: the current folder)
+  --data <dir>          search the local stack's collection instead (npm start's data directory,
+                        default .local-data): its search file, keywords and image vectors, as it
+                        is (no sidecar is read); images are named by their keys in the bucket
   --colour <colour>     a family (red, orange, yellow, green, blue, purple, pink, brown, black,
                         white, gray) or a name the palette gives ("light blue", "dark red");
                         repeat for several (all must be there); --color works too
@@ -59,6 +66,7 @@ an unreadable folder.`;
 
 const OPTIONS = {
   dir: { type: 'string', default: '.' },
+  data: { type: 'string' },
   colour: { type: 'string', multiple: true },
   color: { type: 'string', multiple: true },
   'colour-min': { type: 'string' },
@@ -249,6 +257,7 @@ export async function runSearchCli(
     return 2;
   }
 
+  if (values.data !== undefined) return searchStackFile(values.data, query, values, output, env);
   const index = new LocalSearchIndex();
   const vectors = new MemoryVectorIndex();
   let summary: LoadSummary;
@@ -271,9 +280,52 @@ export async function runSearchCli(
     );
   }
 
+  return answer((embedder) => localHybridSearch(index, vectors, embedder), query, values, output, env);
+}
+
+type SearchValues = { readonly json: boolean; readonly models?: string };
+
+/** `--data`: the stack's search file, opened read-only (the stack may be running and writing it). */
+async function searchStackFile(
+  dataDir: string,
+  query: SearchQuery,
+  values: SearchValues,
+  output: CommandOutput,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<number> {
+  const file = searchIndexFile(resolve(dataDir));
+  const opened = SqliteSearchIndex.openReadOnly(file);
+  if ('unusable' in opened) {
+    output.stderr.write(
+      `Cannot search ${file}: ${opened.unusable}. Start the stack on that data directory (npm start -- --data ${dataDir}) to rebuild it.\n`,
+    );
+    return 2;
+  }
+  const { index } = opened;
+  try {
+    return await answer(
+      (embedder) => localHybridSearch(index, index.vectors, embedder),
+      query,
+      values,
+      output,
+      env,
+    );
+  } finally {
+    index.close();
+  }
+}
+
+/** Runs the query with the text tower of the model set and prints the response. */
+async function answer(
+  search: (embedder: QueryEmbedder | undefined) => HybridSearch,
+  query: SearchQuery,
+  values: SearchValues,
+  output: CommandOutput,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<number> {
   const { embedder, models } = await openQueryEmbedder(resolve(readModelsDir(env, values.models)));
   try {
-    const response = await localHybridSearch(index, vectors, embedder).search(query);
+    const response = await search(embedder).search(query);
     if (response.notice && !values.json) output.stderr.write(`${response.notice}\n`);
     output.stdout.write(
       `${values.json ? JSON.stringify(response) : formatResponse(response, query.offset)}\n`,

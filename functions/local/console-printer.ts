@@ -48,7 +48,7 @@ export function formatStackEvent(
     case 'search-index':
       if (event.state === 'rebuilding')
         return out(
-          `⟳ rebuilding the search index from the stored descriptions: ${REBUILD_REASONS[event.reason]}`,
+          `⟳ rebuilding the search index from the stored descriptions: ${REBUILD_REASONS[event.reason]}${event.detail ? ` (${event.detail})` : ''}`,
         );
       if (event.state === 'progress') return out(`  … ${event.indexed} descriptions indexed`);
       return out(

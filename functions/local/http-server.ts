@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { type ObjectStore, packagePath } from '#engine/index.ts';
 import { type HybridSearch, parseSearchQuery, SearchQueryError } from '#engine/search/index.ts';
 import type { RecordLister } from './records.ts';
-import { decodePath, loopbackOrigins, refusalFor } from './request-guard.ts';
+import { decodePath, loopbackOrigins, refusalFor, SAME_ORIGIN_HEADERS } from './request-guard.ts';
 
 const WEB_DIR = `${packagePath('functions', 'local', 'web')}/`;
 
@@ -122,7 +122,12 @@ export async function startLocalHttp(options: LocalHttpOptions): Promise<{ serve
   let ownPort = 0;
   const server = createServer((req, res) => {
     // Only the page itself, on loopback: no other site, no rebound host name (request-guard.ts).
-    const refused = refusalFor(req, { port: ownPort, origins: loopbackOrigins(ownPort) });
+    for (const [name, value] of Object.entries(SAME_ORIGIN_HEADERS)) res.setHeader(name, value);
+    const refused = refusalFor(req, {
+      port: ownPort,
+      origins: loopbackOrigins(ownPort),
+      visitable: (path) => path in STATIC_FILES,
+    });
     if (refused) {
       req.resume();
       return sendJson(res, refused.status, { error: { code: refused.code, message: refused.message } });

@@ -9,8 +9,13 @@ import type { IncomingMessage } from 'node:http';
  *   attacker's host name in it);
  * - it carries an Origin other than the stack's page (a browser always sends Origin on cross-origin
  *   POST/PUT and CORS requests; the SDK, the CLI and curl send none);
- * - a browser marks it cross-site (Sec-Fetch-Site) and it is not the user opening the page itself;
+ * - a browser marks it as coming from another page (Sec-Fetch-Site `cross-site`, or `same-site`:
+ *   any other server on localhost, whatever its port) without the page's Origin, unless it is the
+ *   user opening the page itself in a tab (a top-level visit to a `visitable` path). An `<img>` on
+ *   another site sends no Origin, so this is what stops it reading thumbnails, images and records;
  * - its path is not valid percent-encoded UTF-8 (a 400, not an exception).
+ * Browsers too old to send Sec-Fetch-Site still honour `Cross-Origin-Resource-Policy: same-origin`
+ * (SAME_ORIGIN_HEADERS), which every answer carries.
  */
 
 export interface Refusal {
@@ -25,7 +30,16 @@ export interface GuardRules {
   readonly port: number;
   /** Origins allowed to call this server from a browser (the page's own origin). */
   readonly origins: readonly string[];
+  /** Paths a person may open in a tab from a link on another site (the page); default none. */
+  readonly visitable?: (path: string) => boolean;
 }
+
+/** On every answer: no other origin may embed it (`<img>`, `<script>`) or frame it. */
+export const SAME_ORIGIN_HEADERS: Readonly<Record<string, string>> = {
+  'cross-origin-resource-policy': 'same-origin',
+  'x-frame-options': 'DENY',
+  'content-security-policy': "frame-ancestors 'none'",
+};
 
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'] as const;
 
@@ -61,16 +75,26 @@ export function refusalFor(req: IncomingMessage, rules: GuardRules): Refusal | u
       message: `Requests from ${JSON.stringify(origin)} are not allowed: only the local page may call this server`,
     };
   }
-  const site = req.headers['sec-fetch-site'];
-  const opening = req.headers['sec-fetch-mode'] === 'navigate' && req.method === 'GET';
-  if (site === 'cross-site' && !opening) {
-    return { status: 403, code: 'AccessDenied', message: 'Cross-site requests are not allowed' };
-  }
   const raw = req.url ?? '';
   if (!raw.startsWith('/')) {
     return { status: 400, code: 'InvalidURI', message: "Couldn't parse the specified URI." };
   }
   const path = raw.split('?')[0] ?? '';
+  const site = req.headers['sec-fetch-site'];
+  if ((site === 'cross-site' || site === 'same-site') && origin === undefined) {
+    const visit =
+      req.method === 'GET' &&
+      req.headers['sec-fetch-mode'] === 'navigate' &&
+      req.headers['sec-fetch-dest'] === 'document' &&
+      (rules.visitable?.(path) ?? false);
+    if (!visit) {
+      return {
+        status: 403,
+        code: 'AccessDenied',
+        message: `Requests from other sites (Sec-Fetch-Site: ${site}) are not allowed: only the local page may read this server`,
+      };
+    }
+  }
   if (decodePath(path) === undefined) {
     return {
       status: 400,

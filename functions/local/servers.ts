@@ -7,7 +7,14 @@ import type { S3Event } from 'aws-lambda';
 import { buildApp } from 'fauxqs';
 import S3rver from 's3rver';
 import { type CorruptObjectFile, ObjectFiles } from './object-files.ts';
-import { corsHeadersFor, decodePath, type GuardRules, loopbackOrigins, refusalFor } from './request-guard.ts';
+import {
+  corsHeadersFor,
+  decodePath,
+  type GuardRules,
+  loopbackOrigins,
+  refusalFor,
+  SAME_ORIGIN_HEADERS,
+} from './request-guard.ts';
 
 /** S3's limit on a key: 1,024 bytes of UTF-8. */
 const MAX_KEY_BYTES = 1024;
@@ -133,6 +140,7 @@ function withEmptySegmentsEncoded(url: string): string {
 export function withRequestGuard(rules: () => GuardRules, next: Listener): Listener {
   return (req, res) => {
     const current = rules();
+    for (const [name, value] of Object.entries(SAME_ORIGIN_HEADERS)) res.setHeader(name, value);
     const refused = refusalFor(req, current);
     if (refused) return s3Error(req, res, refused.status, refused.code, refused.message);
     if (Buffer.byteLength(bucketAndKey(req).key, 'utf8') > MAX_KEY_BYTES) {

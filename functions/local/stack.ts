@@ -9,17 +9,12 @@ import {
   localClients,
   SqsPoller,
 } from '#emulators/index.ts';
-import { type RebuildReason, SqliteSearchIndex } from '#emulators/sqlite-search-index.ts';
+import { searchIndexFile } from '#emulators/sqlite-search-index.ts';
 import { ConfigError, ENV, type Env } from '#engine/index.ts';
 import { type DetailedJob, inputKeyFor, keyLayout } from '#engine/pipeline/index.ts';
 import { asksQuestions } from '#engine/questions/index.ts';
 import type { DescriptionRecord } from '#engine/record/index.ts';
-import {
-  localHybridSearch,
-  MemoryVectorIndex,
-  type RebuildSummary,
-  SidecarIndexer,
-} from '#engine/search/index.ts';
+import { localHybridSearch } from '#engine/search/index.ts';
 import { openQueryEmbedder } from '#engine/search/query-embedder.ts';
 import { readUploadApiConfig } from '../aws/upload-api-handler.ts';
 import { ChildWorker, STOP_GRACE_MS } from './child-worker.ts';
@@ -37,6 +32,7 @@ import type { LocalOptions } from './options.ts';
 import { RecordLister } from './records.ts';
 import { type RequeueSummary, requeueUnfinished, waitingFor } from './requeue.ts';
 import { AsyncInvoker, notificationFor } from './s3-notifications.ts';
+import { openLocalSearch, type SearchIndexEvent } from './search-indexes.ts';
 import { startEmbeddedS3, startEmbeddedSqs } from './servers.ts';
 import { type KeptAside, UnreadableRecords } from './unreadable-records.ts';
 
@@ -48,9 +44,7 @@ export type StackEvent =
   | { type: 'requeued'; summary: RequeueSummary; reason: 'start' | 'models-ready' }
   | { type: 'models-ready' }
   /** The search index file was missing or unusable: rebuilt from the sidecars before the page opens. */
-  | { type: 'search-index'; state: 'rebuilding'; reason: RebuildReason; file: string }
-  | { type: 'search-index'; state: 'progress'; indexed: number }
-  | { type: 'search-index'; state: 'rebuilt'; summary: RebuildSummary }
+  | SearchIndexEvent
   /** A stored description that could not be read was kept aside (the image is described again). */
   | ({ type: 'kept-aside' } & KeptAside)
   | { type: 'error'; where: string; error: unknown };
@@ -155,22 +149,16 @@ export async function startLocalStack(
     const store = new S3ObjectStore({ bucket: options.bucket, client: s3 });
     const queues = await createDetailedQueues(sqs, options);
     const detailedQueue = new SqsJobQueue<DetailedJob>({ queueUrl: queues.queueUrl, client: sqs });
-    // GET /search: every sidecar in the bucket, in a file kept current from the sidecar writes
-    // below and opened as it is at the next start.
-    const indexFile = join(options.dataDir, 'search-index', 'index.sqlite');
-    const opened = SqliteSearchIndex.open(indexFile);
-    const searchIndex = opened.index;
-    closers.push(async () => searchIndex.close());
-    // Image vectors are held in memory (loaded from the sidecars at start, below); the index
-    // file's own vector side is not used yet.
-    const vectorIndex = new MemoryVectorIndex();
-    const indexer = new SidecarIndexer({
+    // GET /search: keywords and image vectors in one file, kept current from the sidecar writes
+    // below and opened as it is at the next start (rebuilt from the sidecars only when unusable).
+    const { index: searchIndex, indexer } = await openLocalSearch({
+      file: searchIndexFile(options.dataDir),
       store,
       layout,
-      index: searchIndex,
-      vectors: vectorIndex,
+      onEvent: emit,
       onSkipped: (key, error) => emit({ type: 'error', where: `search index ${key}`, error }),
     });
+    closers.push(async () => searchIndex.close());
 
     const config = localFunctionsConfig(
       options,
@@ -349,19 +337,6 @@ export async function startLocalStack(
       inputPrefix: options.inputPrefix,
       sidecarPrefix: options.sidecarPrefix,
     });
-    // Only when the file was missing or unusable; before the web server listens, so the first
-    // search already sees what earlier runs described.
-    if (opened.rebuild) {
-      emit({ type: 'search-index', state: 'rebuilding', reason: opened.rebuild.reason, file: indexFile });
-      const summary = await indexer.rebuild((indexed) =>
-        emit({ type: 'search-index', state: 'progress', indexed }),
-      );
-      searchIndex.markComplete();
-      emit({ type: 'search-index', state: 'rebuilt', summary });
-    } else {
-      // The keyword index is current; the in-memory vectors come from the sidecars' embeddings.
-      await indexer.rebuild(undefined, { keywords: false });
-    }
     // The query's text tower, in this process (the image tower runs in the fast stage's).
     const queryModels = await openQueryEmbedder(options.modelsDir ?? settings.modelsDir, settings.threads);
     closers.push(async () => queryModels.models?.dispose());
@@ -370,7 +345,7 @@ export async function startLocalStack(
       port: options.httpPort,
       uploadApi: handlers.uploadApi,
       records: lister,
-      search: localHybridSearch(searchIndex, vectorIndex, queryModels.embedder),
+      search: localHybridSearch(searchIndex, searchIndex.vectors, queryModels.embedder),
       store,
       inputPrefix: options.inputPrefix,
       models,

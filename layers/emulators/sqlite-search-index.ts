@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { DescribeError, expected } from '#engine/errors.ts';
 import { type ColourFamily, colourFamilySchema } from '#engine/record/schema.ts';
 import {
   hitOf,
@@ -18,6 +17,7 @@ import {
   type SearchQuery,
 } from '#engine/search/query.ts';
 import { searchTerms } from '#engine/words.ts';
+import { type IvfSettings, SqliteVectorIndex, VECTOR_TABLES } from './sqlite-vector-index.ts';
 
 /**
  * The local stack's persistent search index: one SQLite file (better-sqlite3, FTS5) under the data
@@ -37,21 +37,29 @@ import { searchTerms } from '#engine/words.ts';
  * - ties order by `uploaded_at` and then by `key_order`, the key as UTF-16 big-endian bytes, whose
  *   byte order is JavaScript's string order (SQLite compares UTF-8, which differs past U+FFFF).
  *
- * The vector side (ImageVectorIndex): one unit vector per image key, stored as float32. Nearest
- * neighbours are found by a scan of 1-bit sign codes held in memory (dims/8 bytes per image, loaded
- * on the first vector query) by Hamming distance, then the best candidates are re-scored by the
- * exact dot product read back from the file. Filters run first as SQL over the same columns.
+ * The vector side (ImageVectorIndex) lives in the same file: `vectors` (sqlite-vector-index.ts).
  */
 
 /** The file's layout version: a file of another version is rebuilt, like a missing one. */
-const SCHEMA_VERSION = '1';
+const SCHEMA_VERSION = '2';
 const FAMILIES: readonly ColourFamily[] = colourFamilySchema.options;
 const UNIT = '\u001f';
 /** Fields whose terms get the weight 3 or 2; the rest weigh 1 (SEARCH_FIELD_WEIGHTS). */
 const WEIGHT_GROUPS = [3, 2] as const;
 
+/** Where the local stack keeps its search file under its data directory. */
+export function searchIndexFile(dataDir: string): string {
+  return join(dataDir, 'search-index', 'index.sqlite');
+}
+
 /** Why `open` found no usable index: the caller rebuilds it from the sidecars and says why. */
-export type RebuildReason = 'missing' | 'unreadable' | 'incomplete' | 'older-version' | 'unclean-stop';
+export type RebuildReason =
+  | 'missing'
+  | 'unreadable'
+  | 'incomplete'
+  | 'older-version'
+  | 'unclean-stop'
+  | 'vectors-mismatch';
 
 /** What each reason means, for the line a person reads at start. */
 export const REBUILD_REASONS: Readonly<Record<RebuildReason, string>> = {
@@ -60,6 +68,7 @@ export const REBUILD_REASONS: Readonly<Record<RebuildReason, string>> = {
   incomplete: 'the last rebuild of the search index did not finish',
   'older-version': 'the search index was written by an older version',
   'unclean-stop': 'the last run stopped without closing the search index, so a write may be missing',
+  'vectors-mismatch': "the search index's image vectors do not match their model's length",
 };
 
 export interface OpenedSearchIndex {
@@ -68,29 +77,11 @@ export interface OpenedSearchIndex {
   readonly rebuild?: { readonly reason: RebuildReason; readonly detail?: string };
 }
 
-/** A vector whose length is not the index's, or not a finite unit-ish vector. */
-export class VectorShapeError extends DescribeError {
-  readonly code = 'INVALID_REQUEST' as const;
-  readonly permanent = true;
-}
-
-export interface NearestOptions {
-  /** How many neighbours; default 20. */
-  readonly limit?: number;
-  /** The filters of a search (its words, sort and page are ignored). */
-  readonly filters?: Pick<
-    SearchQuery,
-    'colours' | 'labels' | 'categories' | 'hasText' | 'uploaded' | 'state'
-  >;
-  /** Leave this key out (the image whose neighbours are asked for). */
-  readonly exclude?: string;
-}
-
-export interface Neighbour {
-  readonly key: string;
-  /** Cosine similarity (dot product of unit vectors), -1..1. */
-  readonly similarity: number;
-}
+/** The filters of a search (its words, sort and page are ignored). */
+type SearchFilters = Pick<
+  SearchQuery,
+  'colours' | 'labels' | 'categories' | 'hasText' | 'uploaded' | 'state'
+>;
 
 type Row = Record<string, unknown>;
 
@@ -111,47 +102,18 @@ function termWeights(fields: SearchDocument['fields']): Map<string, number> {
   return best;
 }
 
-function popcount(x: number): number {
-  let v = x - ((x >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  v = (v + (v >>> 4)) & 0x0f0f0f0f;
-  return Math.imul(v, 0x01010101) >>> 24;
-}
-
-function signCode(vector: Float32Array, words: number): Uint32Array {
-  const code = new Uint32Array(words);
-  for (let d = 0; d < vector.length; d += 1) {
-    if ((vector[d] as number) > 0) code[d >>> 5] = (code[d >>> 5] as number) | (1 << (d & 31));
-  }
-  return code;
-}
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let sum = 0;
-  for (let d = 0; d < a.length; d += 1) sum += (a[d] as number) * (b[d] as number);
-  return sum;
-}
-
-/** Most similar first, then by key. */
-function bySimilarity(a: Neighbour, b: Neighbour): number {
-  return b.similarity - a.similarity || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-}
-
-function float32(vector: ArrayLike<number>): Float32Array {
-  return vector instanceof Float32Array ? vector : Float32Array.from(vector);
-}
-
 export class SqliteSearchIndex implements SearchIndex {
   private readonly statements = new Map<string, Database.Statement>();
-  /** Sign codes of every stored vector, loaded on the first nearest(); undefined until then. */
-  private codes:
-    | { rowids: Int32Array; bits: Uint32Array; count: number; slotOf: Map<number, number> }
-    | undefined;
+  /** The image vectors in the same file (ImageVectorIndex). */
+  readonly vectors: SqliteVectorIndex;
 
   private constructor(
     private readonly db: Database.Database,
     readonly path: string,
-  ) {}
+    ivf?: Partial<IvfSettings>,
+  ) {
+    this.vectors = new SqliteVectorIndex(db, ivf);
+  }
 
   /**
    * Opens the index file, creating it when missing. A file SQLite cannot read, one from another
@@ -164,11 +126,14 @@ export class SqliteSearchIndex implements SearchIndex {
     if (!existsSync(path)) return { index: SqliteSearchIndex.create(path), rebuild: { reason: 'missing' } };
     let index: SqliteSearchIndex | undefined;
     let reason: RebuildReason | undefined;
+    let mismatch: string | undefined;
     try {
       index = new SqliteSearchIndex(new Database(path), path);
       if (index.meta('schema') !== SCHEMA_VERSION) reason = 'older-version';
       else if (index.meta('complete') !== '1') reason = 'incomplete';
       else if (index.meta('clean') !== '1') reason = 'unclean-stop';
+      else mismatch = SqliteVectorIndex.mismatch(index.db);
+      if (mismatch) reason = 'vectors-mismatch';
     } catch (error) {
       index?.db.close();
       SqliteSearchIndex.discard(path, true);
@@ -179,20 +144,52 @@ export class SqliteSearchIndex implements SearchIndex {
       // Start again from an empty file: a record deleted meanwhile must not linger.
       index.db.close();
       SqliteSearchIndex.discard(path, false);
-      return { index: SqliteSearchIndex.create(path), rebuild: { reason } };
+      return {
+        index: SqliteSearchIndex.create(path),
+        rebuild: { reason, ...(mismatch ? { detail: mismatch } : {}) },
+      };
     }
     index.configure();
     index.setMeta('clean', '0');
     return { index };
   }
 
-  /** An index in memory (tests, or a one-off search): nothing is written to disk. */
-  static inMemory(): SqliteSearchIndex {
-    return SqliteSearchIndex.create(':memory:');
+  /**
+   * The file as it is, read-only, for a search beside a running stack (which keeps writing it):
+   * nothing is written, not even the clean-stop mark. `unusable` says why a file cannot be searched
+   * (only the stack rebuilds it, from the sidecars).
+   */
+  static openReadOnly(path: string): { index: SqliteSearchIndex } | { unusable: string } {
+    if (!existsSync(path)) return { unusable: REBUILD_REASONS.missing };
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+      const index = new SqliteSearchIndex(db, path);
+      const mismatch = SqliteVectorIndex.mismatch(db);
+      const reason: RebuildReason | undefined =
+        index.meta('schema') !== SCHEMA_VERSION
+          ? 'older-version'
+          : index.meta('complete') !== '1'
+            ? 'incomplete'
+            : mismatch
+              ? 'vectors-mismatch'
+              : undefined;
+      if (!reason) return { index };
+      db.close();
+      return { unusable: REBUILD_REASONS[reason] + (mismatch ? ` (${mismatch})` : '') };
+    } catch (error) {
+      db?.close();
+      return { unusable: `${REBUILD_REASONS.unreadable.split(' (')[0]} (${(error as Error).message})` };
+    }
   }
 
-  private static create(path: string): SqliteSearchIndex {
-    const index = new SqliteSearchIndex(new Database(path), path);
+  /** An index in memory (tests, or a one-off search): nothing is written to disk. */
+  static inMemory(ivf?: Partial<IvfSettings>): SqliteSearchIndex {
+    return SqliteSearchIndex.create(':memory:', ivf);
+  }
+
+  private static create(path: string, ivf?: Partial<IvfSettings>): SqliteSearchIndex {
+    const index = new SqliteSearchIndex(new Database(path), path, ivf);
     index.configure();
     const families = FAMILIES.map((f) => `c_${f} REAL`).join(', ');
     index.db.exec(`
@@ -205,8 +202,7 @@ export class SqliteSearchIndex implements SearchIndex {
       CREATE INDEX docs_by_date ON docs (uploaded_at DESC, key_order);
       CREATE VIRTUAL TABLE terms USING fts5(
         words, tokenize='ascii', detail=none, content='', contentless_delete=1);
-      CREATE TABLE vectors (
-        id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, vector BLOB NOT NULL, code BLOB NOT NULL);
+      ${VECTOR_TABLES}
     `);
     index.setMeta('schema', SCHEMA_VERSION);
     index.setMeta('complete', '0');
@@ -327,12 +323,11 @@ export class SqliteSearchIndex implements SearchIndex {
         this.statement('DELETE FROM terms WHERE rowid = ?').run(old.id);
         this.statement('DELETE FROM docs WHERE id = ?').run(old.id);
       }
-      this.removeVectorRow(key);
     })();
   }
 
   /** SQL conditions on `docs` (alias d) for the query's filters, and their parameters. */
-  private filters(query: NonNullable<NearestOptions['filters']>): { sql: string[]; params: unknown[] } {
+  private filters(query: SearchFilters): { sql: string[]; params: unknown[] } {
     const sql: string[] = [];
     const params: unknown[] = [];
     for (const colour of query.colours) {
@@ -455,196 +450,10 @@ export class SqliteSearchIndex implements SearchIndex {
     return out;
   }
 
-  // ---- vectors (ImageVectorIndex) ----
-
-  private get dims(): number | undefined {
-    const value = this.meta('dims');
-    return value === undefined ? undefined : Number(value);
-  }
-
-  private checkShape(vector: Float32Array, what: string): void {
-    const dims = this.dims;
-    if (dims !== undefined && vector.length !== dims) {
-      throw new VectorShapeError(expected(`a vector of ${dims} numbers`, what, `${vector.length}`));
-    }
-    for (const x of vector) {
-      if (!Number.isFinite(x)) throw new VectorShapeError(expected('finite numbers', what, String(x)));
-    }
-  }
-
-  /** Stores the image's unit vector, replacing any earlier one. */
-  upsertVector(key: string, vector: ArrayLike<number>): void {
-    const v = float32(vector);
-    this.checkShape(v, 'vector');
-    if (v.length === 0) throw new VectorShapeError(expected('a non-empty vector', 'vector', '0 numbers'));
-    this.db.transaction(() => {
-      if (this.dims === undefined) this.setMeta('dims', String(v.length));
-      const code = signCode(v, this.words());
-      const row = this.statement(
-        `INSERT INTO vectors (key, vector, code) VALUES (?, ?, ?)
-         ON CONFLICT (key) DO UPDATE SET vector = excluded.vector, code = excluded.code RETURNING id`,
-      ).get(key, Buffer.from(v.buffer, v.byteOffset, v.byteLength), Buffer.from(code.buffer)) as Row;
-      this.setCode(row.id as number, code);
-    })();
-  }
-
-  /** Drops the image's vector (the record stays searchable by words). */
-  removeVector(key: string): void {
-    this.db.transaction(() => this.removeVectorRow(key))();
-  }
-
-  private removeVectorRow(key: string): void {
-    const row = this.statement('DELETE FROM vectors WHERE key = ? RETURNING id').get(key) as Row | undefined;
-    if (row && this.codes) {
-      const slot = this.codes.slotOf.get(row.id as number);
-      if (slot !== undefined) {
-        this.codes.rowids[slot] = -1;
-        this.codes.slotOf.delete(row.id as number);
-      }
-    }
-  }
-
-  get vectorCount(): number {
-    return (this.statement('SELECT count(*) AS n FROM vectors').get() as Row).n as number;
-  }
-
-  private words(): number {
-    return Math.ceil((this.dims ?? 0) / 32);
-  }
-
-  private loadCodes(): NonNullable<SqliteSearchIndex['codes']> {
-    if (this.codes) return this.codes;
-    const words = this.words();
-    const capacity = Math.max(1024, this.vectorCount + 1024);
-    const codes = {
-      rowids: new Int32Array(capacity),
-      bits: new Uint32Array(capacity * words),
-      count: 0,
-      slotOf: new Map<number, number>(),
-    };
-    this.codes = codes;
-    // The codes are stored beside the vectors: loading reads dims/8 bytes per image, not dims × 4.
-    for (const [id, blob] of this.statement('SELECT id, code FROM vectors').raw().iterate() as Iterable<
-      [number, Buffer]
-    >) {
-      this.setCode(
-        id,
-        new Uint32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength)),
-      );
-    }
-    return codes;
-  }
-
-  private setCode(id: number, code: Uint32Array): void {
-    const codes = this.codes;
-    if (!codes) return;
-    const words = this.words();
-    let slot = codes.slotOf.get(id);
-    if (slot === undefined) {
-      if (codes.count === codes.rowids.length) {
-        const rowids = new Int32Array(codes.rowids.length * 2);
-        rowids.set(codes.rowids);
-        const bits = new Uint32Array(rowids.length * words);
-        bits.set(codes.bits);
-        codes.rowids = rowids;
-        codes.bits = bits;
-      }
-      slot = codes.count;
-      codes.count += 1;
-      codes.slotOf.set(id, slot);
-    }
-    codes.rowids[slot] = id;
-    codes.bits.set(code, slot * words);
-  }
-
-  /**
-   * The images nearest to `vector` (cosine similarity of unit vectors), best first, ties by key,
-   * among those passing the filters. Candidates come from the Hamming distance of sign codes; the
-   * best `max(10 × limit, 200)` are re-scored exactly.
-   */
-  nearest(vector: ArrayLike<number>, options: NearestOptions = {}): Neighbour[] {
-    const limit = options.limit ?? 20;
-    const q = float32(vector);
-    if (this.dims === undefined) return [];
-    this.checkShape(q, 'vector');
-    const codes = this.loadCodes();
-    const words = this.words();
-    const qCode = signCode(q, words);
-
-    let allowed: Uint8Array | undefined;
-    const filters = options.filters ? this.filters(options.filters) : undefined;
-    if (filters && filters.sql.length > 0) {
-      const maxId = (this.statement('SELECT max(id) AS m FROM vectors').get() as Row).m as number | null;
-      allowed = new Uint8Array((maxId ?? 0) + 1);
-      for (const [id] of this.statement(
-        `SELECT v.id FROM vectors v JOIN docs d ON d.key = v.key WHERE ${filters.sql.join(' AND ')}`,
-      )
-        .raw()
-        .iterate(...filters.params) as Iterable<[number]>) {
-        allowed[id] = 1;
-      }
-    }
-
-    // Hamming distance per slot, and how many slots have each distance.
-    const maxDistance = words * 32;
-    const distances = new Uint16Array(codes.count);
-    const histogram = new Uint32Array(maxDistance + 2);
-    const { rowids, bits } = codes;
-    for (let slot = 0; slot < codes.count; slot += 1) {
-      const id = rowids[slot] as number;
-      if (id < 0 || (allowed && allowed[id] !== 1)) {
-        distances[slot] = maxDistance + 1;
-        continue;
-      }
-      let distance = 0;
-      const base = slot * words;
-      for (let w = 0; w < words; w += 1)
-        distance += popcount((bits[base + w] as number) ^ (qCode[w] as number));
-      distances[slot] = distance;
-      histogram[distance] = (histogram[distance] as number) + 1;
-    }
-    const wanted = Math.max(limit * 10, 200);
-    // The smallest distance within which `wanted` candidates lie (all of them when fewer pass).
-    let threshold = 0;
-    for (let seen = histogram[0] as number; seen < wanted && threshold < maxDistance; ) {
-      threshold += 1;
-      seen += histogram[threshold] as number;
-    }
-    const candidates: number[] = [];
-    for (let slot = 0; slot < codes.count; slot += 1) {
-      if ((distances[slot] as number) <= threshold) candidates.push(rowids[slot] as number);
-    }
-
-    const scored: Neighbour[] = [];
-    const read = this.statement('SELECT key, vector FROM vectors WHERE id = ?');
-    for (const id of candidates) {
-      const row = read.get(id) as { key: string; vector: Buffer } | undefined;
-      if (!row || row.key === options.exclude) continue;
-      const v = new Float32Array(row.vector.buffer, row.vector.byteOffset, row.vector.byteLength / 4);
-      scored.push({ key: row.key, similarity: dot(v, q) });
-    }
-    return scored.sort(bySimilarity).slice(0, limit);
-  }
-
-  /** Exact neighbours by reading every stored vector: what `nearest` approximates (benchmarks). */
-  exactNearest(vector: ArrayLike<number>, limit: number): Neighbour[] {
-    const q = float32(vector);
-    const scored: Neighbour[] = [];
-    for (const [key, blob] of this.statement('SELECT key, vector FROM vectors').raw().iterate() as Iterable<
-      [string, Buffer]
-    >) {
-      scored.push({
-        key,
-        similarity: dot(new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4), q),
-      });
-    }
-    return scored.sort(bySimilarity).slice(0, limit);
-  }
-
   /** Closes the file, marking it cleanly stopped so the next start opens it as it is. */
   close(): void {
     if (!this.db.open) return;
-    this.setMeta('clean', '1');
+    if (!this.db.readonly) this.setMeta('clean', '1');
     this.statements.clear();
     this.db.close();
   }

@@ -1,4 +1,6 @@
 import { performance } from 'node:perf_hooks';
+import { PromptVectorCache } from './categories/prompt-vectors.ts';
+import { ModelNotFoundError } from './errors.ts';
 import { intakeImage } from './image/intake.ts';
 import type { IntakeResult } from './image/types.ts';
 import type { ModelMode } from './models/manifest.ts';
@@ -7,7 +9,7 @@ import type { ImageEncodings, ModelRegistry } from './models/registry.ts';
 import { runDetailedTask, runFastTasks, type StageTasksResult } from './models/stage-tasks.ts';
 import type { TextReader } from './ocr/text-reader.ts';
 import { dominantColours } from './palette/palette.ts';
-import { answerStage, categoriseAndCheck } from './questions/stage.ts';
+import { answerStage, type CategoryScoring, categoriesKey, categoriseAndCheck } from './questions/stage.ts';
 import type { ModelKey } from './record/fields.ts';
 import {
   carryDetailedResults,
@@ -70,9 +72,12 @@ export const CAPTION_WORKING_SIZE = 768;
  */
 export class DescribeEngine {
   private readonly now: () => Date;
+  /** The category prompts' text vectors, embedded once per process. */
+  private readonly promptVectors: PromptVectorCache;
 
   constructor(private readonly deps: EngineDependencies) {
     this.now = deps.now ?? (() => new Date());
+    this.promptVectors = new PromptVectorCache(deps.models);
   }
 
   get settings(): EngineSettings {
@@ -102,7 +107,7 @@ export class DescribeEngine {
   ): Promise<DescriptionRecord> {
     const started = performance.now();
     let record = this.startRecord(input);
-    const earlier = previousForSameBytes(previous, record.source.sha256);
+    const earlier = previousForSameBytes(previous, record.source);
     record = carryDetailedResults(record, earlier);
     if (earlier?.createdAt) record = { ...record, createdAt: earlier.createdAt };
 
@@ -133,9 +138,12 @@ export class DescribeEngine {
     const captionMs = elapsedMs(captionStart);
 
     let ocrMs: number | undefined;
-    if (this.deps.settings.ocrStage === 'fast') ({ record, ocrMs } = await this.readText(record, decoded));
+    if (this.deps.settings.ocrStage === 'fast') {
+      const kept = options.keepCurrent ? earlier : undefined;
+      ({ record, ocrMs } = await this.readText(record, decoded, kept));
+    }
 
-    const judged = this.judge(record);
+    const judged = await this.judge(record);
     const { categoriesMs, checksMs } = judged;
     record = judged.record;
 
@@ -201,7 +209,12 @@ export class DescribeEngine {
       this.now(),
     );
     const { answersMs } = answered;
-    const judged = categoriseAndCheck(answered.record, 'detailed', this.deps.settings.questions);
+    const judged = categoriseAndCheck(
+      answered.record,
+      'detailed',
+      this.deps.settings.questions,
+      await this.categoryScoring(),
+    );
     const { categoriesMs, checksMs } = judged;
     record = judged.record;
 
@@ -233,7 +246,7 @@ export class DescribeEngine {
   async describe(
     input: DescribeInput,
     previous?: DescriptionRecord,
-    options: { mode?: ModelMode; failures?: 'throw' | 'record' } = {},
+    options: { mode?: ModelMode; failures?: 'throw' | 'record'; keepCurrent?: boolean } = {},
   ): Promise<DescriptionRecord> {
     const recordFailure = (stage: 'fast' | 'detailed', error: unknown, base?: DescriptionRecord) => {
       if (options.failures !== 'record') throw error;
@@ -243,11 +256,13 @@ export class DescribeEngine {
     const encodings: ImageEncodings = new Map();
     let fast: DescriptionRecord;
     try {
-      fast = await this.describeFast(input, previous, { encodings });
+      fast = await this.describeFast(input, previous, { encodings, keepCurrent: options.keepCurrent });
     } catch (error) {
       return recordFailure('fast', error, previous);
     }
-    if (options.mode === 'fast') return fast;
+    // A finished detailed stage kept with a current caption has nothing new to describe.
+    if (options.mode === 'fast' || (options.keepCurrent && fast.status.detailed.state === 'done'))
+      return fast;
     try {
       return await this.describeDetailed(input, fast, { encodings });
     } catch (error) {
@@ -267,7 +282,7 @@ export class DescribeEngine {
     previous?: DescriptionRecord,
   ) {
     const fresh = this.startRecord(input);
-    const base = stage === 'detailed' ? previous : previousForSameBytes(previous, fresh.source.sha256);
+    const base = stage === 'detailed' ? previous : previousForSameBytes(previous, fresh.source);
     return this.failedFrom(fresh, base, stage, error);
   }
 
@@ -301,24 +316,40 @@ export class DescribeEngine {
    * detailed worker finishing, say): that sidecar's detailed results are newer than the ones this
    * record carried, so they are taken over and the categories and checks judged again.
    */
-  withNewerDetailedResults(record: DescriptionRecord, newer: DescriptionRecord | undefined) {
-    const sameBytes = previousForSameBytes(newer, record.source.sha256);
+  async withNewerDetailedResults(
+    record: DescriptionRecord,
+    newer: DescriptionRecord | undefined,
+  ): Promise<DescriptionRecord> {
+    const sameBytes = previousForSameBytes(newer, record.source);
     if (!sameBytes || record.status.fast.state === 'failed') return record;
     return this.judgedAgain(carryDetailedResults(record, sameBytes));
   }
 
-  /** Categories and checks judged again over a record merged from two writers' results (no model runs). */
-  judgedAgain(record: DescriptionRecord): DescriptionRecord {
-    return validateRecord(this.judge(record).record);
+  /**
+   * Categories and checks judged again over a stored or merged record: a changed category list,
+   * or two writers' results. No image model runs (category prompts need only the text tower).
+   */
+  async judgedAgain(record: DescriptionRecord): Promise<DescriptionRecord> {
+    return validateRecord((await this.judge(record)).record);
   }
 
   /**
    * Categories and checks for a record outside the detailed stage: a finished detailed stage it
    * carries is not re-run, so its text is checked too (or its checks would go).
    */
-  private judge(record: DescriptionRecord) {
+  private async judge(record: DescriptionRecord) {
     const guardStage = record.status.detailed.state === 'done' ? 'detailed' : 'fast';
-    return categoriseAndCheck(record, guardStage, this.deps.settings.questions);
+    return categoriseAndCheck(record, guardStage, this.deps.settings.questions, await this.categoryScoring());
+  }
+
+  /** The configured categories' key and prompt vectors; waiting while the embedding model is missing. */
+  private async categoryScoring(): Promise<CategoryScoring | undefined> {
+    const categories = this.deps.settings.questions?.categories ?? [];
+    if (categories.length === 0) return undefined;
+    const key = categoriesKey(this.deps.models, categories);
+    const prompts = await this.promptVectors.forCategories(categories);
+    if (prompts instanceof ModelNotFoundError) return { key, waiting: { now: this.now() } };
+    return { key, ...(prompts ? { prompts } : {}) };
   }
 
   /** The record's detailed description is what the detailed task would write now (and not stale). */
@@ -347,9 +378,13 @@ export class DescribeEngine {
     return { ...result, decodeMs: elapsedMs(start) };
   }
 
-  private async readText(record: DescriptionRecord, decoded: IntakeResult) {
+  /** OCR of the image; `keep`: a record whose text, read by this reader and not stale, is kept instead. */
+  private async readText(record: DescriptionRecord, decoded: IntakeResult, keep?: DescriptionRecord) {
     const reader = this.deps.textReader;
     if (!reader) return { record, ocrMs: undefined };
+    if (keep?.text && !keep.stale?.text && sameProvenance(keep.models.ocr, reader.provenance)) {
+      return { record: { ...record, text: keep.text, models: { ...record.models, ocr: keep.models.ocr } } };
+    }
     const start = performance.now();
     const text = await reader.read(decoded.image);
     return {

@@ -4,11 +4,7 @@
  * itself (bad bytes, unsupported format) and end as a failed stage; the others are retried.
  */
 export type ErrorCode =
-  | 'EMPTY_INPUT'
-  | 'INPUT_TOO_LARGE'
-  | 'UNSUPPORTED_FORMAT'
-  | 'CORRUPT_IMAGE'
-  | 'TOO_MANY_PIXELS'
+  | ImageRejectionCode
   | 'UNREADABLE_SOURCE'
   | 'MODEL_NOT_FOUND'
   | 'MODEL_LOAD_FAILED'
@@ -54,14 +50,20 @@ export abstract class DescribeError extends Error {
   }
 }
 
-/** The bytes are not an image we accept (empty, too big, wrong format, corrupt, too many pixels). */
+/** Why intake refused the bytes. */
+export type ImageRejectionCode =
+  | 'EMPTY_INPUT'
+  | 'INPUT_TOO_LARGE'
+  | 'UNSUPPORTED_FORMAT'
+  | 'CORRUPT_IMAGE'
+  | 'TOO_MANY_PIXELS'
+  | 'UNUSUAL_DIMENSIONS';
+
+/** The bytes are not an image we accept (empty, too big, wrong format, corrupt, too many pixels, too long a side). */
 export class ImageRejectedError extends DescribeError {
   readonly permanent = true;
   constructor(
-    readonly code: Extract<
-      ErrorCode,
-      'EMPTY_INPUT' | 'INPUT_TOO_LARGE' | 'UNSUPPORTED_FORMAT' | 'CORRUPT_IMAGE' | 'TOO_MANY_PIXELS'
-    >,
+    readonly code: ImageRejectionCode,
     message: string,
     options?: { cause?: unknown; detail?: string },
   ) {

@@ -52,7 +52,7 @@ export {
   readModelsDir,
   readRequiredEnv,
 } from './settings.ts';
-export { keptAsideSentence, tooLargeSentence } from './user-messages.ts';
+export { keptAsideSentence, toBeKeptAsideSentence, tooLargeSentence } from './user-messages.ts';
 
 /** Public modules imported by their own path: wiring.ts (`createEngine`) loads sharp, onnxruntime and transformers.js. */
 export const IMPORTED_ON_THEIR_OWN: readonly string[] = ['wiring.ts'];

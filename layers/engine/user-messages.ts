@@ -31,7 +31,23 @@ export function tooLargeSentence(size: number, limit: number): string {
   return `The file is ${shownSize}, over the limit of ${shownLimit}: make it smaller (for example, export it at a lower resolution or quality) and try again.`;
 }
 
+/** What to say about an image whose header declares more pixels than the limit. */
+export function tooManyPixelsSentence(width: number, height: number, limit: number): string {
+  const pixels = width * height;
+  // "100 megapixels, over the limit of 100 megapixels" would read as a contradiction: then count them.
+  const [shownSize, shownLimit] =
+    readableMegapixels(pixels) === readableMegapixels(limit)
+      ? [`${pixels.toLocaleString('en-US')} pixels`, `${limit.toLocaleString('en-US')} pixels`]
+      : [readableMegapixels(pixels), readableMegapixels(limit)];
+  return `The image is ${width} × ${height} pixels (${shownSize}), over the limit of ${shownLimit}: scale it down and try again.`;
+}
+
 /** What to say, once, about a stored description that was not JSON (it is replaced, not lost). */
 export function keptAsideSentence(stored: string, keptAs: string, reason: string): string {
   return `The stored description ${stored} could not be read (${reason}); it was kept as ${keptAs} and the image is described again.`;
+}
+
+/** The same, said before the fast stage has run (a backfill hands the image on). */
+export function toBeKeptAsideSentence(stored: string, keptAs: string, reason: string): string {
+  return `The stored description ${stored} could not be read (${reason}); the fast stage keeps it as ${keptAs} and describes the image again.`;
 }

@@ -3,7 +3,7 @@ import { DescribeEngine } from './engine.ts';
 import { ModelRegistry } from './models/registry.ts';
 import type { SecretLookup } from './models/remote-client.ts';
 import { createTextReader } from './ocr/text-reader.ts';
-import { checkQuestionsModel } from './questions/stage.ts';
+import { checkCategoryPromptsModel, checkQuestionsModel } from './questions/stage.ts';
 import type { EngineSettings } from './settings.ts';
 
 /**
@@ -28,6 +28,7 @@ export async function createEngine(
   });
   // Questions without a questions model in the manifest fail here, not on the first image.
   checkQuestionsModel(models, settings.questions);
+  checkCategoryPromptsModel(models, settings.questions);
   const textReader =
     settings.ocrStage === 'off' ? undefined : await createTextReader({ threads: settings.threads });
   for (const stage of options.preload ?? []) await models.preload(stage);

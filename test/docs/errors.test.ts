@@ -127,6 +127,9 @@ const produce: Record<string, () => Promise<Produced>> = {
   'image-svg-external': () => fromIntake(SVG_EXTERNAL),
   'image-corrupt': () => fromIntake(imageFixture('truncatedJpeg')),
   'image-too-many-pixels': () => fromIntake(imageFixture('pngBomb')),
+  'image-corrupt-scan': () => fromIntake(imageFixture('corruptScanJpeg')),
+  'image-just-over-pixels': () => fromIntake(imageFixture('pngJustOver100Megapixels')),
+  'image-unusual-dimensions': () => fromIntake(imageFixture('pngOneColumn100Megapixels')),
   // What only the browser sees (functions/local/web/messages.js, used by app.js).
   'page-api-unreachable': async () => ({ code: 'none (the browser)', message: API_UNREACHABLE }),
   'page-upload-interrupted': async () => ({ code: 'none (the browser)', message: UPLOAD_INTERRUPTED }),

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { localS3Client } from '#emulators/local-servers.ts';
 import { validateRecord } from '#engine/record/record.ts';
-import { imageFixture } from '#test/fixtures/images.ts';
+import { type ImageFixtureName, imageFixture } from '#test/fixtures/images.ts';
 import { captureOutput } from '#test/support/capture-output.ts';
 import { fixtureModelsDir } from '#test/support/fixture-models.ts';
 import { runCli } from '../../functions/cli/cli.ts';
@@ -40,6 +40,20 @@ afterAll(async () => {
   for (const server of sockets) server.close();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** Bytes this process has read through system calls so far (Linux: `rchar` in /proc/self/io). */
+function bytesReadByThisProcess(): number {
+  const line = readFileSync('/proc/self/io', 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith('rchar:'));
+  return Number(line?.slice('rchar:'.length));
+}
+
+async function fixtureFile(name: string, fixture: ImageFixtureName): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, await imageFixture(fixture));
+  return path;
+}
 
 async function describeCli(...args: string[]) {
   const { output, stdout, stderr } = captureOutput();
@@ -102,6 +116,21 @@ describe('one file named on the command line', () => {
       /Unsupported image format/,
     ],
     [
+      'a JPEG whose scan data is damaged ("bad Huffman code")',
+      () => fixtureFile('damaged-scan.jpg', 'corruptScanJpeg'),
+      /CORRUPT_IMAGE: The jpeg image is damaged or truncated/,
+    ],
+    [
+      'a valid 1 x 100,000,000 PNG',
+      () => fixtureFile('strip.png', 'pngOneColumn100Megapixels'),
+      /UNUSUAL_DIMENSIONS: The image is 1 × 100,000,000 pixels, longer than the limit of 100,000 pixels on a side/,
+    ],
+    [
+      'a 10001 x 10000 PNG',
+      () => fixtureFile('just-over.png', 'pngJustOver100Megapixels'),
+      /TOO_MANY_PIXELS: .*\(100,010,000 pixels\), over the limit of 100,000,000 pixels/,
+    ],
+    [
       'a loop of symbolic links',
       async () => {
         await symlink(join(dir, 'loop-b.png'), join(dir, 'loop-a.png'));
@@ -119,6 +148,17 @@ describe('one file named on the command line', () => {
       expect(run.stdout + run.stderr).toMatch(message);
     });
   }
+
+  kind('CLI file', 'a 200 MB file over the 2 MB limit: refused by its size, never read', async () => {
+    const path = join(dir, 'unread.png');
+    await writeFile(path, red);
+    await truncate(path, 200 * 1024 * 1024);
+    const before = bytesReadByThisProcess();
+    const run = await describeCli(path);
+    expect(run.stdout + run.stderr).toMatch(/over the limit of 2 MB/);
+    // All this process read meanwhile (model files included) is a fraction of the file.
+    expect(bytesReadByThisProcess() - before).toBeLessThan(20 * 1024 * 1024);
+  });
 });
 
 describe('a folder with bad files among good ones', () => {
@@ -136,13 +176,47 @@ describe('a folder with bad files among good ones', () => {
     await promisify(execFile)('mkfifo', [join(folder, 'pipe.png')]);
     await writeFile(join(folder, 'broken.jpg'), (await imageFixture('truncatedJpeg')) as Buffer);
     await symlink('/dev/zero', join(folder, 'zero.png'));
+    await writeFile(join(folder, 'damaged-scan.jpg'), await imageFixture('corruptScanJpeg'));
+    await writeFile(join(folder, 'strip.png'), await imageFixture('pngOneColumn100Megapixels'));
+    await writeFile(join(folder, 'new\nline.png'), red);
+    await writeFile(join(folder, 'taken.png'), red);
+    await mkdir(join(folder, 'taken.png.description.json'));
+    await writeFile(join(folder, 'piped.png'), red);
+    await promisify(execFile)('mkfifo', [join(folder, 'piped.png.description.json')]);
     run = await describeCli(folder);
   });
 
   kind('CLI folder', 'a FIFO among the images: failed in the summary, the rest described', async () => {
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/pipe\.png: UNREADABLE_SOURCE: .*named pipe/);
-    expect(run.stderr).toMatch(/4 described, 2 failed/);
+    expect(run.stderr).toMatch(/6 described, 5 failed/);
+  });
+
+  kind('CLI folder', 'a JPEG with damaged scan data: CORRUPT_IMAGE, not a grey picture', async () => {
+    expect(run.stderr).toMatch(/damaged-scan\.jpg: CORRUPT_IMAGE: The jpeg image is damaged/);
+  });
+
+  kind('CLI folder', 'a valid 1 x 100,000,000 PNG: UNUSUAL_DIMENSIONS naming the limit', async () => {
+    expect(run.stderr).toMatch(/strip\.png: UNUSUAL_DIMENSIONS: .*limit of 100,000 pixels on a side/);
+  });
+
+  kind('CLI folder', 'a newline in a file name: described', async () => {
+    const record = JSON.parse(await readFile(join(folder, 'new\nline.png.description.json'), 'utf8'));
+    expect(validateRecord(record).caption).toBe('a red square');
+  });
+
+  kind(
+    'CLI folder',
+    'a folder where the sidecar goes: the image fails in words, the folder stays',
+    async () => {
+      expect(run.stderr).toMatch(/taken\.png: SIDECAR_NOT_WRITTEN: The description could not be written/);
+      expect((await stat(join(folder, 'taken.png.description.json'))).isDirectory()).toBe(true);
+    },
+  );
+
+  kind('CLI folder', 'a FIFO where the sidecar goes: never opened, replaced by the description', async () => {
+    const record = JSON.parse(await readFile(join(folder, 'piped.png.description.json'), 'utf8'));
+    expect(validateRecord(record).caption).toBe('a red square');
   });
 
   kind('CLI folder', 'a 251-byte file name: described, its sidecar name shortened to fit', async () => {

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +68,13 @@ const described = (key: string): Promise<DescriptionRecord> =>
   sidecarWhen(store, sidecarKeyFor(layout, key), (r) => r.status.fast.state !== 'pending', {
     timeoutMs: 30_000,
   });
+
+/** The Sec-Fetch-* headers a browser sends with a request. */
+const secFetch = (site: string, mode: string, dest: string) => ({
+  'sec-fetch-site': site,
+  'sec-fetch-mode': mode,
+  'sec-fetch-dest': dest,
+});
 
 /** Sidecars that an earlier run left unreadable, and the images they belong to. */
 const CORRUPT_SIDECARS: ReadonlyArray<readonly [string, string]> = [
@@ -188,32 +196,35 @@ describe('the S3 endpoint', () => {
     );
   }
 
-  const hosts = () => [
-    'evil.example',
-    `evil.example:${s3Port}`,
-    `127.0.0.1:${s3Port + 1}`,
-    '',
-    `localhost.evil.example:${s3Port}`,
-    '127.0.0.1',
+  // Ports are known only once the stack runs: each kind names what it sends, the value is built late.
+  const hosts: ReadonlyArray<readonly [string, () => string]> = [
+    ['another name', () => 'evil.example'],
+    ['another name with our port', () => `evil.example:${s3Port}`],
+    ['our address with another port', () => `127.0.0.1:${s3Port + 1}`],
+    ['empty', () => ''],
+    ['a look-alike name starting with localhost', () => `localhost.evil.example:${s3Port}`],
+    ['our address without the port', () => '127.0.0.1'],
   ];
-  for (let index = 0; index < 6; index++) {
-    kind('S3 request', `Host header #${index + 1} not this endpoint's (DNS rebinding): 403`, async () => {
-      const host = hosts()[index] as string;
-      expectClientError(await rawRequest(s3Port, { path: `/${bucket}?list-type=2`, headers: { host } }), 403);
+  for (const [what, host] of hosts) {
+    kind('S3 request', `a Host header of ${what} (DNS rebinding): 403`, async () => {
+      expectClientError(
+        await rawRequest(s3Port, { path: `/${bucket}?list-type=2`, headers: { host: host() } }),
+        403,
+      );
     });
   }
 
-  const origins = () => [
-    'http://evil.example',
-    'null',
-    `http://127.0.0.1:${s3Port}`,
-    `https://127.0.0.1:${webPort}`,
+  const origins: ReadonlyArray<readonly [string, () => string]> = [
+    ['another site', () => 'http://evil.example'],
+    ['null (a sandboxed frame or a file: page)', () => 'null'],
+    ['the endpoint itself', () => `http://127.0.0.1:${s3Port}`],
+    ["the page's address over https", () => `https://127.0.0.1:${webPort}`],
   ];
-  for (let index = 0; index < 4; index++) {
-    kind('S3 request', `Origin #${index + 1} other than the page: 403, no CORS header`, async () => {
+  for (const [what, origin] of origins) {
+    kind('S3 request', `an Origin of ${what}: 403, no CORS header`, async () => {
       const response = await rawRequest(s3Port, {
         path: `/${bucket}?list-type=2`,
-        headers: { origin: origins()[index] as string },
+        headers: { origin: origin() },
       });
       expectClientError(response, 403);
       expect(response.headers['access-control-allow-origin']).toBeUndefined();
@@ -237,6 +248,28 @@ describe('the S3 endpoint', () => {
     });
     expectClientError(response, 403);
   });
+
+  kind(
+    'S3 request',
+    'an <img> on another localhost port (same-site, no Origin): 403, CORP same-origin',
+    async () => {
+      await store.putBytes('images/cross-site.png', red);
+      const response = await rawRequest(s3Port, {
+        path: `/${bucket}/images/cross-site.png`,
+        headers: secFetch('same-site', 'no-cors', 'image'),
+      });
+      expectClientError(response, 403);
+      expect(response.headers['cross-origin-resource-policy']).toBe('same-origin');
+      // The page's own upload form (same-site, with its Origin) is what the endpoint is for.
+      const listed = await rawRequest(s3Port, {
+        path: `/${bucket}?list-type=2&prefix=images/cross-site`,
+        headers: { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'cors', origin: stack.webUrl },
+      });
+      expect(listed.status, listed.text).toBe(200);
+      expect(listed.headers['access-control-allow-origin']).toBe(stack.webUrl);
+      expect(listed.headers['cross-origin-resource-policy']).toBe('same-origin');
+    },
+  );
 
   kind('S3 request', 'a form POST from another site: 403 and nothing stored', async () => {
     const boundary = 'x-boundary';
@@ -276,6 +309,45 @@ describe('the S3 endpoint', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
     await expect(store.head('images/cut-short.png')).rejects.toThrow(/Expected an object/);
+  });
+
+  kind('S3 request', 'GETs while a PUT replaces the object: each read is the old object, whole', async () => {
+    const key = 'notes/race.bin';
+    const before = Buffer.alloc(1024 * 1024, 1);
+    await store.putBytes(key, before);
+    const objects = join(dataDir, 'objects', bucket);
+    // A file written since `since` holding at least the first half: the new version is landing.
+    const landing = async (since: number) => {
+      for (const name of await readdir(objects)) {
+        const info = await stat(join(objects, name));
+        if (info.isFile() && info.mtimeMs > since && info.size >= 1024 * 1024) return true;
+      }
+      return false;
+    };
+    const since = (await stat(objects)).mtimeMs;
+    // The new version arrives in two halves; the reads happen while only the first has landed.
+    const put = request({
+      host: '127.0.0.1',
+      port: s3Port,
+      method: 'PUT',
+      path: `/${bucket}/${key}`,
+      headers: { 'content-length': String(2 * 1024 * 1024) },
+    });
+    const answered = new Promise<number>((resolve, reject) => {
+      put.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      put.on('error', reject);
+    });
+    put.write(Buffer.alloc(1024 * 1024, 2));
+    await until('the first half on disk', () => landing(since));
+    for (let read = 0; read < 5; read++) {
+      expect(Buffer.from((await store.get(key)).bytes).equals(before)).toBe(true);
+    }
+    put.end(Buffer.alloc(1024 * 1024, 2));
+    expect(await answered).toBe(200);
+    expect(Buffer.from((await store.get(key)).bytes).equals(Buffer.alloc(2 * 1024 * 1024, 2))).toBe(true);
   });
 
   const oddRequests: ReadonlyArray<
@@ -402,19 +474,17 @@ describe('the S3 endpoint', () => {
 });
 
 describe('the page and its API', () => {
-  const hosts = () => ['evil.example', `attacker.example:${webPort}`, `127.0.0.1:${webPort + 1}`, ''];
+  const hosts: ReadonlyArray<readonly [string, () => string]> = [
+    ['another name', () => 'evil.example'],
+    ['another name with our port', () => `attacker.example:${webPort}`],
+    ['our address with another port', () => `127.0.0.1:${webPort + 1}`],
+    ['empty', () => ''],
+  ];
   for (const path of ['/records', '/search?q=red']) {
-    for (let index = 0; index < 4; index++) {
-      kind(
-        'page request',
-        `${path} with Host #${index + 1} not the page's (DNS rebinding): 403`,
-        async () => {
-          expectClientError(
-            await rawRequest(webPort, { path, headers: { host: hosts()[index] as string } }),
-            403,
-          );
-        },
-      );
+    for (const [what, host] of hosts) {
+      kind('page request', `${path} with a Host header of ${what} (DNS rebinding): 403`, async () => {
+        expectClientError(await rawRequest(webPort, { path, headers: { host: host() } }), 403);
+      });
     }
   }
 
@@ -507,6 +577,84 @@ describe('the page and its API', () => {
       expectClientError(await rawRequest(webPort, { method, path }), status);
     });
   }
+
+  // What a browser sends for an <img>, a no-cors fetch or a frame on another page: no Origin.
+  const embeds: ReadonlyArray<readonly [string, string, Record<string, string>]> = [
+    ['an <img> on another site', '/thumbnails/seen.png', secFetch('cross-site', 'no-cors', 'image')],
+    [
+      'an <img> on another localhost port (same-site)',
+      '/thumbnails/seen.png',
+      secFetch('same-site', 'no-cors', 'image'),
+    ],
+    [
+      'a no-cors fetch of /records from another localhost port',
+      '/records',
+      secFetch('same-site', 'no-cors', 'empty'),
+    ],
+    [
+      'a <script src> of /search on another site',
+      '/search?q=red',
+      secFetch('cross-site', 'no-cors', 'script'),
+    ],
+    ['the page framed by another site', '/', secFetch('cross-site', 'navigate', 'iframe')],
+    [
+      'a thumbnail opened in a tab from another site',
+      '/thumbnails/seen.png',
+      secFetch('cross-site', 'navigate', 'document'),
+    ],
+  ];
+  for (const [what, path, headers] of embeds) {
+    kind('page request', `${what}: 403, nothing of the image or records sent`, async () => {
+      await store.putBytes('images/seen.png', red);
+      const response = await rawRequest(webPort, { path, headers });
+      expectClientError(response, 403);
+      expect(response.headers['content-type']).toMatch(/json/);
+      expect(response.text).not.toContain('seen.png');
+    });
+  }
+
+  kind(
+    'page request',
+    "the page's own thumbnails, records and search still load, marked same-origin only",
+    async () => {
+      await store.putBytes('images/seen.png', red);
+      const own = secFetch('same-origin', 'no-cors', 'image');
+      const image = await rawRequest(webPort, { path: '/thumbnails/seen.png', headers: own });
+      expect(image.status).toBe(200);
+      expect(image.headers['content-type']).toBe('image/webp');
+      expect(image.headers['cross-origin-resource-policy']).toBe('same-origin');
+      for (const path of ['/records', '/search?q=red']) {
+        const response = await rawRequest(webPort, {
+          path,
+          headers: { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors' },
+        });
+        expect(response.status, response.text).toBe(200);
+      }
+      // A browser too old for Sec-Fetch-Site sends nothing: served, and CORP stops other origins.
+      const old = await rawRequest(webPort, { path: '/thumbnails/seen.png' });
+      expect(old.status).toBe(200);
+      expect(old.headers['cross-origin-resource-policy']).toBe('same-origin');
+    },
+  );
+
+  kind(
+    'page request',
+    'the page opened from a link on another site: served, but never in a frame',
+    async () => {
+      const response = await rawRequest(webPort, {
+        path: '/',
+        headers: {
+          'sec-fetch-site': 'cross-site',
+          'sec-fetch-mode': 'navigate',
+          'sec-fetch-dest': 'document',
+        },
+      });
+      expect(response.status).toBe(200);
+      expect(response.headers['content-type']).toMatch(/text\/html/);
+      expect(response.headers['x-frame-options']).toBe('DENY');
+      expect(response.headers['content-security-policy']).toBe("frame-ancestors 'none'");
+    },
+  );
 
   kind('page request', 'a thumbnail of something that is not an image: 415', async () => {
     await store.putBytes('images/notes.png', Buffer.from('not an image'));
@@ -604,21 +752,35 @@ describe('the inbox', () => {
     await expect(store.head(keyOf('huge.png'))).rejects.toThrow(/Expected an object/);
   });
 
-  const failures: ReadonlyArray<readonly [string, () => Promise<Buffer>, string]> = [
+  const failures: ReadonlyArray<readonly [string, () => Promise<Buffer>, string, RegExp?]> = [
     ['empty.png', () => imageFixture('empty'), 'EMPTY_INPUT'],
     ['notes.jpg', () => imageFixture('textFile'), 'UNSUPPORTED_FORMAT'],
     ['cut.jpg', () => imageFixture('truncatedJpeg'), 'CORRUPT_IMAGE'],
     ['bomb.png', () => imageFixture('pngBomb'), 'TOO_MANY_PIXELS'],
     ['external.svg', () => imageFixture('svgExternalHref'), 'UNSUPPORTED_FORMAT'],
     ['document.png', () => imageFixture('pdf'), 'UNSUPPORTED_FORMAT'],
+    ['damaged-scan.jpg', () => imageFixture('corruptScanJpeg'), 'CORRUPT_IMAGE', /damaged/],
+    [
+      'strip.png',
+      () => imageFixture('pngOneColumn100Megapixels'),
+      'UNUSUAL_DIMENSIONS',
+      /1 × 100,000,000 pixels, longer than the limit of 100,000 pixels on a side/,
+    ],
+    [
+      'just-over.png',
+      () => imageFixture('pngJustOver100Megapixels'),
+      'TOO_MANY_PIXELS',
+      /\(100,010,000 pixels\), over the limit of 100,000,000 pixels/,
+    ],
   ];
-  for (const [name, bytes, code] of failures) {
+  for (const [name, bytes, code, message] of failures) {
     kind('inbox', `${name}: a failed record with ${code}, in words`, async () => {
       await drop(name, await bytes());
       const record = await described(keyOf(name));
       expect(record.status.fast.state).toBe('failed');
       expect(record.errors.fast?.code).toBe(code);
       expect(record.errors.fast?.message.length).toBeGreaterThan(20);
+      if (message) expect(record.errors.fast?.message).toMatch(message);
     });
   }
 });

@@ -57,7 +57,8 @@ beforeAll(async () => {
     size: bytes.length,
   });
   const at = new Date('2026-11-25T20:00:00Z');
-  // A vector of the current embedding model, so that only the stages below decide what is redone.
+  // The half-done record has a vector of the current embedding model; the finished one is from before
+  // embeddings, so the scan sends it to the fast stage for its vector alone.
   const dims = 16;
   const embedding = encodeEmbedding(new Float32Array(dims).fill(1 / Math.sqrt(dims)));
   let half: DescriptionRecord = newRecord(source('images/half/green.png', green), at);
@@ -73,11 +74,11 @@ beforeAll(async () => {
     ...done,
     caption: 'kept from last run',
     detailedDescription: 'kept',
-    embedding,
+    objects: [],
+    labels: [],
     models: {
       caption: models.caption,
       objects: models.objects,
-      embedding: models.embedding,
       detailed: models.detailed,
       categories: models.categories,
     },
@@ -97,24 +98,31 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function finished(key: string): Promise<DescriptionRecord> {
+/** The stored record once `ready` holds for it. */
+async function storedWhen(
+  key: string,
+  ready: (record: DescriptionRecord) => boolean,
+  what: string,
+): Promise<DescriptionRecord> {
   const end = Date.now() + 30_000;
   for (;;) {
     const record = parseStoredRecord((await store.getJson(key).catch(() => undefined))?.value);
-    if (record?.status.detailed.state === 'done') return record;
-    if (Date.now() > end)
-      throw new Error(`Expected ${key} to be finished; last: ${JSON.stringify(record?.status)}`);
+    if (record && ready(record)) return record;
+    if (Date.now() > end) throw new Error(`Expected ${key} ${what}; last: ${JSON.stringify(record?.status)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
+const finished = (key: string) =>
+  storedWhen(key, (record) => record.status.detailed.state === 'done', 'to be finished');
+
 describe('restart of the local stack', () => {
-  it('re-queues objects without a sidecar or with the detailed stage pending, and leaves finished ones alone', async () => {
+  it('re-queues objects without a sidecar or with the detailed stage pending, keeps finished ones (adding a missing vector only)', async () => {
     // Assess: what the scan decided
     const scan = events.find((e) => e.type === 'requeued');
     expect(scan).toMatchObject({
       reason: 'start',
-      summary: { scanned: 3, fast: 1, detailed: 1, waiting: 0 },
+      summary: { scanned: 3, fast: 2, detailed: 1, waiting: 0 },
     });
 
     // Assess: what the user finds in the bucket
@@ -123,7 +131,13 @@ describe('restart of the local stack', () => {
     const green = await finished('descriptions/half/green.png.json');
     expect(green.caption).toBe('a green square');
     expect(green.detailedDescription).toBeTruthy();
-    const blue = await finished('descriptions/done/blue.png.json');
+    const blue = await storedWhen(
+      'descriptions/done/blue.png.json',
+      (r) => r.embedding !== undefined,
+      'to get a vector',
+    );
     expect(blue.caption).toBe('kept from last run');
+    expect(blue.detailedDescription).toBe('kept');
+    expect(blue.embedding?.dims).toBe(3);
   });
 });

@@ -1,5 +1,7 @@
 /// <reference lib="dom" />
 import { mkdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +78,44 @@ describe('web page on the local stack (chromium, tiny known-answer models)', () 
     expect(await swatch.locator('.swatch-meta').textContent()).toBe('100% · #ff0000');
     expect(await redCard.locator('.status .badge').textContent()).toMatch(/Caption ready|Done/);
     await page.screenshot({ path: join(SCREENSHOTS, 'upload-red.png'), fullPage: true });
+  });
+
+  it('shows its own thumbnails, but a page of another site or port cannot show them', async () => {
+    // Prepare: the page reloaded shows red.png from GET /records, its picture from /thumbnails/.
+    const own = await browser.context.newPage();
+    await own.goto(stack.webUrl);
+    const ownImage = own.locator('.card', { has: own.locator('h3', { hasText: 'red.png' }) }).locator('img');
+    await expect
+      .poll(() => ownImage.evaluate((img: HTMLImageElement) => img.naturalWidth))
+      .toBeGreaterThan(0);
+    const src = (await ownImage.getAttribute('src')) ?? '';
+    expect(src).toContain('/thumbnails/');
+    await own.close();
+    // Another site, and another server on the same machine (same-site: only the port differs).
+    const thumbnail = new URL(src, stack.webUrl).href;
+    const other = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<img id="thumb" src="${thumbnail}">`);
+    });
+    await new Promise<void>((done) => other.listen(0, '127.0.0.1', done));
+    const port = (other.address() as AddressInfo).port;
+    try {
+      for (const origin of [`http://localhost:${port}`, `http://127.0.0.1:${port}`]) {
+        // Act
+        const visited = await browser.context.newPage();
+        await visited.goto(origin);
+        // Assess: the picture never loads there (onload would tell that page it exists, and its size)
+        await expect
+          .poll(() => visited.evaluate(() => (document.getElementById('thumb') as HTMLImageElement).complete))
+          .toBe(true);
+        expect(
+          await visited.evaluate(() => (document.getElementById('thumb') as HTMLImageElement).naturalWidth),
+        ).toBe(0);
+        await visited.close();
+      }
+    } finally {
+      other.close();
+    }
   });
 
   it('finds the image by search words and by colour family', { timeout: RESULT_TEST_MS }, async () => {

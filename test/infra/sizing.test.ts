@@ -7,6 +7,7 @@ import { REPO_ROOT } from '../../infra/describer-image.ts';
 import {
   DEFAULT_SIZING,
   deriveSizing,
+  fastModelSizes,
   MB_PER_VCPU,
   threadsForMemory,
   WORST_CASE_DECODE_STEPS,
@@ -93,6 +94,20 @@ describe('sizing of the default lineup (Florence-2 for both stages)', () => {
         cap.steps,
       );
     }
+  });
+
+  it("counts the embedding model's size from the manifest in the fast function's memory and cold load", () => {
+    // Prepare
+    const sizes = fastModelSizes();
+
+    // Act
+    const without = deriveSizing({ fastModels: { ...sizes, embeddingMB: 0 } });
+
+    // Assess: CLIP (both q8 towers) is in models/manifest.json with its download size
+    expect(sizes).toEqual({ captionMB: 622, embeddingMB: 156 });
+    expect(DEFAULT_SIZING.fast.needMB - without.fast.needMB).toBe(156);
+    expect(DEFAULT_SIZING.fast.coldLoadSeconds).toBeGreaterThan(without.fast.coldLoadSeconds);
+    expect(DEFAULT_SIZING.detailed).toEqual(without.detailed);
   });
 
   it('refuses a question count it cannot size', () => {

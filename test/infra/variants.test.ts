@@ -8,6 +8,14 @@ import { allowedActions, logicalId, renderArn, type Synthesized, synthesize, TES
 const ISSUER = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_example';
 const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:image-describer-alerts';
 
+/** The Docker build arguments of the synthesized image for one Dockerfile target. */
+function imageBuildArgs(synthesized: Synthesized, target: string): object | undefined {
+  const assets = JSON.parse(
+    readFileSync(join(synthesized.outdir, `${synthesized.stack.artifactId}.assets.json`), 'utf8'),
+  ).dockerImages as Record<string, { source: { dockerBuildTarget: string; dockerBuildArgs: object } }>;
+  return Object.values(assets).find((a) => a.source.dockerBuildTarget === target)?.source.dockerBuildArgs;
+}
+
 // The switches a deployer sets by context, all at once, in one synthesis (no bundling needed here).
 let synth: Synthesized;
 beforeAll(() => {
@@ -122,11 +130,7 @@ describe('configured stack', () => {
   });
 
   it('bakes the questions model into the worker image (and only there) when questions are configured', () => {
-    const assets = JSON.parse(
-      readFileSync(join(synth.outdir, `${synth.stack.artifactId}.assets.json`), 'utf8'),
-    ).dockerImages as Record<string, { source: { dockerBuildTarget: string; dockerBuildArgs: object } }>;
-    const argsOf = (target: string) =>
-      Object.values(assets).find((a) => a.source.dockerBuildTarget === target)?.source.dockerBuildArgs;
+    const argsOf = (target: string) => imageBuildArgs(synth, target);
 
     expect(argsOf('detailed')).toEqual({
       MODEL_ID: TEST_MODELS.normal.id,
@@ -175,5 +179,29 @@ describe('configured stack', () => {
         Status: 'Enabled',
       },
     ]);
+  });
+});
+
+describe('stack whose categories carry prompts and which asks no questions', () => {
+  let prompts: Synthesized;
+  beforeAll(() => {
+    prompts = synthesize(
+      {
+        questionsConfig: JSON.stringify({
+          categories: [{ id: 'beach', label: 'Beach', prompts: ['a photo of a beach'] }],
+        }),
+      },
+      { bundle: false },
+    );
+  });
+  afterAll(() => prompts?.cleanup());
+
+  it("bakes the embedding model into the worker image too, for the prompts' text tower", () => {
+    const argsOf = (target: string) => imageBuildArgs(prompts, target);
+
+    expect(argsOf('detailed')).toEqual({
+      MODEL_ID: TEST_MODELS.normal.id,
+      EXTRA_MODEL_ID: TEST_MODELS.embedding.id,
+    });
   });
 });

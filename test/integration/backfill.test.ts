@@ -1,15 +1,16 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDetailedRuntime, readAwsConfig } from '#adapters/aws-runtime.ts';
 import { detailedHandler } from '#adapters/lambda-handlers.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { imageFixture } from '#test/fixtures/images.ts';
 import { fixtureModelsDir } from '#test/support/fixture-models.ts';
+import { countVisionPasses } from '#test/support/vision-passes.ts';
 import { runBackfillCommand } from '../../functions/cli/backfill.ts';
 import { BACKENDS, type IntegrationStack } from './support/backends.ts';
 import { pollOnce, receive } from './support/lambda-sqs.ts';
@@ -53,11 +54,12 @@ describe.each(BACKENDS)('npm run backfill on $name', (backend) => {
 
   async function backfill(...argv: string[]) {
     const out: string[] = [];
+    const err: string[] = [];
     const status = await runBackfillCommand(argv, env, {
       stdout: { write: (text: string) => out.push(text) },
-      stderr: { write: () => true },
+      stderr: { write: (text: string) => err.push(text) },
     });
-    return { status, stdout: out.join('') };
+    return { status, stdout: out.join(''), stderr: err.join('') };
   }
 
   async function sidecar(key: string): Promise<DescriptionRecord | undefined> {
@@ -86,7 +88,7 @@ describe.each(BACKENDS)('npm run backfill on $name', (backend) => {
       }
 
       // Act + Assess: dry run counts, sends and writes nothing
-      expect(await backfill('--dry-run')).toEqual({
+      expect(await backfill('--dry-run')).toMatchObject({
         status: 0,
         stdout: [
           'Scanned 2 objects under s3://describer-backfill/images/: 0 up to date, would queue 2 (dry run: nothing sent)',
@@ -131,6 +133,53 @@ describe.each(BACKENDS)('npm run backfill on $name', (backend) => {
         'images/old/blue.png',
         'images/old/red.png',
       ]);
+    });
+
+    it('after a change of the category list, queues re-scoring jobs for the detailed worker only', async () => {
+      // Prepare: the default categories plus one scored by a prompt
+      const file = join(process.cwd(), 'test-output', `categories-${process.pid}.json`);
+      const defaults = JSON.parse(await readFile(join(process.cwd(), 'config', 'questions.json'), 'utf8'));
+      const red = { id: 'red-things', label: 'Red things', prompts: ['crimson'] };
+      await writeFile(file, JSON.stringify({ ...defaults, categories: [...defaults.categories, red] }));
+
+      // Act
+      const run = await backfill('--dry-run', '--questions', file).finally(() => rm(file, { force: true }));
+
+      // Assess
+      expect(run.stdout).toContain('  fast stage: 0\n  detailed queue: 2 (categories-changed 2)\n');
+    });
+
+    it('gives records from before embeddings their vector without running the captioner', async () => {
+      // Prepare: the blue sidecar as it was before embeddings (no vector; no sha256, which is optional)
+      const key = 'descriptions/old/blue.png.json';
+      const finished = (await sidecar(key)) as DescriptionRecord;
+      const { embedding: _vector, ...rest } = finished;
+      const { embedding: _model, ...models } = rest.models;
+      const { sha256: _hash, ...source } = rest.source;
+      await stack.s3.send(
+        new PutObjectCommand({
+          Bucket: stack.bucket,
+          Key: key,
+          Body: JSON.stringify({ ...rest, source, models }),
+        }),
+      );
+      const passes = countVisionPasses();
+
+      // Act
+      const run = await backfill('--in-process').finally(() => vi.restoreAllMocks());
+
+      // Assess: one vision pass, CLIP's (Florence-2 for caption and objects would be a second)
+      expect(run.stderr).toBe('');
+      expect(run.stdout).toContain('  fast stage: 1 (embedding-stale 1)\n');
+      expect(passes.count).toBe(1);
+      const now = (await sidecar(key)) as DescriptionRecord;
+      expect(now.embedding).toEqual(finished.embedding);
+      expect(now.models.embedding).toEqual(finished.models.embedding);
+      expect(now.status.fast.state).toBe('done');
+      expect(now.caption).toBe(finished.caption);
+      expect(now.objects).toEqual(finished.objects);
+      expect(now.detailedDescription).toBe(finished.detailedDescription);
+      expect(now.status.detailed.state).toBe('done');
     });
   });
 });

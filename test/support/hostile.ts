@@ -1,22 +1,47 @@
+import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { type ChannelCount, formatCounts, HOSTILE_COUNTS_DIR } from './hostile-counts.ts';
 
 /**
  * The hostile-input suites (test/e2e/hostile-*.test.ts): each kind of bad file, name or request
- * is one test, registered through `kind`, so the suite can say how many kinds it tried per channel.
+ * is one test, registered through `kind` under its entry point (the channel), so the suite can say
+ * how many distinct kinds it tried per channel and how many ended as they should. Names must be
+ * distinct. At the end the suite prints its counts and leaves them in HOSTILE_COUNTS_DIR, where
+ * the run's teardown adds up every suite that ran (`hostileSummary`).
  */
 export function hostileTally(suite: string) {
-  const counts = new Map<string, number>();
+  const counts = new Map<string, ChannelCount>();
+  const names = new Set<string>();
   const kind = (channel: string, name: string, run: () => Promise<void>, timeout?: number) => {
-    counts.set(channel, (counts.get(channel) ?? 0) + 1);
-    it(`${channel}: ${name}`, run, timeout);
+    const title = `${channel}: ${name}`;
+    if (names.has(title))
+      throw new Error(`Expected distinct kinds of bad input but "${title}" is there twice`);
+    names.add(title);
+    const count = counts.get(channel) ?? { kinds: 0, passed: 0 };
+    counts.set(channel, count);
+    count.kinds += 1;
+    it(
+      title,
+      async () => {
+        await run();
+        count.passed += 1;
+      },
+      timeout,
+    );
   };
-  afterAll(() => {
-    const total = [...counts.values()].reduce((a, b) => a + b, 0);
-    const lines = [...counts].map(([channel, n]) => `  ${channel}: ${n}`);
-    console.log(`${suite}: ${total} kinds of bad input\n${lines.join('\n')}`);
+  const total = () => [...counts.values()].reduce((sum, count) => sum + count.kinds, 0);
+  afterAll(async () => {
+    console.log(formatCounts(suite, counts));
+    await mkdir(HOSTILE_COUNTS_DIR, { recursive: true });
+    const file = `${suite.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '')}.json`;
+    await writeFile(
+      join(HOSTILE_COUNTS_DIR, file),
+      JSON.stringify({ suite, channels: Object.fromEntries(counts) }),
+    );
   });
-  return { kind, total: () => [...counts.values()].reduce((a, b) => a + b, 0) };
+  return { kind, total };
 }
 
 export interface RawResponse {

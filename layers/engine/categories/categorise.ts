@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Category } from '../questions/config.ts';
 import type { CategoryMatch, DescriptionRecord, ModelProvenance } from '../record/schema.ts';
+import { decodeEmbedding } from '../search/vector-codec.ts';
+import { embeddingModelKey } from '../search/vector-facts.ts';
 import { categoryWords } from '../words.ts';
+import type { PromptVectors } from './prompt-vectors.ts';
 
 /**
  * Categories by scoring, not by a model: each category's terms (its keywords and the words of its
@@ -9,6 +12,8 @@ import { categoryWords } from '../words.ts';
  * description, answers, OCR text and the dominant colour families. Measured against asking the VLM
  * to pick a category (docs/questions.md): scoring needs no download, costs well under a millisecond
  * and explains itself through `evidence`; the constrained VLM answer costs one generation per image.
+ * A category's prompts add zero-shot evidence: the image's stored embedding against the prompts'
+ * text vectors (the same model's text tower), one more source in the same combination.
  */
 
 /** Bump when the scoring rules change: records then count as stale and are re-scored. */
@@ -25,6 +30,8 @@ export const SOURCE_WEIGHTS = {
   answers: 0.5,
   colours: 0.4,
   text: 0.3,
+  /** The image's embedding within a prompt's cut-off: a reading of the pixels, like the caption. */
+  prompts: 0.6,
 } as const;
 
 /** A category needs at least this score; one caption or detector match is enough, OCR text alone is. */
@@ -159,8 +166,13 @@ function sourcesOf(record: DescriptionRecord): Array<[Source, string]> {
  * The categories of the list this record matches, best first (ties by list order); empty when none
  * reaches MIN_CATEGORY_SCORE. Evidence names each source and the term it matched.
  */
-export function categorise(record: DescriptionRecord, categories: readonly Category[]): CategoryMatch[] {
+export function categorise(
+  record: DescriptionRecord,
+  categories: readonly Category[],
+  prompts?: PromptVectors,
+): CategoryMatch[] {
   const sources = sourcesOf(record);
+  const image = imageVectorFor(record, prompts);
   const matches: Array<CategoryMatch & { order: number }> = [];
   categories.forEach((category, order) => {
     const terms = categoryTerms(category);
@@ -172,6 +184,11 @@ export function categorise(record: DescriptionRecord, categories: readonly Categ
       miss *= 1 - SOURCE_WEIGHTS[source];
       evidence.push(...found.map((term) => `${source}: ${term}`));
     }
+    const prompt = image && prompts ? closestPrompt(image, category, prompts) : undefined;
+    if (prompt) {
+      miss *= 1 - SOURCE_WEIGHTS.prompts;
+      evidence.push(`prompts: ${prompt.text} (cosine ${prompt.similarity.toFixed(3)})`);
+    }
     const score = Math.round((1 - miss) * 1000) / 1000;
     if (score >= MIN_CATEGORY_SCORE) matches.push({ id: category.id, score, evidence, order });
   });
@@ -180,16 +197,57 @@ export function categorise(record: DescriptionRecord, categories: readonly Categ
     .map(({ order: _order, ...match }) => match);
 }
 
-/** The provenance key of a scoring run: the rules' revision and the category list's hash. */
-export function categoriesProvenance(categories: readonly Category[]): ModelProvenance {
+/** The record's image vector, when it is in the prompts' space (same model key); else undefined. */
+function imageVectorFor(record: DescriptionRecord, prompts: PromptVectors | undefined) {
+  const model = record.models.embedding;
+  if (!prompts || !record.embedding || !model || embeddingModelKey(model) !== prompts.model) return undefined;
+  return decodeEmbedding(record.embedding);
+}
+
+/** The category's prompt nearest the image, when it reaches the cut-off. */
+function closestPrompt(
+  image: Float32Array,
+  category: Category,
+  prompts: PromptVectors,
+): { text: string; similarity: number } | undefined {
+  const cutOff = category.minSimilarity ?? prompts.minSimilarity;
+  let best: { text: string; similarity: number } | undefined;
+  for (const text of category.prompts ?? []) {
+    const vector = prompts.vectorOf(text);
+    if (!vector || vector.length !== image.length) continue;
+    let similarity = 0;
+    for (let i = 0; i < image.length; i += 1) similarity += (image[i] ?? 0) * (vector[i] ?? 0);
+    if (similarity >= cutOff && (!best || similarity > best.similarity)) best = { text, similarity };
+  }
+  return best;
+}
+
+/**
+ * The provenance key of a scoring run: the rules' revision and the category list's hash, with the
+ * embedding model (and its cut-off) when a category has prompts, since the prompts' vectors and
+ * so the scores are that model's.
+ */
+export function categoriesProvenance(
+  categories: readonly Category[],
+  embedding?: { readonly model: ModelProvenance; readonly minSimilarity: number },
+): ModelProvenance {
+  const withPrompts = categories.some((category) => (category.prompts?.length ?? 0) > 0);
+  // What scoring reads, and only that: editing a description (for people) re-scores nothing.
+  const read = categories.map(({ id, label, keywords, prompts, minSimilarity }) => ({
+    id,
+    label,
+    keywords,
+    ...(prompts ? { prompts, minSimilarity } : {}),
+  }));
+  const model =
+    withPrompts && embedding ? { embedding: embedding.model, minSimilarity: embedding.minSimilarity } : {};
   return {
     id: 'image-describer/category-scoring',
     revision: CATEGORISER_REVISION,
     architecture: 'scoring',
     dtype: 'none',
-    // What scoring reads, and only that: editing a description (for people) re-scores nothing.
     promptHash: createHash('sha256')
-      .update(JSON.stringify(categories.map(({ id, label, keywords }) => ({ id, label, keywords }))))
+      .update(JSON.stringify(withPrompts ? { read, ...model } : read))
       .digest('hex')
       .slice(0, 16),
   };

@@ -1,6 +1,6 @@
 import sharp, { type Metadata, type SharpOptions } from 'sharp';
 import { ConfigError, expected, ImageRejectedError } from '../errors.ts';
-import { readableMegapixels, tooLargeSentence } from '../user-messages.ts';
+import { tooLargeSentence, tooManyPixelsSentence } from '../user-messages.ts';
 import { type AcceptedFormat, sniffFormat } from './sniff.ts';
 import { svgExternalReference } from './svg-policy.ts';
 import type { ImageFacts, IntakeResult } from './types.ts';
@@ -15,10 +15,26 @@ export interface IntakeLimits {
 }
 
 /**
- * `error` rejects truncated and undecodable data (a truncated JPEG fails) but tolerates libjpeg
- * warnings such as extraneous bytes after the image, which many cameras and editors write.
+ * `error` rejects truncated and undecodable data (a truncated JPEG fails). JPEG pixels are decoded
+ * with `warning` instead: libjpeg only warns about damaged scan data ("bad Huffman code") and fills
+ * the rest with grey, which would be described as a grey picture. The few warnings that leave the
+ * picture whole (`HARMLESS_JPEG_WARNINGS`) get a second decode at `error`.
  */
 const FAIL_ON = 'error' as const;
+
+/** libjpeg warnings about bytes around the picture, not in it; many cameras and editors cause them. */
+const HARMLESS_JPEG_WARNINGS = [
+  /extraneous bytes before marker/i,
+  /invalid SOS parameters for sequential JPEG/i,
+  /unknown JFIF revision number/i,
+];
+
+/**
+ * The longest side accepted. libvips cannot resize an image with a side near 100 million pixels
+ * (its coordinates end there), and a strip that long becomes one column of pixels for the models;
+ * no camera, scanner or stitched panorama comes near this.
+ */
+export const MAX_SIDE = 100_000;
 
 /** SVGs are rendered at their declared size, or larger (up to this DPI) to reach the working size. */
 const MAX_SVG_DENSITY = 72 * 16;
@@ -99,22 +115,31 @@ export async function intakeImage(bytes: Uint8Array, limits: IntakeLimits): Prom
   if (!(declared > 0) || declared > limits.maxInputPixels) {
     throw tooManyPixels(metadata.width, metadata.height, limits.maxInputPixels);
   }
+  if (Math.max(metadata.width, metadata.height) > MAX_SIDE) {
+    throw unusualDimensions(metadata.width, metadata.height);
+  }
 
   const options: SharpOptions = { ...base, autoOrient: true };
   if (format === 'svg') options.density = svgDensity(metadata, limits);
+  const decode = (failOn: SharpOptions['failOn']) =>
+    sharp(input, { ...options, failOn })
+      .resize({
+        width: limits.workingSize,
+        height: limits.workingSize,
+        fit: 'inside',
+        withoutEnlargement: true,
+      })
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
 
-  const { data, info } = await sharp(input, options)
-    .resize({
-      width: limits.workingSize,
-      height: limits.workingSize,
-      fit: 'inside',
-      withoutEnlargement: true,
+  const { data, info } = await decode(format === 'jpeg' ? 'warning' : FAIL_ON)
+    .catch((error: unknown) => {
+      if (format === 'jpeg' && onlyHarmlessWarnings(error)) return decode(FAIL_ON);
+      throw error;
     })
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .removeAlpha()
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true })
     .catch((error: unknown) => {
       throw rejection(error, format);
     });
@@ -179,13 +204,32 @@ function svgDensity(metadata: Metadata, limits: IntakeLimits): number {
 
 function tooManyPixels(width: number, height: number, limit: number): ImageRejectedError {
   const declared = `${width} x ${height} = ${formatCount(width * height)} pixels`;
+  return new ImageRejectedError('TOO_MANY_PIXELS', tooManyPixelsSentence(width, height, limit), {
+    detail: `${expected(`an image of at most ${formatCount(limit)} pixels`, 'the input', declared)} (MAX_INPUT_PIXELS)`,
+  });
+}
+
+function unusualDimensions(width: number, height: number): ImageRejectedError {
   return new ImageRejectedError(
-    'TOO_MANY_PIXELS',
-    `The image is ${width} × ${height} pixels (${readableMegapixels(width * height)}), over the limit of ${readableMegapixels(limit)}: scale it down and try again.`,
+    'UNUSUAL_DIMENSIONS',
+    `The image is ${formatCount(width)} × ${formatCount(height)} pixels, longer than the limit of ${formatCount(MAX_SIDE)} pixels on a side: crop it or cut it into parts and try again.`,
     {
-      detail: `${expected(`an image of at most ${formatCount(limit)} pixels`, 'the input', declared)} (MAX_INPUT_PIXELS)`,
+      detail: expected(
+        `an image of at most ${formatCount(MAX_SIDE)} pixels on each side`,
+        'the input',
+        `${width} x ${height}`,
+      ),
     },
   );
+}
+
+/** True when sharp failed only on libjpeg warnings that leave the picture whole. */
+function onlyHarmlessWarnings(error: unknown): boolean {
+  const lines = (error instanceof Error ? error.message : String(error))
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+  return lines.length > 0 && lines.every((line) => HARMLESS_JPEG_WARNINGS.some((rule) => rule.test(line)));
 }
 
 /** Map sharp/libvips failures to our codes; the original error stays as `cause`. */

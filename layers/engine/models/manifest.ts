@@ -132,6 +132,9 @@ export const taskSpecSchema = z
   })
   .strict();
 
+/** The relevance cut-off when the manifest's embedding task sets no minSimilarity. */
+export const DEFAULT_MIN_SIMILARITY = 0.2;
+
 /** The Florence-2 tasks whose answer is plain text. */
 export const FLORENCE2_TEXT_TASKS = ['<CAPTION>', '<DETAILED_CAPTION>', '<MORE_DETAILED_CAPTION>'] as const;
 /** The Florence-2 tasks whose answer is labelled boxes. */

@@ -1,4 +1,5 @@
 import type { FastStageTrigger, JobQueue, ListedObject, ObjectStore } from '../ports.ts';
+import { unreadableSidecar } from './describe-uploaded-object.ts';
 import type { DetailedJob } from './detailed-job.ts';
 import { isInputKey, type KeyLayout, sidecarKeyFor } from './key-layout.ts';
 import {
@@ -24,6 +25,8 @@ export interface BackfillItem {
   readonly object: ListedObject;
   readonly sidecarKey: string;
   readonly need: DescriptionNeed;
+  /** Why the stored sidecar could not be read, when that is the need (the fast stage keeps it aside). */
+  readonly unreadable?: string;
 }
 
 export interface BackfillSummary {
@@ -54,12 +57,18 @@ export async function* findStale(
     scanned++;
     const sidecarKey = sidecarKeyFor(deps.layout, object.key);
     const stored = sidecars.has(sidecarKey) ? await deps.store.getJson(sidecarKey) : undefined;
-    const record = stored ? parseStoredRecord(stored.value) : undefined;
-    const need =
-      stored && !record
-        ? ({ stage: 'fast', reason: 'unreadable-record' } as const)
-        : needsDescription(record, object, deps.models);
+    const unreadable = stored && unreadableSidecar(stored);
     onScanned?.(scanned);
+    if (unreadable) {
+      yield {
+        object,
+        sidecarKey,
+        need: { stage: 'fast', reason: 'unreadable-record' },
+        unreadable: unreadable.reason,
+      };
+      continue;
+    }
+    const need = needsDescription(stored && parseStoredRecord(stored.value), object, deps.models);
     if (need) yield { object, sidecarKey, need };
   }
 }
@@ -68,14 +77,24 @@ export async function* findStale(
  * The backfill: find every missing or stale sidecar and enqueue the work. Steps:
  *  1. List sidecars, then input objects (findStale).
  *  2. Caption missing or stale (no sidecar, another ETag, caption model changed, unreadable) →
- *     the fast stage, which rewrites the sidecar and queues the detailed job itself.
+ *     the fast stage, which rewrites the sidecar and queues the detailed job itself; an unreadable
+ *     sidecar is reported (`onUnreadable`), and the fast stage keeps its bytes aside.
  *  3. Caption current, detailed stage pending or from an older model → a detailed job.
  *  4. Up to date, or failed for these bytes → nothing.
  * With `dryRun` nothing is sent; the summary says what would be.
  */
 export async function backfill(
   deps: BackfillDependencies,
-  options: { dryRun?: boolean; onProgress?: (progress: { scanned: number; queued: number }) => void } = {},
+  options: {
+    dryRun?: boolean;
+    onProgress?: (progress: { scanned: number; queued: number }) => void;
+    /** Each sidecar no description could be read from, once, before its image is sent on. */
+    onUnreadable?: (item: {
+      readonly key: string;
+      readonly sidecarKey: string;
+      readonly reason: string;
+    }) => void;
+  } = {},
 ): Promise<BackfillSummary> {
   const dryRun = options.dryRun ?? false;
   const fast: Partial<Record<StaleReason, number>> = {};
@@ -86,7 +105,8 @@ export async function backfill(
     scanned = count;
     options.onProgress?.({ scanned, queued });
   };
-  for await (const { object, sidecarKey, need } of findStale(deps, report)) {
+  for await (const { object, sidecarKey, need, unreadable } of findStale(deps, report)) {
+    if (unreadable !== undefined) options.onUnreadable?.({ key: object.key, sidecarKey, reason: unreadable });
     const tally = need.stage === 'fast' ? fast : detailed;
     tally[need.reason] = (tally[need.reason] ?? 0) + 1;
     if (!dryRun) {

@@ -75,12 +75,27 @@ function mergeDetailed(engine: DetailedEngine, base: DescriptionRecord, result: 
   return engine.judgedAgain(overStageResult(base, result, 'detailed', engine.settings.ocrStage));
 }
 
+/** The record re-scored for a changed category list: no image read, no image model run. */
+async function rescored(engine: DetailedEngine, previous: DescriptionRecord): Promise<DescriptionRecord> {
+  const started = performance.now();
+  const record = await engine.judgedAgain(previous);
+  const timings = record.timings.detailed;
+  return timings
+    ? {
+        ...record,
+        timings: { ...record.timings, detailed: { ...timings, categoriesMs: elapsedMs(started) } },
+      }
+    : record;
+}
+
 /**
  * The detailed stage for one job, already parsed from its message (a message that is not a job is
  * an InvalidJobError where it is read: retried, then the DLQ keeps it). Steps:
  *  1. Drop a job for another bucket.
  *  2. Read the sidecar and its ETag: missing, describing another ETag (a newer upload), fast
  *     failed, or detailed already done by the current model → drop the job (duplicate delivery).
+ *     Only the category list changed → re-score the stored record (categories and checks; the
+ *     text tower for category prompts) and go to 5: the image is neither read nor described.
  *  3. GET the object with If-Match on the job's ETag: replaced or deleted → drop.
  *  4. engine.describeDetailed; a permanent error → detailed = failed with the error in the
  *     sidecar (the message is then deleted, not retried); transient errors are thrown.
@@ -105,14 +120,32 @@ export async function completeDetailedDescription(
     return { kind: 'dropped', key, reason: early, ...(vector ? { vector } : {}) };
   }
   if (early || !sidecar || !previous) return { kind: 'dropped', key, reason: early ?? 'no-sidecar' };
+  const read = { record: previous, etag: sidecar.etag };
+  if (needsDescription(previous, { etag: job.etag }, deps.models)?.reason === 'categories-changed') {
+    // A sidecar changed meanwhile is re-scored as it is now.
+    return writeBack(deps, job, read, (base) => rescored(deps.engine, base));
+  }
+  const result = await describedAgain(deps, job, previous);
+  if ('dropped' in result) return { kind: 'dropped', key, reason: result.dropped };
+  return writeBack(deps, job, read, (base) =>
+    base === previous ? Promise.resolve(result) : mergeDetailed(deps.engine, base, result),
+  );
+}
 
+/** Steps 3-4: the object read and its detailed stage run (a failed record for a permanent error). */
+async function describedAgain(
+  deps: DetailedStageDependencies,
+  job: DetailedJob,
+  previous: DescriptionRecord,
+): Promise<DescriptionRecord | { dropped: DetailedDropReason }> {
+  const { key } = job;
   const readStart = performance.now();
   let object: StoredObject;
   try {
     object = await deps.store.get(key, { ifMatch: job.etag });
   } catch (error) {
-    if (error instanceof PreconditionFailedError) return { kind: 'dropped', key, reason: 'replaced' };
-    if (error instanceof ObjectNotFoundError) return { kind: 'dropped', key, reason: 'deleted' };
+    if (error instanceof PreconditionFailedError) return { dropped: 'replaced' };
+    if (error instanceof ObjectNotFoundError) return { dropped: 'deleted' };
     throw error;
   }
   const readMs = elapsedMs(readStart);
@@ -129,10 +162,23 @@ export async function completeDetailedDescription(
     if (!isPermanent(error)) throw error;
     result = deps.engine.failedRecordFor(input, 'detailed', error, previous);
   }
+  return result;
+}
 
-  let base = { record: previous, etag: sidecar.etag };
+/**
+ * Step 5: the conditional write of `recordOver(base)`, the result laid over the sidecar as read; a
+ * sidecar changed meanwhile is read again and the result laid over it (bounded).
+ */
+async function writeBack(
+  deps: DetailedStageDependencies,
+  job: DetailedJob,
+  read: { record: DescriptionRecord; etag: string },
+  recordOver: (base: DescriptionRecord) => Promise<DescriptionRecord>,
+): Promise<DetailedOutcome> {
+  const { key } = job;
+  let base = read;
   for (let attempt = 1; ; attempt++) {
-    const record = attempt === 1 ? result : mergeDetailed(deps.engine, base.record, result);
+    const record = await recordOver(base.record);
     try {
       await deps.store.putJson(job.sidecarKey, record, { ifMatch: base.etag });
     } catch (error) {

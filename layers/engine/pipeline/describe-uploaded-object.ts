@@ -177,7 +177,7 @@ export async function describeUploadedObject(
       const latest = await deps.store.head(key).catch(() => undefined);
       if (latest?.etag !== etag) return { kind: 'skipped', key, reason: 'replaced' };
       // What the other writer added (a finished detailed description) is newer than what we carried.
-      record = deps.engine.withNewerDetailedResults(record, current);
+      record = await deps.engine.withNewerDetailedResults(record, current);
     }
   }
 
@@ -191,7 +191,7 @@ export async function describeUploadedObject(
 }
 
 /** The bytes and the reason of a stored sidecar no description can be read from, else undefined. */
-function unreadableSidecar(stored: StoredJson): { bytes: Uint8Array; reason: string } | undefined {
+export function unreadableSidecar(stored: StoredJson): { bytes: Uint8Array; reason: string } | undefined {
   if (stored.unreadable) return stored.unreadable;
   if (parseStoredRecord(stored.value)) return undefined;
   return {

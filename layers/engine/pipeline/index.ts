@@ -19,11 +19,18 @@ export {
   isInputKey,
   KEPT_ASIDE_SUFFIX,
   type KeyLayout,
+  keptAsideKeyFor,
   keyLayout,
   readKeyLayout,
   sidecarKeyFor,
 } from './key-layout.ts';
 export { encodeEventKey, objectsCreated, type S3NotificationRecords, s3EventFor } from './s3-event.ts';
-export { type CurrentModels, currentModelsOf, needsDescription, parseStoredRecord } from './staleness.ts';
+export {
+  type CurrentModels,
+  currentModelsOf,
+  needsDescription,
+  parseStoredRecord,
+  type StaleReason,
+} from './staleness.ts';
 
 export const IMPORTED_ON_THEIR_OWN: readonly string[] = [];

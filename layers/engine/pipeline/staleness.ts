@@ -107,7 +107,11 @@ export function needsDescription(
     if (!isAnswerCurrent(record.answers?.[id], key, record.stale?.[`answers.${id}`]))
       return { stage: 'detailed', reason: 'answers-stale' };
   }
-  if (current.categories && !sameProvenance(record.models.categories, current.categories)) {
+  // A changed list, or prompts that waited for the embedding model: re-scored without the image.
+  if (
+    current.categories &&
+    (!sameProvenance(record.models.categories, current.categories) || record.stale?.categories)
+  ) {
     return { stage: 'detailed', reason: 'categories-changed' };
   }
   return undefined;

@@ -46,8 +46,20 @@ export const categorySchema = z
     description: z.string().optional(),
     /** Words or phrases that count as evidence; the label's words always count. */
     keywords: z.array(nonEmpty).optional(),
+    /**
+     * Texts scored against the image's embedding with the embedding model's text tower
+     * ("a photo of a beach"): zero-shot evidence that needs no word of the record.
+     */
+    prompts: z.array(nonEmpty).max(16, 'at most 16 prompts per category').optional(),
+    /** Cosine a prompt needs to count; the embedding task's minSimilarity otherwise. */
+    minSimilarity: z.number().min(-1).max(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((category, ctx) => {
+    if (category.minSimilarity !== undefined && !category.prompts) {
+      ctx.addIssue({ code: 'custom', path: ['minSimilarity'], message: 'minSimilarity needs prompts' });
+    }
+  });
 
 export const questionsConfigSchema = z
   .object({
@@ -71,6 +83,11 @@ export type AnswerType = (typeof ANSWER_TYPES)[number];
 export type Question = z.infer<typeof questionSchema>;
 export type Category = z.infer<typeof categorySchema>;
 export type QuestionsConfig = z.infer<typeof questionsConfigSchema>;
+
+/** Whether any category carries prompts (scoring them needs the embedding model's text tower). */
+export function hasCategoryPrompts(config: QuestionsConfig | undefined): boolean {
+  return config?.categories.some((category) => (category.prompts?.length ?? 0) > 0) ?? false;
+}
 
 /** Whether a deployment asks any question (a config may list only categories, or be absent). */
 export function asksQuestions(config: QuestionsConfig | undefined): config is QuestionsConfig {

@@ -3,6 +3,7 @@
 export {
   asksQuestions,
   DEFAULT_QUESTIONS_FILE,
+  hasCategoryPrompts,
   loadQuestionsFile,
   type QuestionsConfig,
   readQuestionsConfig,

@@ -1,14 +1,16 @@
 import { performance } from 'node:perf_hooks';
 import { categoriesProvenance, categorise } from '../categories/categorise.ts';
+import type { PromptVectors } from '../categories/prompt-vectors.ts';
 import { ConfigError, expected, ModelNotFoundError } from '../errors.ts';
 import { checkConsistency, type GuardStage } from '../guard/check.ts';
 import type { RgbImage } from '../image/types.ts';
+import { DEFAULT_MIN_SIMILARITY } from '../models/manifest.ts';
 import type { ImageEncodings, ModelRegistry } from '../models/registry.ts';
 import { markFresh } from '../record/merge.ts';
 import type { DescriptionRecord, ModelProvenance } from '../record/schema.ts';
 import { elapsedMs } from '../timing.ts';
 import { answerQuestions, currentAnswerKeys, type QuestionAsker } from './answer.ts';
-import { asksQuestions, type QuestionsConfig } from './config.ts';
+import { asksQuestions, hasCategoryPrompts, type QuestionsConfig } from './config.ts';
 
 /**
  * The engine's steps for questions, categories and the guard, kept out of engine.ts so that the
@@ -42,6 +44,42 @@ export function checkQuestionsModel(
   );
 }
 
+/**
+ * Start-up check: category prompts are scored with the embedding task's text tower, so they need
+ * one in the manifest (its files may still be missing: the categories then wait for them).
+ */
+export function checkCategoryPromptsModel(
+  registry: Pick<Registry, 'taskSpec'> & { readonly modelsDir: string },
+  config: QuestionsConfig | undefined,
+): void {
+  if (!hasCategoryPrompts(config) || registry.taskSpec('embedding')) return;
+  const category = config?.categories.find((c) => c.prompts?.length);
+  throw new ConfigError(
+    expected(
+      `a tasks.embedding entry in ${registry.modelsDir}/manifest.json (a model with a text tower) for the prompts of categories '${category?.id}'`,
+      'the model set',
+      'none',
+    ),
+  );
+}
+
+/** The key of scoring this category list with this model set (its embedding model, for prompts). */
+export function categoriesKey(
+  registry: Pick<Registry, 'taskSpec' | 'provenance'>,
+  categories: QuestionsConfig['categories'],
+): ModelProvenance {
+  const task = registry.taskSpec('embedding');
+  return categoriesProvenance(
+    categories,
+    task
+      ? {
+          model: registry.provenance('embedding'),
+          minSimilarity: task.minSimilarity ?? DEFAULT_MIN_SIMILARITY,
+        }
+      : undefined,
+  );
+}
+
 /** What staleness compares: one key per configured question, and the category list's key. */
 export function currentQuestionKeys(
   registry: Pick<Registry, 'taskSpec' | 'provenance'>,
@@ -51,7 +89,7 @@ export function currentQuestionKeys(
   return {
     ...(model && asksQuestions(config) ? { questions: currentAnswerKeys(model, config.questions) } : {}),
     ...(config && config.categories.length > 0
-      ? { categories: categoriesProvenance(config.categories) }
+      ? { categories: categoriesKey(registry, config.categories) }
       : {}),
   };
 }
@@ -117,27 +155,51 @@ export async function answerStage(
   };
 }
 
+/** How the categories are scored in this run: the key they get, and the prompts' vectors. */
+export interface CategoryScoring {
+  /** categoriesKey of the configured list. */
+  readonly key: ModelProvenance;
+  readonly prompts?: PromptVectors;
+  /**
+   * Why the prompts could not be scored (the embedding model is missing): the categories are
+   * scored on the other evidence and marked stale, so a later run with the model scores them again.
+   */
+  readonly waiting?: { readonly now: Date };
+}
+
 /**
  * End of a stage: categories from the configured list (none configured: the field is left out),
- * then the guard's checks over what the stage produced. Neither needs a model.
+ * then the guard's checks over what the stage produced. Neither runs an image model; prompts come
+ * as vectors (`scoring`), embedded once per process.
  */
 export function categoriseAndCheck(
   record: DescriptionRecord,
   stage: GuardStage,
   config: QuestionsConfig | undefined,
+  scoring?: CategoryScoring,
 ): { record: DescriptionRecord; categoriesMs?: number; checksMs: number } {
   let categoriesMs: number | undefined;
   let next = record;
   if (config && config.categories.length > 0) {
     const started = performance.now();
+    const key = scoring?.key ?? categoriesProvenance(config.categories);
+    const since = next.stale?.categories?.since;
     next = markFresh(
       {
         ...next,
-        categories: categorise(next, config.categories),
-        models: { ...next.models, categories: categoriesProvenance(config.categories) },
+        categories: categorise(next, config.categories, scoring?.prompts),
+        models: { ...next.models, categories: key },
       },
       ['categories'],
     );
+    if (scoring?.waiting) {
+      const mark = {
+        reason: 'waiting-for-models',
+        replacement: key,
+        since: since ?? scoring.waiting.now.toISOString(),
+      };
+      next = { ...next, stale: { ...next.stale, categories: mark } };
+    }
     categoriesMs = elapsedMs(started);
   } else if (next.categories !== undefined) {
     // No categories configured any more: the old matches name a list nobody uses.

@@ -1,7 +1,7 @@
 import { errorCodeOf } from '../errors.ts';
 import { type FieldRow, type ModelKey, RESULT_FIELDS, type ResultField, rowsOf } from './fields.ts';
 import { failedRecord } from './record.ts';
-import type { DescriptionRecord, ModelProvenance, StageName } from './schema.ts';
+import type { DescriptionRecord, ModelProvenance, Source, StageName } from './schema.ts';
 
 /**
  * Every way two records of the same bytes become one, driven by the field table (record/fields.ts):
@@ -31,13 +31,20 @@ function fieldsOwnedBy(stage: StageName, ocrStage: string): ResultField[] {
   );
 }
 
-/** The earlier record, when it describes exactly these bytes; results of other bytes are not kept. */
+/**
+ * The earlier record, when it describes exactly these bytes; results of other bytes are not kept.
+ * Bytes are compared by SHA-256; a stored record without one (the field is optional, so another
+ * writer or a hand-made sidecar may lack it) of an S3 object is matched by its ETag, which the
+ * stores compare for every other decision too. Without either, nothing is kept.
+ */
 export function previousForSameBytes(
   previous: DescriptionRecord | undefined,
-  sha256: string | undefined,
+  source: Pick<Source, 'sha256' | 'etag'>,
 ): DescriptionRecord | undefined {
-  if (!previous || !sha256) return undefined;
-  return previous.source.sha256 === sha256 ? previous : undefined;
+  if (!previous) return undefined;
+  const before = previous.source;
+  if (before.sha256 && source.sha256) return before.sha256 === source.sha256 ? previous : undefined;
+  return before.etag && before.etag === source.etag ? previous : undefined;
 }
 
 export interface StaleMark {

@@ -7,11 +7,17 @@
 export { foldPhrase } from '../words.ts';
 export { type AthenaSearchSettings, createAthenaSearch, readAthenaSearchSettings } from './athena-engine.ts';
 export type { SearchHit } from './document.ts';
-export type { HybridHit, HybridSearch, HybridSearchResponse } from './hybrid.ts';
+export type { HybridHit, HybridSearch, HybridSearchResponse, QueryEmbedder } from './hybrid.ts';
 export { LocalSearchIndex } from './local-index.ts';
 export { localHybridSearch } from './local-search.ts';
 export { MemoryVectorIndex } from './memory-vector-index.ts';
-export { DEFAULT_COLOUR_MIN_FRACTION, parseSearchQuery, SEARCH_LIMITS, SearchQueryError } from './query.ts';
+export {
+  DEFAULT_COLOUR_MIN_FRACTION,
+  parseSearchQuery,
+  SEARCH_LIMITS,
+  type SearchQuery,
+  SearchQueryError,
+} from './query.ts';
 export { sidecarHybridSearch } from './sidecar-hybrid.ts';
 export { ORIGINAL_NAME_METADATA, type RebuildSummary, SidecarIndexer } from './sidecar-index.ts';
 export { vectorEntryOf } from './vector-facts.ts';

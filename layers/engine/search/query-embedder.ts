@@ -1,10 +1,8 @@
 import { DescribeError, ModelNotFoundError } from '../errors.ts';
+import { DEFAULT_MIN_SIMILARITY } from '../models/manifest.ts';
 import { ModelRegistry } from '../models/registry.ts';
 import type { QueryEmbedder } from './hybrid.ts';
 import { embeddingModelKey } from './vector-facts.ts';
-
-/** Used when the manifest's embedding task sets no minSimilarity. */
-export const DEFAULT_MIN_SIMILARITY = 0.2;
 
 /**
  * The registry's embedding task as a query embedder, or undefined when the manifest configures none.

@@ -9,7 +9,7 @@ import { vectorEntryOf } from './vector-facts.ts';
 export const ORIGINAL_NAME_METADATA = 'original-filename';
 
 export interface SidecarIndexerOptions {
-  readonly store: ObjectStore;
+  readonly store: Pick<ObjectStore, 'head' | 'getJson' | 'list'>;
   readonly layout: KeyLayout;
   readonly index: SearchIndex;
   /** The image vectors, kept in step with `index` (records without an embedding are left out). */
@@ -44,11 +44,7 @@ export class SidecarIndexer {
 
   constructor(private readonly options: SidecarIndexerOptions) {}
 
-  /** `keywords: false` reloads only the vectors (the keyword index is a file that is current). */
-  async rebuild(
-    onProgress?: (indexed: number) => void,
-    { keywords = true }: { readonly keywords?: boolean } = {},
-  ): Promise<RebuildSummary> {
+  async rebuild(onProgress?: (indexed: number) => void): Promise<RebuildSummary> {
     const started = performance.now();
     this.fresh = new Set();
     let indexed = 0;
@@ -57,7 +53,7 @@ export class SidecarIndexer {
       const pending: Array<Promise<void>> = [];
       const readOne = async (sidecarKey: string) => {
         const fresh = this.fresh;
-        const read = () => this.read(sidecarKey, (key) => !fresh?.has(key), keywords);
+        const read = () => this.read(sidecarKey, (key) => !fresh?.has(key));
         const inputKey = inputKeyFor(this.options.layout, sidecarKey);
         const ok = await (inputKey ? this.enqueue(inputKey, read) : read());
         if (!ok) {
@@ -120,11 +116,7 @@ export class SidecarIndexer {
     return run;
   }
 
-  private async read(
-    sidecarKey: string,
-    shouldWrite: (inputKey: string) => boolean,
-    keywords = true,
-  ): Promise<boolean> {
+  private async read(sidecarKey: string, shouldWrite: (inputKey: string) => boolean): Promise<boolean> {
     const inputKey = inputKeyFor(this.options.layout, sidecarKey);
     if (!inputKey) return false;
     try {
@@ -135,12 +127,9 @@ export class SidecarIndexer {
         await this.drop(inputKey);
         return false;
       }
-      // Only the keyword index shows the name: a vectors-only reload makes no HEAD per image.
-      const originalName = keywords ? await this.originalName(inputKey) : undefined;
+      const originalName = await this.originalName(inputKey);
       if (shouldWrite(inputKey)) {
-        if (keywords) {
-          this.options.index.upsert({ key: inputKey, record, ...(originalName ? { originalName } : {}) });
-        }
+        this.options.index.upsert({ key: inputKey, record, ...(originalName ? { originalName } : {}) });
         const entry = vectorEntryOf(inputKey, record);
         if (entry) await this.options.vectors?.upsert([entry]);
         else await this.options.vectors?.remove([inputKey]);

@@ -90,8 +90,8 @@ export function fakeEngine(options: { maxInputBytes?: number } = {}) {
     failedUnreadRecordFor(source: Source, error: unknown, sameVersion?: DescriptionRecord) {
       return failedRecord(sameVersion ?? newRecord(source, NOW), 'fast', error, NOW);
     },
-    judgedAgain: (record: DescriptionRecord) => record,
-    withNewerDetailedResults(record: DescriptionRecord, newer: DescriptionRecord | undefined) {
+    judgedAgain: async (record: DescriptionRecord) => record,
+    async withNewerDetailedResults(record: DescriptionRecord, newer: DescriptionRecord | undefined) {
       return newer?.source.sha256 === record.source.sha256 ? carryDetailedResults(record, newer) : record;
     },
   };

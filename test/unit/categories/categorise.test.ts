@@ -82,6 +82,25 @@ describe('categorise', () => {
     expect(described).toEqual(before);
     expect(rekeyed.promptHash).not.toBe(before.promptHash);
   });
+
+  it('prompts and the embedding model that scores them are part of the key; a list without prompts ignores the model', () => {
+    const clip = { id: 'clip', revision: 'r1', architecture: 'clip', dtype: 'q8', promptHash: 'e' };
+    const embedding = { model: clip, minSimilarity: 0.2 };
+    const [first, ...rest] = COLOUR_CATEGORIES;
+    if (!first) throw new Error('Expected a fixture category');
+    const withPrompts = [{ ...first, prompts: ['a photo of something red'] }, ...rest];
+
+    // Stored keys of lists without prompts stay valid: nothing is re-scored for the new rules.
+    expect(categoriesProvenance(COLOUR_CATEGORIES, embedding)).toEqual(
+      categoriesProvenance(COLOUR_CATEGORIES),
+    );
+    const keyed = categoriesProvenance(withPrompts, embedding);
+    expect(keyed.promptHash).not.toBe(categoriesProvenance(COLOUR_CATEGORIES, embedding).promptHash);
+    expect(
+      categoriesProvenance(withPrompts, { ...embedding, model: { ...clip, revision: 'r2' } }),
+    ).not.toEqual(keyed);
+    expect(categoriesProvenance(withPrompts, { ...embedding, minSimilarity: 0.25 })).not.toEqual(keyed);
+  });
 });
 
 describe('categorise: plurals both ways, any script', () => {

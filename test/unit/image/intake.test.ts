@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ImageRejectedError } from '#engine/errors.ts';
-import { intakeImage } from '#engine/image/intake.ts';
+import { intakeImage, MAX_SIDE } from '#engine/image/intake.ts';
 import type { RgbImage } from '#engine/image/types.ts';
-import { COLOURS, type ImageFixtureName, imageFixture, type Rgb } from '#test/fixtures/images.ts';
+import { blackPng, COLOURS, type ImageFixtureName, imageFixture, type Rgb } from '#test/fixtures/images.ts';
 
 const LIMITS = { maxInputBytes: 50 * 1024 * 1024, maxInputPixels: 100_000_000, workingSize: 1024 };
 
@@ -199,6 +199,23 @@ describe('intakeImage: bad input gives a code and a message the user can act on'
     expect(error.detail).toMatch(/\S/);
   });
 
+  it('refuses a JPEG whose scan data is damaged instead of describing the grey libjpeg fills in', async () => {
+    const error = await rejectionOf(intakeImage(await imageFixture('corruptScanJpeg'), LIMITS));
+
+    expect(error.code).toBe('CORRUPT_IMAGE');
+    expect(error.message).toBe(
+      'The jpeg image is damaged or truncated and cannot be decoded: re-export it, or upload the original file again.',
+    );
+    expect(error.detail).toBe('VipsJpeg: Corrupt JPEG data: bad Huffman code');
+  });
+
+  it('describes a JPEG with stray bytes between its segments: libjpeg warns, the picture is whole', async () => {
+    const { facts, image } = await intakeImage(await imageFixture('redJpegStrayBytes'), LIMITS);
+
+    expect(facts.format).toBe('jpeg');
+    expectNear(pixel(image, 32, 32), COLOURS.red);
+  });
+
   it('refuses a truncated PNG as corrupt', async () => {
     const whole = await imageFixture('gradient');
 
@@ -230,6 +247,35 @@ describe('intakeImage: bad input gives a code and a message the user can act on'
     );
     // Nothing was decoded: 30 GB of pixels were never allocated.
     expect(process.memoryUsage().rss - before).toBeLessThan(256 * 1024 * 1024);
+  });
+
+  it('counts the pixels when the megapixels would read the same as the limit (10001 x 10000)', async () => {
+    const error = await rejectionOf(intakeImage(await imageFixture('pngJustOver100Megapixels'), LIMITS));
+
+    expect(error.code).toBe('TOO_MANY_PIXELS');
+    expect(error.message).toBe(
+      'The image is 10001 × 10000 pixels (100,010,000 pixels), over the limit of 100,000,000 pixels: scale it down and try again.',
+    );
+  });
+
+  it('refuses a valid 1 x 100,000,000 PNG for its side, naming the limit, not as damaged', async () => {
+    const error = await rejectionOf(intakeImage(await imageFixture('pngOneColumn100Megapixels'), LIMITS));
+
+    expect(error.code).toBe('UNUSUAL_DIMENSIONS');
+    expect(error.message).toBe(
+      'The image is 1 × 100,000,000 pixels, longer than the limit of 100,000 pixels on a side: crop it or cut it into parts and try again.',
+    );
+    expect(error.detail).toBe(
+      'Expected an image of at most 100,000 pixels on each side for the input but received "1 x 100000000"',
+    );
+  });
+
+  it('describes a long strip up to the side limit (1 x 100,000: one column of black)', async () => {
+    const { facts, image } = await intakeImage(blackPng(1, MAX_SIDE), LIMITS);
+
+    expect([facts.width, facts.height]).toEqual([1, MAX_SIDE]);
+    expect(image.height).toBe(LIMITS.workingSize);
+    expect(pixel(image, 0, 0)).toEqual(COLOURS.black);
   });
 
   it('refuses an ordinary image over a lower pixel cap', async () => {

@@ -5,10 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '#engine/errors.ts';
 import {
   DEFAULT_QUESTIONS_FILE,
+  EMPTY_QUESTIONS_CONFIG,
   loadQuestionsFile,
   parseQuestionsConfig,
   readQuestionsConfig,
 } from '#engine/questions/config.ts';
+import { checkCategoryPromptsModel } from '#engine/questions/stage.ts';
 
 const colour = { id: 'colour', prompt: 'What is the main colour?', type: 'one-of', options: ['red', 'blue'] };
 
@@ -71,6 +73,16 @@ describe('questions config', () => {
       'categories[0].label in cfg.json: expected a string but received nothing',
     ],
     [
+      'an empty category prompt',
+      { categories: [{ id: 'x', label: 'X', prompts: ['a photo of a beach', ' '] }] },
+      'categories[0].prompts[1] in cfg.json: must not be empty',
+    ],
+    [
+      'a prompt cut-off without prompts',
+      { categories: [{ id: 'x', label: 'X', minSimilarity: 0.3 }] },
+      'categories[0].minSimilarity in cfg.json: minSimilarity needs prompts',
+    ],
+    [
       'an unknown top-level key',
       { question: [] },
       "the questions config in cfg.json: unknown field(s) 'question'",
@@ -99,5 +111,31 @@ describe('questions config', () => {
 
   it('ships a default that asks nothing, so the one-model install needs no VLM', () => {
     expect(loadQuestionsFile(DEFAULT_QUESTIONS_FILE).questions).toEqual([]);
+  });
+});
+
+describe('category prompts at start-up', () => {
+  const withPrompts = parseQuestionsConfig(
+    { categories: [{ id: 'beach', label: 'Beach', prompts: ['a photo of a beach'] }] },
+    'cfg.json',
+  );
+
+  it('need an embedding task in the manifest, named in the error', () => {
+    const noEmbedding = { taskSpec: () => undefined, modelsDir: '/models' };
+    expect(() => checkCategoryPromptsModel(noEmbedding, withPrompts)).toThrow(ConfigError);
+    expect(() => checkCategoryPromptsModel(noEmbedding, withPrompts)).toThrow(
+      "a tasks.embedding entry in /models/manifest.json (a model with a text tower) for the prompts of categories 'beach'",
+    );
+  });
+
+  it('start with an embedding task, or without prompts', () => {
+    const embedding = {
+      taskSpec: () => ({ model: 'clip', stage: 'fast' as const, generation: {} }),
+      modelsDir: '/m',
+    };
+    expect(() => checkCategoryPromptsModel(embedding, withPrompts)).not.toThrow();
+    expect(() =>
+      checkCategoryPromptsModel({ taskSpec: () => undefined, modelsDir: '/m' }, EMPTY_QUESTIONS_CONFIG),
+    ).not.toThrow();
   });
 });

@@ -115,7 +115,7 @@ describe('a field added to the table', () => {
     const fast = await engine.describeFast(input());
     expect(fieldsOf(fast).mood).toBeUndefined();
 
-    const merged = engine.withNewerDetailedResults(fast, newer);
+    const merged = await engine.withNewerDetailedResults(fast, newer);
 
     expect(fieldsOf(merged)).toMatchObject({ mood: 'calm', moodModel: 'mood/v1' });
   });

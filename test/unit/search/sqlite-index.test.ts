@@ -2,10 +2,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteSearchIndex, VectorShapeError } from '#emulators/sqlite-search-index.ts';
+import { SqliteSearchIndex } from '#emulators/sqlite-search-index.ts';
 import { LocalSearchIndex } from '#engine/search/local-index.ts';
 import { parseSearchQuery, type SearchParams } from '#engine/search/query.ts';
-import { vectorOf } from '#test/bench/index-bench.ts';
 import { generateRecords, QUERY_WORDS } from '#test/bench/search-bench.ts';
 import { CORPUS, KEYS } from '#test/search/cases.ts';
 
@@ -85,98 +84,6 @@ describe('the search index file', () => {
     expect(afterCrash.rebuild?.reason).toBe('unclean-stop');
     expect(afterCrash.index.size).toBe(0);
     afterCrash.index.close();
-  });
-});
-
-/** A unit vector pointing mostly along one axis. */
-function along(axis: number, dims = 8, rest = 0.1): number[] {
-  const v = Array.from({ length: dims }, (_, d) => (d === axis ? 1 : rest * ((d % 3) - 1)));
-  const norm = Math.hypot(...v);
-  return v.map((x) => x / norm);
-}
-
-describe('vectors: nearest neighbours with the search filters', () => {
-  function withVectors() {
-    const index = SqliteSearchIndex.inMemory();
-    for (const entry of CORPUS) index.upsert(entry);
-    index.upsertVector(KEYS.redSign, along(0));
-    index.upsertVector(KEYS.dawn, along(1));
-    index.upsertVector(KEYS.dogs, along(0, 8, 0.5));
-    index.upsertVector(KEYS.cafe, along(2));
-    return index;
-  }
-
-  it('ranks by cosine similarity, best first', () => {
-    const index = withVectors();
-    const found = index.nearest(along(0), { limit: 3 });
-    expect(found.map((n) => n.key)).toEqual([KEYS.redSign, KEYS.dogs, expect.any(String)]);
-    expect(found[0]?.similarity).toBeCloseTo(1, 5);
-  });
-
-  it('applies the filters of a search, and leaves out the image asked about', () => {
-    const index = withVectors();
-    const red = parseSearchQuery({ colour: 'red' });
-    const redKeys = keys(index, { colour: 'red' });
-    const found = index.nearest(along(1), { filters: red }).map((n) => n.key);
-    // The grey sky is the nearest of all, but not red: only red images with a vector are listed.
-    expect(found.sort()).toEqual(
-      [KEYS.redSign, KEYS.dogs, KEYS.cafe].filter((k) => redKeys.includes(k)).sort(),
-    );
-    expect(found).not.toContain(KEYS.dawn);
-    expect(index.nearest(along(1), { limit: 1 }).map((n) => n.key)).toEqual([KEYS.dawn]);
-    expect(index.nearest(along(0), { exclude: KEYS.redSign, limit: 1 }).map((n) => n.key)).toEqual([
-      KEYS.dogs,
-    ]);
-  });
-
-  it('a replaced vector moves the image; a removed record takes its vector along', () => {
-    const index = withVectors();
-    index.nearest(along(0)); // the codes are in memory from here on
-    index.upsertVector(KEYS.redSign, along(2));
-    expect(
-      index
-        .nearest(along(2), { limit: 2 })
-        .map((n) => n.key)
-        .sort(),
-    ).toEqual([KEYS.cafe, KEYS.redSign].sort());
-    index.remove(KEYS.cafe);
-    expect(index.nearest(along(2)).map((n) => n.key)).not.toContain(KEYS.cafe);
-    expect(index.vectorCount).toBe(3);
-  });
-
-  it('vectors survive a restart', () => {
-    const file = indexFile();
-    const { index } = SqliteSearchIndex.open(file);
-    for (const entry of CORPUS) index.upsert(entry);
-    index.upsertVector(KEYS.dawn, along(1));
-    index.upsertVector(KEYS.cafe, along(2));
-    index.markComplete();
-    index.close();
-    const again = SqliteSearchIndex.open(file).index;
-    expect(again.nearest(along(1), { limit: 1 }).map((n) => n.key)).toEqual([KEYS.dawn]);
-    again.close();
-  });
-
-  it('a vector of another length is refused, naming both lengths', () => {
-    const index = withVectors();
-    expect(() => index.upsertVector(KEYS.boxes, along(0, 4))).toThrow(VectorShapeError);
-    expect(() => index.nearest(along(0, 16))).toThrow(/a vector of 8 numbers for vector but received "?16/);
-    expect(() => index.upsertVector(KEYS.boxes, [Number.NaN, ...along(0).slice(1)])).toThrow(/finite/);
-  });
-
-  it('finds the same ten neighbours as an exact scan on a clustered corpus', () => {
-    const index = SqliteSearchIndex.inMemory();
-    const records = generateRecords(2000);
-    index.batch(() => {
-      for (const [i, entry] of records.entries()) {
-        index.upsert(entry);
-        index.upsertVector(entry.key, vectorOf(i, 128));
-      }
-    });
-    for (let probe = 0; probe < 5; probe += 1) {
-      const q = vectorOf(5000 + probe, 128);
-      expect(index.nearest(q, { limit: 10 })).toEqual(index.exactNearest(q, 10));
-    }
   });
 });
 
