@@ -139,7 +139,7 @@ describe('zero-shot categories', () => {
 
       const outcome = await completeDetailedDescription(
         { engine: next, store, models: currentModels(next), bucket: 'b' },
-        JSON.stringify(job),
+        job,
       );
 
       expect(outcome.kind).toBe('done');
