@@ -233,14 +233,12 @@ describe('search by meaning in AWS (fast function → S3 Vectors → search func
   it('S3 Vectors throttling is a 503 with Retry-After, without its own reason', async () => {
     athenaAnswers([]);
     const api = await searchApi();
-    vectors.mock
-      .on(QueryVectorsCommand)
-      .rejects(
-        new TooManyRequestsException({
-          message: 'Rate exceeded for index arn:aws:s3vectors:…',
-          $metadata: {},
-        }),
-      );
+    vectors.mock.on(QueryVectorsCommand).rejects(
+      new TooManyRequestsException({
+        message: 'Rate exceeded for index arn:aws:s3vectors:…',
+        $metadata: {},
+      }),
+    );
 
     const response = await api(search('q=crimson'));
 
