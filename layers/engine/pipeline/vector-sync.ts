@@ -1,9 +1,10 @@
 import { isPermanent } from '../errors.ts';
-import type { ImageVectorIndex } from '../ports.ts';
+import { type ImageVectorIndex, ObjectNotFoundError, type ObjectStore } from '../ports.ts';
 import type { DescriptionRecord } from '../record/schema.ts';
 import { vectorEntryOf } from '../search/vector-facts.ts';
-import { inputKeyFor, isInputKey, type KeyLayout } from './key-layout.ts';
+import { inputKeyFor, isInputKey, type KeyLayout, sidecarKeyFor } from './key-layout.ts';
 import type { ObjectRemoved } from './s3-event.ts';
+import { parseStoredRecord } from './staleness.ts';
 
 /** What happened to an image's vector after its sidecar was written. */
 export type VectorSync =
@@ -41,18 +42,48 @@ export async function syncVector(
 
 /**
  * An image or its sidecar was deleted: its vector leaves the remote index, so search by meaning
- * and similar images stop listing it. Keys of other buckets are ignored. Returns the image keys
- * whose vectors were removed (none without an index).
+ * and similar images stop listing it. The bucket is versioned and its events may arrive out of
+ * order, so a removal event does not prove the image is gone (a noncurrent version deleted, a
+ * delete marker removed, a re-upload that overtook the event): an image that still exists with a
+ * readable sidecar is re-synced from that sidecar instead. Keys of other buckets are ignored.
+ * Returns the image keys whose vectors were removed (none without an index).
  */
 export async function forgetRemovedObjects(
-  deps: { readonly vectors?: ImageVectorIndex; readonly layout: KeyLayout; readonly bucket: string },
+  deps: {
+    readonly vectors?: ImageVectorIndex;
+    readonly store: ObjectStore;
+    readonly layout: KeyLayout;
+    readonly bucket: string;
+  },
   removed: readonly ObjectRemoved[],
 ): Promise<string[]> {
   if (!deps.vectors) return [];
   const keys = removed.filter((object) => object.bucket === deps.bucket).map((object) => object.key);
-  const images = imageKeysOfRemoved(deps.layout, keys);
-  if (images.length > 0) await deps.vectors.remove(images);
-  return images;
+  const gone: string[] = [];
+  for (const image of imageKeysOfRemoved(deps.layout, keys)) {
+    const current = await currentRecordOf(deps.store, deps.layout, image);
+    if (current) await syncVector(deps.vectors, image, current);
+    else gone.push(image);
+  }
+  if (gone.length > 0) await deps.vectors.remove(gone);
+  return gone;
+}
+
+/** The record of an image that still exists beside its readable sidecar, else undefined. */
+async function currentRecordOf(
+  store: ObjectStore,
+  layout: KeyLayout,
+  image: string,
+): Promise<DescriptionRecord | undefined> {
+  try {
+    await store.head(image);
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) return undefined;
+    throw error;
+  }
+  const sidecar = await store.getJson(sidecarKeyFor(layout, image));
+  if (!sidecar || sidecar.unreadable) return undefined;
+  return parseStoredRecord(sidecar.value);
 }
 
 /**

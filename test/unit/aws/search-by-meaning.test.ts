@@ -201,6 +201,19 @@ describe('search by meaning in AWS (fast function → S3 Vectors → search func
     expect(bodyOf(unknown)).toMatchObject({ error: { parameter: 'similar' } });
   });
 
+  it('a removal event for an image that is still there (an old version deleted) keeps its vector', async () => {
+    const before = [...vectors.vectors.keys()].sort();
+
+    // Act: S3 sends ObjectRemoved:Delete when a noncurrent version is deleted; the image stays
+    await fast(removed('images/red.png'));
+    await fast(removed('descriptions/red-again.jpg.json'));
+
+    // Assess
+    expect([...vectors.vectors.keys()].sort()).toEqual(before);
+    expect(before).toContain('images/red.png');
+    expect(before).toContain('images/red-again.jpg');
+  });
+
   it('deleting an image, or its sidecar, takes its vector out of the search', async () => {
     athenaAnswers([]);
     const api = await searchApi();
@@ -208,6 +221,7 @@ describe('search by meaning in AWS (fast function → S3 Vectors → search func
     // Act: the image is deleted; the other red image's sidecar is deleted
     s3.objects.delete('images/red.png');
     await fast(removed('images/red.png'));
+    s3.objects.delete('descriptions/red-again.jpg.json');
     await fast(removed('descriptions/red-again.jpg.json'));
 
     // Assess
