@@ -220,7 +220,7 @@ export class ImageDescriberStack extends Stack {
     });
     if (this.vectors) {
       this.vectors.grant(this.fastDescribe.fn, 'write');
-      this.vectors.grant(this.detailedWorker.fn, 'put');
+      this.vectors.grant(this.detailedWorker.fn, 'write');
       // A deleted image, or its deleted sidecar, takes its vector out of the index.
       const bucket = this.descriptionBucket;
       for (const prefix of [bucket.inputPrefix, bucket.sidecarPrefix]) {

@@ -8,7 +8,12 @@ import { assertIntegerInRange } from '../sizing.ts';
 export interface DescriptionVectorsProps {
   /** The embedding model's vector length (manifest `tasks.embedding.dimensions`). */
   readonly dimension: number;
-  /** @default 'images' */
+  /**
+   * Every property of an index is fixed at creation, so a changed dimension replaces it, and
+   * CloudFormation replaces only resources whose name changes: the default name carries the
+   * dimension. A name given here must change with the dimension too.
+   * @default `images-<dimension>d`
+   */
   readonly indexName?: string;
   /**
    * The vectors can be rebuilt by describing the images again, but that reruns the fast stage for
@@ -18,14 +23,18 @@ export interface DescriptionVectorsProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-export const DEFAULT_VECTOR_INDEX_NAME = 'images';
+/** The index's default name: a new embedding length gives a new index (see `indexName`). */
+export function defaultVectorIndexName(dimension: number): string {
+  return `images-${dimension}d`;
+}
+
+/** S3 Vectors index names: 3-63 characters, lowercase letters, digits, '-' and '.', a letter or digit at both ends. */
+const INDEX_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /** What a function may do on the index: each grant lists exactly these actions on its ARN. */
 export const VECTOR_ACTIONS = Object.freeze({
   /** The fast function: put an image's vector, remove it when the image or sidecar goes. */
   write: ['s3vectors:PutVectors', 's3vectors:DeleteVectors'],
-  /** The detailed worker: put the vector again with the facts it decides. */
-  put: ['s3vectors:PutVectors'],
   /** The search function: neighbours (with a metadata filter, which needs GetVectors too) and an image's own vector. */
   query: ['s3vectors:QueryVectors', 's3vectors:GetVectors'],
 });
@@ -47,7 +56,12 @@ export class DescriptionVectors extends Construct {
     super(scope, id);
     assertIntegerInRange(props.dimension, 1, 4096, 'dimension');
     this.dimension = props.dimension;
-    this.indexName = props.indexName ?? DEFAULT_VECTOR_INDEX_NAME;
+    this.indexName = props.indexName ?? defaultVectorIndexName(props.dimension);
+    if (!INDEX_NAME.test(this.indexName)) {
+      throw new Error(
+        `vectorSearch.indexName "${this.indexName}" is not an S3 Vectors index name: 3-63 characters, lowercase letters, digits, '-' and '.', starting and ending with a letter or digit.`,
+      );
+    }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
     this.vectorBucket = new s3vectors.CfnVectorBucket(this, 'Bucket', {

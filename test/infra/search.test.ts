@@ -277,7 +277,9 @@ describe('search by meaning: S3 Vectors', () => {
     });
     synth.template.resourceCountIs('AWS::S3Vectors::Index', 1);
     synth.template.hasResourceProperties('AWS::S3Vectors::Index', {
-      IndexName: 'images',
+      // The dimension is in the default name: a new length is a new index, which CloudFormation
+      // can create beside the old one (a named resource cannot be replaced in place).
+      IndexName: `images-${TEST_MODELS.embeddingDimensions}d`,
       DataType: 'float32',
       Dimension: TEST_MODELS.embeddingDimensions,
       DistanceMetric: 'cosine',
@@ -289,13 +291,14 @@ describe('search by meaning: S3 Vectors', () => {
     expect(index?.DeletionPolicy).toBe('Retain');
   });
 
-  it('lets the fast function put and delete, the worker only put, the search only query and get, on that index only', () => {
+  it('lets the stage functions put and delete (a record without a current embedding removes its vector), the search only query and get, on that index only', () => {
     const index = renderArn(vectorIndexArnOf(synth.stack));
     expect(s3vectorsActions(synth.stack.fastDescribe.identity.role)).toEqual([
       ['s3vectors:DeleteVectors', [index]],
       ['s3vectors:PutVectors', [index]],
     ]);
     expect(s3vectorsActions(synth.stack.detailedWorker.identity.role)).toEqual([
+      ['s3vectors:DeleteVectors', [index]],
       ['s3vectors:PutVectors', [index]],
     ]);
     const search = synth.stack.searchFunction;
