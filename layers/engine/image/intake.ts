@@ -17,16 +17,19 @@ export interface IntakeLimits {
 /**
  * `error` rejects truncated and undecodable data (a truncated JPEG fails). JPEG pixels are decoded
  * with `warning` instead: libjpeg only warns about damaged scan data ("bad Huffman code") and fills
- * the rest with grey, which would be described as a grey picture. The few warnings that leave the
- * picture whole (`HARMLESS_JPEG_WARNINGS`) get a second decode at `error`.
+ * the rest with grey, which would be described as a grey picture. Any other warning (stray bytes,
+ * an unknown Adobe transform code, an odd progression) leaves the picture whole, so those get a
+ * second decode at `error`: only `DAMAGED_SCAN_WARNINGS` reject.
  */
 const FAIL_ON = 'error' as const;
 
-/** libjpeg warnings about bytes around the picture, not in it; many cameras and editors cause them. */
-const HARMLESS_JPEG_WARNINGS = [
-  /extraneous bytes before marker/i,
-  /invalid SOS parameters for sequential JPEG/i,
-  /unknown JFIF revision number/i,
+/** libjpeg's warnings that the entropy-coded picture data itself is damaged or cut short. */
+const DAMAGED_SCAN_WARNINGS = [
+  /bad Huffman code/i,
+  /bad arithmetic code/i,
+  /premature end of data segment/i,
+  /found marker 0x[0-9a-f]+ instead of RST/i,
+  /premature end of JPEG file/i,
 ];
 
 /**
@@ -137,7 +140,7 @@ export async function intakeImage(bytes: Uint8Array, limits: IntakeLimits): Prom
 
   const { data, info } = await decode(format === 'jpeg' ? 'warning' : FAIL_ON)
     .catch((error: unknown) => {
-      if (format === 'jpeg' && onlyHarmlessWarnings(error)) return decode(FAIL_ON);
+      if (format === 'jpeg' && !damagedScanData(error)) return decode(FAIL_ON);
       throw error;
     })
     .catch((error: unknown) => {
@@ -223,13 +226,10 @@ function unusualDimensions(width: number, height: number): ImageRejectedError {
   );
 }
 
-/** True when sharp failed only on libjpeg warnings that leave the picture whole. */
-function onlyHarmlessWarnings(error: unknown): boolean {
-  const lines = (error instanceof Error ? error.message : String(error))
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '');
-  return lines.length > 0 && lines.every((line) => HARMLESS_JPEG_WARNINGS.some((rule) => rule.test(line)));
+/** True when sharp's failure names damage in the picture data (not only bytes around it). */
+function damagedScanData(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return DAMAGED_SCAN_WARNINGS.some((rule) => rule.test(message));
 }
 
 /** Map sharp/libvips failures to our codes; the original error stays as `cause`. */

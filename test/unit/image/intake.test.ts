@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ImageRejectedError } from '#engine/errors.ts';
 import { intakeImage, MAX_SIDE } from '#engine/image/intake.ts';
@@ -211,6 +212,23 @@ describe('intakeImage: bad input gives a code and a message the user can act on'
 
   it('describes a JPEG with stray bytes between its segments: libjpeg warns, the picture is whole', async () => {
     const { facts, image } = await intakeImage(await imageFixture('redJpegStrayBytes'), LIMITS);
+
+    expect(facts.format).toBe('jpeg');
+    expectNear(pixel(image, 32, 32), COLOURS.red);
+  });
+
+  it('describes a JPEG whose Adobe segment names an unknown colour transform: a warning, the picture is whole', async () => {
+    const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: COLOURS.red } })
+      .jpeg()
+      .toBuffer();
+    // APP14 "Adobe": version 100, no flags, transform code 7 (libjpeg knows 0-2 and warns)
+    const adobe = Buffer.from([
+      0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0, 0, 0, 0, 7,
+    ]);
+    const bytes = Buffer.concat([jpeg.subarray(0, 2), adobe, jpeg.subarray(2)]);
+    await expect(sharp(bytes, { failOn: 'warning' }).raw().toBuffer()).rejects.toThrow(/Adobe/);
+
+    const { facts, image } = await intakeImage(bytes, LIMITS);
 
     expect(facts.format).toBe('jpeg');
     expectNear(pixel(image, 32, 32), COLOURS.red);
