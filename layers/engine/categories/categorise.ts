@@ -170,6 +170,12 @@ export function categorise(
   record: DescriptionRecord,
   categories: readonly Category[],
   prompts?: PromptVectors,
+  /**
+   * Prompt evidence (by category id) scored earlier under the same list and embedding model, kept
+   * where the prompts cannot be embedded now (a process without the text tower): the image vector
+   * has not changed, so neither has its nearest prompt.
+   */
+  carriedPrompts?: ReadonlyMap<string, string>,
 ): CategoryMatch[] {
   const sources = sourcesOf(record);
   const image = imageVectorFor(record, prompts);
@@ -185,9 +191,14 @@ export function categorise(
       evidence.push(...found.map((term) => `${source}: ${term}`));
     }
     const prompt = image && prompts ? closestPrompt(image, category, prompts) : undefined;
-    if (prompt) {
+    const promptEvidence = prompt
+      ? `prompts: ${prompt.text} (cosine ${prompt.similarity.toFixed(3)})`
+      : prompts
+        ? undefined
+        : carriedPrompts?.get(category.id);
+    if (promptEvidence) {
       miss *= 1 - SOURCE_WEIGHTS.prompts;
-      evidence.push(`prompts: ${prompt.text} (cosine ${prompt.similarity.toFixed(3)})`);
+      evidence.push(promptEvidence);
     }
     const score = Math.round((1 - miss) * 1000) / 1000;
     if (score >= MIN_CATEGORY_SCORE) matches.push({ id: category.id, score, evidence, order });
@@ -195,6 +206,16 @@ export function categorise(
   return matches
     .sort((a, b) => b.score - a.score || a.order - b.order)
     .map(({ order: _order, ...match }) => match);
+}
+
+/** The prompt evidence of a record's categories, by category id (see `categorise`). */
+export function promptEvidenceOf(matches: readonly CategoryMatch[] | undefined): Map<string, string> {
+  const carried = new Map<string, string>();
+  for (const match of matches ?? []) {
+    const line = match.evidence.find((item) => item.startsWith('prompts: '));
+    if (line) carried.set(match.id, line);
+  }
+  return carried;
 }
 
 /** The record's image vector, when it is in the prompts' space (same model key); else undefined. */

@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import { categoriesProvenance, categorise } from '../categories/categorise.ts';
+import { categoriesProvenance, categorise, promptEvidenceOf } from '../categories/categorise.ts';
 import type { PromptVectors } from '../categories/prompt-vectors.ts';
 import { ConfigError, expected, ModelNotFoundError } from '../errors.ts';
 import { checkConsistency, type GuardStage } from '../guard/check.ts';
 import type { RgbImage } from '../image/types.ts';
 import { DEFAULT_MIN_SIMILARITY } from '../models/manifest.ts';
+import { sameProvenance } from '../models/provenance.ts';
 import type { ImageEncodings, ModelRegistry } from '../models/registry.ts';
 import { markFresh } from '../record/merge.ts';
 import type { DescriptionRecord, ModelProvenance } from '../record/schema.ts';
@@ -184,15 +185,22 @@ export function categoriseAndCheck(
     const started = performance.now();
     const key = scoring?.key ?? categoriesProvenance(config.categories);
     const since = next.stale?.categories?.since;
+    // Without the text tower, prompt matches already scored for this list and embedding model
+    // are carried over (the image vector is the same); only a record never scored with them waits.
+    const scoredWithPrompts =
+      scoring?.waiting !== undefined &&
+      next.stale?.categories === undefined &&
+      sameProvenance(next.models.categories, key);
+    const carried = scoredWithPrompts ? promptEvidenceOf(next.categories) : undefined;
     next = markFresh(
       {
         ...next,
-        categories: categorise(next, config.categories, scoring?.prompts),
+        categories: categorise(next, config.categories, scoring?.prompts, carried),
         models: { ...next.models, categories: key },
       },
       ['categories'],
     );
-    if (scoring?.waiting) {
+    if (scoring?.waiting && !scoredWithPrompts) {
       const mark = {
         reason: 'waiting-for-models',
         replacement: key,

@@ -166,4 +166,21 @@ describe('zero-shot categories', () => {
       await noModels.cleanup();
     }
   });
+
+  it('a process without the text tower (a worker whose extra slot holds the questions model) keeps the prompt matches already scored', async () => {
+    const noModels = await partialModelSet({ only: [] });
+    const worker = await engineFor([redThings(['crimson']), promptOnly], noModels.dir);
+    try {
+      const record = await worker.judgedAgain(red);
+
+      expect(evidenceOf(record, 'picked')).toEqual(['prompts: scarlet (cosine 1.000)']);
+      expect(evidenceOf(record, 'red-things')).toEqual(evidenceOf(red, 'red-things'));
+      expect(record.stale?.categories).toBeUndefined();
+      // Nothing to re-score, so backfill does not send it round again.
+      expect(needsDescription(record, { etag: 'solidRed' }, currentModels(worker))).toBeUndefined();
+    } finally {
+      await worker.models.dispose();
+      await noModels.cleanup();
+    }
+  });
 });
