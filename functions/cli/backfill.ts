@@ -171,7 +171,7 @@ export async function runBackfillCommand(
           ? {}
           : {
               onUnreadable: ({ sidecarKey, reason }) =>
-                say(toBeKeptAsideSentence(sidecarKey, keptAsideKeyFor(sidecarKey), reason)),
+                say(toBeKeptAsideSentence(sidecarKey, keptAsideKeyFor(sidecarKey), reason, { dryRun })),
             }),
       },
     );

@@ -61,8 +61,14 @@ async function describeOne(
   previous: DescriptionRecord | undefined,
   need?: StaleReason,
 ): Promise<DescriptionRecord> {
-  // Only the category list changed: the stored record is re-scored, no image model runs.
-  if (previous && need === 'categories-changed') return engine.judgedAgain(previous);
+  // Only the category list changed: the stored record is re-scored, no image model runs. If that
+  // fails (the text tower cannot load), the full describe below records the failure by stage, so
+  // the rest of the folder goes on.
+  if (previous && need === 'categories-changed') {
+    try {
+      return await engine.judgedAgain(previous);
+    } catch {}
+  }
   let input: DescribeInput;
   try {
     input = await readSource(target.path, engine.settings.maxInputBytes);

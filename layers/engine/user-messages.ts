@@ -48,6 +48,14 @@ export function keptAsideSentence(stored: string, keptAs: string, reason: string
 }
 
 /** The same, said before the fast stage has run (a backfill hands the image on). */
-export function toBeKeptAsideSentence(stored: string, keptAs: string, reason: string): string {
-  return `The stored description ${stored} could not be read (${reason}); the fast stage keeps it as ${keptAs} and describes the image again.`;
+export function toBeKeptAsideSentence(
+  stored: string,
+  keptAs: string,
+  reason: string,
+  options: { dryRun?: boolean } = {},
+): string {
+  const next = options.dryRun
+    ? `a backfill without --dry-run would have the fast stage keep it as ${keptAs} and describe the image again`
+    : `the fast stage keeps it as ${keptAs} and describes the image again`;
+  return `The stored description ${stored} could not be read (${reason}); ${next}.`;
 }

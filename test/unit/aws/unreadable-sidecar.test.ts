@@ -131,6 +131,9 @@ describe('npm run backfill with unreadable stored sidecars', () => {
         run.stderr.match(new RegExp(`descriptions/${index}\\.png\\.json could not be read`, 'g')) ?? [],
       ).toHaveLength(1);
     }
+    // Nothing is kept aside or described in a dry run, and the line says what a real run would do.
+    expect(run.stderr).toContain('a backfill without --dry-run would have the fast stage keep it as');
+    expect(run.stderr).not.toContain('; the fast stage keeps it as');
   });
 
   it('--in-process describes each image again, keeps the bytes aside and says so once', async () => {
