@@ -329,6 +329,21 @@ export class SqliteVectorIndex implements ImageVectorIndex {
       sample.push(decode((rows[i] as [number, Buffer])[1]));
     }
     const centroids = kMeans(sample, Math.min(this.ivf.lists, sample.length), dims);
+    try {
+      this.writeCentroids(model, dims, centroids, rows);
+    } finally {
+      // Read again from the file: a failed commit (disk full, busy) must not leave lists that the
+      // file does not hold cached as trained.
+      this.centroidCache.delete(model);
+    }
+  }
+
+  private writeCentroids(
+    model: number,
+    dims: number,
+    centroids: Float32Array,
+    rows: ReadonlyArray<[number, Buffer]>,
+  ): void {
     this.db.transaction(() => {
       const insert = this.statement(
         'INSERT INTO centroids (list, model, centroid) VALUES (?, ?, ?) RETURNING list',

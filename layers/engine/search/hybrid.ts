@@ -77,6 +77,12 @@ export class HybridSearch {
     if (!embedder) return this.keywordOnly(query, NO_EMBEDDINGS_CONFIGURED);
 
     const depth = Math.min(FUSION_DEPTH, query.offset + query.limit);
+    // The keyword half starts before the embedding (a cold text tower can take seconds), so a slow
+    // keyword engine (Athena) waits beside it rather than after it.
+    const keywordPending = Promise.resolve().then(() =>
+      this.options.keyword.search({ ...query, offset: 0, limit: depth }),
+    );
+    keywordPending.catch(() => {}); // awaited below; this keeps an early failure from being unhandled
     let vector: Float32Array;
     try {
       vector = await this.embedText(embedder, query.text);
@@ -85,7 +91,7 @@ export class HybridSearch {
       throw error;
     }
     const [keyword, nearest] = await Promise.all([
-      this.options.keyword.search({ ...query, offset: 0, limit: depth }),
+      keywordPending,
       this.options.vectors.nearest(vector, { model: embedder.model, limit: depth, filter: query }),
     ]);
     const relevant = nearest.filter((hit) => hit.similarity >= embedder.minSimilarity);
