@@ -130,6 +130,8 @@ export async function runCli(argv: readonly string[], env: Env, output: CommandO
         ...(args.threads !== undefined ? { threads: args.threads } : {}),
         ...(args.questionsFile ? { questionsFile: args.questionsFile } : {}),
       }),
+      // One command, often one photo: a warm-up read would cost as much as the photo's own.
+      { warmUpOcr: false },
     );
     const missing = missingModelsMessage(engine, args.mode);
     if (missing && args.requireModels) {

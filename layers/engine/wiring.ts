@@ -19,6 +19,8 @@ export async function createEngine(
     preload?: ReadonlyArray<'fast' | 'detailed'>;
     /** API keys of remote models by variable name. @default process.env (AWS: the secret's value) */
     secret?: SecretLookup;
+    /** Warm the OCR reader up at start (see TextReaderOptions.warmUp). @default true */
+    warmUpOcr?: boolean;
   } = {},
 ): Promise<DescribeEngine> {
   const models = await ModelRegistry.open({
@@ -30,7 +32,9 @@ export async function createEngine(
   checkQuestionsModel(models, settings.questions);
   checkCategoryPromptsModel(models, settings.questions);
   const textReader =
-    settings.ocrStage === 'off' ? undefined : await createTextReader({ threads: settings.threads });
+    settings.ocrStage === 'off'
+      ? undefined
+      : await createTextReader({ threads: settings.threads, warmUp: options.warmUpOcr ?? true });
   for (const stage of options.preload ?? []) await models.preload(stage);
   return new DescribeEngine({ settings, models, textReader });
 }

