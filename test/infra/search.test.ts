@@ -348,6 +348,16 @@ describe('search by meaning: S3 Vectors', () => {
     expect(configs.map((c: { Events: string[] }) => c.Events)).toEqual([['s3:ObjectCreated:*']]);
   });
 
+  it('refuses an index name S3 Vectors would refuse, naming the setting', () => {
+    expect(
+      () =>
+        new ImageDescriberStack(new App(), 'BadIndexName', {
+          models: TEST_MODELS,
+          vectorSearch: { indexName: 'Images_2026' },
+        }),
+    ).toThrow(/vectorSearch\.indexName "Images_2026" is not an S3 Vectors index name/);
+  });
+
   it('refuses a manifest whose embedding task does not say its dimension', () => {
     const { embeddingDimensions: _omitted, ...models } = TEST_MODELS;
     expect(() => new ImageDescriberStack(new App(), 'NoDims', { models })).toThrow(
