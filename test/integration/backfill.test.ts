@@ -9,6 +9,7 @@ import { createDetailedRuntime, readAwsConfig } from '#adapters/aws-runtime.ts';
 import { detailedHandler } from '#adapters/lambda-handlers.ts';
 import type { DescriptionRecord } from '#engine/record/schema.ts';
 import { imageFixture } from '#test/fixtures/images.ts';
+import { captureOutput } from '#test/support/capture-output.ts';
 import { fixtureModelsDir } from '#test/support/fixture-models.ts';
 import { countVisionPasses } from '#test/support/vision-passes.ts';
 import { runBackfillCommand } from '../../functions/cli/backfill.ts';
@@ -53,13 +54,9 @@ describe.each(BACKENDS)('npm run backfill on $name', (backend) => {
   });
 
   async function backfill(...argv: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const status = await runBackfillCommand(argv, env, {
-      stdout: { write: (text: string) => out.push(text) },
-      stderr: { write: (text: string) => err.push(text) },
-    });
-    return { status, stdout: out.join(''), stderr: err.join('') };
+    const { output, stdout, stderr } = captureOutput();
+    const status = await runBackfillCommand(argv, env, output);
+    return { status, stdout: stdout(), stderr: stderr() };
   }
 
   async function sidecar(key: string): Promise<DescriptionRecord | undefined> {

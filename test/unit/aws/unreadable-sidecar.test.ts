@@ -6,6 +6,7 @@ import { beforeAll, beforeEach, describe, expect, it, type MockInstance, vi } fr
 import { readAwsConfig } from '#adapters/aws-runtime.ts';
 import { keptAsideKeyFor } from '#engine/pipeline/key-layout.ts';
 import { imageFixture } from '#test/fixtures/images.ts';
+import { captureOutput } from '#test/support/capture-output.ts';
 import { fixtureModelsDir } from '#test/support/fixture-models.ts';
 import { createFastHandler, type FastLambda } from '../../../functions/aws/handlers.ts';
 import { runBackfillCommand } from '../../../functions/cli/backfill.ts';
@@ -100,13 +101,9 @@ describe('the fast function (createFastHandler) with an unreadable stored sideca
 
 describe('npm run backfill with unreadable stored sidecars', () => {
   async function backfill(...argv: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const status = await runBackfillCommand(argv, env, {
-      stdout: { write: (text: string) => out.push(text) },
-      stderr: { write: (text: string) => err.push(text) },
-    });
-    return { status, stdout: out.join(''), stderr: err.join('') };
+    const { output, stdout, stderr } = captureOutput();
+    const status = await runBackfillCommand(argv, env, output);
+    return { status, stdout: stdout(), stderr: stderr() };
   }
 
   function seed() {
