@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3vectors from 'aws-cdk-lib/aws-s3vectors';
 import { Construct } from 'constructs';
-import { ENV } from '#engine/index.ts';
+import { ConfigError, ENV, expected } from '#engine/index.ts';
 import { assertIntegerInRange } from '../sizing.ts';
 
 export interface DescriptionVectorsProps {
@@ -58,8 +58,12 @@ export class DescriptionVectors extends Construct {
     this.dimension = props.dimension;
     this.indexName = props.indexName ?? defaultVectorIndexName(props.dimension);
     if (!INDEX_NAME.test(this.indexName)) {
-      throw new Error(
-        `vectorSearch.indexName "${this.indexName}" is not an S3 Vectors index name: 3-63 characters, lowercase letters, digits, '-' and '.', starting and ending with a letter or digit.`,
+      throw new ConfigError(
+        expected(
+          "an S3 Vectors index name (3-63 characters: lowercase letters, digits, '-' and '.', a letter or digit at both ends)",
+          'vectorSearch.indexName',
+          this.indexName,
+        ),
       );
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;

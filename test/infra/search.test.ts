@@ -355,7 +355,9 @@ describe('search by meaning: S3 Vectors', () => {
           models: TEST_MODELS,
           vectorSearch: { indexName: 'Images_2026' },
         }),
-    ).toThrow(/vectorSearch\.indexName "Images_2026" is not an S3 Vectors index name/);
+    ).toThrow(
+      /^Expected an S3 Vectors index name .* for vectorSearch\.indexName but received "Images_2026"$/,
+    );
   });
 
   it('refuses a manifest whose embedding task does not say its dimension', () => {
