@@ -82,8 +82,7 @@ async function currentRecordOf(
     throw error;
   }
   const sidecar = await store.getJson(sidecarKeyFor(layout, image));
-  if (!sidecar || sidecar.unreadable) return undefined;
-  return parseStoredRecord(sidecar.value);
+  return sidecar && parseStoredRecord(sidecar.value);
 }
 
 /**
