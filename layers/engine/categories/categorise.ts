@@ -162,6 +162,9 @@ function sourcesOf(record: DescriptionRecord): Array<[Source, string]> {
   return sources;
 }
 
+/** How a prompt match's evidence line starts, written and read back here only. */
+const PROMPT_EVIDENCE = 'prompts: ';
+
 /**
  * The categories of the list this record matches, best first (ties by list order); empty when none
  * reaches MIN_CATEGORY_SCORE. Evidence names each source and the term it matched.
@@ -192,7 +195,7 @@ export function categorise(
     }
     const prompt = image && prompts ? closestPrompt(image, category, prompts) : undefined;
     const promptEvidence = prompt
-      ? `prompts: ${prompt.text} (cosine ${prompt.similarity.toFixed(3)})`
+      ? `${PROMPT_EVIDENCE}${prompt.text} (cosine ${prompt.similarity.toFixed(3)})`
       : prompts
         ? undefined
         : carriedPrompts?.get(category.id);
@@ -212,7 +215,7 @@ export function categorise(
 export function promptEvidenceOf(matches: readonly CategoryMatch[] | undefined): Map<string, string> {
   const carried = new Map<string, string>();
   for (const match of matches ?? []) {
-    const line = match.evidence.find((item) => item.startsWith('prompts: '));
+    const line = match.evidence.find((item) => item.startsWith(PROMPT_EVIDENCE));
     if (line) carried.set(match.id, line);
   }
   return carried;
