@@ -40,8 +40,9 @@ import { type IvfSettings, SqliteVectorIndex, VECTOR_TABLES } from './sqlite-vec
  *
  * Words without filters are answered from the FTS5 index alone, without reading a document row per
  * match (at a million records a common word matches hundreds of thousands):
- * - a document's FTS rowid (`ordered_id`) is its upload minute then a sequence number
- *   (`orderedId`), so the index's rowid order is date order up to the minute: the newest N matches
+ * - a document's id, which is also its FTS rowid, is its upload minute then a sequence number
+ *   (`orderedId`), so rowid order is date order up to the minute (and the rows lie in that order
+ *   in the file, so a filter reading every match reads them in order): the newest N matches
  *   are the first N rowids read backwards, plus the rest of the last one's minute, put in exact
  *   order from their rows;
  * - beside each term the index holds a token naming its best weight (`WEIGHT_TAG`), so each
@@ -270,7 +271,7 @@ export class SqliteSearchIndex implements SearchIndex {
     index.db.exec(`
       CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE docs (
-        id INTEGER PRIMARY KEY, ordered_id INTEGER NOT NULL UNIQUE, key TEXT NOT NULL UNIQUE,
+        id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,
         key_order BLOB NOT NULL,
         uploaded_at TEXT NOT NULL, fast TEXT NOT NULL, detailed TEXT NOT NULL,
         has_text INTEGER NOT NULL, labels TEXT NOT NULL, categories TEXT NOT NULL,
@@ -362,17 +363,17 @@ export class SqliteSearchIndex implements SearchIndex {
       .map(([term, weight]) => (weight === 3 || weight === 2 ? `${term} ${term}${WEIGHT_TAG[weight]}` : term))
       .join(' ');
     this.db.transaction(() => {
-      const old = this.statement('SELECT id, ordered_id, uploaded_at FROM docs WHERE key = ?').get(
-        entry.key,
-      ) as { id: number; ordered_id: number; uploaded_at: string } | undefined;
-      if (old) this.removeRow(old);
+      const old = this.statement('SELECT id, uploaded_at FROM docs WHERE key = ?').get(entry.key) as
+        | { id: number; uploaded_at: string }
+        | undefined;
+      if (old) this.removeRow(old.id);
       const minute = uploadMinute(uploadedAt);
       const id =
         old && minute !== undefined && uploadMinute(old.uploaded_at) === minute
-          ? old.ordered_id
+          ? old.id
           : this.orderedId(minute);
       this.statement(
-        `INSERT INTO docs (ordered_id, key, key_order, uploaded_at, fast, detailed, has_text, labels, categories, w3, w2,
+        `INSERT INTO docs (id, key, key_order, uploaded_at, fast, detailed, has_text, labels, categories, w3, w2,
            ${FAMILIES.map((f) => `c_${f}`).join(', ')}, hit)
          VALUES (${Array(12 + FAMILIES.length)
            .fill('?')
@@ -405,7 +406,7 @@ export class SqliteSearchIndex implements SearchIndex {
     if (minute !== undefined) {
       const first = minute * PER_MINUTE;
       const last = (
-        this.statement('SELECT max(ordered_id) AS id FROM docs WHERE ordered_id >= ? AND ordered_id < ?').get(
+        this.statement('SELECT max(id) AS id FROM docs WHERE id >= ? AND id < ?').get(
           first,
           first + PER_MINUTE,
         ) as Row
@@ -413,23 +414,19 @@ export class SqliteSearchIndex implements SearchIndex {
       if (last === null) return first;
       if (last + 1 < first + PER_MINUTE) return last + 1;
     }
-    const lowest = (this.statement('SELECT min(ordered_id) AS id FROM docs').get() as Row).id as
-      | number
-      | null;
+    const lowest = (this.statement('SELECT min(id) AS id FROM docs').get() as Row).id as number | null;
     return Math.min(lowest ?? 0, 0) - 1;
   }
 
-  private removeRow(row: { id: number; ordered_id: number }): void {
-    this.statement('DELETE FROM terms WHERE rowid = ?').run(row.ordered_id);
-    this.statement('DELETE FROM docs WHERE id = ?').run(row.id);
+  private removeRow(id: number): void {
+    this.statement('DELETE FROM terms WHERE rowid = ?').run(id);
+    this.statement('DELETE FROM docs WHERE id = ?').run(id);
   }
 
   remove(key: string): void {
     this.db.transaction(() => {
-      const old = this.statement('SELECT id, ordered_id FROM docs WHERE key = ?').get(key) as
-        | { id: number; ordered_id: number }
-        | undefined;
-      if (old) this.removeRow(old);
+      const old = this.statement('SELECT id FROM docs WHERE key = ?').get(key) as Row | undefined;
+      if (old) this.removeRow(old.id as number);
     })();
   }
 
@@ -485,7 +482,7 @@ export class SqliteSearchIndex implements SearchIndex {
     if (query.terms.length === 0) {
       const where = filters.sql.length > 0 ? `WHERE ${filters.sql.join(' AND ')}` : '';
       page = this.statement(
-        `SELECT d.ordered_id AS id, 0 AS score FROM docs d ${where} ORDER BY d.uploaded_at DESC, d.key_order LIMIT ? OFFSET ?`,
+        `SELECT d.id, 0 AS score FROM docs d ${where} ORDER BY d.uploaded_at DESC, d.key_order LIMIT ? OFFSET ?`,
       ).all(...filters.params, query.limit, query.offset) as typeof page;
       total = (this.statement(`SELECT count(*) AS n FROM docs d ${where}`).get(...filters.params) as Row)
         .n as number;
@@ -519,8 +516,8 @@ export class SqliteSearchIndex implements SearchIndex {
         : 'd.uploaded_at DESC, d.key_order';
     const where = ['terms MATCH ?', ...filters.sql].join(' AND ');
     const rows = this.statement(
-      `SELECT d.ordered_id AS id, ${score} AS score, count(*) OVER () AS total
-       FROM terms JOIN docs d ON d.ordered_id = terms.rowid WHERE ${where}
+      `SELECT d.id, ${score} AS score, count(*) OVER () AS total
+       FROM terms JOIN docs d ON d.id = terms.rowid WHERE ${where}
        ORDER BY ${order} LIMIT ? OFFSET ?`,
     ).all(...scoreParams, match, ...filters.params, query.limit, query.offset) as Array<
       Row & { id: number; score: number }
@@ -529,7 +526,7 @@ export class SqliteSearchIndex implements SearchIndex {
       (rows[0]?.total as number | undefined) ??
       ((
         this.statement(
-          `SELECT count(*) AS n FROM terms JOIN docs d ON d.ordered_id = terms.rowid WHERE ${where}`,
+          `SELECT count(*) AS n FROM terms JOIN docs d ON d.id = terms.rowid WHERE ${where}`,
         ).get(match, ...filters.params) as Row
       ).n as number);
     return { page: rows, total };
@@ -554,9 +551,7 @@ export class SqliteSearchIndex implements SearchIndex {
       const ids = this.newestMatches(all, wanted).slice(query.offset);
       const { score, scoreParams } = scoreOfRow(query.terms);
       const scores = new Map(
-        this.statement(
-          `SELECT d.ordered_id, ${score} AS score FROM json_each(?) j JOIN docs d ON d.ordered_id = j.value`,
-        )
+        this.statement(`SELECT d.id, ${score} AS score FROM json_each(?) j JOIN docs d ON d.id = j.value`)
           .raw()
           .all(...scoreParams, JSON.stringify(ids)) as Array<[number, number]>,
       );
@@ -587,7 +582,7 @@ export class SqliteSearchIndex implements SearchIndex {
       );
     }
     const exact = this.statement(
-      `SELECT d.ordered_id FROM json_each(?) j JOIN docs d ON d.ordered_id = j.value
+      `SELECT d.id FROM json_each(?) j JOIN docs d ON d.id = j.value
        ORDER BY d.uploaded_at DESC, d.key_order`,
     )
       .pluck()
@@ -597,7 +592,7 @@ export class SqliteSearchIndex implements SearchIndex {
 
   /** False while a document holds an unordered (negative) id: rowid order is then not date order. */
   private rowidOrderHolds(): boolean {
-    return this.statement('SELECT 1 FROM docs WHERE ordered_id < 0 LIMIT 1').get() === undefined;
+    return this.statement('SELECT 1 FROM docs WHERE id < 0 LIMIT 1').get() === undefined;
   }
 
   /** The results (without a score) of these image keys, for neighbours and fused lists. */
@@ -617,7 +612,7 @@ export class SqliteSearchIndex implements SearchIndex {
     const out = new Map<number, Omit<SearchHit, 'score'>>();
     if (ids.length === 0) return out;
     const rows = this.statement(
-      `SELECT ordered_id AS id, hit FROM docs WHERE ordered_id IN (${ids.map(() => '?').join(', ')})`,
+      `SELECT id, hit FROM docs WHERE id IN (${ids.map(() => '?').join(', ')})`,
     ).all(...ids) as Array<{ id: number; hit: string }>;
     for (const row of rows) out.set(row.id, JSON.parse(row.hit));
     return out;
