@@ -117,7 +117,7 @@ function keyOrder(key: string): Buffer {
  * The minutes from year 0 to an ISO upload time's minute, counted so that their order is the
  * strings' order; undefined for a string not shaped like one (its document takes an unordered id).
  */
-export function uploadMinute(uploadedAt: string): number | undefined {
+function uploadMinute(uploadedAt: string): number | undefined {
   const parts = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)/.exec(uploadedAt);
   if (!parts) return undefined;
   const [year, month, day, hour, minute] = parts.slice(1).map(Number) as [
@@ -144,7 +144,7 @@ function termAtWeight(term: string, weight: number): string {
  * One FTS5 query per relevance score, best first: the documents where the terms' best weights sum
  * to it. Every match is in exactly one, since each term has one best weight per document.
  */
-export function scoreLevels(terms: readonly string[]): Array<{ score: number; match: string }> {
+function scoreLevels(terms: readonly string[]): Array<{ score: number; match: string }> {
   let combos: number[][] = [[]];
   for (const _ of terms) combos = combos.flatMap((combo) => [3, 2, 1].map((w) => [...combo, w]));
   const levels = new Map<number, string[]>();
