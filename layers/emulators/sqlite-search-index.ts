@@ -35,6 +35,8 @@ import { type IvfSettings, SqliteVectorIndex, VECTOR_TABLES } from './sqlite-vec
  * - filters are columns: the summed share per colour family (the same JavaScript sum the shared
  *   filter computes), folded label and category phrases between U+001F separators, dates as the
  *   same ISO strings, stage states;
+ * - each result's JSON (`hits`) is a table of its own, so that the rows a filter reads for every
+ *   document are a few hundred bytes, not two kilobytes;
  * - ties order by `uploaded_at` and then by `key_order`, the key as UTF-16 big-endian bytes, whose
  *   byte order is JavaScript's string order (SQLite compares UTF-8, which differs past U+FFFF).
  *
@@ -52,7 +54,7 @@ import { type IvfSettings, SqliteVectorIndex, VECTOR_TABLES } from './sqlite-vec
  */
 
 /** The file's layout version: a file of another version is rebuilt, like a missing one. */
-const SCHEMA_VERSION = '3';
+const SCHEMA_VERSION = '4';
 const FAMILIES: readonly ColourFamily[] = colourFamilySchema.options;
 const UNIT = '\u001f';
 /** Fields whose terms get the weight 3 or 2; the rest weigh 1 (SEARCH_FIELD_WEIGHTS). */
@@ -275,7 +277,8 @@ export class SqliteSearchIndex implements SearchIndex {
         key_order BLOB NOT NULL,
         uploaded_at TEXT NOT NULL, fast TEXT NOT NULL, detailed TEXT NOT NULL,
         has_text INTEGER NOT NULL, labels TEXT NOT NULL, categories TEXT NOT NULL,
-        w3 TEXT NOT NULL, w2 TEXT NOT NULL, ${families}, hit TEXT NOT NULL);
+        w3 TEXT NOT NULL, w2 TEXT NOT NULL, ${families});
+      CREATE TABLE hits (id INTEGER PRIMARY KEY, hit TEXT NOT NULL);
       CREATE INDEX docs_by_date ON docs (uploaded_at DESC, key_order);
       CREATE VIRTUAL TABLE terms USING fts5(
         words, tokenize='ascii', detail=none, content='', contentless_delete=1);
@@ -374,8 +377,8 @@ export class SqliteSearchIndex implements SearchIndex {
           : this.orderedId(minute);
       this.statement(
         `INSERT INTO docs (id, key, key_order, uploaded_at, fast, detailed, has_text, labels, categories, w3, w2,
-           ${FAMILIES.map((f) => `c_${f}`).join(', ')}, hit)
-         VALUES (${Array(12 + FAMILIES.length)
+           ${FAMILIES.map((f) => `c_${f}`).join(', ')})
+         VALUES (${Array(11 + FAMILIES.length)
            .fill('?')
            .join(', ')})`,
       ).run(
@@ -391,8 +394,8 @@ export class SqliteSearchIndex implements SearchIndex {
         group(3),
         group(2),
         ...shares,
-        JSON.stringify(doc.hit),
       );
+      this.statement('INSERT INTO hits (id, hit) VALUES (?, ?)').run(id, JSON.stringify(doc.hit));
       this.statement('INSERT INTO terms (rowid, words) VALUES (?, ?)').run(id, words);
     })();
   }
@@ -421,6 +424,7 @@ export class SqliteSearchIndex implements SearchIndex {
   private removeRow(id: number): void {
     this.statement('DELETE FROM terms WHERE rowid = ?').run(id);
     this.statement('DELETE FROM docs WHERE id = ?').run(id);
+    this.statement('DELETE FROM hits WHERE id = ?').run(id);
   }
 
   remove(key: string): void {
@@ -441,8 +445,8 @@ export class SqliteSearchIndex implements SearchIndex {
       if (colour.name !== undefined) {
         // A light/dark name ("light blue"): only that name's share counts, summed from the result.
         sql.push(
-          `(SELECT sum(json_extract(c.value, '$.fraction')) FROM json_each(d.hit, '$.colours') c
-            WHERE json_extract(c.value, '$.family') = ? AND json_extract(c.value, '$.name') = ?) >= ?`,
+          `(SELECT sum(json_extract(c.value, '$.fraction')) FROM hits h, json_each(h.hit, '$.colours') c
+            WHERE h.id = d.id AND json_extract(c.value, '$.family') = ? AND json_extract(c.value, '$.name') = ?) >= ?`,
         );
         params.push(colour.family, colour.name, colour.minFraction);
       }
@@ -601,7 +605,7 @@ export class SqliteSearchIndex implements SearchIndex {
     for (let i = 0; i < keys.length; i += 500) {
       const chunk = keys.slice(i, i + 500);
       const rows = this.statement(
-        `SELECT key, hit FROM docs WHERE key IN (${chunk.map(() => '?').join(', ')})`,
+        `SELECT d.key, h.hit FROM docs d JOIN hits h ON h.id = d.id WHERE d.key IN (${chunk.map(() => '?').join(', ')})`,
       ).all(...chunk) as Array<{ key: string; hit: string }>;
       for (const row of rows) out.set(row.key, JSON.parse(row.hit));
     }
@@ -612,7 +616,7 @@ export class SqliteSearchIndex implements SearchIndex {
     const out = new Map<number, Omit<SearchHit, 'score'>>();
     if (ids.length === 0) return out;
     const rows = this.statement(
-      `SELECT id, hit FROM docs WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      `SELECT id, hit FROM hits WHERE id IN (${ids.map(() => '?').join(', ')})`,
     ).all(...ids) as Array<{ id: number; hit: string }>;
     for (const row of rows) out.set(row.id, JSON.parse(row.hit));
     return out;
