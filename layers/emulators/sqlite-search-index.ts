@@ -36,7 +36,7 @@ import { type IvfSettings, SqliteVectorIndex, VECTOR_TABLES } from './sqlite-vec
  *   filter computes), folded label and category phrases between U+001F separators, dates as the
  *   same ISO strings, stage states;
  * - each result's JSON (`hits`) is a table of its own, so that the rows a filter reads for every
- *   document are a few hundred bytes, not two kilobytes;
+ *   document are ~270 bytes, not ~1 kB;
  * - ties order by `uploaded_at` and then by `key_order`, the key as UTF-16 big-endian bytes, whose
  *   byte order is JavaScript's string order (SQLite compares UTF-8, which differs past U+FFFF).
  *
