@@ -43,8 +43,8 @@ import { type IvfSettings, SqliteVectorIndex, VECTOR_TABLES } from './sqlite-vec
  * Words without filters are answered from the FTS5 index alone, without reading a document row per
  * match (at a million records a common word matches hundreds of thousands):
  * - a document's id, which is also its FTS rowid, is its upload minute then a sequence number
- *   (`orderedId`), so rowid order is date order up to the minute (and the rows lie in that order
- *   in the file, so a filter reading every match reads them in order): the newest N matches
+ *   (`orderedId`), so rowid order is date order up to the minute (and the document rows are
+ *   stored in that order, so a filter that reads every match reads them in order): the newest N matches
  *   are the first N rowids read backwards, plus the rest of the last one's minute, put in exact
  *   order from their rows;
  * - beside each term the index holds a token naming its best weight (`WEIGHT_TAG`), so each
@@ -579,11 +579,13 @@ export class SqliteSearchIndex implements SearchIndex {
     if (ids.length === count) {
       // The rest of the last one's minute may hold a later time or an earlier key: it is read too.
       const minuteStart = Math.floor(last / PER_MINUTE) * PER_MINUTE;
-      ids.push(
-        ...(this.statement('SELECT rowid FROM terms WHERE terms MATCH ? AND rowid >= ? AND rowid < ?')
-          .pluck()
-          .all(match, minuteStart, last) as number[]),
-      );
+      const sameMinute = this.statement(
+        'SELECT rowid FROM terms WHERE terms MATCH ? AND rowid >= ? AND rowid < ?',
+      )
+        .pluck()
+        .all(match, minuteStart, last) as number[];
+      // One at a time: a crowded minute can hold more ids than a spread may pass as arguments.
+      for (const id of sameMinute) ids.push(id);
     }
     const exact = this.statement(
       `SELECT d.id FROM json_each(?) j JOIN docs d ON d.id = j.value
