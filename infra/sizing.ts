@@ -97,7 +97,7 @@ export const LINEUP_FIGURES = Object.freeze({
   smolvlmSecondsPerImage: figure(10.8, 's', 'public', 'SmolVLM-256M q4, upper end of 7.0-10.8 s per image'),
   smolvlmPeakRssMB: figure(4301, 'MB', 'public', 'SmolVLM-256M q4, peak RSS about 4.2 GiB'),
   ocrRssMB: figure(
-    477,
+    469,
     'MB',
     'here',
     'PP-OCRv4 reader, peak RSS over 500 reads of signs, pages and photos after intake (npm run bench:ocr -- --memory)',
