@@ -3,14 +3,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
+import type { RgbImage } from '../layers/engine/image/types.ts';
 import { simplifyPaddleGraph } from '../layers/engine/ocr/graph-rewrite.ts';
-import { packBatch, resizeRgb } from '../layers/engine/ocr/image-ops.ts';
 import {
   type ActivationRanges,
   exposeTensors,
   quantisableActivations,
 } from '../layers/engine/ocr/quantise.ts';
-import { OCR_DEFAULTS, OCR_FILES, packagedModels, recWidth } from '../layers/engine/ocr/text-reader.ts';
+import { OCR_FILES, packagedModels, recogniserInput } from '../layers/engine/ocr/text-reader.ts';
 
 /**
  * `npm run models:calibrate-ocr`: the activation ranges the int8 recogniser is quantised with
@@ -41,8 +41,29 @@ function random(seed: number) {
   };
 }
 
-/** One synthetic line as the reader's crop of it would look: text with a margin of about half its size. */
-async function calibrationLine(next: (n: number) => number) {
+/** A line of text as the detector's box crops it: the text with a margin of about half its size. */
+export async function lineCrop(line: {
+  text: string;
+  font: string;
+  size: number;
+  ink: string;
+  paper: string;
+  /** Crop height over the font size. */
+  height?: number;
+}): Promise<RgbImage> {
+  const { text, font, size, ink, paper } = line;
+  const height = Math.round(size * (line.height ?? 1.9));
+  const width = Math.round(size * 0.62 * text.length + size);
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="${paper}"/><text x="${Math.round(size / 2)}" y="${Math.round(height / 2 + size * 0.35)}" font-family="${font}" font-size="${size}" fill="${ink}">${text}</text></svg>`;
+  const { data, info } = await sharp(Buffer.from(svg))
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data), width: info.width, height: info.height };
+}
+
+/** One seeded random line: letter strings, numbers and punctuation, in one of FONTS. */
+function calibrationLine(next: (n: number) => number): Promise<RgbImage> {
   const letters = 'abcdefghijklmnopqrstuvwxyzaeeiinorst';
   const word = () => {
     if (next(8) === 0) return String(next(100_000));
@@ -56,20 +77,10 @@ async function calibrationLine(next: (n: number) => number) {
   const text = Array.from({ length: 2 + next(14) }, word).join(' ');
   const light = next(5) !== 0;
   const g = 200 + next(56);
-  const background = light ? `rgb(${g},${g - next(30)},${g})` : `rgb(${next(60)},${next(60)},${next(80)})`;
+  const paper = light ? `rgb(${g},${g - next(30)},${g})` : `rgb(${next(60)},${next(60)},${next(80)})`;
   const ink = light ? `rgb(${next(80)},${next(80)},${next(80)})` : 'rgb(240,240,240)';
-  const height = Math.round(size * (1.6 + next(8) / 10));
-  const width = Math.round(size * 0.62 * text.length + size);
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="${background}"/><text x="${Math.round(size / 2)}" y="${Math.round(height / 2 + size * 0.35)}" font-family="${FONTS[next(FONTS.length)]}" font-size="${size}" fill="${ink}">${text}</text></svg>`;
-  const { data, info } = await sharp(Buffer.from(svg))
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const crop = { data: new Uint8Array(data), width: info.width, height: info.height };
-  const resized = resizeRgb(crop, recWidth(crop), OCR_DEFAULTS.recHeight);
-  const width32 = Math.max(OCR_DEFAULTS.recMinWidth, resized.width);
-  const input = packBatch([resized], OCR_DEFAULTS.recHeight, width32, [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]);
-  return new ort.Tensor('float32', input, [1, 3, OCR_DEFAULTS.recHeight, width32]);
+  const height = 1.6 + next(8) / 10;
+  return lineCrop({ text, font: FONTS[next(FONTS.length)] as string, size, ink, paper, height });
 }
 
 /**
@@ -101,7 +112,8 @@ export async function calibrateRecogniser(lines = CALIBRATION_LINES): Promise<Ac
   const next = random(20_261_205);
   try {
     for (let i = 0; i < lines; i++) {
-      const out = await session.run({ [session.inputNames[0] as string]: await calibrationLine(next) });
+      const input = recogniserInput([await calibrationLine(next)]);
+      const out = await session.run({ [session.inputNames[0] as string]: input });
       for (const conv of convs) if ((out[conv.output]?.dims[2] ?? 0) <= 1) collapsed.add(conv.output);
       for (const name of names) {
         const [low, high] = tails(out[name]?.data as Float32Array);

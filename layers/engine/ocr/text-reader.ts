@@ -371,7 +371,7 @@ class PaddleTextReader implements TextReader {
 
   /** Recognise crops in batches of similar aspect ratio (fewer padded columns), CTC-decode each. */
   private async recognise(crops: readonly RgbImage[]) {
-    const { recHeight, recMinWidth, recBatch } = OCR_DEFAULTS;
+    const { recMinWidth, recBatch } = OCR_DEFAULTS;
     const widthOf = recWidth;
     const order = crops
       .map((_, i) => i)
@@ -388,16 +388,7 @@ class PaddleTextReader implements TextReader {
       else batches.push([index]);
     }
     for (const indices of batches) {
-      const resized = indices.map((i) => {
-        const crop = crops[i] as RgbImage;
-        return resizeRgb(crop, widthOf(crop), recHeight);
-      });
-      const batchWidth = Math.max(recMinWidth, ...resized.map((r) => r.width));
-      const input = packBatch(resized, recHeight, batchWidth, HALF, HALF);
-      const out = await this.run(
-        this.rec,
-        new ort.Tensor('float32', input, [indices.length, 3, recHeight, batchWidth]),
-      );
+      const out = await this.run(this.rec, recogniserInput(indices.map((i) => crops[i] as RgbImage)));
       const [, steps, classes] = out.dims as [number, number, number];
       indices.forEach((index, n) => {
         results[index] = ctcGreedyDecode(
@@ -474,8 +465,20 @@ export function warmUpPage(side: number): RgbImage {
   return { data, width: side, height: side };
 }
 
+/**
+ * Crops as one recogniser batch: each resized to height 48 (width by aspect ratio), normalised to
+ * [-1, 1], right-padded to the widest (at least recMinWidth).
+ */
+export function recogniserInput(crops: readonly RgbImage[]): ort.Tensor {
+  const { recHeight, recMinWidth } = OCR_DEFAULTS;
+  const resized = crops.map((crop) => resizeRgb(crop, recWidth(crop), recHeight));
+  const width = Math.max(recMinWidth, ...resized.map((r) => r.width));
+  const input = packBatch(resized, recHeight, width, HALF, HALF);
+  return new ort.Tensor('float32', input, [crops.length, 3, recHeight, width]);
+}
+
 /** Recogniser input width of a crop: height 48, width by aspect ratio, at most recMaxWidth. */
-export function recWidth(crop: RgbImage): number {
+function recWidth(crop: RgbImage): number {
   const { recHeight, recMaxWidth } = OCR_DEFAULTS;
   return Math.min(recMaxWidth, Math.max(1, Math.ceil((recHeight * crop.width) / crop.height)));
 }
