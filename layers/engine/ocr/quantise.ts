@@ -1,4 +1,5 @@
 import onnxProto from 'onnx-proto';
+import { ModelLoadError } from '../errors.ts';
 import { constantTensors, floatsOf } from './graph-rewrite.ts';
 
 const { onnx } = onnxProto;
@@ -233,7 +234,9 @@ function upgradeToOpset13(
         node.opType ?? '',
       )
     ) {
-      throw new Error(`Cannot move ${node.opType} to opset 13`);
+      throw new ModelLoadError(
+        `Cannot quantise the graph: its ${node.opType} would need rewriting for opset 13`,
+      );
     }
   }
 }

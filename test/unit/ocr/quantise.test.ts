@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelLoadError } from '#engine/errors.ts';
 import { ctcGreedyDecode, loadAlphabet } from '#engine/ocr/ctc.ts';
 import { simplifyPaddleGraph } from '#engine/ocr/graph-rewrite.ts';
 import { quantiseConvs } from '#engine/ocr/quantise.ts';
@@ -104,5 +105,35 @@ describe('int8 recogniser (quantiseConvs with the committed calibration ranges)'
     expect(ops(untouched.bytes).filter((op) => op === 'Conv').length).toBe(
       ops(simplified).filter((op) => op === 'Conv').length,
     );
+  });
+
+  it('refuses an opset-9 graph holding an op it cannot move to opset 13, with ModelLoadError', () => {
+    // Prepare: Unsqueeze took its axes as an attribute before opset 13.
+    const { onnx } = onnxProto;
+    const info = (name: string) => ({
+      name,
+      type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } },
+    });
+    const model = onnx.ModelProto.encode({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 9 }],
+      graph: {
+        name: 'g',
+        input: [info('x')],
+        output: [info('y')],
+        node: [
+          {
+            opType: 'Unsqueeze',
+            input: ['x'],
+            output: ['y'],
+            attribute: [{ name: 'axes', ints: [0], type: 7 }],
+          },
+        ],
+      },
+    }).finish();
+
+    // Act / Assess
+    expect(() => quantiseConvs(model, {})).toThrow(ModelLoadError);
+    expect(() => quantiseConvs(model, {})).toThrow('its Unsqueeze would need rewriting for opset 13');
   });
 });
