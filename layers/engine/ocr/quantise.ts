@@ -36,10 +36,11 @@ export function exposeTensors(bytes: Uint8Array, names: readonly string[]): Uint
 
 /**
  * Static int8 quantisation, in QDQ form that onnxruntime fuses into QLinearConv, of the quantisable
- * Convs whose input and output `ranges` holds (the calibration picks them): activations uint8 with a per-tensor scale from `ranges`, weights int8 symmetric per output
- * channel, biases int32 at the product of the two scales. Everything else stays float. The graph
- * is moved to opset 13 first (per-channel DequantizeLinear needs it); the few ops whose signature
- * changed on the way (Slice, Squeeze) are rewritten to the new form with the same meaning.
+ * Convs whose input and output `ranges` holds (the calibration picks them): activations uint8 with
+ * a per-tensor scale from `ranges`, weights int8 symmetric per output channel, biases int32 at the
+ * product of the two scales. Everything else stays float. The graph is moved to opset 13 first
+ * (per-channel DequantizeLinear needs it); the few ops whose signature changed on the way (Slice,
+ * Squeeze) are rewritten to the new form with the same meaning.
  */
 export function quantiseConvs(
   bytes: Uint8Array,
