@@ -18,6 +18,8 @@ export interface LocalSearchOptions {
   readonly onEvent: (event: SearchIndexEvent) => void;
   /** A sidecar that is not a record: skipped and reported. */
   readonly onSkipped: (sidecarKey: string, error: unknown) => void;
+  /** Packing the vector lists into memory failed: searches read the lists they need themselves. */
+  readonly onWarmUpFailed: (error: unknown) => void;
 }
 
 /**
@@ -58,5 +60,7 @@ export async function openLocalSearch(
       throw error;
     }
   }
+  // Between requests, so that searches scan vectors in memory instead of reading rows.
+  index.vectors.warm().catch(options.onWarmUpFailed);
   return { index, indexer };
 }

@@ -157,6 +157,7 @@ export async function startLocalStack(
       layout,
       onEvent: emit,
       onSkipped: (key, error) => emit({ type: 'error', where: `search index ${key}`, error }),
+      onWarmUpFailed: (error) => emit({ type: 'error', where: 'search index vectors', error }),
     });
     closers.push(async () => searchIndex.close());
 

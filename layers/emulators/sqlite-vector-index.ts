@@ -25,6 +25,10 @@ import { matchesVectorFilters } from '#engine/search/vector-facts.ts';
  * - Filters run on the facts stored beside each vector (matchesVectorFilters), in rank order, so a
  *   query parses the facts of the hits it keeps, not of every candidate. When a filter leaves too
  *   few, more lists are read (4× each time, up to all of them).
+ * - A list, once read, stays in memory packed in three typed arrays (`PackedList`, ~dims + 12 bytes
+ *   a vector): reading a list's rows costs ~2 µs each (a Buffer and an array per row), scanning
+ *   the packed list ~0.4 µs. `warm` packs every list after start; a write or delete drops the packed
+ *   copy of the lists it touched, and a commit by another connection (data_version) drops them all.
  */
 
 /** Lists per model; at a million vectors ~4 000 each. */
@@ -57,6 +61,13 @@ export class VectorShapeError extends DescribeError {
 interface ModelRow {
   readonly id: number;
   readonly dims: number;
+}
+
+/** A list's vectors in memory: row r is ids[r], codes[r × dims …], scales[r]. */
+interface PackedList {
+  readonly ids: Float64Array;
+  readonly codes: Int8Array;
+  readonly scales: Float32Array;
 }
 
 interface Centroids {
@@ -101,12 +112,22 @@ function decode(code: Buffer): Float32Array {
   return out;
 }
 
-/** Cosine similarity of a unit query and an encoded vector (bytes read as int8 in place: no view per row). */
-function similarity(query: Float32Array, code: Buffer): number {
-  let sum = 0;
-  for (let d = 0; d < query.length; d += 1)
-    sum += (query[d] as number) * (((code[4 + d] as number) << 24) >> 24);
-  return sum * code.readFloatLE(0);
+/** Σ query·codes over one packed row; four sums, so the additions do not wait on each other. */
+function dotInt8(query: Float32Array, codes: Int8Array, offset: number): number {
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  let d = 0;
+  const dims = query.length;
+  let i = 0;
+  for (; i + 3 < dims; i += 4) {
+    a += (query[i] as number) * (codes[offset + i] as number);
+    b += (query[i + 1] as number) * (codes[offset + i + 1] as number);
+    c += (query[i + 2] as number) * (codes[offset + i + 2] as number);
+    d += (query[i + 3] as number) * (codes[offset + i + 3] as number);
+  }
+  for (; i < dims; i += 1) a += (query[i] as number) * (codes[offset + i] as number);
+  return a + b + c + d;
 }
 
 function dotAt(a: Float32Array, b: Float32Array, offset: number): number {
@@ -132,6 +153,9 @@ type Row = Record<string, unknown>;
 export class SqliteVectorIndex implements ImageVectorIndex {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly centroidCache = new Map<number, Centroids | null>();
+  private readonly packed = new Map<number, PackedList>();
+  /** SQLite's data_version when `packed` was last known current: another connection's commit changes it. */
+  private dataVersion: number | undefined;
 
   private readonly ivf: IvfSettings;
 
@@ -227,6 +251,7 @@ export class SqliteVectorIndex implements ImageVectorIndex {
     }
     this.removeOne(entry.key);
     const list = this.listOf(model.id, vector);
+    this.packed.delete(list);
     const id = (
       this.statement('INSERT INTO vectors (key, model, list, facts) VALUES (?, ?, ?, ?) RETURNING id').get(
         entry.key,
@@ -253,7 +278,10 @@ export class SqliteVectorIndex implements ImageVectorIndex {
     const old = this.statement('DELETE FROM vectors WHERE key = ? RETURNING id, list').get(key) as
       | { id: number; list: number }
       | undefined;
-    if (old) this.statement('DELETE FROM vector_lists WHERE list = ? AND id = ?').run(old.list, old.id);
+    if (old) {
+      this.statement('DELETE FROM vector_lists WHERE list = ? AND id = ?').run(old.list, old.id);
+      this.packed.delete(old.list);
+    }
   }
 
   /** The stored vector of a key (similar images start from it), with its model key. */
@@ -359,6 +387,7 @@ export class SqliteVectorIndex implements ImageVectorIndex {
         );
       }
       this.centroidCache.delete(model);
+      this.packed.clear();
       const move = this.statement('UPDATE vector_lists SET list = ? WHERE list = ? AND id = ?');
       const moveRow = this.statement('UPDATE vectors SET list = ? WHERE id = ?');
       for (const [id, code] of rows) {
@@ -382,12 +411,12 @@ export class SqliteVectorIndex implements ImageVectorIndex {
     let read = 0;
     const ids: number[] = [];
     const scores: number[] = [];
+    this.dropPackedIfChangedElsewhere();
     const readList = (list: number) => {
-      for (const [id, code] of this.statement('SELECT id, code FROM vector_lists WHERE list = ?')
-        .raw()
-        .iterate(list) as Iterable<[number, Buffer]>) {
-        ids.push(id);
-        scores.push(similarity(query, code));
+      const { ids: listIds, codes, scales } = this.packedList(list, model.dims);
+      for (let r = 0; r < listIds.length; r += 1) {
+        ids.push(listIds[r] as number);
+        scores.push(dotInt8(query, codes, r * model.dims) * (scales[r] as number));
       }
     };
     readList(unassigned(model.id));
@@ -397,6 +426,56 @@ export class SqliteVectorIndex implements ImageVectorIndex {
       if (hits.length >= options.limit || read >= order.length || !options.filter) return hits;
       // A filter left too few: read more lists.
       probe *= 4;
+    }
+  }
+
+  /** A list's vectors, packed; read from the file the first time and after a write to the list. */
+  private packedList(list: number, dims: number): PackedList {
+    const known = this.packed.get(list);
+    if (known) return known;
+    const rows = this.statement('SELECT id, code FROM vector_lists WHERE list = ?').raw().all(list) as Array<
+      [number, Buffer]
+    >;
+    const ids = new Float64Array(rows.length);
+    const codes = new Int8Array(rows.length * dims);
+    const scales = new Float32Array(rows.length);
+    // Buffer.copy is a memory copy; a typed-array view per row cost twice the read itself.
+    const target = Buffer.from(codes.buffer);
+    rows.forEach(([id, code], r) => {
+      ids[r] = id;
+      scales[r] = code.readFloatLE(0);
+      code.copy(target, r * dims, 4);
+    });
+    const packed = { ids, codes, scales };
+    this.packed.set(list, packed);
+    return packed;
+  }
+
+  private dropPackedIfChangedElsewhere(): void {
+    const version = this.db.pragma('data_version', { simple: true }) as number;
+    if (version !== this.dataVersion) this.packed.clear();
+    this.dataVersion = version;
+  }
+
+  /**
+   * Packs every list into memory, one list per turn of the event loop, so that searches after start
+   * do not read rows; a search meanwhile packs what it needs itself. Stops when the file closes.
+   */
+  async warm(): Promise<void> {
+    const models = this.statement('SELECT id, dims FROM vector_models').all() as ModelRow[];
+    const lists = models.flatMap(
+      (model): Array<[number, number]> => [
+        [unassigned(model.id), model.dims],
+        ...(
+          this.statement('SELECT list FROM centroids WHERE model = ?').pluck().all(model.id) as number[]
+        ).map((list): [number, number] => [list, model.dims]),
+      ],
+    );
+    for (const [list, dims] of lists) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (!this.db.open) return;
+      this.dropPackedIfChangedElsewhere();
+      this.packedList(list, dims);
     }
   }
 

@@ -185,6 +185,10 @@ async function querySqlite(file: string, records: number, dims: number, iteratio
   const sinceStartMs = round(performance.now());
   if (first.mode !== 'hybrid' || first.results.length === 0)
     throw new Error('the first search found nothing');
+  // `npm start` packs the vector lists into memory between requests after opening (openLocalSearch).
+  const w0 = performance.now();
+  await index.vectors.warm();
+  const warm = { ms: round(performance.now() - w0), rssMb: Math.round(process.memoryUsage().rss / 2 ** 20) };
   const hybrid = await timed(iterations, (i) => search.search(parseSearchQuery({ q: twoWords(i) })));
   const hybridOneWord = await timed(iterations, (i) =>
     search.search(parseSearchQuery({ q: `${QUERY_WORDS.RARE[(i * 131) % QUERY_WORDS.RARE.length]}` })),
@@ -214,6 +218,7 @@ async function querySqlite(file: string, records: number, dims: number, iteratio
   return {
     firstSearchMs,
     sinceStartMs,
+    warm,
     keyword,
     nearest,
     nearestFiltered,
@@ -372,6 +377,10 @@ function printIndexBench(
     'process start to first answered hybrid search, file opened as it is (target ≤ 5000 ms)',
     (r) => `${r.query.sinceStartMs} ms (the search itself ${r.query.firstSearchMs} ms)`,
     `${base?.buildMs} ms + (rebuild)`,
+  );
+  row(
+    'after the first search: every vector list packed into memory (npm start does it between requests)',
+    (r) => `${r.query.warm.ms} ms, RSS then ${r.query.warm.rssMb} MB`,
   );
   row('hybrid: two words, keyword top 200 + nearest 200, fused (target p95 ≤ 150 ms)', (r) =>
     cell(r.query.hybrid),

@@ -125,6 +125,41 @@ describe('the IVF lists once trained', () => {
     expect(keys(index.nearestNow(q, { model: MODEL, limit: 10 }))).not.toContain('late.png');
   });
 
+  it('a search beside a running stack sees what the stack writes and deletes after it', async () => {
+    const file = indexFile();
+    const stack = SqliteSearchIndex.open(file).index;
+    stack.vectors.write(Array.from({ length: 600 }, (_, i) => entryOf(i)));
+    stack.markComplete();
+    const opened = SqliteSearchIndex.openReadOnly(file);
+    if (!('index' in opened)) throw new Error(opened.unusable);
+    const beside = opened.index.vectors;
+    const q = vectorOf(9000, DIMS);
+    // The first search keeps the lists it read in memory.
+    expect(keys(beside.nearestNow(q, { model: MODEL, limit: 3 }))).not.toContain('late.png');
+
+    stack.vectors.write([{ ...entryOf(0), key: 'late.png', vector: q }]);
+    expect(keys(beside.nearestNow(q, { model: MODEL, limit: 3 }))[0]).toBe('late.png');
+    await stack.vectors.remove(['late.png']);
+    expect(keys(beside.nearestNow(q, { model: MODEL, limit: 3 }))).not.toContain('late.png');
+    opened.index.close();
+    stack.close();
+  });
+
+  it('answers the same after warming every list into memory, and warming stops when the file closes', async () => {
+    const index = SqliteSearchIndex.inMemory({ lists: 16, trainAt: 500, nprobe: 4 });
+    index.vectors.write(Array.from({ length: 2000 }, (_, i) => entryOf(i)));
+    const queries = [1, 2, 3].map((i) => vectorOf(6000 + i, DIMS));
+    const cold = queries.map((q) => index.vectors.nearestNow(q, { model: MODEL, limit: 10 }));
+    const fresh = SqliteSearchIndex.inMemory({ lists: 16, trainAt: 500, nprobe: 4 });
+    fresh.vectors.write(Array.from({ length: 2000 }, (_, i) => entryOf(i)));
+    await fresh.vectors.warm();
+    expect(queries.map((q) => fresh.vectors.nearestNow(q, { model: MODEL, limit: 10 }))).toEqual(cold);
+    const closing = index.vectors.warm();
+    index.close();
+    await expect(closing).resolves.toBeUndefined();
+    fresh.close();
+  });
+
   it('a filter that few pass reads more lists until it finds them', () => {
     const index = trained();
     const far = vectorOf(33, DIMS);
