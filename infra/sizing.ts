@@ -97,22 +97,22 @@ export const LINEUP_FIGURES = Object.freeze({
   smolvlmSecondsPerImage: figure(10.8, 's', 'public', 'SmolVLM-256M q4, upper end of 7.0-10.8 s per image'),
   smolvlmPeakRssMB: figure(4301, 'MB', 'public', 'SmolVLM-256M q4, peak RSS about 4.2 GiB'),
   ocrRssMB: figure(
-    477,
+    469,
     'MB',
     'here',
     'PP-OCRv4 reader, peak RSS over 500 reads of signs, pages and photos after intake (npm run bench:ocr -- --memory)',
   ),
   ocrTypicalCpuS: figure(
-    0.44,
+    0.35,
     's',
     'here',
-    'OCR of a 1 MP image with ten lines, CPU time at 2 threads (warm)',
+    'OCR of a 1 MP image with ten lines, CPU time (detector 2 threads, int8 recogniser 1; warm)',
   ),
   ocrPageCpuS: figure(
-    10.47,
+    7.76,
     's',
     'here',
-    "OCR of a 1 MP page of 60 lines of small print after intake, CPU time at 2 threads (the reader's 10 s wall-clock budget cuts a denser one)",
+    "OCR of a 1 MP page of 60 lines of small print after intake, CPU time (detector 2 threads, int8 recogniser 1; the reader's 10 s wall-clock budget cuts a denser one)",
   ),
   intakePeakMB: figure(80, 'MB', 'here', 'intake peak for a 24 MP PNG (a JPEG adds 13 MB)'),
 });

@@ -24,13 +24,7 @@ export function simplifyPaddleGraph(bytes: Uint8Array): { bytes: Uint8Array; rew
   if (!graph?.node) return { bytes, rewrites: 0 };
   const outputs = (graph.output ?? []).map((o) => o.name ?? '');
   const initializers = graph.initializer ?? [];
-  const constants = new Map<string, Tensor>();
-  for (const node of graph.node) {
-    const tensor =
-      node.opType === 'Constant' ? node.attribute?.find((a) => a.name === 'value')?.t : undefined;
-    if (tensor && node.output?.[0]) constants.set(node.output[0], tensor);
-  }
-  for (const tensor of initializers) if (tensor.name) constants.set(tensor.name, tensor);
+  const constants = constantTensors(graph);
 
   let nodes: Node[] = [...graph.node];
   const consumers = () => {
@@ -180,7 +174,19 @@ export function simplifyPaddleGraph(bytes: Uint8Array): { bytes: Uint8Array; rew
   return { bytes: onnx.ModelProto.encode(model).finish(), rewrites };
 }
 
-function floatsOf(tensor: Tensor | undefined): Float32Array | undefined {
+/** Every constant of the graph by name: its initializers and the values of its Constant nodes. */
+export function constantTensors(graph: onnxProto.onnx.IGraphProto): Map<string, Tensor> {
+  const constants = new Map<string, Tensor>();
+  for (const node of graph.node ?? []) {
+    const tensor =
+      node.opType === 'Constant' ? node.attribute?.find((a) => a.name === 'value')?.t : undefined;
+    if (tensor && node.output?.[0]) constants.set(node.output[0], tensor);
+  }
+  for (const tensor of graph.initializer ?? []) if (tensor.name) constants.set(tensor.name, tensor);
+  return constants;
+}
+
+export function floatsOf(tensor: Tensor | undefined): Float32Array | undefined {
   if (!tensor || tensor.dataType !== onnx.TensorProto.DataType.FLOAT) return undefined;
   if (tensor.rawData && tensor.rawData.length > 0)
     return new Float32Array(new Uint8Array(tensor.rawData).buffer);

