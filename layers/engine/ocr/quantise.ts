@@ -45,8 +45,20 @@ export function exposeTensors(bytes: Uint8Array, names: readonly string[]): Uint
 export function quantiseConvs(
   bytes: Uint8Array,
   ranges: ActivationRanges,
+  options: { requireMatch?: boolean } = {},
 ): { bytes: Uint8Array; convs: number } {
   const { model, graph, constants } = parse(bytes);
+  const quantisable = new Set(quantisableConvs(graph.node ?? [], constants));
+  if (options.requireMatch) {
+    // The ranges name this graph's tensors: another recogniser would be left float while labelled int8.
+    const tensors = new Set((graph.node ?? []).flatMap((n) => [...(n.input ?? []), ...(n.output ?? [])]));
+    const foreign = Object.keys(ranges).filter((name) => !tensors.has(name));
+    if (foreign.length > 0 || Object.keys(ranges).length === 0) {
+      throw new ModelLoadError(
+        `The int8 calibration names ${foreign.length} of its ${Object.keys(ranges).length} tensors that this recogniser does not have: it was made for another one (run npm run models:calibrate-ocr for this one, or use recogniserPrecision 'fp32')`,
+      );
+    }
+  }
   const added: Tensor[] = [];
   const constant = (name: string, tensor: Omit<Tensor, 'name'>) => {
     added.push({ ...tensor, name });
@@ -66,12 +78,11 @@ export function quantiseConvs(
       { opType: 'QuantizeLinear', input: [name, s, z], output: [`${as}_q`], name: `${as}_quantise` },
       { opType: 'DequantizeLinear', input: [`${as}_q`, s, z], output: [as], name: `${as}_dequantise` },
     );
-    dequantised.set(as, as);
+    dequantised.set(name, as);
     return as;
   };
 
   let convs = 0;
-  const quantisable = new Set(quantisableConvs(graph.node ?? [], constants));
   for (const node of graph.node ?? []) {
     const input = node.input?.[0] ?? '';
     const output = node.output?.[0] ?? '';
@@ -158,14 +169,25 @@ function quantiseWeights(weight: Float32Array, bias: Float32Array, channels: num
     let peak = 0;
     for (let k = 0; k < perChannel; k++)
       peak = Math.max(peak, Math.abs(weight[c * perChannel + k] as number));
-    const scale = peak > 0 ? peak / 127 : 1;
+    // A channel whose weights are all but zero would get a scale so small that its bias overflows
+    // int32 (one of the recogniser's has weights ~1e-44): its scale grows until the bias fits, with room
+    // for the float32 rounding of the scales.
+    const biasFloor = Math.abs(bias[c] as number) / (inputScale * 2 ** 30);
+    const scale = Math.max(peak / 127, biasFloor) || 1;
     weightScales[c] = scale;
     for (let k = 0; k < perChannel; k++)
       weights[c * perChannel + k] = Math.round(
         (weight[c * perChannel + k] as number) / (weightScales[c] as number),
       );
     biasScales[c] = inputScale * (weightScales[c] as number);
-    biases[c] = Math.round((bias[c] as number) / (biasScales[c] as number));
+    const quantisedBias = Math.round((bias[c] as number) / (biasScales[c] as number));
+    // An Int32Array would wrap a larger value silently.
+    if (Math.abs(quantisedBias) > 2 ** 31 - 1) {
+      throw new ModelLoadError(
+        `Cannot quantise the graph: a bias of ${bias[c]} at scale ${biasScales[c]} does not fit in int32`,
+      );
+    }
+    biases[c] = quantisedBias;
   }
   return { weights, weightScales, biases, biasScales };
 }
@@ -197,7 +219,12 @@ function quantisableConvs(nodes: readonly Node[], constants: Map<string, Tensor>
 
 const MIN_QUANTISED_CHANNELS = 64;
 
-/** Slice and Squeeze took their axes as attributes up to opset 9 and as inputs from 10 and 13. */
+/**
+ * Slice and Squeeze took their axes as attributes up to opset 9 and as inputs from 10 and 13.
+ * Softmax is kept as it is, which means the same at 13 when its axis is the last one: true of the
+ * PP-OCRv4 recogniser (attention over axis 3 of rank 4, the output over axis 2 of rank 3), the only
+ * graph the calibration ranges fit (`requireAll`), and checked by its float/int8 equivalence test.
+ */
 function upgradeToOpset13(
   model: onnxProto.onnx.IModelProto,
   graph: onnxProto.onnx.IGraphProto,
@@ -206,19 +233,21 @@ function upgradeToOpset13(
   const main = (model.opsetImport ?? []).find((o) => (o.domain ?? '') === '');
   if (!main || Number(main.version) >= 13) return;
   main.version = 13;
-  const ints = (node: Node, name: string) => node.attribute?.find((a) => a.name === name)?.ints?.map(Number);
-  const int64s = (name: string, values: number[]) =>
+  // Through the decimal string: a Number would round INT64_MAX (an open-ended Slice) to 2^63, which wraps.
+  const ints = (node: Node, name: string) =>
+    node.attribute?.find((a) => a.name === name)?.ints?.map((v) => BigInt(String(v)));
+  const int64s = (name: string, values: bigint[]) =>
     constant(name, {
       dims: [values.length],
       dataType: DataType.INT64,
-      rawData: bytesOf(BigInt64Array.from(values.map(BigInt))),
+      rawData: bytesOf(BigInt64Array.from(values)),
     });
   for (const node of graph.node ?? []) {
     const id = node.output?.[0] ?? '';
     if (node.opType === 'Slice' && (node.input ?? []).length === 1) {
       const starts = ints(node, 'starts') ?? [];
       const ends = ints(node, 'ends') ?? [];
-      const axes = ints(node, 'axes') ?? starts.map((_, i) => i);
+      const axes = ints(node, 'axes') ?? starts.map((_, i) => BigInt(i));
       node.input = [
         node.input?.[0] ?? '',
         int64s(`${id}_starts`, starts),

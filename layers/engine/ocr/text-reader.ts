@@ -145,6 +145,8 @@ async function openSession(
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
   } catch (error) {
+    // The rewrite's own errors already say what is wrong with the graph.
+    if (error instanceof ModelLoadError) throw error;
     throw new ModelLoadError(`Could not load OCR model ${path}`, { cause: error });
   }
 }
@@ -533,13 +535,24 @@ export async function createTextReader(options: TextReaderOptions): Promise<Text
       `OCR model files missing from ${dir}: ${missing.join(', ')} (they ship in the ${PACKAGE} npm package)`,
     );
   }
-  const [det, cls, rec] = await Promise.all([
+  const opened = await Promise.allSettled([
     openSession(join(dir, OCR_FILES.det), options.threads),
     openSession(join(dir, OCR_FILES.cls), options.threads),
     openSession(join(dir, OCR_FILES.rec), recogniserThreads, (bytes) =>
-      precision === 'int8' ? quantiseConvs(bytes, REC_INT8_RANGES).bytes : bytes,
+      precision === 'int8' ? quantiseConvs(bytes, REC_INT8_RANGES, { requireMatch: true }).bytes : bytes,
     ),
   ]);
+  const failed = opened.find((result) => result.status === 'rejected');
+  if (failed) {
+    // The sessions that did open hold native memory: released before the error goes up.
+    await Promise.all(
+      opened.map((result) => (result.status === 'fulfilled' ? result.value.release() : undefined)),
+    );
+    throw failed.reason;
+  }
+  const [det, cls, rec] = opened.map(
+    (result) => (result as PromiseFulfilledResult<ort.InferenceSession>).value,
+  ) as [ort.InferenceSession, ort.InferenceSession, ort.InferenceSession];
   let alphabet: string[];
   try {
     alphabet = loadAlphabet(join(dir, OCR_FILES.keys), REC_CLASSES);

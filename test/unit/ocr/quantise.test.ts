@@ -39,7 +39,7 @@ describe('int8 recogniser (quantiseConvs with the committed calibration ranges)'
   beforeAll(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'ocr-int8-'));
     const simplified = simplifyPaddleGraph(await readFile(join(dir, OCR_FILES.rec))).bytes;
-    quantised = quantiseConvs(simplified, REC_INT8_RANGES);
+    quantised = quantiseConvs(simplified, REC_INT8_RANGES, { requireMatch: true });
     float = await ort.InferenceSession.create(simplified, sessionOptions());
     int8 = await ort.InferenceSession.create(
       quantised.bytes,
@@ -60,7 +60,7 @@ describe('int8 recogniser (quantiseConvs with the committed calibration ranges)'
     const fused = (optimised.graph?.node ?? []).filter((n) => n.opType === 'QLinearConv').length;
 
     // Assess: none left as a float Conv wrapped in quantise/dequantise.
-    expect(quantised.convs).toBeGreaterThanOrEqual(10);
+    expect(quantised.convs).toBe(12);
     expect(fused).toBe(quantised.convs);
   });
 
@@ -89,6 +89,19 @@ describe('int8 recogniser (quantiseConvs with the committed calibration ranges)'
       expect(Math.abs(now.confidence - was.confidence)).toBeLessThan(0.05);
     },
   );
+
+  it('refuses calibration ranges made for another recogniser, instead of leaving it float labelled int8', async () => {
+    // Prepare
+    const simplified = simplifyPaddleGraph(await readFile(join(dir, OCR_FILES.rec))).bytes;
+    const another = { ...REC_INT8_RANGES, 'another_model.conv_out': [-1, 1] as const };
+
+    // Act
+    const quantise = () => quantiseConvs(simplified, another, { requireMatch: true });
+
+    // Assess
+    expect(quantise).toThrow(ModelLoadError);
+    expect(quantise).toThrow(/names 1 of its \d+ tensors that this recogniser does not have/);
+  });
 
   it('leaves the graph in float where it has no ranges', async () => {
     // Prepare
