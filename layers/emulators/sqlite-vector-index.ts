@@ -28,7 +28,8 @@ import { matchesVectorFilters } from '#engine/search/vector-facts.ts';
  * - A list, once read, stays in memory packed in three typed arrays (`PackedList`, ~dims + 12 bytes
  *   a vector): reading a list's rows costs ~2 µs each (a Buffer and an array per row), scanning
  *   the packed list ~0.4 µs. `warm` packs every list after start; a write or delete drops the packed
- *   copy of the lists it touched, and a commit by another connection (data_version) drops them all.
+ *   copy of the lists it touched, and a commit by another connection (data_version) drops them all,
+ *   with the cached centroids.
  */
 
 /** Lists per model; at a million vectors ~4 000 each. */
@@ -404,6 +405,7 @@ export class SqliteVectorIndex implements ImageVectorIndex {
 
   /** nearest, synchronously; `probe: 'all'` reads every list (the exact answer the bench compares to). */
   nearestNow(query: Float32Array, options: NearestOptions & { probe?: number | 'all' }): VectorHit[] {
+    this.dropCachesIfChangedElsewhere();
     const model = this.model(options.model);
     if (!model || query.length !== model.dims || options.limit <= 0) return [];
     const order = this.listsByDistance(model.id, query);
@@ -411,7 +413,6 @@ export class SqliteVectorIndex implements ImageVectorIndex {
     let read = 0;
     const ids: number[] = [];
     const scores: number[] = [];
-    this.dropPackedIfChangedElsewhere();
     const readList = (list: number) => {
       const { ids: listIds, codes, scales } = this.packedList(list, model.dims);
       for (let r = 0; r < listIds.length; r += 1) {
@@ -451,9 +452,13 @@ export class SqliteVectorIndex implements ImageVectorIndex {
     return packed;
   }
 
-  private dropPackedIfChangedElsewhere(): void {
+  private dropCachesIfChangedElsewhere(): void {
     const version = this.db.pragma('data_version', { simple: true }) as number;
-    if (version !== this.dataVersion) this.packed.clear();
+    if (version !== this.dataVersion) {
+      this.packed.clear();
+      // Another connection may have trained a model's centroids since "none yet" was cached.
+      this.centroidCache.clear();
+    }
     this.dataVersion = version;
   }
 
@@ -474,7 +479,7 @@ export class SqliteVectorIndex implements ImageVectorIndex {
     for (const [list, dims] of lists) {
       await new Promise((resolve) => setImmediate(resolve));
       if (!this.db.open) return;
-      this.dropPackedIfChangedElsewhere();
+      this.dropCachesIfChangedElsewhere();
       this.packedList(list, dims);
     }
   }

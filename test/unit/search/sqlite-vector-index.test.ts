@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteSearchIndex } from '#emulators/sqlite-search-index.ts';
-import { VectorShapeError } from '#emulators/sqlite-vector-index.ts';
+import { TRAIN_AT, VectorShapeError } from '#emulators/sqlite-vector-index.ts';
 import { parseSearchQuery } from '#engine/search/query.ts';
 import { vectorOf } from '#test/bench/index-bench.ts';
 import { describeVectorIndexContract, vectorEntry } from '#test/search/vector-index-contract.ts';
@@ -141,6 +141,27 @@ describe('the IVF lists once trained', () => {
     expect(keys(beside.nearestNow(q, { model: MODEL, limit: 3 }))[0]).toBe('late.png');
     await stack.vectors.remove(['late.png']);
     expect(keys(beside.nearestNow(q, { model: MODEL, limit: 3 }))).not.toContain('late.png');
+    opened.index.close();
+    stack.close();
+  });
+
+  it('a search beside a running stack keeps finding vectors after the stack trains its lists', async () => {
+    const file = indexFile();
+    const stack = SqliteSearchIndex.open(file).index;
+    const small = (i: number) => ({ ...entryOf(i), vector: vectorOf(i, 8) });
+    stack.vectors.write(Array.from({ length: 100 }, (_, i) => small(i)));
+    stack.markComplete();
+    const opened = SqliteSearchIndex.openReadOnly(file);
+    if (!('index' in opened)) throw new Error(opened.unusable);
+    const beside = opened.index.vectors;
+    const q = vectorOf(5, 8);
+    // Untrained: every vector waits in one list, and the reader notes that there are no centroids.
+    expect(keys(beside.nearestNow(q, { model: MODEL, limit: 1 }))).toEqual([small(5).key]);
+
+    // The stack reaches TRAIN_AT: its vectors move into the trained lists.
+    stack.vectors.write(Array.from({ length: TRAIN_AT }, (_, i) => small(100 + i)));
+
+    expect(keys(beside.nearestNow(q, { model: MODEL, limit: 1 }))).toEqual([small(5).key]);
     opened.index.close();
     stack.close();
   });
