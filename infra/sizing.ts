@@ -187,6 +187,12 @@ export const SIZING_ASSUMPTIONS = Object.freeze({
   coldShare: figure(0.1, '', 'assumed', 'share of invocations that are cold starts'),
   memoryHeadroom: figure(1.2, 'x', 'assumed', 'above the summed peak RSS (fragmentation, large inputs)'),
   timeoutSafety: figure(1.5, 'x', 'assumed', 'above the worst case (every generation at its token cap)'),
+  ocrTimeBudgetS: figure(
+    10,
+    's',
+    'assumed',
+    "the OCR reader's wall-clock budget per image (timeBudgetMs): the bound on a page of any density on any CPU",
+  ),
 });
 
 /**
@@ -259,8 +265,7 @@ export function deriveSizing(
   const steps = (task: string) => WORST_CASE_DECODE_STEPS[task] ?? 0;
   const florenceMB = F.florencePeakRssMB.value + A.fp32VisionEncoderExtraMB.value;
   const ocrMB = F.ocrRssMB.value;
-  // OCR wall time on 2 vCPUs is taken as its CPU time at 2 threads here (conservative).
-  const ocrPageS = F.ocrPageCpuS.value;
+  const ocrPageS = worstOcrPageSeconds();
 
   // Fast: caption + objects from ONE encoder pass. Sized for OCR too (deploy with ocrStage=fast)
   // although OCR runs in the detailed stage by default, so switching the stage needs no resize.
@@ -306,7 +311,7 @@ export function deriveSizing(
       derivation: [
         `need ${florenceMB} MB Florence-2 (1800 public + 300 assumed fp32 encoder) + ${clipMB} MB embedding model (manifest sizeMB ${embeddingMB}, RSS taken as file size [assumed]) + ${ocrMB} MB OCR (here, for ocrStage=fast) + ${F.intakePeakMB.value} MB intake (here) = ${fastNeed} MB; x ${A.memoryHeadroom.value} headroom = ${Math.ceil(fastNeed * A.memoryHeadroom.value)} MB; at least 2 vCPUs, whole vCPUs of ${MB_PER_VCPU} MB → ${fastMemory} MB`,
         `warm: (${A.captionStandsInForDetailedS.value} s caption [assumed = <DETAILED_CAPTION> public] + ${A.objectsTokens.value} tokens x ${F.florenceMsPerToken.value} ms objects [assumed count, public rate]) x ${slow} Lambda [assumed] + ${A.ioSeconds.value} s I/O [assumed] = ${r2(fastWarm)} s`,
-        `worst: ${fastLoadS} s cold load (${A.coldLoadSeconds.value} s [assumed] x (${captionMB} + ${embeddingMB}) / ${captionMB} MB, manifest sizeMB) + (${r2(encoderS)} s encoder + ${steps('<CAPTION>') + steps('<OD>')} decoder steps x ${F.florenceMsPerToken.value} ms) x ${slow} + ${ocrPageS} s OCR page (here) + ${A.ioSeconds.value} s = ${r2(fastWorst)} s; x ${A.timeoutSafety.value}, whole half-minutes → ${timeoutFor(fastWorst)} s`,
+        `worst: ${fastLoadS} s cold load (${A.coldLoadSeconds.value} s [assumed] x (${captionMB} + ${embeddingMB}) / ${captionMB} MB, manifest sizeMB) + (${r2(encoderS)} s encoder + ${steps('<CAPTION>') + steps('<OD>')} decoder steps x ${F.florenceMsPerToken.value} ms) x ${slow} + ${ocrPageS} s OCR page (the larger of the measured page and the budget) + ${A.ioSeconds.value} s = ${r2(fastWorst)} s; x ${A.timeoutSafety.value}, whole half-minutes → ${timeoutFor(fastWorst)} s`,
       ],
     },
     detailed: {
@@ -320,7 +325,7 @@ export function deriveSizing(
       derivation: [
         `need ${florenceMB} MB Florence-2 + ${ocrMB} MB OCR + ${F.intakePeakMB.value} MB intake${smolMB ? ` + ${smolMB} MB SmolVLM (public)` : ''} = ${detailedNeed} MB; x ${A.memoryHeadroom.value} = ${Math.ceil(detailedNeed * A.memoryHeadroom.value)} MB; at least 2 vCPUs, whole vCPUs → ${detailedMemory} MB`,
         `warm: ${F.florenceMoreDetailedCaptionS.value} s <MORE_DETAILED_CAPTION> (public) x ${slow} [assumed] + ${F.ocrTypicalCpuS.value} s OCR (here)${questions ? ` + ${questions} x ${F.smolvlmSecondsPerImage.value} s SmolVLM (public) x ${slow}` : ''} + ${A.ioSeconds.value} s I/O [assumed] = ${r2(detailedWarm)} s`,
-        `worst: ${A.coldLoadSeconds.value * (questions > 0 ? 2 : 1)} s cold load [assumed] + (${r2(encoderS)} s encoder + ${steps('<MORE_DETAILED_CAPTION>')} decoder steps x ${F.florenceMsPerToken.value} ms) x ${slow} + ${ocrPageS} s OCR page (here)${questions ? ` + ${r2(questionS)} s questions` : ''} + ${A.ioSeconds.value} s = ${r2(detailedWorst)} s; x ${A.timeoutSafety.value}, whole half-minutes → ${timeoutFor(detailedWorst)} s`,
+        `worst: ${A.coldLoadSeconds.value * (questions > 0 ? 2 : 1)} s cold load [assumed] + (${r2(encoderS)} s encoder + ${steps('<MORE_DETAILED_CAPTION>')} decoder steps x ${F.florenceMsPerToken.value} ms) x ${slow} + ${ocrPageS} s OCR page (the larger of the measured page and the budget)${questions ? ` + ${r2(questionS)} s questions` : ''} + ${A.ioSeconds.value} s = ${r2(detailedWorst)} s; x ${A.timeoutSafety.value}, whole half-minutes → ${timeoutFor(detailedWorst)} s`,
       ],
     },
   };
@@ -333,6 +338,14 @@ export interface RemoteCalls {
   readonly maxRetries: number;
   /** Requests per image: the detailed description plus each question the remote model answers. */
   readonly requestsPerImage: number;
+}
+
+/**
+ * The page was measured on this x86 CPU with int8 dot-product instructions; the reader's time
+ * budget bounds a page on any CPU, so the worst case takes the larger of the two.
+ */
+function worstOcrPageSeconds(): number {
+  return Math.max(LINEUP_FIGURES.ocrPageCpuS.value, SIZING_ASSUMPTIONS.ocrTimeBudgetS.value);
 }
 
 /** Longest wait between two attempts (a Retry-After is waited out up to this; runners/remote.ts). */
@@ -352,7 +365,8 @@ export function deriveRemoteDetailedSizing(remote: RemoteCalls): FunctionSizing 
   const memoryMB = memoryFor(need, 1);
   const attempts = remote.maxRetries + 1;
   const perRequestS = (attempts * remote.timeoutMs) / 1000 + remote.maxRetries * REMOTE_MAX_WAIT_SECONDS;
-  const worst = remote.requestsPerImage * perRequestS + F.ocrPageCpuS.value + A.ioSeconds.value;
+  const ocrPageS = worstOcrPageSeconds();
+  const worst = remote.requestsPerImage * perRequestS + ocrPageS + A.ioSeconds.value;
   const timeoutSeconds = timeoutFor(worst);
   return {
     memoryMB,
@@ -366,7 +380,7 @@ export function deriveRemoteDetailedSizing(remote: RemoteCalls): FunctionSizing 
     coldLoadSeconds: 0,
     derivation: [
       `need ${F.ocrRssMB.value} MB OCR (here) + ${F.intakePeakMB.value} MB intake (here) = ${need} MB, no local model; x ${A.memoryHeadroom.value} headroom, whole vCPUs → ${memoryMB} MB`,
-      `worst: ${remote.requestsPerImage} request(s) x (${attempts} attempts x ${remote.timeoutMs / 1000} s timeout + ${remote.maxRetries} waits x ${REMOTE_MAX_WAIT_SECONDS} s) + ${F.ocrPageCpuS.value} s OCR page (here) + ${A.ioSeconds.value} s I/O = ${r2(worst)} s; x ${A.timeoutSafety.value}, whole half-minutes, at most ${LAMBDA_MAX_TIMEOUT_SECONDS} s → ${timeoutSeconds} s`,
+      `worst: ${remote.requestsPerImage} request(s) x (${attempts} attempts x ${remote.timeoutMs / 1000} s timeout + ${remote.maxRetries} waits x ${REMOTE_MAX_WAIT_SECONDS} s) + ${ocrPageS} s OCR page (the larger of the measured page and the budget) + ${A.ioSeconds.value} s I/O = ${r2(worst)} s; x ${A.timeoutSafety.value}, whole half-minutes, at most ${LAMBDA_MAX_TIMEOUT_SECONDS} s → ${timeoutSeconds} s`,
     ],
   };
 }

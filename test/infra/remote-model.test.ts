@@ -113,7 +113,7 @@ describe('an openai-compatible detailed model with an API key', () => {
 });
 
 describe('deriveRemoteDetailedSizing', () => {
-  it('with the manifest defaults: 1769 MB (one vCPU, no model weights) and 510 s, as docs/models.md says', () => {
+  it('with the manifest defaults: 1769 MB (one vCPU, no model weights) and 540 s, as docs/models.md says', () => {
     const defaults = bedrockSpecSchema.parse({ architecture: 'bedrock', modelId: 'amazon.nova-lite-v1:0' });
 
     const sizing = deriveRemoteDetailedSizing({ ...defaults, requestsPerImage: 1 });
@@ -125,7 +125,7 @@ describe('deriveRemoteDetailedSizing', () => {
     }).toEqual({
       memoryMB: 1769,
       threads: 1,
-      timeoutSeconds: 510,
+      timeoutSeconds: 540,
     });
   });
 

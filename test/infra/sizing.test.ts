@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { OCR_DEFAULTS } from '#engine/ocr/text-reader.ts';
 import { DETAILED_WORKER_DEFAULTS } from '#engine/pipeline/detailed-worker.ts';
 import { COST_DOC, renderCostDoc } from '../../infra/cost.ts';
 import { REPO_ROOT } from '../../infra/describer-image.ts';
@@ -9,6 +10,7 @@ import {
   deriveSizing,
   fastModelSizes,
   MB_PER_VCPU,
+  SIZING_ASSUMPTIONS,
   threadsForMemory,
   WORST_CASE_DECODE_STEPS,
 } from '../../infra/sizing.ts';
@@ -44,13 +46,13 @@ function manifestTaskCaps(node: Json, where: string, inherited?: { [key: string]
 }
 
 describe('sizing of the default lineup (Florence-2 for both stages)', () => {
-  it('gives both functions 2 vCPUs and 2 onnxruntime threads, the fast one a 90 s timeout and the worker 60 s', () => {
+  it('gives both functions 2 vCPUs, 2 onnxruntime threads and a 90 s timeout', () => {
     // Act
     const { fast, detailed } = DEFAULT_SIZING;
 
     // Assess
     expect([fast.memoryMB, fast.threads, fast.timeoutSeconds]).toEqual([3538, 2, 90]);
-    expect([detailed.memoryMB, detailed.threads, detailed.timeoutSeconds]).toEqual([3538, 2, 60]);
+    expect([detailed.memoryMB, detailed.threads, detailed.timeoutSeconds]).toEqual([3538, 2, 90]);
   });
 
   it('no longer sizes the worker for SmolVLM, unless questions are asked of it', () => {
@@ -71,6 +73,10 @@ describe('sizing of the default lineup (Florence-2 for both stages)', () => {
       expect(detailed.memoryMB).toBeGreaterThanOrEqual(detailed.needMB);
       expect(threadsForMemory(detailed.memoryMB)).toBe(detailed.threads);
     }
+  });
+
+  it("sizes the worst OCR page by the reader's own time budget, not only by the page measured here", () => {
+    expect(SIZING_ASSUMPTIONS.ocrTimeBudgetS.value).toBe(OCR_DEFAULTS.timeBudgetMs / 1000);
   });
 
   it('uses the same worker timeout as the local stack queue', () => {

@@ -185,8 +185,8 @@ describe('detailed queue and worker', () => {
     const resources = synth.template.toJSON().Resources;
     const queue = resources[logicalId(synth.stack, synth.stack.detailedWorker.queue)];
     const fn = resources[logicalId(synth.stack, synth.stack.detailedWorker.fn)];
-    expect(fn.Properties.Timeout).toBe(60);
-    expect(queue.Properties.VisibilityTimeout).toBe(360);
+    expect(fn.Properties.Timeout).toBe(90);
+    expect(queue.Properties.VisibilityTimeout).toBe(540);
     expect(queue.Properties.VisibilityTimeout / fn.Properties.Timeout).toBeGreaterThanOrEqual(6);
   });
 
@@ -241,7 +241,7 @@ describe('detailed queue and worker', () => {
       PackageType: 'Image',
       Architectures: ['arm64'],
       MemorySize: 3538,
-      Timeout: 60,
+      Timeout: 90,
     });
     expect(envOf(fnId)).toMatchObject({
       ORT_THREADS: '2',

@@ -13,8 +13,8 @@ export const DETAILED_WORKER_DEFAULTS = Object.freeze({
    * One detailed description (batch size 1) plus a cold start, derived in infra/sizing.ts
    * (deriveSizing: Florence-2 + OCR at their caps x 1.5; a test keeps the two equal).
    */
-  timeoutSeconds: 60,
+  timeoutSeconds: 90,
   /** Receives before a job moves to the DLQ. */
   maxReceiveCount: 3,
-  visibilityTimeoutSeconds: 60 * VISIBILITY_TO_TIMEOUT_RATIO,
+  visibilityTimeoutSeconds: 90 * VISIBILITY_TO_TIMEOUT_RATIO,
 });

@@ -18,7 +18,7 @@ describe('npm start options', () => {
       mirror: false,
       fetchModels: true,
       batchSize: 1,
-      visibilityTimeoutSeconds: 360,
+      visibilityTimeoutSeconds: 540,
       maxReceiveCount: 3,
       workerProcess: false,
     });
