@@ -223,7 +223,7 @@ const MIN_QUANTISED_CHANNELS = 64;
  * Slice and Squeeze took their axes as attributes up to opset 9 and as inputs from 10 and 13.
  * Softmax is kept as it is, which means the same at 13 when its axis is the last one: true of the
  * PP-OCRv4 recogniser (attention over axis 3 of rank 4, the output over axis 2 of rank 3), the only
- * graph the calibration ranges fit (`requireAll`), and checked by its float/int8 equivalence test.
+ * graph the calibration ranges fit (`requireMatch`), and checked by its float/int8 equivalence test.
  */
 function upgradeToOpset13(
   model: onnxProto.onnx.IModelProto,
