@@ -535,6 +535,8 @@ export async function createTextReader(options: TextReaderOptions): Promise<Text
       `OCR model files missing from ${dir}: ${missing.join(', ')} (they ship in the ${PACKAGE} npm package)`,
     );
   }
+  // Read before the sessions open: a bad character list then has no native memory to release.
+  const alphabet = loadAlphabet(join(dir, OCR_FILES.keys), REC_CLASSES);
   const opened = await Promise.allSettled([
     openSession(join(dir, OCR_FILES.det), options.threads),
     openSession(join(dir, OCR_FILES.cls), options.threads),
@@ -553,13 +555,6 @@ export async function createTextReader(options: TextReaderOptions): Promise<Text
   const [det, cls, rec] = opened.map(
     (result) => (result as PromiseFulfilledResult<ort.InferenceSession>).value,
   ) as [ort.InferenceSession, ort.InferenceSession, ort.InferenceSession];
-  let alphabet: string[];
-  try {
-    alphabet = loadAlphabet(join(dir, OCR_FILES.keys), REC_CLASSES);
-  } catch (error) {
-    await Promise.all([det.release(), cls.release(), rec.release()]);
-    throw error;
-  }
   const settings = {
     ...OCR_DEFAULTS,
     timeBudgetMs,
